@@ -1,0 +1,368 @@
+//! Audit: wires the stages together and runs the commands.
+//!
+//! `ingest` → `normalize` → `features` build one lazy plan; [`pipeline::collect`] runs it once;
+//! pricing, the agent-week table, `detect` and `report` then work on small, plain data. Every
+//! command of the binary is a [`Command`] executed here, so `main` only parses and exits.
+
+pub mod demo;
+mod export;
+pub mod pipeline;
+mod progress;
+pub mod settings;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chrono::Duration;
+
+pub use settings::{AuditSettings, InputSettings, Verbosity};
+
+use crate::detect::{self, AgentStatus, Detection, Severity};
+use crate::features::{self, AgentWeek, UnpricedModel};
+use crate::ingest::{self, IngestError};
+use crate::normalize::pricing::PriceTable;
+use crate::normalize::NormalizeError;
+use crate::report::{
+    self, AgentEntry, AuditReport, FindingEntry, Period, ReasonEntry, ToolInfo, Totals,
+};
+use crate::units::round_to;
+use progress::Progress;
+
+/// Why a run could not complete (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Normalize(#[from] NormalizeError),
+    #[error("No usage file was given")]
+    NoUsage,
+    #[error("The query engine failed: {0}")]
+    Engine(String),
+    #[error(
+        "{count} rows failed validation and --strict is set\n  first: {first}\n\nhint: see every rejected row with --quarantine FILE, or drop --strict to audit the valid rows"
+    )]
+    Strict { count: u64, first: String },
+    #[error("Cannot write `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Generate(#[from] crate::generate::GenerateError),
+}
+
+/// Exit status of a run that completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Nothing reached `--fail-on`.
+    Clean,
+    /// At least one finding reached `--fail-on`.
+    Findings,
+}
+
+/// One invocation of the binary, resolved.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Audit(AuditSettings),
+    Demo(AuditSettings),
+    Ingest { input: InputSettings, to: PathBuf },
+    Explain { code: Option<String> },
+    Schema,
+    Generate(crate::generate::GenerateSettings),
+}
+
+/// Runs a command, writing data to `stdout`.
+pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditError> {
+    let write_err = |source| AuditError::Write {
+        path: PathBuf::from("<stdout>"),
+        source,
+    };
+    match command {
+        Command::Audit(settings) => audit(&settings, stdout),
+        Command::Demo(settings) => demo::run(settings, stdout),
+        Command::Ingest { input, to } => {
+            export::ingest_to_parquet(&input, &to)?;
+            Ok(Exit::Clean)
+        }
+        Command::Explain { code: Some(code) } => {
+            let doc = detect::codes::lookup(&code).ok_or_else(|| {
+                AuditError::Engine(format!(
+                    "Unknown reason code `{code}`\n\nhint: `tokenaudit explain` lists every code"
+                ))
+            })?;
+            stdout
+                .write_all(detect::codes::render(doc).as_bytes())
+                .map_err(write_err)?;
+            Ok(Exit::Clean)
+        }
+        Command::Explain { code: None } => {
+            for doc in detect::codes::all() {
+                writeln!(stdout, "{}  {} ({})", doc.code, doc.title, doc.lens)
+                    .map_err(write_err)?;
+            }
+            Ok(Exit::Clean)
+        }
+        Command::Schema => {
+            stdout
+                .write_all(crate::schema::describe().as_bytes())
+                .map_err(write_err)?;
+            Ok(Exit::Clean)
+        }
+        Command::Generate(settings) => {
+            let summary = crate::generate::write(&settings)?;
+            if !matches!(settings.verbosity, Verbosity::Quiet) {
+                eprintln!("{summary}");
+            }
+            Ok(Exit::Clean)
+        }
+    }
+}
+
+/// Loads the price table: the embedded one, overridden by `--pricing`.
+pub fn prices(input: &InputSettings) -> Result<PriceTable, AuditError> {
+    let embedded = PriceTable::embedded();
+    Ok(match &input.pricing {
+        Some(path) => embedded.overridden_by(PriceTable::load(path)?),
+        None => embedded,
+    })
+}
+
+/// The audit itself: the report to stdout and to every `--out` file, and the exit status.
+pub fn audit(settings: &AuditSettings, stdout: &mut dyn Write) -> Result<Exit, AuditError> {
+    let report = build_report(settings)?;
+    report::write_files(&report, &settings.out_files).map_err(|source| AuditError::Write {
+        path: settings
+            .out_files
+            .first()
+            .map(|f| f.path.clone())
+            .unwrap_or_default(),
+        source,
+    })?;
+    report::render(settings.stdout_format, &report, stdout).map_err(|source| {
+        AuditError::Write {
+            path: PathBuf::from("<stdout>"),
+            source,
+        }
+    })?;
+    let failed = settings
+        .fail_on
+        .is_some_and(|threshold| report.findings.iter().any(|f| f.severity >= threshold));
+    Ok(if failed { Exit::Findings } else { Exit::Clean })
+}
+
+/// Runs the stages and assembles the report.
+pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError> {
+    let input = &settings.input;
+    let mut progress = Progress::new(settings.verbosity);
+    let prices = prices(input)?;
+    progress.stage(
+        "reading",
+        &format!(
+            "{} usage and {} output inputs",
+            input.usage.len(),
+            input.outputs.len()
+        ),
+    );
+    let sources = pipeline::sources(input)?;
+    let hashes = hash_in_background(&sources.files);
+    progress.stage(
+        "aggregating",
+        &format!("{} files in one streaming pass", sources.files.len()),
+    );
+    let mut collected = pipeline::collect(&sources, &input.calendar)?;
+    for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
+        summary.sha256 = hash;
+    }
+    if let Some(path) = &input.quarantine {
+        ingest::quarantine::write_file(&collected.quarantined, path).map_err(|source| {
+            AuditError::Write {
+                path: path.clone(),
+                source,
+            }
+        })?;
+    }
+    if input.strict {
+        if let Some(first) = collected.quarantined.first() {
+            return Err(AuditError::Strict {
+                count: collected.ingest.rows_quarantined,
+                first: format!(
+                    "{} row {}, column `{}`: `{}` ({})",
+                    first.file, first.row, first.column, first.value, first.reason
+                ),
+            });
+        }
+    }
+
+    progress.stage("detecting", "pricing, agent-weeks, lenses");
+    let (priced, unpriced) = features::price_days(std::mem::take(&mut collected.days), &prices);
+    let weeks = features::build_agent_weeks(
+        &priced,
+        &collected.sessions,
+        &collected.outputs,
+        &settings.weights,
+        input.calendar.week_start,
+    );
+    let detection = detect::run(&weeks, &settings.detect);
+    let report = assemble(settings, &collected, &weeks, detection, unpriced);
+    progress.done();
+    if settings.verbosity != Verbosity::Quiet {
+        warn(&report, &collected, &sources.identities, input);
+    }
+    Ok(report)
+}
+
+type HashJob = std::thread::JoinHandle<Result<Vec<String>, IngestError>>;
+
+/// Input hashes are computed on another thread while the query runs.
+fn hash_in_background(files: &[ingest::InputFile]) -> HashJob {
+    let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    std::thread::spawn(move || paths.iter().map(|p| ingest::sha256_file(p)).collect())
+}
+
+fn join_hashes(job: HashJob) -> Result<Vec<String>, AuditError> {
+    match job.join() {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(AuditError::Engine("hashing the inputs panicked".into())),
+    }
+}
+
+fn warn(
+    report: &AuditReport,
+    collected: &pipeline::Collected,
+    identities: &crate::normalize::identities::IdentityMap,
+    input: &InputSettings,
+) {
+    let ingest = &report.ingest;
+    if ingest.rows_quarantined > 0 {
+        let first = &collected.quarantined[0];
+        let hint = match &input.quarantine {
+            Some(path) => format!("every rejected row is in `{}`", path.display()),
+            None => "write every rejected row with --quarantine FILE".to_string(),
+        };
+        eprintln!(
+            "warning: {} rows quarantined (first: {} row {}, column `{}`: `{}`); {hint}",
+            ingest.rows_quarantined, first.file, first.row, first.column, first.value
+        );
+    }
+    if let Some(line) = report.unpriced_line() {
+        eprintln!("warning: {line}");
+    }
+    if !identities.is_empty() {
+        let unmapped: Vec<&str> = report
+            .agents
+            .iter()
+            .filter(|a| identities.resolve(&a.agent).is_none())
+            .map(|a| a.agent.as_str())
+            .collect();
+        if !unmapped.is_empty() {
+            let shown: Vec<&str> = unmapped.iter().take(5).copied().collect();
+            eprintln!(
+                "note: {} agents are not in the identity map and are audited under the name their usage gives (e.g. {})",
+                unmapped.len(),
+                shown.join(", ")
+            );
+        }
+    }
+}
+
+fn assemble(
+    settings: &AuditSettings,
+    collected: &pipeline::Collected,
+    weeks: &[AgentWeek],
+    detection: Detection,
+    unpriced: Vec<UnpricedModel>,
+) -> AuditReport {
+    let calendar = &settings.input.calendar;
+    let first = weeks.iter().map(|w| w.week).min();
+    let last = weeks.iter().map(|w| w.week).max();
+    let period = Period {
+        start: first.map(|d| d.to_string()),
+        end: last.map(|d| (d + Duration::days(6)).to_string()),
+        weeks: match (first, last) {
+            (Some(a), Some(b)) => ((b - a).num_days() / 7 + 1) as u32,
+            _ => 0,
+        },
+        tz: calendar.tz.name().to_string(),
+        week_start: calendar.week_start.name(),
+    };
+    let agents: Vec<AgentEntry> = detection
+        .agents
+        .iter()
+        .map(|(summary, status)| AgentEntry {
+            agent: summary.agent.clone(),
+            team: summary.team.clone(),
+            tokens: summary.tokens.total(),
+            cost_usd: round_to(summary.cost_usd, 2),
+            output_index: round_to(summary.output_index, 3),
+            weeks_active: summary.weeks_active,
+            status: *status,
+        })
+        .collect();
+    let findings: Vec<FindingEntry> = detection
+        .findings
+        .iter()
+        .map(|f| FindingEntry {
+            agent: f.agent.clone(),
+            team: f.team.clone(),
+            week: f.week.map(|w| w.to_string()),
+            severity: f.severity,
+            detector: f.detector,
+            score: f.score,
+            q_value: significant(f.q_value),
+            excess_cost_usd: f.excess_cost_usd,
+            reasons: f
+                .reasons
+                .iter()
+                .map(|r| ReasonEntry {
+                    code: r.code,
+                    message: r.message.clone(),
+                    observed: r.observed,
+                    expected: r.expected,
+                })
+                .collect(),
+        })
+        .collect();
+    // One agent's excess counts once, under its largest finding.
+    let mut excess_by_agent: std::collections::BTreeMap<&str, f64> = Default::default();
+    for f in &findings {
+        let entry = excess_by_agent.entry(&f.agent).or_default();
+        *entry = entry.max(f.excess_cost_usd);
+    }
+    let totals = Totals {
+        agents: agents.len(),
+        tokens: agents.iter().map(|a| a.tokens).sum(),
+        cost_usd: round_to(weeks.iter().map(|w| w.cost_usd).sum(), 2),
+        excess_cost_usd: round_to(excess_by_agent.values().sum(), 2),
+    };
+    debug_assert!(agents.iter().all(
+        |a| a.status != AgentStatus::Flagged || excess_by_agent.contains_key(a.agent.as_str())
+    ));
+    AuditReport {
+        schema_version: report::SCHEMA_VERSION,
+        tool: ToolInfo::default(),
+        period,
+        inputs: collected.inputs.clone(),
+        ingest: collected.ingest,
+        totals,
+        agents,
+        findings,
+        unpriced_models: unpriced,
+    }
+}
+
+/// Four significant digits: q-values span many orders of magnitude.
+fn significant(value: f64) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    format!("{value:.3e}").parse().unwrap_or(value)
+}
+
+/// Whether a severity threshold name is valid for `--fail-on` (`never` maps to `None`).
+pub fn parse_fail_on(text: &str) -> Option<Option<Severity>> {
+    match text {
+        "never" => Some(None),
+        other => Severity::parse(other).map(Some),
+    }
+}

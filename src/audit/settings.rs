@@ -1,0 +1,63 @@
+//! Plain settings for a run, resolved by `cli` from flags, `tokenaudit.toml` and defaults.
+//! Nothing here knows about clap.
+
+use std::path::PathBuf;
+
+use crate::detect::{DetectConfig, Severity};
+use crate::features::OutputWeights;
+use crate::ingest::Format;
+use crate::normalize::calendar::Calendar;
+use crate::report::{ReportFile, ReportFormat};
+
+/// How much to say on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verbosity {
+    Quiet,
+    #[default]
+    Normal,
+    Verbose,
+}
+
+/// Where the data comes from and how it is read.
+#[derive(Debug, Clone, Default)]
+pub struct InputSettings {
+    pub usage: Vec<String>,
+    pub outputs: Vec<String>,
+    pub identities: Option<PathBuf>,
+    pub usage_format: Option<Format>,
+    pub outputs_format: Option<Format>,
+    pub calendar: Calendar,
+    pub pricing: Option<PathBuf>,
+    pub quarantine: Option<PathBuf>,
+    /// Any quarantined row fails the run (exit 2).
+    pub strict: bool,
+    /// Shown instead of real paths in reports (the demo's embedded fixtures).
+    pub display_names: Vec<(PathBuf, String)>,
+}
+
+/// Everything `audit` needs.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub input: InputSettings,
+    pub weights: OutputWeights,
+    pub detect: DetectConfig,
+    /// Exit 1 when a finding reaches this severity; `None` never fails.
+    pub fail_on: Option<Severity>,
+    pub stdout_format: ReportFormat,
+    pub out_files: Vec<ReportFile>,
+    pub verbosity: Verbosity,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            input: InputSettings::default(),
+            weights: OutputWeights::default(),
+            detect: DetectConfig::default(),
+            fail_on: None,
+            stdout_format: ReportFormat::Table,
+            out_files: Vec::new(),
+            verbosity: Verbosity::Normal,
+        }
+    }
+}

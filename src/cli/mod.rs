@@ -1,0 +1,395 @@
+//! The command line: clap types for what the user typed, and [`resolve`], which merges them
+//! with `--config` and the defaults into the plain settings of `audit`. The only module that
+//! knows clap.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+use crate::audit::{AuditSettings, Command, InputSettings, Verbosity};
+use crate::detect::DetectConfig;
+use crate::features::OutputWeights;
+use crate::generate::{GenerateSettings, UsageFileFormat, UsageLayout};
+use crate::ingest::Format;
+use crate::normalize::calendar::{Calendar, WeekStart};
+use crate::report::{ReportFile, ReportFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokenaudit",
+    version,
+    about = "Audit AI token consumption against delivered output and flag tokenmaxxing",
+    after_help = "Start with `tokenaudit demo`. Exit codes: 0 ran clean, 1 a finding reached --fail-on, 2 could not run."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Commands,
+    /// Print nothing on stderr but errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print stage timings on stderr.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// The weekly audit: read usage and outputs, print the report.
+    Audit(AuditArgs),
+    /// Run the audit on fixtures embedded in the binary; no files needed.
+    Demo(ReportArgs),
+    /// Normalize, deduplicate and price usage into canonical Parquet.
+    Ingest(IngestArgs),
+    /// Document a reason code (or list them all).
+    Explain {
+        /// A reason code such as TA101.
+        code: Option<String>,
+    },
+    /// Write a synthetic company with planted inflators and a truth file.
+    Generate(GenerateArgs),
+    /// Print the canonical schemas.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Usage files, directories or globs (CSV, Parquet, Arrow IPC, NDJSON).
+    #[arg(long, num_args = 1.., required = true, value_name = "PATH")]
+    pub usage: Vec<String>,
+    /// Output files (commits, merged PRs, closed tickets, reviews), directories or globs.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub outputs: Vec<String>,
+    /// Identity map CSV: alias,agent[,team][,kind].
+    #[arg(long, value_name = "CSV")]
+    pub identities: Option<PathBuf>,
+    /// Read usage files as this format instead of detecting it.
+    #[arg(long, value_name = "NAME")]
+    pub usage_format: Option<String>,
+    /// Read output files as this format instead of detecting it.
+    #[arg(long, value_name = "NAME")]
+    pub outputs_format: Option<String>,
+    /// Write every rejected row (file, row, column, value, reason) to this CSV.
+    #[arg(long, value_name = "FILE")]
+    pub quarantine: Option<PathBuf>,
+    /// Fail (exit 2) if any row is rejected.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub calendar: CalendarArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CalendarArgs {
+    /// Time zone of week boundaries and active days (IANA name); default UTC.
+    #[arg(long, value_name = "IANA")]
+    pub tz: Option<String>,
+    /// First day of the week.
+    #[arg(long, value_name = "DAY", value_parser = ["monday", "sunday"])]
+    pub week_start: Option<String>,
+    /// First local date to audit (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Last local date to audit (YYYY-MM-DD), inclusive.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Price table CSV that overrides or extends the embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub pricing: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ReportArgs {
+    /// Format of the report on stdout: table, json, csv, markdown.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Also write the report as FORMAT to PATH (repeatable).
+    #[arg(long = "out", value_name = "FORMAT=PATH")]
+    pub out: Vec<String>,
+    /// Settings file (TOML): [detect] thresholds, [output_index] weights, [audit] defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Exit 1 when a finding reaches this severity: never, low, medium, high.
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the canonical Parquet.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 60)]
+    pub agents: usize,
+    #[arg(long, default_value_t = 8)]
+    pub weeks: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Mean productive requests per active week of a typical agent.
+    #[arg(long, default_value_t = 400.0)]
+    pub requests_per_week: f64,
+    /// Monday the first week starts on.
+    #[arg(long, default_value = "2026-09-07")]
+    pub start: String,
+    /// Write usage in hourly buckets (a vendor-style export) instead of one row per request.
+    #[arg(long)]
+    pub hourly: bool,
+    /// Usage file format: parquet or csv.
+    #[arg(long, default_value = "parquet", value_parser = ["parquet", "csv"])]
+    pub usage_format: String,
+}
+
+/// `tokenaudit.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    detect: Option<DetectConfig>,
+    #[serde(default)]
+    output_index: Option<OutputIndexConfig>,
+    #[serde(default)]
+    audit: Option<AuditDefaults>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputIndexConfig {
+    /// Weight of kinds not listed in `weights`.
+    default: Option<f64>,
+    #[serde(default)]
+    weights: std::collections::BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditDefaults {
+    tz: Option<String>,
+    week_start: Option<String>,
+    fail_on: Option<String>,
+    format: Option<String>,
+}
+
+fn verbosity(cli: &Cli) -> Verbosity {
+    if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    }
+}
+
+fn parse_date(text: &str, flag: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("`{text}` is not a date for {flag}; expected YYYY-MM-DD"))
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<ConfigFile> {
+    let Some(path) = path else {
+        return Ok(ConfigFile::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("Cannot read the config file `{}`", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("Invalid config file `{}`", path.display()))
+}
+
+fn calendar(args: &CalendarArgs, defaults: &AuditDefaults) -> Result<Calendar> {
+    let tz_name = args
+        .tz
+        .as_deref()
+        .or(defaults.tz.as_deref())
+        .unwrap_or("UTC");
+    let tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
+        anyhow::anyhow!("`{tz_name}` is not an IANA time zone\n\nhint: use a name such as Europe/Berlin or America/New_York")
+    })?;
+    let week_start = match args
+        .week_start
+        .as_deref()
+        .or(defaults.week_start.as_deref())
+    {
+        None | Some("monday") => WeekStart::Monday,
+        Some("sunday") => WeekStart::Sunday,
+        Some(other) => bail!("`{other}` is not a week start; expected monday or sunday"),
+    };
+    let since = args
+        .since
+        .as_deref()
+        .map(|d| parse_date(d, "--since"))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|d| parse_date(d, "--until"))
+        .transpose()?;
+    if let (Some(since), Some(until)) = (since, until) {
+        if since > until {
+            bail!("--since {since} is after --until {until}");
+        }
+    }
+    Ok(Calendar {
+        tz,
+        week_start,
+        since,
+        until,
+    })
+}
+
+fn input_settings(args: InputArgs, defaults: &AuditDefaults) -> Result<InputSettings> {
+    let format = |name: Option<String>| -> Result<Option<Format>> {
+        name.map(|n| Format::parse(&n))
+            .transpose()
+            .map_err(Into::into)
+    };
+    Ok(InputSettings {
+        calendar: calendar(&args.calendar, defaults)?,
+        usage: args.usage,
+        outputs: args.outputs,
+        identities: args.identities,
+        usage_format: format(args.usage_format)?,
+        outputs_format: format(args.outputs_format)?,
+        pricing: args.calendar.pricing,
+        quarantine: args.quarantine,
+        strict: args.strict,
+        display_names: Vec::new(),
+    })
+}
+
+fn report_format(name: &str) -> Result<ReportFormat> {
+    ReportFormat::parse(name).with_context(|| {
+        format!(
+            "`{name}` is not a report format; expected one of {}",
+            ReportFormat::NAMES
+        )
+    })
+}
+
+/// Builds the audit settings from report flags and the config file; input comes separately.
+fn audit_settings(
+    report: ReportArgs,
+    config: ConfigFile,
+    input: InputSettings,
+    verbosity: Verbosity,
+) -> Result<AuditSettings> {
+    let defaults = config.audit.unwrap_or_default();
+    let mut weights = OutputWeights::default();
+    if let Some(index) = config.output_index {
+        weights.weights.extend(index.weights);
+        if let Some(default) = index.default {
+            weights.default = default;
+        }
+    }
+    let stdout_format = report_format(
+        report
+            .format
+            .as_deref()
+            .or(defaults.format.as_deref())
+            .unwrap_or("table"),
+    )?;
+    let out_files = report
+        .out
+        .iter()
+        .map(|spec| {
+            let (format, path) = spec.split_once('=').with_context(|| {
+                format!("`--out {spec}` needs FORMAT=PATH, for example --out json=report.json")
+            })?;
+            Ok(ReportFile {
+                format: report_format(format)?,
+                path: PathBuf::from(path),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let fail_on_text = report
+        .fail_on
+        .as_deref()
+        .or(defaults.fail_on.as_deref())
+        .unwrap_or("never");
+    let fail_on = crate::audit::parse_fail_on(fail_on_text).with_context(|| {
+        format!("`{fail_on_text}` is not a --fail-on level; expected never, low, medium or high")
+    })?;
+    Ok(AuditSettings {
+        input,
+        weights,
+        detect: config.detect.unwrap_or_default(),
+        fail_on,
+        stdout_format,
+        out_files,
+        verbosity,
+    })
+}
+
+/// Turns what the user typed into a command with plain settings.
+pub fn resolve(cli: Cli) -> Result<Command> {
+    let verbosity = verbosity(&cli);
+    Ok(match cli.command {
+        Commands::Audit(args) => {
+            let config = load_config(args.report.config.as_ref())?;
+            let defaults = config
+                .audit
+                .as_ref()
+                .map_or_else(AuditDefaults::default, Clone::clone);
+            let input = input_settings(args.input, &defaults)?;
+            Command::Audit(audit_settings(args.report, config, input, verbosity)?)
+        }
+        Commands::Demo(report) => {
+            let config = load_config(report.config.as_ref())?;
+            let defaults = config
+                .audit
+                .as_ref()
+                .map_or_else(AuditDefaults::default, Clone::clone);
+            let input = InputSettings {
+                calendar: calendar(&CalendarArgs::default(), &defaults)?,
+                ..InputSettings::default()
+            };
+            Command::Demo(audit_settings(report, config, input, verbosity)?)
+        }
+        Commands::Ingest(args) => Command::Ingest {
+            input: input_settings(args.input, &AuditDefaults::default())?,
+            to: args.to,
+        },
+        Commands::Explain { code } => Command::Explain { code },
+        Commands::Schema => Command::Schema,
+        Commands::Generate(args) => Command::Generate(GenerateSettings {
+            agents: args.agents,
+            weeks: args.weeks,
+            seed: args.seed,
+            out: args.out,
+            requests_per_week: args.requests_per_week,
+            start: {
+                let start = parse_date(&args.start, "--start")?;
+                if start.format("%u").to_string() != "1" {
+                    bail!("--start {start} is not a Monday");
+                }
+                start
+            },
+            layout: if args.hourly {
+                UsageLayout::HourlyBuckets
+            } else {
+                UsageLayout::Requests
+            },
+            format: if args.usage_format == "csv" {
+                UsageFileFormat::Csv
+            } else {
+                UsageFileFormat::Parquet
+            },
+            verbosity,
+        }),
+    })
+}

@@ -1,0 +1,483 @@
+//! The efficiency lens: spend against delivered output, across peers of the same cohort.
+//!
+//! Per cohort (team × human/service; teams with too few judged agents are pooled), a Theil–Sen
+//! line is fitted through (ln(weekly cost), ln(1 + weekly output index)) of its agents: the
+//! cohort's production curve, whose slope is its output elasticity of spend. Inverted, it says
+//! what peers spend for a given output; an agent's residual is how many times more it spends.
+//! Divided by the robust spread of residuals across its kind it becomes a z-score and a
+//! one-sided normal p-value. On the log scale and robust, heavy users who deliver in proportion
+//! sit on the curve, and a few inflators cannot bend it (breakdown 29%).
+//!
+//! What it cannot see: inflation that started mid-period and is diluted by earlier honest weeks
+//! (the change lens), a cohort where most agents inflate (the curve moves with them), and
+//! burning that also manufactures cheap output (behaviour fingerprints).
+
+use std::collections::BTreeMap;
+
+use super::codes::CodeDoc;
+use super::stats::{median, normal_sf, robust_scale, theil_sen};
+use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
+use crate::normalize::identities::AgentKind;
+use crate::units::{factor, usd};
+
+pub struct Efficiency;
+
+pub const EXCESS_SPEND: &str = "TA101";
+pub const LOW_ELASTICITY: &str = "TA102";
+pub const NO_OUTPUT: &str = "TA103";
+
+/// Residual spread below which z-scores would explode on near-identical synthetic peers.
+const MIN_SCALE: f64 = 0.05;
+/// The spend ratio from which the elasticity statement is worth making.
+const ELASTICITY_MIN_RATIO: f64 = 2.0;
+const SEED: u64 = 0x7a11_0d17;
+
+pub const CODES: [CodeDoc; 3] = [
+    CodeDoc {
+        code: EXCESS_SPEND,
+        title: "Spend above peers with the same output",
+        lens: "efficiency",
+        what_it_means: "Across the audited period the agent spent several times what agents of the same cohort (team, human or service) spend for the same delivered output. The expected spend comes from a robust (Theil–Sen) fit of log weekly cost against log weekly output index over the cohort; the excess is actual minus expected, in dollars.",
+        why_it_matters: "This is the dollars-at-stake view of tokenmaxxing: tokens that bought no more output than peers get for a fraction of the price. Because the comparison is against peers at the same output, honest heavy users who deliver in proportion are not flagged, unlike a tokens-per-commit ratio.",
+        benign_explanations: &[
+            "Work that leaves few countable artifacts: research, design, incident response, large reviews.",
+            "A migration or refactor whose output lands after the period.",
+            "Onboarding onto a new codebase (context-heavy weeks).",
+            "Output recorded under an identity the identity map does not link to this agent.",
+            "A model mix the team does not use (a costlier model for a real reason).",
+        ],
+        example: "spent $4,900 over 8 weeks; peers in team payments with the same output spent about $620 (7.9x); excess $4,280",
+    },
+    CodeDoc {
+        code: LOW_ELASTICITY,
+        title: "Spend grew far faster than output",
+        lens: "efficiency",
+        what_it_means: "Compared with the cohort's median agent, the agent's spend ratio is large and its output ratio small. The elasticity ln(output ratio) ÷ ln(spend ratio) says how much output each multiple of spend bought; \"10x the tokens for 2x the output\" is ln 2 ÷ ln 10 = 0.30. It is compared with the cohort's own elasticity, fitted robustly over its agents.",
+        why_it_matters: "With diminishing returns some drop in elasticity is normal for heavy users; an elasticity far below the cohort's is the signature of tokens spent for the leaderboard rather than for the work.",
+        benign_explanations: &[
+            "The cohort's elasticity is estimated from few agents (see the team size).",
+            "The agent's output is undercounted (unlinked aliases, repositories not ingested).",
+            "Senior or staff work whose output is other people's output (reviews, unblocking).",
+        ],
+        example: "9.6x the cohort's median weekly spend for 1.9x its median output: elasticity 0.28 where the cohort's is 0.52",
+    },
+    CodeDoc {
+        code: NO_OUTPUT,
+        title: "Material spend with no delivered output",
+        lens: "efficiency",
+        what_it_means: "The agent used tokens in several weeks but no commit, merged pull request, closed ticket or review was attributed to it in the period.",
+        why_it_matters: "Spend that delivers nothing countable is the purest form of burn: background agents on pointless loops, or a leaderboard climbed with regenerated answers.",
+        benign_explanations: &[
+            "The agent's output is recorded under another identity: check the identity map.",
+            "The outputs of this team are not ingested (no git or ticket export for its repositories).",
+            "Exploration, prototyping or analysis work that is not meant to ship.",
+        ],
+        example: "no delivered output recorded in 6 weeks of usage ($3,100); the cohort's median agent delivered 9.5 index points a week",
+    },
+];
+
+/// Agents compared with one another, and the agents that form the curve they are compared with.
+struct Cohort<'a> {
+    label: String,
+    kind: AgentKind,
+    assessed: Vec<&'a AgentSummary>,
+    reference: Vec<&'a AgentSummary>,
+}
+
+/// (ln weekly cost, ln(1 + weekly output index)).
+fn point(agent: &AgentSummary) -> (f64, f64) {
+    (
+        agent.mean_weekly_cost().ln(),
+        agent.mean_weekly_output().ln_1p(),
+    )
+}
+
+fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<'a>> {
+    let mut by_team: BTreeMap<(AgentKind, &str), Vec<&AgentSummary>> = BTreeMap::new();
+    for agent in agents.iter().filter(|a| a.eligible) {
+        by_team
+            .entry((agent.kind, &agent.team))
+            .or_default()
+            .push(agent);
+    }
+    let mut cohorts = Vec::new();
+    let mut pooled: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
+    let mut all: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
+    for ((kind, team), members) in by_team {
+        all.entry(kind).or_default().extend(&members);
+        if members.len() >= config.min_cohort_agents {
+            cohorts.push(Cohort {
+                label: format!("peers in team {team}"),
+                kind,
+                reference: members.clone(),
+                assessed: members,
+            });
+        } else {
+            pooled.entry(kind).or_default().extend(members);
+        }
+    }
+    for (kind, members) in pooled {
+        let kind_name = match kind {
+            AgentKind::Human => "people",
+            AgentKind::Service => "service accounts",
+        };
+        // Small teams are compared with the other small teams, or with every agent of their
+        // kind when even those are too few.
+        let reference = if members.len() >= config.min_cohort_agents {
+            members.clone()
+        } else {
+            all.get(&kind).cloned().unwrap_or_default()
+        };
+        if reference.len() >= config.min_cohort_agents {
+            cohorts.push(Cohort {
+                label: format!("{kind_name} across small teams"),
+                kind,
+                assessed: members,
+                reference,
+            });
+        }
+    }
+    cohorts
+}
+
+/// Below this elasticity output says nothing about spend, and expected spend is the median.
+const MIN_ELASTICITY: f64 = 0.05;
+
+/// A cohort with its production curve: ln(1 + output) = intercept + elasticity · ln(cost).
+struct Fitted<'a> {
+    cohort: Cohort<'a>,
+    elasticity: f64,
+    intercept: f64,
+    median_log_cost: f64,
+    /// The cheapest peer's ln weekly cost: expected spend never goes below it, however little
+    /// an agent delivered (the inverted curve would otherwise expect cents for zero output).
+    min_log_cost: f64,
+    median_cost: f64,
+    median_output: f64,
+}
+
+impl Fitted<'_> {
+    /// ln of the spend that buys `log_output` on the cohort's curve.
+    ///
+    /// The curve is fitted as output on spend and inverted, rather than fitting spend on
+    /// output: a regression of spend on output shrinks towards the cohort mean, so a heavy
+    /// user who delivers exactly in proportion would show a positive residual just for being
+    /// heavy. Inverting the production curve keeps the residual at zero for everyone on it.
+    fn expected_log_cost(&self, log_output: f64) -> f64 {
+        if self.elasticity < MIN_ELASTICITY {
+            return self.median_log_cost;
+        }
+        ((log_output - self.intercept) / self.elasticity).max(self.min_log_cost)
+    }
+
+    /// ln(actual ÷ expected weekly spend).
+    fn residual(&self, agent: &AgentSummary) -> f64 {
+        let (log_cost, log_output) = point(agent);
+        log_cost - self.expected_log_cost(log_output)
+    }
+}
+
+/// One elasticity per kind, from every cohort's points centred on the cohort's medians: a
+/// team of twelve is too few to estimate a slope, and teams differ in level, not in how
+/// output responds to spend. Each cohort keeps its own level (intercept).
+fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> {
+    let mut centred: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for cohort in &cohorts {
+        let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
+            cohort.reference.iter().map(|a| point(a)).unzip();
+        let (Some(mx), Some(my)) = (median(&log_cost), median(&log_output)) else {
+            continue;
+        };
+        let entry = centred.entry(cohort.kind).or_default();
+        entry.0.extend(log_cost.iter().map(|x| x - mx));
+        entry.1.extend(log_output.iter().map(|y| y - my));
+    }
+    let elasticity: BTreeMap<AgentKind, f64> = centred
+        .into_iter()
+        .map(|(kind, (x, y))| {
+            let slope = theil_sen(&x, &y, config.max_pairs, SEED).map_or(0.0, |l| l.slope);
+            (kind, slope)
+        })
+        .collect();
+    cohorts
+        .into_iter()
+        .filter_map(|cohort| {
+            let elasticity = elasticity.get(&cohort.kind).copied().unwrap_or(0.0);
+            let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
+                cohort.reference.iter().map(|a| point(a)).unzip();
+            let offsets: Vec<f64> = log_cost
+                .iter()
+                .zip(&log_output)
+                .map(|(x, y)| y - elasticity * x)
+                .collect();
+            let costs: Vec<f64> = cohort
+                .reference
+                .iter()
+                .map(|a| a.mean_weekly_cost())
+                .collect();
+            let outputs: Vec<f64> = cohort
+                .reference
+                .iter()
+                .map(|a| a.mean_weekly_output())
+                .collect();
+            Some(Fitted {
+                intercept: median(&offsets)?,
+                median_log_cost: median(&log_cost)?,
+                min_log_cost: log_cost.iter().copied().fold(f64::INFINITY, f64::min),
+                median_cost: median(&costs)?,
+                median_output: median(&outputs)?,
+                elasticity,
+                cohort,
+            })
+        })
+        .collect()
+}
+
+/// Spread of residuals per kind over the assessed agents.
+fn residual_scale(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
+    let mut residuals: BTreeMap<AgentKind, Vec<f64>> = BTreeMap::new();
+    for f in fitted {
+        for agent in &f.cohort.assessed {
+            residuals
+                .entry(agent.kind)
+                .or_default()
+                .push(f.residual(agent));
+        }
+    }
+    residuals
+        .iter()
+        .map(|(kind, r)| (*kind, robust_scale(r).unwrap_or(1.0).max(MIN_SCALE)))
+        .collect()
+}
+
+/// Residual z above which a peer is left out of the refit: it may be one of the agents under
+/// suspicion, and inflators sit at high spend with ordinary output, where they flatten the
+/// slope and hide one another (masking).
+const REFIT_EXCLUDE_Z: f64 = 2.5;
+
+/// Fits, drops clearly unusual peers from the references, and fits again.
+fn fit<'a>(
+    cohorts: Vec<Cohort<'a>>,
+    config: &DetectConfig,
+) -> (Vec<Fitted<'a>>, BTreeMap<AgentKind, f64>) {
+    let first = fit_once(cohorts, config);
+    let scale = residual_scale(&first);
+    let trimmed: Vec<Cohort> = first
+        .iter()
+        .map(|f| {
+            let kept: Vec<&AgentSummary> = f
+                .cohort
+                .reference
+                .iter()
+                .copied()
+                .filter(|a| f.residual(a) / scale[&a.kind] <= REFIT_EXCLUDE_Z)
+                .collect();
+            Cohort {
+                label: f.cohort.label.clone(),
+                kind: f.cohort.kind,
+                assessed: f.cohort.assessed.clone(),
+                // Trimming never leaves a cohort too small to fit.
+                reference: if kept.len() >= config.min_cohort_agents {
+                    kept
+                } else {
+                    f.cohort.reference.clone()
+                },
+            }
+        })
+        .collect();
+    let second = fit_once(trimmed, config);
+    let scale = residual_scale(&second);
+    (second, scale)
+}
+
+impl Lens for Efficiency {
+    fn name(&self) -> &'static str {
+        "efficiency"
+    }
+
+    fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
+        // One spread per kind, from every assessed agent's residual.
+        let (fitted, scale) = fit(cohorts(&population.agents, config), config);
+
+        let mut assessments = Vec::new();
+        for f in &fitted {
+            for agent in &f.cohort.assessed {
+                let residual = f.residual(agent);
+                let z = residual / scale[&agent.kind];
+                let excess_factor = residual.exp();
+                let expected = agent.cost_usd / excess_factor;
+                let excess = (agent.cost_usd - expected).max(0.0);
+                assessments.push(Assessment {
+                    agent: agent.agent.clone(),
+                    week: None,
+                    p_value: normal_sf(z),
+                    score: z,
+                    excess_cost_usd: excess,
+                    excess_factor,
+                    reasons: reasons(agent, f, expected, excess, excess_factor),
+                });
+            }
+        }
+        assessments
+    }
+}
+
+fn reasons(
+    agent: &AgentSummary,
+    fitted: &Fitted,
+    expected: f64,
+    excess: f64,
+    excess_factor: f64,
+) -> Vec<Reason> {
+    let weeks = agent.weeks_active;
+    let mut reasons = vec![Reason {
+        code: EXCESS_SPEND,
+        message: format!(
+            "spent {} over {weeks} weeks; {} with the same output spent about {} ({}); excess {}",
+            usd(agent.cost_usd),
+            fitted.cohort.label,
+            usd(expected),
+            factor(excess_factor),
+            usd(excess)
+        ),
+        observed: crate::units::round_to(agent.cost_usd, 2),
+        expected: crate::units::round_to(expected, 2),
+    }];
+    let cost_ratio = agent.mean_weekly_cost() / fitted.median_cost;
+    if agent.output_index <= 0.0 {
+        reasons.push(Reason {
+            code: NO_OUTPUT,
+            message: format!(
+                "no delivered output recorded in {weeks} weeks of usage ({}); the cohort's median agent delivered {:.1} index points a week",
+                usd(agent.cost_usd),
+                fitted.median_output
+            ),
+            observed: 0.0,
+            expected: crate::units::round_to(fitted.median_output, 3),
+        });
+    } else if cost_ratio >= ELASTICITY_MIN_RATIO && fitted.median_output > 0.0 {
+        let output_ratio = agent.mean_weekly_output() / fitted.median_output;
+        let elasticity = output_ratio.ln() / cost_ratio.ln();
+        reasons.push(Reason {
+            code: LOW_ELASTICITY,
+            message: format!(
+                "{} the cohort's median weekly spend for {} its median output: elasticity {:.2} where peers' is {:.2}",
+                factor(cost_ratio),
+                factor(output_ratio),
+                elasticity,
+                fitted.elasticity
+            ),
+            observed: crate::units::round_to(elasticity, 3),
+            expected: crate::units::round_to(fitted.elasticity, 3),
+        });
+    }
+    reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::pricing::Tokens;
+
+    fn agent(name: &str, team: &str, weekly_cost: f64, weekly_output: f64) -> AgentSummary {
+        AgentSummary {
+            agent: name.into(),
+            team: team.into(),
+            kind: AgentKind::Human,
+            tokens: Tokens::default(),
+            requests: 500,
+            cost_usd: weekly_cost * 8.0,
+            output_index: weekly_output * 8.0,
+            weeks_active: 8,
+            active_days: 30,
+            eligible: true,
+        }
+    }
+
+    /// Output ∝ cost^0.45 with mild, deterministic skill differences.
+    fn honest(i: usize, team: &str, weekly_cost: f64) -> AgentSummary {
+        let skill = [0.9, 1.1, 1.0, 0.95, 1.05][i % 5];
+        agent(
+            &format!("{team}-{i}"),
+            team,
+            weekly_cost,
+            skill * 2.0 * weekly_cost.powf(0.45),
+        )
+    }
+
+    fn population_with(extra: Vec<AgentSummary>) -> Vec<AgentSummary> {
+        let mut agents: Vec<AgentSummary> = (0..12)
+            .map(|i| honest(i, "payments", 50.0 * 1.4f64.powi(i as i32)))
+            .collect();
+        agents.extend(extra);
+        agents.sort_by(|a, b| a.agent.cmp(&b.agent));
+        agents
+    }
+
+    fn judge(agents: Vec<AgentSummary>) -> Vec<Assessment> {
+        let population = Population { weeks: &[], agents };
+        Efficiency.assess(&population, &DetectConfig::default())
+    }
+
+    #[test]
+    fn ten_times_the_spend_for_the_same_output_is_the_most_extreme() {
+        let inflator = agent(
+            "payments-burner",
+            "payments",
+            2000.0,
+            2.0 * 200f64.powf(0.45),
+        );
+        let results = judge(population_with(vec![inflator]));
+        let burner = results
+            .iter()
+            .find(|a| a.agent == "payments-burner")
+            .unwrap();
+        assert!(burner.excess_factor > 5.0, "{burner:?}");
+        assert!(burner.p_value < 1e-4, "{burner:?}");
+        let others_max = results
+            .iter()
+            .filter(|a| a.agent != "payments-burner")
+            .map(|a| a.score)
+            .fold(f64::MIN, f64::max);
+        assert!(burner.score > others_max + 2.0);
+        assert!(
+            burner.reasons.iter().any(|r| r.code == LOW_ELASTICITY),
+            "{:?}",
+            burner.reasons
+        );
+    }
+
+    #[test]
+    fn a_heavy_user_on_the_curve_is_not_unusual() {
+        // Sixty times the lightest peer's spend, with output on the same curve.
+        let whale = honest(2, "payments-whale", 3000.0);
+        let whale = AgentSummary {
+            team: "payments".into(),
+            agent: "payments-whale".into(),
+            ..whale
+        };
+        let results = judge(population_with(vec![whale]));
+        let whale = results
+            .iter()
+            .find(|a| a.agent == "payments-whale")
+            .unwrap();
+        assert!(whale.p_value > 0.05, "{whale:?}");
+    }
+
+    #[test]
+    fn zero_output_spend_says_so() {
+        let idle = agent("payments-idle", "payments", 900.0, 0.0);
+        let results = judge(population_with(vec![idle]));
+        let idle = results.iter().find(|a| a.agent == "payments-idle").unwrap();
+        assert!(idle.reasons.iter().any(|r| r.code == NO_OUTPUT));
+    }
+
+    #[test]
+    fn small_teams_are_pooled_and_still_judged() {
+        let mut agents = population_with(vec![]);
+        agents.push(honest(1, "tiny", 120.0));
+        agents.push(honest(2, "tiny", 300.0));
+        let results = judge(agents);
+        assert!(results.iter().any(|a| a.agent == "tiny-1"));
+    }
+}

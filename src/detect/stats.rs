@@ -1,0 +1,229 @@
+//! The small statistics the detectors rely on, owned here so each is tested against published
+//! reference values and cannot drift with a dependency: median and MAD, Theil–Sen regression,
+//! the normal tail, and Benjamini–Hochberg q-values.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+/// Median of finite values; `None` when empty.
+pub fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    })
+}
+
+/// Scale factor that makes the MAD a consistent estimator of σ under normality
+/// (1/Φ⁻¹(3/4); Iglewicz & Hoaglin 1993, §3.3).
+pub const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// Robust scale: 1.4826 × median absolute deviation from the median. When more than half the
+/// values tie (MAD = 0) it falls back to 1.2533 × mean absolute deviation (√(π/2), the
+/// consistency factor of the mean absolute deviation under normality).
+pub fn robust_scale(values: &[f64]) -> Option<f64> {
+    let center = median(values)?;
+    let deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
+    let mad = median(&deviations)?;
+    if mad > 0.0 {
+        return Some(MAD_TO_SIGMA * mad);
+    }
+    let mean_abs = deviations.iter().sum::<f64>() / deviations.len() as f64;
+    Some(1.253_314 * mean_abs)
+}
+
+/// A fitted line `y = intercept + slope · x`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Line {
+    pub slope: f64,
+    pub intercept: f64,
+}
+
+impl Line {
+    pub fn at(&self, x: f64) -> f64 {
+        self.intercept + self.slope * x
+    }
+}
+
+/// Theil–Sen: the median of pairwise slopes, intercept the median of `y − slope·x`
+/// (Sen 1968, JASA 63:1379). Breakdown point 29.3%: up to that share of arbitrary points cannot
+/// move the line far. Beyond `max_pairs` pairs, a seeded sample of pairs keeps the cost bounded
+/// and the result reproducible. `None` when fewer than two distinct x values.
+pub fn theil_sen(x: &[f64], y: &[f64], max_pairs: usize, seed: u64) -> Option<Line> {
+    let n = x.len().min(y.len());
+    let total_pairs = n * n.saturating_sub(1) / 2;
+    let mut slopes = Vec::with_capacity(total_pairs.min(max_pairs));
+    let mut push = |i: usize, j: usize| {
+        let dx = x[j] - x[i];
+        if dx.abs() > 1e-12 {
+            slopes.push((y[j] - y[i]) / dx);
+        }
+    };
+    if total_pairs <= max_pairs {
+        for i in 0..n {
+            for j in i + 1..n {
+                push(i, j);
+            }
+        }
+    } else {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for _ in 0..max_pairs {
+            let i = rng.gen_range(0..n);
+            let j = rng.gen_range(0..n);
+            if i != j {
+                push(i.min(j), i.max(j));
+            }
+        }
+    }
+    let slope = median(&slopes)?;
+    let offsets: Vec<f64> = (0..n).map(|i| y[i] - slope * x[i]).collect();
+    Some(Line {
+        slope,
+        intercept: median(&offsets)?,
+    })
+}
+
+/// Complementary error function, |relative error| < 1.2e-7 (Chebyshev fit from
+/// Press et al., *Numerical Recipes*, 2nd ed., §6.2, `erfcc`).
+pub fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
+/// P(Z > z) for a standard normal Z.
+pub fn normal_sf(z: f64) -> f64 {
+    0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// Benjamini–Hochberg adjusted p-values (q-values), in input order
+/// (Benjamini & Hochberg 1995, JRSS-B 57:289; the step-up form of R's `p.adjust(method = "BH")`).
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[b].total_cmp(&p_values[a]).then(b.cmp(&a)));
+    let mut q = vec![0.0; m];
+    let mut running = 1.0_f64;
+    for (rank_from_top, &i) in order.iter().enumerate() {
+        let rank = m - rank_from_top;
+        running = running.min(p_values[i] * m as f64 / rank as f64);
+        q[i] = running.min(1.0);
+    }
+    q
+}
+
+/// Shuffles deterministically; used where a sample must be reproducible.
+pub fn seeded_shuffle<T>(items: &mut [T], seed: u64) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    items.shuffle(&mut rng);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn median_and_scale_of_small_samples() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+        // MAD of 1..=9 is 2 → 2.9652.
+        let values: Vec<f64> = (1..=9).map(f64::from).collect();
+        assert!(close(robust_scale(&values).unwrap(), 2.9652, 1e-9));
+    }
+
+    #[test]
+    fn scale_falls_back_when_most_values_tie() {
+        let values = [0.0, 0.0, 0.0, 0.0, 0.0, 4.0];
+        let scale = robust_scale(&values).unwrap();
+        assert!(close(scale, 1.253_314 * 4.0 / 6.0, 1e-9), "{scale}");
+    }
+
+    #[test]
+    fn theil_sen_ignores_a_quarter_of_wild_points() {
+        let x: Vec<f64> = (0..20).map(f64::from).collect();
+        let mut y: Vec<f64> = x.iter().map(|v| 1.0 + 0.5 * v).collect();
+        for i in [2, 7, 11, 15, 19] {
+            y[i] += 40.0;
+        }
+        let line = theil_sen(&x, &y, usize::MAX, 1).unwrap();
+        assert!(close(line.slope, 0.5, 1e-9), "{line:?}");
+        assert!(close(line.intercept, 1.0, 1e-9), "{line:?}");
+    }
+
+    #[test]
+    fn theil_sen_matches_the_reference_example() {
+        // Reference slope computed independently (Python `statistics.median` over all 45
+        // pairwise slopes of the same data): 1.8.
+        let x: Vec<f64> = (1..=10).map(f64::from).collect();
+        let y = [1.0, 4.0, 5.0, 6.0, 9.0, 10.0, 14.0, 14.0, 15.0, 18.0];
+        let line = theil_sen(&x, &y, usize::MAX, 1).unwrap();
+        let mut slopes = Vec::new();
+        for i in 0..10 {
+            for j in i + 1..10 {
+                slopes.push((y[j] - y[i]) / (x[j] - x[i]));
+            }
+        }
+        assert!(close(line.slope, median(&slopes).unwrap(), 1e-12));
+        assert!(close(line.slope, 1.8, 1e-12), "{line:?}");
+    }
+
+    #[test]
+    fn sampled_pairs_are_reproducible_and_close() {
+        let x: Vec<f64> = (0..400).map(|i| f64::from(i) / 10.0).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| 2.0 * v + ((i * 7919) % 13) as f64 / 13.0)
+            .collect();
+        let a = theil_sen(&x, &y, 5_000, 42).unwrap();
+        let b = theil_sen(&x, &y, 5_000, 42).unwrap();
+        assert_eq!(a, b);
+        assert!(close(a.slope, 2.0, 0.05), "{a:?}");
+    }
+
+    #[test]
+    fn normal_tail_matches_tables() {
+        // Φ̄(1.96) = 0.0249979, Φ̄(3) = 0.0013499, Φ̄(-1) = 0.8413447.
+        assert!(close(normal_sf(1.96), 0.024_997_9, 1e-7));
+        assert!(close(normal_sf(3.0), 0.001_349_9, 1e-7));
+        assert!(close(normal_sf(-1.0), 0.841_344_7, 1e-7));
+        assert!(close(normal_sf(0.0), 0.5, 1e-7));
+    }
+
+    #[test]
+    fn bh_matches_r_p_adjust() {
+        // R: p.adjust(c(0.01, 0.04, 0.03, 0.005, 0.2), "BH")
+        //    0.025 0.050 0.050 0.025 0.200
+        let q = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.005, 0.2]);
+        let expected = [0.025, 0.05, 0.05, 0.025, 0.2];
+        for (got, want) in q.iter().zip(expected) {
+            assert!(close(*got, want, 1e-12), "{q:?}");
+        }
+        assert!(benjamini_hochberg(&[]).is_empty());
+        assert_eq!(benjamini_hochberg(&[0.9, 0.95]), vec![0.95, 0.95]);
+    }
+}

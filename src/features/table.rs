@@ -1,0 +1,332 @@
+//! The agent-week table: everything the detectors read, one row per agent and week.
+//!
+//! Built in plain Rust from the collected aggregates, after pricing. Weeks in which an agent
+//! delivered output but used no tokens are kept (with zero cost) so period totals of output
+//! are complete; agents who never used tokens are not audited.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::{DayUsage, WeekOutputs, WeekSessions};
+use crate::normalize::calendar::{from_day_number, WeekStart};
+use crate::normalize::identities::AgentKind;
+use crate::normalize::pricing::{PriceTable, Tokens};
+
+/// One day-grain usage row with its cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricedDay {
+    pub usage: DayUsage,
+    /// Billed cost plus list-price cost of the unbilled tokens, micro-dollars.
+    pub cost_micro: i64,
+    /// Unbilled tokens of a model the price table does not know (costed at nothing).
+    pub unpriced: Option<Tokens>,
+}
+
+/// Tokens of one model that could not be priced.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UnpricedModel {
+    pub model: String,
+    pub tokens: u64,
+    pub requests: u64,
+    pub agents: usize,
+}
+
+/// Prices every day-grain row and lists the models the table does not know.
+pub fn price_days(
+    days: Vec<DayUsage>,
+    prices: &PriceTable,
+) -> (Vec<PricedDay>, Vec<UnpricedModel>) {
+    let mut unpriced: BTreeMap<String, (u64, u64, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
+    let priced = days
+        .into_iter()
+        .map(|usage| {
+            let date = from_day_number(usage.day);
+            match prices.resolve(&usage.model, date) {
+                Some(price) => PricedDay {
+                    cost_micro: usage.billed_micro + price.rates.cost_micro(&usage.unbilled),
+                    unpriced: None,
+                    usage,
+                },
+                None => {
+                    let missing = usage.unbilled;
+                    if missing.total() > 0 {
+                        let entry = unpriced.entry(usage.model.clone()).or_default();
+                        entry.0 += missing.total();
+                        entry.1 += usage.requests;
+                        entry.2.insert(usage.agent.clone());
+                    }
+                    PricedDay {
+                        cost_micro: usage.billed_micro,
+                        unpriced: (missing.total() > 0).then_some(missing),
+                        usage,
+                    }
+                }
+            }
+        })
+        .collect();
+    let unpriced = unpriced
+        .into_iter()
+        .map(|(model, (tokens, requests, agents))| UnpricedModel {
+            model,
+            tokens,
+            requests,
+            agents: agents.len(),
+        })
+        .collect();
+    (priced, unpriced)
+}
+
+/// Weights that turn delivered artifacts into one output index.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutputWeights {
+    pub weights: BTreeMap<String, f64>,
+    /// Weight of a kind not listed.
+    pub default: f64,
+}
+
+impl Default for OutputWeights {
+    /// A merged PR or a closed ticket is a unit of delivered work, a commit a step towards one.
+    /// Lines of code weigh nothing by default: they are the cheapest output to inflate.
+    fn default() -> Self {
+        let weights = [
+            ("commit", 1.0),
+            ("pr_merged", 4.0),
+            ("ticket_closed", 3.0),
+            ("review", 1.0),
+            ("loc_added", 0.0),
+            ("loc_removed", 0.0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        OutputWeights {
+            weights,
+            default: 1.0,
+        }
+    }
+}
+
+impl OutputWeights {
+    pub fn weight(&self, kind: &str) -> f64 {
+        self.weights.get(kind).copied().unwrap_or(self.default)
+    }
+
+    pub fn index(&self, outputs: &BTreeMap<String, f64>) -> f64 {
+        outputs
+            .iter()
+            .map(|(kind, amount)| self.weight(kind) * amount)
+            .sum()
+    }
+}
+
+/// One agent in one week.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentWeek {
+    pub agent: String,
+    pub team: String,
+    pub kind: AgentKind,
+    pub week: NaiveDate,
+    pub tokens: Tokens,
+    pub requests: u64,
+    pub sessions: u64,
+    pub active_days: u32,
+    /// Total cost, dollars (billed where the vendor said, list price otherwise).
+    pub cost_usd: f64,
+    /// The part of `cost_usd` from rows with tier `billed`.
+    pub billed_cost_usd: f64,
+    /// Unbilled tokens of models without a price (not in `cost_usd`).
+    pub unpriced_tokens: u64,
+    /// Delivered artifacts by kind (`amount` summed).
+    pub outputs: BTreeMap<String, f64>,
+    pub output_index: f64,
+}
+
+/// The team an agent is audited with when nothing names one.
+pub const UNASSIGNED_TEAM: &str = "unassigned";
+
+#[derive(Default)]
+struct WeekAccumulator {
+    tokens: Tokens,
+    requests: u64,
+    days: std::collections::BTreeSet<i32>,
+    cost_micro: i64,
+    billed_micro: i64,
+    unpriced: u64,
+    sessions: u64,
+    outputs_micro: BTreeMap<String, i64>,
+}
+
+/// Joins priced usage, sessions and outputs into agent-weeks sorted by agent, then week.
+pub fn build_agent_weeks(
+    days: &[PricedDay],
+    sessions: &[WeekSessions],
+    outputs: &[WeekOutputs],
+    weights: &OutputWeights,
+    week_start: WeekStart,
+) -> Vec<AgentWeek> {
+    let mut weeks: BTreeMap<(String, NaiveDate), WeekAccumulator> = BTreeMap::new();
+    // team votes by rows, so an agent whose rows name two teams lands in the one named most.
+    let mut team_votes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut kinds: BTreeMap<String, AgentKind> = BTreeMap::new();
+    for day in days {
+        let usage = &day.usage;
+        let week = week_start.week_of(from_day_number(usage.day));
+        let acc = weeks.entry((usage.agent.clone(), week)).or_default();
+        acc.tokens.add(&usage.tokens);
+        acc.requests += usage.requests;
+        acc.days.insert(usage.day);
+        acc.cost_micro += day.cost_micro;
+        if usage.tier == "billed" {
+            acc.billed_micro += day.cost_micro;
+        }
+        acc.unpriced += day.unpriced.map(|t| t.total()).unwrap_or(0);
+        if let Some(team) = &usage.team {
+            *team_votes
+                .entry(usage.agent.clone())
+                .or_default()
+                .entry(team.clone())
+                .or_default() += usage.requests.max(1);
+        }
+        let kind = kinds.entry(usage.agent.clone()).or_insert(usage.kind);
+        *kind = (*kind).max(usage.kind);
+    }
+    for row in sessions {
+        let week = from_day_number(row.week);
+        if let Some(acc) = weeks.get_mut(&(row.agent.clone(), week)) {
+            acc.sessions += row.sessions;
+        }
+    }
+    for row in outputs {
+        if !kinds.contains_key(&row.agent) {
+            continue;
+        }
+        let week = from_day_number(row.week);
+        let acc = weeks.entry((row.agent.clone(), week)).or_default();
+        *acc.outputs_micro.entry(row.kind.clone()).or_default() += row.amount_micro;
+    }
+
+    weeks
+        .into_iter()
+        .map(|((agent, week), acc)| {
+            let team = team_votes
+                .get(&agent)
+                .and_then(|votes| {
+                    votes
+                        .iter()
+                        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                        .map(|(team, _)| team.clone())
+                })
+                .unwrap_or_else(|| UNASSIGNED_TEAM.to_string());
+            let outputs: BTreeMap<String, f64> = acc
+                .outputs_micro
+                .into_iter()
+                .map(|(kind, micro)| (kind, micro as f64 / 1e6))
+                .collect();
+            AgentWeek {
+                kind: kinds.get(&agent).copied().unwrap_or(AgentKind::Human),
+                team,
+                week,
+                tokens: acc.tokens,
+                requests: acc.requests,
+                sessions: acc.sessions,
+                active_days: acc.days.len() as u32,
+                cost_usd: acc.cost_micro as f64 / 1e6,
+                billed_cost_usd: acc.billed_micro as f64 / 1e6,
+                unpriced_tokens: acc.unpriced,
+                output_index: weights.index(&outputs),
+                outputs,
+                agent,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::calendar::to_day_number;
+
+    fn day_usage(agent: &str, date: &str, model: &str, input: u64) -> DayUsage {
+        let day = to_day_number(NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap());
+        let tokens = Tokens {
+            input,
+            ..Tokens::default()
+        };
+        DayUsage {
+            agent: agent.into(),
+            team: Some("payments".into()),
+            kind: AgentKind::Human,
+            day,
+            model: model.into(),
+            tier: "estimated".into(),
+            tokens,
+            unbilled: tokens,
+            billed_micro: 0,
+            requests: 1,
+        }
+    }
+
+    #[test]
+    fn an_unknown_model_is_listed_not_costed_silently() {
+        let table = PriceTable::parse(
+            "model,effective_from,input_per_mtok,output_per_mtok,cache_read_per_mtok,cache_write_per_mtok\nknown,2026-01-01,2,0,0,0\n",
+            std::path::Path::new("p.csv"),
+        )
+        .unwrap();
+        let days = vec![
+            day_usage("a", "2026-09-07", "known", 1_000_000),
+            day_usage("a", "2026-09-08", "mystery-model", 500),
+        ];
+        let (priced, unpriced) = price_days(days, &table);
+        assert_eq!(priced[0].cost_micro, 2_000_000);
+        assert_eq!(priced[1].cost_micro, 0);
+        assert_eq!(unpriced.len(), 1);
+        assert_eq!(unpriced[0].model, "mystery-model");
+        assert_eq!(unpriced[0].tokens, 500);
+    }
+
+    #[test]
+    fn days_fold_into_weeks_with_outputs_and_index() {
+        let table = PriceTable::parse(
+            "model,effective_from,input_per_mtok,output_per_mtok,cache_read_per_mtok,cache_write_per_mtok\nm,2026-01-01,1,0,0,0\n",
+            std::path::Path::new("p.csv"),
+        )
+        .unwrap();
+        let days = vec![
+            day_usage("a", "2026-09-07", "m", 1_000_000),
+            day_usage("a", "2026-09-09", "m", 1_000_000),
+            day_usage("a", "2026-09-14", "m", 1_000_000),
+        ];
+        let (priced, _) = price_days(days, &table);
+        let week1 = to_day_number(NaiveDate::from_ymd_opt(2026, 9, 7).unwrap());
+        let outputs = vec![
+            WeekOutputs {
+                agent: "a".into(),
+                week: week1,
+                kind: "pr_merged".into(),
+                amount_micro: 2_000_000,
+            },
+            WeekOutputs {
+                agent: "nobody".into(),
+                week: week1,
+                kind: "commit".into(),
+                amount_micro: 1_000_000,
+            },
+        ];
+        let table = build_agent_weeks(
+            &priced,
+            &[],
+            &outputs,
+            &OutputWeights::default(),
+            WeekStart::Monday,
+        );
+        assert_eq!(table.len(), 2);
+        assert_eq!(table[0].active_days, 2);
+        assert_eq!(table[0].cost_usd, 2.0);
+        assert_eq!(table[0].output_index, 8.0);
+        assert_eq!(table[0].team, "payments");
+        assert_eq!(table[1].output_index, 0.0);
+    }
+}

@@ -1,0 +1,699 @@
+//! Request-level usage and delivered outputs for each agent-week, streamed to disk.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, LogNormal, Normal, Poisson};
+
+use super::population::{agent_rng, AgentProfile, Archetype};
+use super::{GenerateError, GenerateSettings, UsageFileFormat, UsageLayout};
+use crate::normalize::pricing::{PriceTable, Rates, Tokens};
+
+/// The model menu (id as logged, tool that logs it). Index 0 is the workhorse.
+pub const MODELS: [(&str, &str); 5] = [
+    ("claude-sonnet-4-5-20250929", "claude-code"),
+    ("gpt-5", "codex"),
+    ("claude-opus-4-1-20250805", "claude-code"),
+    ("gemini-2.5-pro", "gemini-cli"),
+    ("claude-haiku-4-5-20251001", "cursor"),
+];
+
+/// Output index points a week for $1 of productive spend, before diminishing returns
+/// (calibrated so a typical agent at ~$30 a week delivers ~15 points: six commits, a merged
+/// PR or two, a ticket and a couple of reviews).
+const OUTPUT_SCALE: f64 = 3.3;
+/// Output elasticity of spend for honest work.
+pub const ELASTICITY: f64 = 0.45;
+const DUPLICATE_SHARE: f64 = 0.003;
+const FLUSH_ROWS: usize = 500_000;
+
+/// The first inflated week of an onset inflater (0-based).
+pub fn onset_week(weeks: u32) -> u32 {
+    weeks / 2
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    /// Seconds since the epoch, UTC.
+    ts: i64,
+    model: usize,
+    tokens: Tokens,
+    session: u32,
+    prompt: u64,
+}
+
+pub struct Written {
+    pub usage_rows: u64,
+    pub requests: u64,
+    pub output_rows: u64,
+}
+
+fn iso(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .expect("timestamp in range")
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn lognormal(rng: &mut ChaCha8Rng, median: f64, sigma: f64) -> f64 {
+    LogNormal::new(median.ln(), sigma)
+        .expect("valid")
+        .sample(rng)
+}
+
+fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
+    if mean <= 0.0 {
+        return 0;
+    }
+    Poisson::new(mean).expect("positive mean").sample(rng) as u64
+}
+
+/// Tokens of one coding-agent turn: cache reads dominate, output is small.
+fn turn_tokens(rng: &mut ChaCha8Rng) -> Tokens {
+    Tokens {
+        input: lognormal(rng, 3_000.0, 0.8) as u64,
+        output: lognormal(rng, 1_200.0, 0.7) as u64,
+        cache_read: lognormal(rng, 90_000.0, 0.6) as u64,
+        cache_write: if rng.gen_bool(0.3) {
+            lognormal(rng, 12_000.0, 0.9) as u64
+        } else {
+            0
+        },
+    }
+}
+
+/// Session start in UTC seconds: a weekday at working hours local time, or anywhere in the
+/// week for service accounts.
+fn session_start(rng: &mut ChaCha8Rng, profile: &AgentProfile, week_start: i64) -> i64 {
+    if profile.archetype == Archetype::Service {
+        return week_start + rng.gen_range(0..7 * 86_400);
+    }
+    let day = if rng.gen_bool(0.97) {
+        rng.gen_range(0..5)
+    } else {
+        rng.gen_range(5..7)
+    };
+    let hour = Normal::new(13.5_f64, 2.5)
+        .expect("valid")
+        .sample(rng)
+        .clamp(7.0, 21.0);
+    let ts = week_start + day * 86_400 + ((hour - profile.utc_offset_hours) * 3_600.0) as i64;
+    // Keep the week's work inside its UTC week, so generated weeks line up with audit weeks.
+    ts.clamp(week_start, week_start + 7 * 86_400 - 6 * 3_600)
+}
+
+/// `count` requests in human-sized sessions.
+fn sessions(
+    rng: &mut ChaCha8Rng,
+    profile: &AgentProfile,
+    week_start: i64,
+    count: u64,
+    first_session: u32,
+    out: &mut Vec<Request>,
+) -> u32 {
+    let mut remaining = count;
+    let mut session = first_session;
+    let gap = Exp::new(1.0 / 75.0).expect("valid");
+    while remaining > 0 {
+        let size = (1 + poisson(rng, 14.0)).min(remaining);
+        remaining -= size;
+        let mut ts = session_start(rng, profile, week_start);
+        for _ in 0..size {
+            let model = if rng.gen_bool(0.85) {
+                profile.primary_model
+            } else {
+                MODELS.len() - 1
+            };
+            out.push(Request {
+                ts,
+                model,
+                tokens: turn_tokens(rng),
+                session,
+                prompt: rng.gen(),
+            });
+            ts += 3 + gap.sample(rng) as i64;
+        }
+        session += 1;
+    }
+    session
+}
+
+/// A fixed-cadence loop on most weekdays: same small set of prompts, same context size.
+fn loop_requests(
+    rng: &mut ChaCha8Rng,
+    profile: &AgentProfile,
+    week_start: i64,
+    first_session: u32,
+    out: &mut Vec<Request>,
+) {
+    let mut loop_rng = agent_rng(profile.index as u64, 0, 7);
+    let cadence = loop_rng.gen_range(60..120);
+    let context = lognormal(&mut loop_rng, 150_000.0, 0.2) as u64;
+    let prompts: [u64; 3] = [loop_rng.gen(), loop_rng.gen(), loop_rng.gen()];
+    for day in 0..5i64 {
+        if !rng.gen_bool(0.9) {
+            continue;
+        }
+        // Loops start on the working day's morning, expressed in UTC hours of that day.
+        let start_hour = (rng.gen_range(8.0..10.0) - profile.utc_offset_hours).rem_euclid(24.0);
+        let hours = rng.gen_range(6.0..9.0);
+        let mut ts = week_start + day * 86_400 + (start_hour * 3_600.0) as i64;
+        let end = ts + (hours * 3_600.0) as i64;
+        let mut i = 0usize;
+        while ts < end {
+            out.push(Request {
+                ts,
+                model: profile.primary_model,
+                tokens: Tokens {
+                    input: 800 + rng.gen_range(0..50),
+                    output: 300 + rng.gen_range(0..30),
+                    cache_read: context + rng.gen_range(0..500),
+                    cache_write: 0,
+                },
+                session: first_session + day as u32,
+                prompt: prompts[i % prompts.len()],
+            });
+            ts += cadence + rng.gen_range(-2..=2);
+            i += 1;
+        }
+    }
+}
+
+/// Accumulates usage rows and writes them in batches.
+struct UsageSink {
+    path: PathBuf,
+    layout: UsageLayout,
+    target: SinkTarget,
+    ts: Vec<i64>,
+    agent: Vec<String>,
+    model: Vec<&'static str>,
+    tokens: [Vec<u64>; 4],
+    requests: Vec<u32>,
+    tool: Vec<&'static str>,
+    session: Vec<Option<String>>,
+    request_id: Vec<Option<String>>,
+    prompt: Vec<Option<String>>,
+    rows: u64,
+}
+
+enum SinkTarget {
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<File>>),
+    Csv(BufWriter<File>),
+}
+
+impl UsageSink {
+    fn new(settings: &GenerateSettings) -> Result<UsageSink, GenerateError> {
+        let (name, format) = match settings.format {
+            UsageFileFormat::Parquet => ("usage.parquet", UsageFileFormat::Parquet),
+            UsageFileFormat::Csv => ("usage.csv", UsageFileFormat::Csv),
+        };
+        let path = settings.out.join(name);
+        let file = File::create(&path).map_err(|source| GenerateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let empty = UsageSink::frame_of(&path, settings.layout, Default::default())?;
+        let target = match format {
+            UsageFileFormat::Parquet => SinkTarget::Parquet(Box::new(
+                ParquetWriter::new(file)
+                    .batched(empty.schema())
+                    .map_err(|source| GenerateError::Polars {
+                        path: path.clone(),
+                        source,
+                    })?,
+            )),
+            UsageFileFormat::Csv => {
+                let mut out = BufWriter::new(file);
+                let header = empty
+                    .get_column_names()
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                writeln!(out, "{header}").map_err(|source| GenerateError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                SinkTarget::Csv(out)
+            }
+        };
+        Ok(UsageSink {
+            path,
+            layout: settings.layout,
+            target,
+            ts: Vec::new(),
+            agent: Vec::new(),
+            model: Vec::new(),
+            tokens: Default::default(),
+            requests: Vec::new(),
+            tool: Vec::new(),
+            session: Vec::new(),
+            request_id: Vec::new(),
+            prompt: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        ts: i64,
+        agent: &str,
+        model: usize,
+        tokens: Tokens,
+        requests: u32,
+        session: Option<String>,
+        request_id: Option<String>,
+        prompt: Option<String>,
+    ) -> Result<(), GenerateError> {
+        self.ts.push(ts);
+        self.agent.push(agent.to_string());
+        self.model.push(MODELS[model].0);
+        self.tool.push(MODELS[model].1);
+        for (column, value) in self.tokens.iter_mut().zip([
+            tokens.input,
+            tokens.output,
+            tokens.cache_read,
+            tokens.cache_write,
+        ]) {
+            column.push(value);
+        }
+        self.requests.push(requests);
+        self.session.push(session);
+        self.request_id.push(request_id);
+        self.prompt.push(prompt);
+        self.rows += 1;
+        if self.ts.len() >= FLUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn frame_of(
+        path: &Path,
+        layout: UsageLayout,
+        columns: Buffers,
+    ) -> Result<DataFrame, GenerateError> {
+        let err = |source| GenerateError::Polars {
+            path: path.to_path_buf(),
+            source,
+        };
+        let ts = Series::new(
+            "ts".into(),
+            columns
+                .ts
+                .iter()
+                .map(|s| s * 1_000_000)
+                .collect::<Vec<i64>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+        .map_err(err)?;
+        let [input, output, cache_read, cache_write] = columns.tokens;
+        let mut frame = vec![
+            Column::from(ts),
+            Column::new("agent".into(), columns.agent),
+            Column::new("model".into(), columns.model),
+            Column::new("input_tokens".into(), input),
+            Column::new("output_tokens".into(), output),
+            Column::new("cache_read_tokens".into(), cache_read),
+            Column::new("cache_write_tokens".into(), cache_write),
+        ];
+        match layout {
+            UsageLayout::Requests => {
+                frame.push(Column::new("tool".into(), columns.tool));
+                frame.push(Column::new("session_id".into(), columns.session));
+                frame.push(Column::new("request_id".into(), columns.request_id));
+                frame.push(Column::new("prompt_hash".into(), columns.prompt));
+            }
+            UsageLayout::HourlyBuckets => {
+                frame.push(Column::new("requests".into(), columns.requests));
+                frame.push(Column::new("tool".into(), columns.tool));
+            }
+        }
+        DataFrame::new_infer_height(frame).map_err(err)
+    }
+
+    fn flush(&mut self) -> Result<(), GenerateError> {
+        if self.ts.is_empty() {
+            return Ok(());
+        }
+        let io = |path: PathBuf| move |source| GenerateError::Io { path, source };
+        let columns = Buffers {
+            ts: std::mem::take(&mut self.ts),
+            agent: std::mem::take(&mut self.agent),
+            model: std::mem::take(&mut self.model),
+            tokens: std::mem::take(&mut self.tokens),
+            requests: std::mem::take(&mut self.requests),
+            tool: std::mem::take(&mut self.tool),
+            session: std::mem::take(&mut self.session),
+            request_id: std::mem::take(&mut self.request_id),
+            prompt: std::mem::take(&mut self.prompt),
+        };
+        match &mut self.target {
+            SinkTarget::Parquet(writer) => {
+                let frame = UsageSink::frame_of(&self.path, self.layout, columns)?;
+                writer
+                    .write_batch(&frame)
+                    .map_err(|source| GenerateError::Polars {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+            }
+            SinkTarget::Csv(out) => {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                for i in 0..columns.ts.len() {
+                    let t = &columns.tokens;
+                    let tail = match self.layout {
+                        UsageLayout::Requests => format!(
+                            "{},{},{},{}",
+                            columns.tool[i],
+                            opt(&columns.session[i]),
+                            opt(&columns.request_id[i]),
+                            opt(&columns.prompt[i])
+                        ),
+                        UsageLayout::HourlyBuckets => {
+                            format!("{},{}", columns.requests[i], columns.tool[i])
+                        }
+                    };
+                    writeln!(
+                        out,
+                        "{},{},{},{},{},{},{},{tail}",
+                        iso(columns.ts[i]),
+                        columns.agent[i],
+                        columns.model[i],
+                        t[0][i],
+                        t[1][i],
+                        t[2][i],
+                        t[3][i]
+                    )
+                    .map_err(io(self.path.clone()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64, GenerateError> {
+        self.flush()?;
+        let path = self.path.clone();
+        match self.target {
+            SinkTarget::Parquet(writer) => {
+                writer
+                    .finish()
+                    .map_err(|source| GenerateError::Polars { path, source })?;
+            }
+            SinkTarget::Csv(mut out) => {
+                out.flush()
+                    .map_err(|source| GenerateError::Io { path, source })?;
+            }
+        }
+        Ok(self.rows)
+    }
+}
+
+#[derive(Default)]
+struct Buffers {
+    ts: Vec<i64>,
+    agent: Vec<String>,
+    model: Vec<&'static str>,
+    tokens: [Vec<u64>; 4],
+    requests: Vec<u32>,
+    tool: Vec<&'static str>,
+    session: Vec<Option<String>>,
+    request_id: Vec<Option<String>>,
+    prompt: Vec<Option<String>>,
+}
+
+/// Writes usage and outputs for every agent and week.
+pub fn write_all(
+    settings: &GenerateSettings,
+    profiles: &[AgentProfile],
+) -> Result<Written, GenerateError> {
+    let prices = PriceTable::embedded();
+    let rates: Vec<Rates> = MODELS
+        .iter()
+        .map(|(model, _)| {
+            prices
+                .resolve(model, settings.start)
+                .expect("generator models are priced")
+                .rates
+        })
+        .collect();
+    let mut team_rng = agent_rng(settings.seed, u64::MAX, 3);
+    let team_factor: BTreeMap<&str, f64> = super::population::TEAMS
+        .iter()
+        .map(|team| (*team, lognormal(&mut team_rng, 1.0, 0.3)))
+        .collect();
+
+    let mut usage = UsageSink::new(settings)?;
+    let outputs_path = settings.out.join("outputs.csv");
+    let io = |path: PathBuf| move |source| GenerateError::Io { path, source };
+    let mut outputs =
+        BufWriter::new(File::create(&outputs_path).map_err(io(outputs_path.clone()))?);
+    writeln!(outputs, "ts,agent,kind,amount,ref,repo").map_err(io(outputs_path.clone()))?;
+    let (mut requests_written, mut output_rows) = (0u64, 0u64);
+    let epoch_start = settings
+        .start
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp();
+
+    for profile in profiles {
+        let mut rng = agent_rng(settings.seed, profile.index as u64, 1);
+        let mut seq = 0u64;
+        let mut pr_number = 0u64;
+        for week in 0..settings.weeks {
+            let week_start = epoch_start + i64::from(week) * 7 * 86_400;
+            let on_vacation = profile.archetype != Archetype::Service && rng.gen_bool(0.06);
+            if on_vacation {
+                continue;
+            }
+            let weekly = lognormal(&mut rng, 1.0, 0.25);
+            let productive = poisson(&mut rng, profile.rate * weekly);
+            let mut week_requests = Vec::new();
+            let next = sessions(
+                &mut rng,
+                profile,
+                week_start,
+                productive,
+                0,
+                &mut week_requests,
+            );
+            let productive_cost: f64 = week_requests
+                .iter()
+                .map(|r| rates[r.model].cost_micro(&r.tokens) as f64 / 1e6)
+                .sum();
+            let burn = match profile.archetype {
+                Archetype::ConstantInflater => profile.burn,
+                Archetype::OnsetInflater if week >= onset_week(settings.weeks) => {
+                    let ramp = f64::from(week - onset_week(settings.weeks) + 1) / 3.0;
+                    1.0 + (profile.burn - 1.0) * ramp.min(1.0)
+                }
+                _ => 1.0,
+            };
+            if burn > 1.0 {
+                let extra = (productive as f64 * (burn - 1.0)).round() as u64;
+                sessions(
+                    &mut rng,
+                    profile,
+                    week_start,
+                    extra,
+                    next,
+                    &mut week_requests,
+                );
+            }
+            if profile.archetype == Archetype::LoopBot {
+                loop_requests(
+                    &mut rng,
+                    profile,
+                    week_start,
+                    next + 1000,
+                    &mut week_requests,
+                );
+            }
+            week_requests.sort_by_key(|r| r.ts);
+            requests_written += week_requests.len() as u64;
+            emit_usage(
+                &mut usage,
+                settings,
+                profile,
+                week,
+                &week_requests,
+                &mut seq,
+                &mut rng,
+            )?;
+
+            let delivers = profile.archetype != Archetype::LoopBot;
+            let mean_index = if delivers && productive_cost > 0.0 {
+                OUTPUT_SCALE
+                    * productive_cost.powf(ELASTICITY)
+                    * profile.skill
+                    * team_factor[profile.team.as_str()]
+                    * lognormal(&mut rng, 1.0, 0.2)
+            } else {
+                0.0
+            };
+            output_rows += emit_outputs(
+                &mut outputs,
+                &outputs_path,
+                &mut rng,
+                profile,
+                week_start,
+                mean_index,
+                &mut pr_number,
+            )?;
+        }
+    }
+    outputs.flush().map_err(io(outputs_path))?;
+    let usage_rows = usage.finish()?;
+    Ok(Written {
+        usage_rows,
+        requests: requests_written,
+        output_rows,
+    })
+}
+
+fn emit_usage(
+    usage: &mut UsageSink,
+    settings: &GenerateSettings,
+    profile: &AgentProfile,
+    week: u32,
+    requests: &[Request],
+    seq: &mut u64,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), GenerateError> {
+    match settings.layout {
+        UsageLayout::Requests => {
+            for request in requests {
+                *seq += 1;
+                let id = format!("req_{:05}_{:08}", profile.index, seq);
+                let session = format!("ses_{:05}_{week:03}_{:04}", profile.index, request.session);
+                let copies = if rng.gen_bool(DUPLICATE_SHARE) { 2 } else { 1 };
+                for _ in 0..copies {
+                    usage.push(
+                        request.ts,
+                        &profile.login,
+                        request.model,
+                        request.tokens,
+                        1,
+                        Some(session.clone()),
+                        Some(id.clone()),
+                        Some(format!("{:016x}", request.prompt)),
+                    )?;
+                }
+            }
+        }
+        UsageLayout::HourlyBuckets => {
+            let mut buckets: BTreeMap<(i64, usize), (Tokens, u32)> = BTreeMap::new();
+            for request in requests {
+                let bucket = buckets
+                    .entry((request.ts - request.ts.rem_euclid(3_600), request.model))
+                    .or_default();
+                bucket.0.add(&request.tokens);
+                bucket.1 += 1;
+            }
+            for ((hour, model), (tokens, count)) in buckets {
+                usage.push(hour, &profile.login, model, tokens, count, None, None, None)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Artifacts whose weighted sum has mean `mean_index` (commit 1, PR 4, ticket 3, review 1).
+fn emit_outputs(
+    out: &mut BufWriter<File>,
+    path: &Path,
+    rng: &mut ChaCha8Rng,
+    profile: &AgentProfile,
+    week_start: i64,
+    mean_index: f64,
+    pr_number: &mut u64,
+) -> Result<u64, GenerateError> {
+    let io = |source| GenerateError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let repo = format!("{}-service", profile.team);
+    let mut rows = 0u64;
+    let when =
+        |rng: &mut ChaCha8Rng| session_start(rng, profile, week_start) + rng.gen_range(0..7_200);
+    for _ in 0..poisson(rng, 0.35 * mean_index) {
+        let sha: String = (0..5)
+            .map(|_| format!("{:08x}", rng.gen::<u32>()))
+            .collect();
+        let ts = when(rng);
+        let lines = lognormal(rng, 60.0, 0.8).round();
+        let copies = if rng.gen_bool(0.01) { 2 } else { 1 };
+        for _ in 0..copies {
+            writeln!(
+                out,
+                "{},{},commit,1,{sha},{repo}",
+                iso(ts),
+                profile.output_name
+            )
+            .map_err(io)?;
+            writeln!(
+                out,
+                "{},{},loc_added,{lines},{sha},{repo}",
+                iso(ts),
+                profile.output_name
+            )
+            .map_err(io)?;
+            rows += 2;
+        }
+    }
+    for _ in 0..poisson(rng, 0.35 * mean_index / 4.0) {
+        *pr_number += 1;
+        let url = format!(
+            "https://git.corp.example/{repo}/pull/{}{:04}",
+            profile.index, pr_number
+        );
+        writeln!(
+            out,
+            "{},{},pr_merged,1,{url},{repo}",
+            iso(when(rng)),
+            profile.output_name
+        )
+        .map_err(io)?;
+        rows += 1;
+    }
+    for _ in 0..poisson(rng, 0.2 * mean_index / 3.0) {
+        *pr_number += 1;
+        let key = format!(
+            "{}-{}{:04}",
+            profile.team.to_uppercase(),
+            profile.index,
+            pr_number
+        );
+        writeln!(
+            out,
+            "{},{},ticket_closed,1,{key},{repo}",
+            iso(when(rng)),
+            profile.output_name
+        )
+        .map_err(io)?;
+        rows += 1;
+    }
+    for _ in 0..poisson(rng, 0.1 * mean_index) {
+        let reference = format!("review-{}-{}", profile.index, rng.gen::<u32>());
+        writeln!(
+            out,
+            "{},{},review,1,{reference},{repo}",
+            iso(when(rng)),
+            profile.output_name
+        )
+        .map_err(io)?;
+        rows += 1;
+    }
+    Ok(rows)
+}

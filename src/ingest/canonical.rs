@@ -1,0 +1,327 @@
+//! Typing and validation shared by every adapter.
+//!
+//! An adapter hands over a scan with canonical column names. Here each column is cast to its
+//! canonical type, and each row is checked: a required value that is empty, a timestamp that
+//! does not parse, a token count that is negative, fractional or not a number. A row that fails
+//! is not dropped: it leaves the valid stream and enters the quarantine stream with its file,
+//! row number, column, raw value and the reason, so `rows_read = rows_valid + rows_quarantined`
+//! holds by construction. Types are fixed here and nowhere else.
+
+use polars::prelude::*;
+
+use super::{IngestError, InputFile};
+use crate::schema::{self, Column, ColumnType, Presence, Table};
+
+/// Global index of the input file a row came from (position in the run's input list).
+pub const FILE: &str = "_file";
+/// 1-based data row within its file (the header is not counted).
+pub const ROW: &str = "_row";
+const BAD: &str = "_bad_column";
+const RAW_PREFIX: &str = "raw:";
+
+/// The canonical polars dtype of a column.
+pub fn dtype(column: &Column) -> DataType {
+    match (column.ty, column.name) {
+        (ColumnType::Timestamp, _) => {
+            DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        }
+        (ColumnType::Text, _) => DataType::String,
+        (ColumnType::Count, schema::REQUESTS) => DataType::UInt32,
+        (ColumnType::Count, _) => DataType::UInt64,
+        (ColumnType::Amount, _) => DataType::Float64,
+    }
+}
+
+/// One file's scan, typed and checked, ready to be split into its valid and quarantined rows.
+pub struct Checked {
+    frame: LazyFrame,
+    table: Table,
+}
+
+impl Checked {
+    /// The valid rows: exactly the canonical columns in their canonical types, plus [`FILE`].
+    pub fn valid(&self) -> LazyFrame {
+        let mut columns: Vec<Expr> = self.table.columns().iter().map(|c| col(c.name)).collect();
+        columns.push(col(FILE));
+        self.frame
+            .clone()
+            .filter(col(BAD).is_null())
+            .select(columns)
+    }
+
+    /// The quarantined rows: file index, row, column, raw value and reason.
+    pub fn quarantined(&self) -> LazyFrame {
+        let (mut values, mut reasons) = (Vec::new(), Vec::new());
+        for column in self.table.columns() {
+            if column.presence == Presence::Derived && column.name != schema::TIER {
+                continue;
+            }
+            let is_this = col(BAD).eq(lit(column.name));
+            values.push((is_this.clone(), raw_text(column.name)));
+            reasons.push((is_this, lit(self.reason_for(column))));
+        }
+        self.frame.clone().filter(col(BAD).is_not_null()).select([
+            col(FILE),
+            col(ROW),
+            col(BAD).alias("column"),
+            first_match(values).alias("value"),
+            first_match(reasons).alias("reason"),
+        ])
+    }
+
+    fn reason_for(&self, column: &Column) -> String {
+        let expected = match column.ty {
+            ColumnType::Timestamp => "an ISO 8601 timestamp such as 2026-09-07T14:03:00Z",
+            ColumnType::Text if column.name == schema::TIER => "`billed` or `estimated`",
+            ColumnType::Text => "a non-empty value",
+            ColumnType::Count => "a non-negative whole number",
+            ColumnType::Amount => "a non-negative number",
+        };
+        if column.is_required() {
+            format!(
+                "expected {expected} (required in every {} row)",
+                self.table.name()
+            )
+        } else {
+            format!("expected {expected} or an empty cell")
+        }
+    }
+}
+
+/// The text of the first case whose condition holds, else null.
+fn first_match(cases: Vec<(Expr, Expr)>) -> Expr {
+    cases.into_iter().rev().fold(
+        lit(NULL).cast(DataType::String),
+        |otherwise, (condition, value)| when(condition).then(value).otherwise(otherwise),
+    )
+}
+
+/// The raw value of a column as text, for the quarantine file; empty when the column was absent.
+fn raw_text(name: &str) -> Expr {
+    col(format!("{RAW_PREFIX}{name}")).cast(DataType::String)
+}
+
+/// Types and checks one file. `source` is the adapter name recorded in the `source` column.
+pub fn check(
+    file: &InputFile,
+    file_index: u32,
+    mut raw: LazyFrame,
+) -> Result<Checked, IngestError> {
+    let found = raw.collect_schema().map_err(|source| IngestError::Scan {
+        path: file.path.clone(),
+        format: file.format,
+        source,
+    })?;
+    let table = file.table;
+    for column in table.columns().iter().filter(|c| c.is_required()) {
+        if found.get(column.name).is_none() {
+            return Err(IngestError::MissingColumn {
+                path: file.path.clone(),
+                table: table.name(),
+                column: column.name,
+                found: found
+                    .iter_names()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+
+    // Keep each input column under a `raw:` name so the typed column can take the canonical one.
+    let mut raw_columns = vec![col(ROW)];
+    let mut typed = Vec::new();
+    let mut failures: Vec<(Expr, &'static str)> = Vec::new();
+    for column in table.columns() {
+        let source_dtype = found.get(column.name);
+        if column.presence == Presence::Derived && column.name != schema::TIER {
+            continue;
+        }
+        let raw_name = format!("{RAW_PREFIX}{}", column.name);
+        let (value, failed) = match source_dtype {
+            Some(dt) => {
+                raw_columns.push(col(column.name).alias(raw_name.as_str()));
+                typed_value(column, col(raw_name.as_str()), dt)
+            }
+            None => {
+                raw_columns.push(lit(NULL).cast(DataType::String).alias(raw_name.as_str()));
+                (default_value(column), lit(false))
+            }
+        };
+        typed.push(value.alias(column.name));
+        failures.push((failed, column.name));
+    }
+
+    let bad = first_match(
+        failures
+            .into_iter()
+            .map(|(failed, name)| (failed, lit(name)))
+            .collect(),
+    )
+    .alias(BAD);
+
+    let mut frame = raw
+        .with_row_index(ROW, Some(1))
+        .select(raw_columns)
+        .with_columns(typed)
+        .with_column(bad)
+        .with_column(lit(file_index).alias(FILE));
+    if table == Table::Usage {
+        frame = frame.with_columns([
+            lit(file.format.source_name()).alias(schema::SOURCE),
+            col(schema::TIER)
+                .fill_null(
+                    when(col(schema::COST_USD).is_not_null())
+                        .then(lit("billed"))
+                        .otherwise(lit("estimated")),
+                )
+                .alias(schema::TIER),
+        ]);
+    }
+    Ok(Checked { frame, table })
+}
+
+/// The value of an optional column the input does not have.
+fn default_value(column: &Column) -> Expr {
+    match column.presence {
+        Presence::Optional("1") => lit(1.0).cast(dtype(column)),
+        Presence::Optional("0") => lit(0.0).cast(dtype(column)),
+        _ => lit(NULL).cast(dtype(column)),
+    }
+}
+
+/// Text with surrounding whitespace removed and empty strings as null.
+fn clean_text(raw: Expr, dtype: &DataType) -> Expr {
+    let text = if dtype == &DataType::String {
+        raw
+    } else {
+        raw.cast(DataType::String)
+    };
+    let stripped = text.str().strip_chars(lit(NULL));
+    when(stripped.clone().str().len_bytes().eq(lit(0)))
+        .then(lit(NULL).cast(DataType::String))
+        .otherwise(stripped)
+}
+
+/// The typed value of one column and the condition under which the row fails on it.
+fn typed_value(column: &Column, raw: Expr, source: &DataType) -> (Expr, Expr) {
+    let is_text = matches!(source, DataType::String);
+    let present = if is_text {
+        clean_text(raw.clone(), source).is_not_null()
+    } else {
+        raw.clone().is_not_null()
+    };
+    let missing_required = if column.is_required() {
+        present.clone().not()
+    } else {
+        lit(false)
+    };
+    let target = dtype(column);
+    match column.ty {
+        ColumnType::Text => {
+            let value = clean_text(raw, source);
+            let invalid = if column.name == schema::TIER {
+                let tier = value.clone().str().to_lowercase();
+                present.clone().and(
+                    tier.clone()
+                        .eq(lit("billed"))
+                        .or(tier.eq(lit("estimated")))
+                        .not(),
+                )
+            } else {
+                lit(false)
+            };
+            let value = if column.name == schema::TIER {
+                value.str().to_lowercase()
+            } else {
+                value
+            };
+            (value, missing_required.or(invalid))
+        }
+        ColumnType::Timestamp => {
+            let value = parse_timestamp(raw, source);
+            let unparsed = present.and(value.clone().is_null());
+            (value, missing_required.or(unparsed))
+        }
+        ColumnType::Count | ColumnType::Amount => {
+            let number = if is_text {
+                clean_text(raw, source).cast(DataType::Float64)
+            } else {
+                raw.cast(DataType::Float64)
+            };
+            let mut ok = number.clone().is_not_null().and(number.clone().is_finite());
+            ok = ok.and(number.clone().gt_eq(lit(0.0)));
+            if column.ty == ColumnType::Count {
+                ok = ok.and(number.clone().eq(number.clone().floor()));
+            }
+            let invalid = present.and(ok.not());
+            let value = number.cast(target).fill_null(default_value(column));
+            (value, missing_required.or(invalid))
+        }
+    }
+}
+
+fn strptime(format: &str) -> StrptimeOptions {
+    StrptimeOptions {
+        format: Some(format.into()),
+        strict: false,
+        exact: true,
+        cache: true,
+    }
+}
+
+/// Timestamps become UTC microseconds. Text may be ISO 8601 with `Z`, with an offset, or
+/// naive (read as UTC); a bare date means midnight UTC. Typed timestamps keep their instant.
+fn parse_timestamp(raw: Expr, source: &DataType) -> Expr {
+    let utc = DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+    match source {
+        DataType::Datetime(_, Some(_)) => raw.dt().convert_time_zone(TimeZone::UTC).cast(utc),
+        DataType::Datetime(unit, None) => raw
+            .cast(DataType::Datetime(*unit, None))
+            .dt()
+            .replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise)
+            .cast(utc),
+        DataType::Date => raw
+            .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+            .dt()
+            .replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise),
+        _ => {
+            let text = clean_text(raw, source);
+            let naive_text = text.clone().str().strip_suffix(lit("Z"));
+            let naive = |format: &str| {
+                naive_text.clone().str().to_datetime(
+                    Some(TimeUnit::Microseconds),
+                    Some(TimeZone::UTC),
+                    strptime(format),
+                    lit("raise"),
+                )
+            };
+            let offset = |format: &str| {
+                text.clone()
+                    .str()
+                    .to_datetime(
+                        Some(TimeUnit::Microseconds),
+                        None,
+                        strptime(format),
+                        lit("raise"),
+                    )
+                    .dt()
+                    .convert_time_zone(TimeZone::UTC)
+            };
+            let date = text
+                .clone()
+                .str()
+                .to_date(strptime("%Y-%m-%d"))
+                .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+                .dt()
+                .replace_time_zone(Some(TimeZone::UTC), lit("raise"), NonExistent::Raise);
+            coalesce(&[
+                naive("%Y-%m-%dT%H:%M:%S%.f"),
+                naive("%Y-%m-%d %H:%M:%S%.f"),
+                offset("%Y-%m-%dT%H:%M:%S%.f%:z"),
+                offset("%Y-%m-%d %H:%M:%S%.f%:z"),
+                date,
+            ])
+        }
+    }
+}

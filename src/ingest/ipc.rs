@@ -1,0 +1,32 @@
+//! Canonical Arrow IPC (Feather v2) files, with the same column rules as Parquet.
+//! Arrow IPC *streams* (no footer) are not covered.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::Adapter;
+
+pub struct IpcAdapter;
+
+impl Adapter for IpcAdapter {
+    fn name(&self) -> &'static str {
+        "canonical-ipc"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["arrow", "ipc", "feather"]
+    }
+
+    fn sniff(&self, head: &[u8]) -> bool {
+        head.starts_with(b"ARROW1")
+    }
+
+    fn scan(&self, path: &Path) -> PolarsResult<LazyFrame> {
+        LazyFrame::scan_ipc(
+            PlRefPath::try_from_path(path)?,
+            IpcScanOptions::default(),
+            UnifiedScanArgs::default(),
+        )
+    }
+}

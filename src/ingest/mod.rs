@@ -1,0 +1,315 @@
+//! Ingest: from files on disk to canonical, validated rows.
+//!
+//! Every input format is one adapter behind [`Adapter`]: it knows how to recognise its files
+//! and how to scan one into a polars `LazyFrame` whose column names are the canonical ones
+//! (types may still be wrong). [`canonical`] then casts every column to its canonical type and
+//! marks the rows that fail validation, so quarantine works the same for every format.
+//!
+//! Nothing here collects: the frames go on to `normalize` and `features` as one lazy plan.
+
+pub mod canonical;
+mod csv;
+mod ipc;
+mod ndjson;
+mod parquet;
+pub mod quarantine;
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::schema::Table;
+
+/// Errors that stop a run before any row is read.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("No input file matches `{pattern}`")]
+    NoMatch { pattern: String },
+    #[error("Cannot read `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Invalid glob `{pattern}`: {message}")]
+    Glob { pattern: String, message: String },
+    #[error(
+        "`{}` has no `{column}` column, which every {table} file must have\n  found columns: {found}\n\nhint: rename the column, or pick the right adapter with --{table}-format",
+        path.display()
+    )]
+    MissingColumn {
+        path: PathBuf,
+        table: &'static str,
+        column: &'static str,
+        found: String,
+    },
+    #[error("Cannot read `{}` as {format}: {source}", path.display())]
+    Scan {
+        path: PathBuf,
+        format: Format,
+        source: PolarsError,
+    },
+    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson")]
+    UnknownFormat(String),
+}
+
+/// The input formats tokenaudit reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Format {
+    Csv,
+    Parquet,
+    Ipc,
+    Ndjson,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Csv, Format::Parquet, Format::Ipc, Format::Ndjson];
+
+    pub fn parse(name: &str) -> Result<Format, IngestError> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
+            "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
+            _ => Err(IngestError::UnknownFormat(name.to_string())),
+        }
+    }
+
+    fn adapter(self) -> &'static dyn Adapter {
+        match self {
+            Format::Csv => &csv::CsvAdapter,
+            Format::Parquet => &parquet::ParquetAdapter,
+            Format::Ipc => &ipc::IpcAdapter,
+            Format::Ndjson => &ndjson::NdjsonAdapter,
+        }
+    }
+
+    /// The name recorded in the report's `inputs` and the rows' `source` column.
+    pub fn source_name(self) -> &'static str {
+        self.adapter().name()
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.adapter().name())
+    }
+}
+
+/// One input format. Implementations are unit structs, one file each.
+pub trait Adapter: Sync {
+    /// Name used in reports, e.g. `canonical-csv`.
+    fn name(&self) -> &'static str;
+    /// File extensions (lowercase, no dot) that mean this format.
+    fn extensions(&self) -> &'static [&'static str];
+    /// Whether the first bytes of a file look like this format.
+    fn sniff(&self, head: &[u8]) -> bool;
+    /// A lazy scan whose columns carry canonical names; types are fixed later by [`canonical`].
+    fn scan(&self, path: &Path) -> PolarsResult<LazyFrame>;
+}
+
+/// One file to read, with the table it feeds and how it will be read.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    /// How the file is named in reports (the path as given, or a fixture name for `demo`).
+    pub display: String,
+    pub table: Table,
+    pub format: Format,
+}
+
+/// Expands files, directories (recursively, known extensions only) and globs, in sorted order,
+/// and picks each file's format: `forced` when given, else magic bytes, else extension.
+pub fn resolve_inputs(
+    patterns: &[String],
+    table: Table,
+    forced: Option<Format>,
+) -> Result<Vec<InputFile>, IngestError> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        let mut matched = expand(pattern)?;
+        if matched.is_empty() {
+            return Err(IngestError::NoMatch {
+                pattern: pattern.clone(),
+            });
+        }
+        matched.sort();
+        for path in matched {
+            let format = match forced {
+                Some(format) => format,
+                None => detect_format(&path)?,
+            };
+            files.push(InputFile {
+                display: path.display().to_string(),
+                path,
+                table,
+                format,
+            });
+        }
+    }
+    Ok(files)
+}
+
+fn expand(pattern: &str) -> Result<Vec<PathBuf>, IngestError> {
+    let path = Path::new(pattern);
+    if path.is_dir() {
+        let mut found = Vec::new();
+        walk(path, &mut found)?;
+        return Ok(found);
+    }
+    if path.exists() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if pattern.contains(['*', '?', '[']) {
+        let entries = glob::glob(pattern).map_err(|err| IngestError::Glob {
+            pattern: pattern.to_string(),
+            message: err.to_string(),
+        })?;
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|err| IngestError::Io {
+                path: err.path().to_path_buf(),
+                source: std::io::Error::other(err.to_string()),
+            })?;
+            if entry.is_file() {
+                found.push(entry);
+            }
+        }
+        return Ok(found);
+    }
+    Err(IngestError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+    })
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+    let io_err = |source| IngestError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io_err)? {
+        let path = entry.map_err(io_err)?.path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if format_from_extension(&path).is_some() {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn format_from_extension(path: &Path) -> Option<Format> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Format::ALL
+        .into_iter()
+        .find(|format| format.adapter().extensions().contains(&ext.as_str()))
+}
+
+/// Magic bytes decide first (a Parquet file named `.csv` is still Parquet), then the extension,
+/// then a look at the text.
+pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
+    let mut head = [0u8; 512];
+    let mut file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let n = file.read(&mut head).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let head = &head[..n];
+    for format in [Format::Parquet, Format::Ipc] {
+        if format.adapter().sniff(head) {
+            return Ok(format);
+        }
+    }
+    if let Some(format) = format_from_extension(path) {
+        return Ok(format);
+    }
+    if Format::Ndjson.adapter().sniff(head) {
+        return Ok(Format::Ndjson);
+    }
+    Ok(Format::Csv)
+}
+
+/// Scans one file with its adapter.
+pub fn scan(file: &InputFile) -> Result<LazyFrame, IngestError> {
+    file.format
+        .adapter()
+        .scan(&file.path)
+        .map_err(|source| IngestError::Scan {
+            path: file.path.clone(),
+            format: file.format,
+            source,
+        })
+}
+
+/// Hex SHA-256 of a file, recorded in the report so an audit names exactly what it read.
+pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parquet_magic_wins_over_a_csv_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.csv");
+        std::fs::write(&path, b"PAR1\x15\x04").unwrap();
+        assert_eq!(detect_format(&path).unwrap(), Format::Parquet);
+    }
+
+    #[test]
+    fn unknown_extension_with_json_lines_is_ndjson() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.log");
+        std::fs::write(&path, b"  {\"ts\": \"2026-01-01\"}\n").unwrap();
+        assert_eq!(detect_format(&path).unwrap(), Format::Ndjson);
+    }
+
+    #[test]
+    fn directories_expand_to_known_extensions_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        for name in ["b.csv", "a.parquet", "notes.txt", "sub/c.jsonl"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let files = resolve_inputs(
+            &[dir.path().display().to_string()],
+            Table::Usage,
+            Some(Format::Csv),
+        )
+        .unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| {
+                f.path
+                    .strip_prefix(dir.path())
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, ["a.parquet", "b.csv", "sub/c.jsonl"]);
+    }
+
+    #[test]
+    fn a_glob_matching_nothing_is_an_error_naming_it() {
+        let err = resolve_inputs(&["/nonexistent/*.csv".into()], Table::Usage, None).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/*.csv"), "{err}");
+    }
+}

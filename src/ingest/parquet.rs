@@ -1,0 +1,28 @@
+//! Canonical Parquet: columns named as in the canonical schema, any reasonable physical types
+//! (integers of any width, timestamps in any unit or zone, or text), cast by `canonical`.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::Adapter;
+
+pub struct ParquetAdapter;
+
+impl Adapter for ParquetAdapter {
+    fn name(&self) -> &'static str {
+        "canonical-parquet"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["parquet", "pq"]
+    }
+
+    fn sniff(&self, head: &[u8]) -> bool {
+        head.starts_with(b"PAR1")
+    }
+
+    fn scan(&self, path: &Path) -> PolarsResult<LazyFrame> {
+        LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
+    }
+}

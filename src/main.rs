@@ -1,0 +1,39 @@
+//! The `tokenaudit` binary: parse, resolve settings, run, map the outcome to an exit code.
+
+use std::io::{ErrorKind, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokenaudit::audit::{self, AuditError, Exit};
+use tokenaudit::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = match cli::resolve(cli) {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let outcome = audit::execute(command, &mut stdout).and_then(|exit| {
+        stdout.flush().map_err(|source| AuditError::Write {
+            path: "<stdout>".into(),
+            source,
+        })?;
+        Ok(exit)
+    });
+    match outcome {
+        Ok(Exit::Clean) => ExitCode::SUCCESS,
+        Ok(Exit::Findings) => ExitCode::from(1),
+        // `tokenaudit audit … | head` is not an error.
+        Err(AuditError::Write { source, .. }) if source.kind() == ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Deduplication: rows that share a `request_id` (usage) or a `ref` (outputs) are one event.
+//!
+//! Duplicates come from overlapping exports and from streaming logs that write a request once
+//! per chunk with cumulative counts. They collapse to one row whose token counts are the largest
+//! seen (the final chunk), whose time is the earliest, and whose text columns take the smallest
+//! value: every choice is independent of row order, so shuffled input gives the same result.
+//! Keys are hashed to u64 first, so the hash table holds integers instead of strings (a
+//! collision needs ~4e9 distinct ids for an even chance; an audit has millions at most).
+//! Rows without a key are kept as they are.
+
+use polars::prelude::*;
+
+use crate::ingest::canonical::FILE;
+use crate::schema;
+
+const KEY: &str = "_dedup_key";
+
+fn key_hash(column: &str) -> Expr {
+    col(column).hash(0x7a11, 0x0d17, 0x70c3, 0x4a5e).alias(KEY)
+}
+
+/// Usage rows, one per `request_id`.
+pub fn usage(frame: LazyFrame) -> LazyFrame {
+    let keyed = frame.clone().filter(col(schema::REQUEST_ID).is_not_null());
+    let unkeyed = frame.filter(col(schema::REQUEST_ID).is_null());
+    let mut aggs = Vec::new();
+    for column in schema::USAGE {
+        let expr = match column.ty {
+            schema::ColumnType::Count | schema::ColumnType::Amount => col(column.name).max(),
+            _ => col(column.name).min(),
+        };
+        aggs.push(expr);
+    }
+    aggs.push(col(FILE).min());
+    let collapsed = keyed.group_by([key_hash(schema::REQUEST_ID)]).agg(aggs);
+    union(unkeyed, collapsed, schema::USAGE)
+}
+
+/// Output rows, one per (`kind`, `ref`).
+pub fn outputs(frame: LazyFrame) -> LazyFrame {
+    let keyed = frame.clone().filter(col(schema::REF).is_not_null());
+    let unkeyed = frame.filter(col(schema::REF).is_null());
+    let mut aggs = Vec::new();
+    for column in schema::OUTPUTS {
+        if column.name == schema::KIND {
+            continue;
+        }
+        let expr = match column.ty {
+            schema::ColumnType::Amount => col(column.name).max(),
+            _ => col(column.name).min(),
+        };
+        aggs.push(expr);
+    }
+    aggs.push(col(FILE).min());
+    let collapsed = keyed
+        .group_by([col(schema::KIND), key_hash(schema::REF)])
+        .agg(aggs);
+    union(unkeyed, collapsed, schema::OUTPUTS)
+}
+
+/// Unions the unkeyed rows with the collapsed ones, both in canonical column order.
+fn union(unkeyed: LazyFrame, collapsed: LazyFrame, columns: &[schema::Column]) -> LazyFrame {
+    let mut order: Vec<Expr> = columns.iter().map(|c| col(c.name)).collect();
+    order.push(col(FILE));
+    concat(
+        [unkeyed.select(order.clone()), collapsed.select(order)],
+        UnionArgs::default(),
+    )
+    .expect("a union of two frames is never empty")
+}

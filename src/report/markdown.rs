@@ -1,0 +1,88 @@
+//! Markdown: fits a CI job summary or a pull-request comment. A summary, a findings table and
+//! the reasons, with every cell from input escaped so a name cannot break the table.
+
+use std::io::Write;
+
+use super::{AuditReport, Reporter};
+use crate::units::usd;
+
+pub struct MarkdownReporter;
+
+/// Escapes what Markdown or the HTML it is rendered to would interpret.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '`' | '*' | '_' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Reporter for MarkdownReporter {
+    fn render(&self, report: &AuditReport, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "## tokenaudit: {}\n", report.period_line())?;
+        writeln!(out, "{}\n", report.outcome_line())?;
+        writeln!(out, "{}\n", report.ingest_line())?;
+        if let Some(line) = report.unpriced_line() {
+            writeln!(out, "> **Warning:** {}\n", cell(&line))?;
+        }
+        if report.findings.is_empty() {
+            writeln!(out, "No findings.")?;
+            return Ok(());
+        }
+        writeln!(
+            out,
+            "| # | severity | agent | team | detector | excess | q | reasons |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|--:|--:|---|")?;
+        for (i, f) in report.findings.iter().enumerate() {
+            let codes: Vec<&str> = f.reasons.iter().map(|r| r.code).collect();
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {:.4} | {} |",
+                i + 1,
+                f.severity.name(),
+                cell(&f.agent),
+                cell(&f.team),
+                f.detector,
+                usd(f.excess_cost_usd),
+                f.q_value,
+                codes.join(", ")
+            )?;
+        }
+        writeln!(out)?;
+        for (i, f) in report.findings.iter().enumerate() {
+            writeln!(out, "**{}. {}**", i + 1, cell(&f.agent))?;
+            for reason in &f.reasons {
+                writeln!(out, "- `{}` {}", reason.code, cell(&reason.message))?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "_Flags are prompts for review, not verdicts. `tokenaudit explain CODE` documents each reason code._"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn input_cannot_break_the_table_or_inject_html() {
+        assert_eq!(cell("a|b"), "a\\|b");
+        assert_eq!(cell("<script>"), "&lt;script&gt;");
+        assert_eq!(cell("x\ny"), "x y");
+    }
+}

@@ -1,0 +1,179 @@
+//! The report as data, in exactly the shape of the JSON report (schema_version 1).
+
+use serde::Serialize;
+
+use crate::detect::{AgentStatus, Severity};
+use crate::features::UnpricedModel;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditReport {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub period: Period,
+    pub inputs: Vec<InputSummary>,
+    pub ingest: IngestSummary,
+    pub totals: Totals,
+    pub agents: Vec<AgentEntry>,
+    pub findings: Vec<FindingEntry>,
+    /// Models with usage the price table does not know; their tokens are not in any cost.
+    pub unpriced_models: Vec<UnpricedModel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for ToolInfo {
+    fn default() -> Self {
+        ToolInfo {
+            name: "tokenaudit",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Period {
+    /// First day of the first week (YYYY-MM-DD), null when there was no usage.
+    pub start: Option<String>,
+    /// Last day of the last week.
+    pub end: Option<String>,
+    pub weeks: u32,
+    pub tz: String,
+    pub week_start: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputSummary {
+    pub path: String,
+    pub format: String,
+    pub rows: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    pub rows_read: u64,
+    pub rows_valid: u64,
+    pub rows_quarantined: u64,
+    pub duplicates_removed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Totals {
+    pub agents: usize,
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub excess_cost_usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentEntry {
+    pub agent: String,
+    pub team: String,
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub output_index: f64,
+    pub weeks_active: u32,
+    pub status: AgentStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingEntry {
+    pub agent: String,
+    pub team: String,
+    /// First day of the week, or null for a finding about the whole period.
+    pub week: Option<String>,
+    pub severity: Severity,
+    pub detector: &'static str,
+    pub score: f64,
+    pub q_value: f64,
+    pub excess_cost_usd: f64,
+    pub reasons: Vec<ReasonEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReasonEntry {
+    pub code: &'static str,
+    pub message: String,
+    pub observed: f64,
+    pub expected: f64,
+}
+
+impl AuditReport {
+    /// "2026-09-07 to 2026-11-01 (8 weeks, UTC, weeks start monday)".
+    pub fn period_line(&self) -> String {
+        match (&self.period.start, &self.period.end) {
+            (Some(start), Some(end)) => format!(
+                "{start} to {end} ({} weeks, {}, weeks start {})",
+                self.period.weeks, self.period.tz, self.period.week_start
+            ),
+            _ => format!("no usage in the period ({})", self.period.tz),
+        }
+    }
+
+    /// What was read, and that nothing was lost.
+    pub fn ingest_line(&self) -> String {
+        use crate::units::grouped;
+        let i = &self.ingest;
+        format!(
+            "Read {} rows from {} files: {} valid, {} quarantined, {} duplicates removed.",
+            grouped(i.rows_read),
+            self.inputs.len(),
+            grouped(i.rows_valid),
+            grouped(i.rows_quarantined),
+            grouped(i.duplicates_removed)
+        )
+    }
+
+    /// Spend, flags and money at stake.
+    pub fn outcome_line(&self) -> String {
+        use crate::units::{compact, usd};
+        let flagged = self
+            .agents
+            .iter()
+            .filter(|a| a.status == AgentStatus::Flagged)
+            .count();
+        let insufficient = self
+            .agents
+            .iter()
+            .filter(|a| a.status == AgentStatus::InsufficientData)
+            .count();
+        format!(
+            "Audited {} agents ({} with too little data to judge): {} tokens, {} spent; {} flagged with {} at stake.",
+            self.totals.agents,
+            insufficient,
+            compact(self.totals.tokens),
+            usd(self.totals.cost_usd),
+            flagged,
+            usd(self.totals.excess_cost_usd)
+        )
+    }
+
+    /// Warning about tokens no price covers, if any.
+    pub fn unpriced_line(&self) -> Option<String> {
+        if self.unpriced_models.is_empty() {
+            return None;
+        }
+        let models: Vec<String> = self
+            .unpriced_models
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} ({} tokens, {} agents)",
+                    m.model,
+                    crate::units::compact(m.tokens),
+                    m.agents
+                )
+            })
+            .collect();
+        Some(format!(
+            "Unpriced models, not included in any cost: {}. Add their prices with --pricing FILE.",
+            models.join(", ")
+        ))
+    }
+}

@@ -1,0 +1,123 @@
+//! Table: the report for a terminal. A summary, the findings ordered by severity and dollars
+//! at stake, and the reasons behind each. Agents are never listed by raw usage.
+
+use std::io::Write;
+
+use super::{AuditReport, FindingEntry, Reporter};
+use crate::units::usd;
+
+pub struct TableReporter;
+
+fn q_text(q: f64) -> String {
+    if q < 0.001 {
+        "<0.001".to_string()
+    } else {
+        format!("{q:.3}")
+    }
+}
+
+/// Characters that would let an agent name move the cursor or recolour a terminal are shown
+/// escaped.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+impl Reporter for TableReporter {
+    fn render(&self, report: &AuditReport, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "tokenaudit {} — AI token audit, {}",
+            report.tool.version,
+            report.period_line()
+        )?;
+        writeln!(out)?;
+        writeln!(out, "{}", report.ingest_line())?;
+        writeln!(out, "{}", report.outcome_line())?;
+        if let Some(line) = report.unpriced_line() {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out)?;
+        if report.findings.is_empty() {
+            writeln!(out, "No findings.")?;
+            return Ok(());
+        }
+        let rows: Vec<[String; 7]> = report
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| row(i, f))
+            .collect();
+        let header = ["#", "SEVERITY", "AGENT", "TEAM", "DETECTOR", "EXCESS", "Q"];
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            cells
+                .iter()
+                .zip(widths)
+                .enumerate()
+                .map(|(i, (cell, w))| {
+                    // Money and q read right-aligned.
+                    if i >= 5 {
+                        format!("{cell:>w$}")
+                    } else {
+                        format!("{cell:<w$}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+        writeln!(out, "{}", line(&header.map(String::from)))?;
+        for row in &rows {
+            writeln!(out, "{}", line(row))?;
+        }
+        writeln!(out)?;
+        for (i, finding) in report.findings.iter().enumerate() {
+            let week = finding
+                .week
+                .as_deref()
+                .map(|w| format!("week of {w}"))
+                .unwrap_or_else(|| "whole period".to_string());
+            writeln!(
+                out,
+                "{}. {} ({}), {week}",
+                i + 1,
+                printable(&finding.agent),
+                printable(&finding.team)
+            )?;
+            for reason in &finding.reasons {
+                writeln!(out, "   {} {}", reason.code, printable(&reason.message))?;
+            }
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Flags are prompts for review, not verdicts: `tokenaudit explain CODE` lists the benign explanations to rule out."
+        )
+    }
+}
+
+fn row(i: usize, finding: &FindingEntry) -> [String; 7] {
+    [
+        (i + 1).to_string(),
+        finding.severity.name().to_string(),
+        printable(&finding.agent),
+        printable(&finding.team),
+        finding.detector.to_string(),
+        usd(finding.excess_cost_usd),
+        q_text(finding.q_value),
+    ]
+}
