@@ -7,6 +7,10 @@ use clap::Parser;
 use tokenaudit::audit::{self, AuditError, Exit};
 use tokenaudit::cli::{self, Cli};
 
+// jemalloc gives freed memory back between the two streaming passes; see BENCHMARKS.md.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli::resolve(cli) {

@@ -59,7 +59,7 @@ fn price_frame(models: &[String], table: &PriceTable) -> PolarsResult<LazyFrame>
 
 pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditError> {
     let engine_err = |err: PolarsError| AuditError::Engine(err.to_string());
-    let table = prices(input)?;
+    let (table, _) = prices(input)?;
     let sources = pipeline::sources(input)?;
     let usage = sources.usage_normalized(&input.calendar);
 

@@ -119,12 +119,17 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
     }
 }
 
-/// Loads the price table: the embedded one, overridden by `--pricing`.
-pub fn prices(input: &InputSettings) -> Result<PriceTable, AuditError> {
+/// Loads the price table: the embedded one, overridden by `--pricing`; and how many price
+/// periods the override file had.
+pub fn prices(input: &InputSettings) -> Result<(PriceTable, usize), AuditError> {
     let embedded = PriceTable::embedded();
     Ok(match &input.pricing {
-        Some(path) => embedded.overridden_by(PriceTable::load(path)?),
-        None => embedded,
+        Some(path) => {
+            let overrides = PriceTable::load(path)?;
+            let rows = overrides.len();
+            (embedded.overridden_by(overrides), rows)
+        }
+        None => (embedded, 0),
     })
 }
 
@@ -155,7 +160,7 @@ pub fn audit(settings: &AuditSettings, stdout: &mut dyn Write) -> Result<Exit, A
 pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError> {
     let input = &settings.input;
     let mut progress = Progress::new(settings.verbosity);
-    let prices = prices(input)?;
+    let (prices, price_overrides) = prices(input)?;
     progress.stage(
         "reading",
         &format!(
@@ -173,6 +178,20 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
     let mut collected = pipeline::collect(&sources, &input.calendar)?;
     for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
         summary.sha256 = hash;
+    }
+    // The reference files are part of what the audit read: named and hashed too.
+    if let Some(path) = &input.identities {
+        collected.inputs.push(reference_input(
+            path,
+            input,
+            "identities-csv",
+            sources.identities.rows(),
+        )?);
+    }
+    if let Some(path) = &input.pricing {
+        collected
+            .inputs
+            .push(reference_input(path, input, "prices-csv", price_overrides)?);
     }
     if let Some(path) = &input.quarantine {
         ingest::quarantine::write_file(&collected.quarantined, path).map_err(|source| {
@@ -210,6 +229,25 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
         warn(&report, &collected, &sources.identities, input);
     }
     Ok(report)
+}
+
+fn reference_input(
+    path: &std::path::Path,
+    input: &InputSettings,
+    format: &str,
+    rows: usize,
+) -> Result<report::InputSummary, AuditError> {
+    let display = input
+        .display_names
+        .iter()
+        .find(|(p, _)| p == path)
+        .map_or_else(|| path.display().to_string(), |(_, name)| name.clone());
+    Ok(report::InputSummary {
+        path: display,
+        format: format.to_string(),
+        rows: rows as u64,
+        sha256: ingest::sha256_file(path)?,
+    })
 }
 
 type HashJob = std::thread::JoinHandle<Result<Vec<String>, IngestError>>;

@@ -74,17 +74,24 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
 }
 
 impl Sources {
-    /// Usage after dedup, identity mapping and the calendar window.
+    /// Usage deduplicated row by row, mapped to identities and put on the calendar (for
+    /// `tokenaudit ingest`, which writes rows).
     pub fn usage_normalized(&self, calendar_settings: &calendar::Calendar) -> LazyFrame {
         let deduped = dedup::usage(self.usage_valid.clone());
         let mapped = identities::apply(deduped, &self.identities);
-        calendar::apply(mapped, calendar_settings)
+        calendar::within(
+            calendar::apply(mapped, calendar_settings),
+            calendar_settings,
+        )
     }
 
     fn outputs_normalized(&self, calendar_settings: &calendar::Calendar) -> Option<LazyFrame> {
         let deduped = dedup::outputs(self.outputs_valid.clone()?);
         let mapped = identities::apply(deduped, &self.identities);
-        Some(calendar::apply(mapped, calendar_settings))
+        Some(calendar::within(
+            calendar::apply(mapped, calendar_settings),
+            calendar_settings,
+        ))
     }
 }
 
@@ -96,6 +103,8 @@ pub struct Collected {
     pub quarantined: Vec<QuarantinedRow>,
     pub inputs: Vec<InputSummary>,
     pub ingest: IngestSummary,
+    /// Valid usage rows outside `--since/--until`.
+    pub rows_outside_window: u64,
 }
 
 fn count_rows(frame: LazyFrame) -> LazyFrame {
@@ -106,32 +115,50 @@ fn single_count(frame: &DataFrame) -> PolarsResult<u64> {
     Ok(frame.column("rows")?.u64()?.get(0).unwrap_or(0))
 }
 
-/// Builds every plan and collects them in one streaming run.
+fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
+    let mut flags = plans[0].get_current_optimizations();
+    // Shared subplans would be cached whole in memory (2.2 GB for 10M requests); scanning each
+    // plan's inputs on its own streams them instead (1.0 GB) for ~0.4 s more. BENCHMARKS.md.
+    flags.remove(OptFlags::COMM_SUBPLAN_ELIM);
+    LazyFrame::collect_all_with_engine(
+        plans.into_iter().map(|p| p.logical_plan).collect(),
+        Engine::Streaming,
+        flags,
+    )
+}
+
+/// Runs the plan in two streaming passes. The first does the accounting (rows and quarantine
+/// per file), finds the request ids seen more than once, and aggregates the outputs; the
+/// second aggregates usage with only those duplicates collapsed. Two passes over the usage
+/// files cost one more scan and save a group-by over every request id (see `dedup`).
 pub fn collect(
     sources: &Sources,
     calendar_settings: &calendar::Calendar,
 ) -> Result<Collected, AuditError> {
-    let usage = sources.usage_normalized(calendar_settings);
-    let valid_by_file = union(
-        sources
-            .checked
-            .iter()
-            .map(|c| c.valid().select([col(FILE)]))
-            .collect(),
-    )
-    .expect("at least one usage file")
-    .group_by([col(FILE)])
-    .agg([len().cast(DataType::UInt64).alias("rows")]);
+    run(sources, calendar_settings).map_err(|err| AuditError::Engine(err.to_string()))
+}
+
+fn run(sources: &Sources, calendar_settings: &calendar::Calendar) -> PolarsResult<Collected> {
+    let row_counts = union(sources.checked.iter().map(Checked::row_count).collect())
+        .expect("at least one usage file");
     let quarantine = union(sources.checked.iter().map(Checked::quarantined).collect())
         .expect("at least one usage file");
-
-    let mut plans = vec![
-        features::usage_days(usage.clone()),
-        features::usage_sessions(usage),
-        valid_by_file,
-        quarantine,
-        count_rows(dedup::usage(sources.usage_valid.clone())),
-    ];
+    let request_ids: Vec<LazyFrame> = sources
+        .checked
+        .iter()
+        .zip(&sources.files)
+        .filter(|(_, file)| file.table == Table::Usage)
+        .filter_map(|(checked, _)| checked.request_ids())
+        .collect();
+    let hashes_plan = match union(request_ids) {
+        Some(ids) => dedup::request_hashes(ids),
+        None => DataFrame::empty_with_schema(&Schema::from_iter([Field::new(
+            dedup::KEY.into(),
+            DataType::UInt64,
+        )]))
+        .lazy(),
+    };
+    let mut plans = vec![row_counts, quarantine, hashes_plan];
     if let (Some(outputs), Some(valid)) = (
         sources.outputs_normalized(calendar_settings),
         sources.outputs_valid.clone(),
@@ -139,67 +166,53 @@ pub fn collect(
         plans.push(features::output_weeks(outputs));
         plans.push(count_rows(dedup::outputs(valid)));
     }
+    let first = collect_all(plans)?;
+    let duplicates = dedup::duplicated(first[2].column(dedup::KEY)?.as_materialized_series())?;
 
-    let flags = plans[0].get_current_optimizations();
-    let frames = LazyFrame::collect_all_with_engine(
-        plans.into_iter().map(|p| p.logical_plan).collect(),
-        Engine::Streaming,
-        flags,
-    )
-    .and_then(|frames| read_frames(&frames, &sources.files));
-    frames.map_err(|err| AuditError::Engine(err.to_string()))
-}
+    let marked = dedup::mark_duplicates(sources.usage_valid.clone(), duplicates);
+    let usage = calendar::apply(
+        identities::apply(marked, &sources.identities),
+        calendar_settings,
+    );
+    let groups = features::usage_groups(usage)
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let fold = features::fold_usage(&groups, calendar_settings)?;
 
-/// Reads the collected frames, in the order [`collect`] planned them, into plain rows.
-fn read_frames(frames: &[DataFrame], files: &[InputFile]) -> PolarsResult<Collected> {
-    let days = features::read_usage_days(&frames[0])?;
-    let sessions = features::read_sessions(&frames[1])?;
-    let valid_rows: BTreeMap<u32, u64> = {
-        let file_index = frames[2].column(FILE)?.cast(&DataType::UInt32)?;
-        let rows = frames[2].column("rows")?.cast(&DataType::UInt64)?;
-        file_index
-            .u32()?
-            .iter()
-            .zip(rows.u64()?.iter())
-            .filter_map(|(f, r)| Some((f?, r?)))
-            .collect()
-    };
-    let (quarantined, quarantined_files) = quarantined_rows(&frames[3], files)?;
-    let usage_deduped = single_count(&frames[4])?;
-    let (outputs, outputs_deduped) = if frames.len() > 5 {
-        (
-            features::read_outputs(&frames[5])?,
-            single_count(&frames[6])?,
-        )
+    let (outputs, outputs_deduped) = if first.len() > 3 {
+        (features::read_outputs(&first[3])?, single_count(&first[4])?)
     } else {
         (Vec::new(), 0)
     };
-
-    let mut quarantined_by_file: BTreeMap<u32, u64> = BTreeMap::new();
-    for file in &quarantined_files {
-        *quarantined_by_file.entry(*file).or_default() += 1;
+    let (quarantined, quarantined_files) = quarantined_rows(&first[1], &sources.files)?;
+    let rows_per_file = file_rows(&first[0])?;
+    let mut bad_per_file: BTreeMap<u32, u64> = BTreeMap::new();
+    for file in quarantined_files {
+        *bad_per_file.entry(file).or_default() += 1;
     }
-    let (mut usage_valid, mut outputs_valid) = (0, 0);
-    let mut inputs = Vec::with_capacity(files.len());
-    for (index, file) in files.iter().enumerate() {
+
+    let (mut usage_valid, mut outputs_valid, mut rows_quarantined) = (0, 0, 0);
+    let mut inputs = Vec::with_capacity(sources.files.len());
+    for (index, file) in sources.files.iter().enumerate() {
         let index = index as u32;
-        let valid = valid_rows.get(&index).copied().unwrap_or(0);
+        let rows = rows_per_file.get(&index).copied().unwrap_or(0);
+        let bad = bad_per_file.get(&index).copied().unwrap_or(0);
         match file.table {
-            Table::Usage => usage_valid += valid,
-            Table::Outputs => outputs_valid += valid,
+            Table::Usage => usage_valid += rows - bad,
+            Table::Outputs => outputs_valid += rows - bad,
         }
+        rows_quarantined += bad;
         inputs.push(InputSummary {
             path: file.display.clone(),
             format: file.format.source_name().to_string(),
-            rows: valid + quarantined_by_file.get(&index).copied().unwrap_or(0),
+            rows,
             sha256: String::new(),
         });
     }
     let rows_valid = usage_valid + outputs_valid;
-    let rows_quarantined = quarantined.len() as u64;
     Ok(Collected {
-        days,
-        sessions,
+        days: fold.days,
+        sessions: fold.sessions,
         outputs,
         quarantined,
         inputs,
@@ -207,10 +220,23 @@ fn read_frames(frames: &[DataFrame], files: &[InputFile]) -> PolarsResult<Collec
             rows_read: rows_valid + rows_quarantined,
             rows_valid,
             rows_quarantined,
-            duplicates_removed: usage_valid.saturating_sub(usage_deduped)
+            duplicates_removed: usage_valid.saturating_sub(fold.rows_deduplicated)
                 + outputs_valid.saturating_sub(outputs_deduped),
         },
+        rows_outside_window: fold.rows_outside_window,
     })
+}
+
+/// Rows per file index.
+fn file_rows(frame: &DataFrame) -> PolarsResult<BTreeMap<u32, u64>> {
+    let files = frame.column(FILE)?.cast(&DataType::UInt32)?;
+    let rows = frame.column("rows")?.cast(&DataType::UInt64)?;
+    Ok(files
+        .u32()?
+        .iter()
+        .zip(rows.u64()?.iter())
+        .filter_map(|(f, r)| Some((f?, r?)))
+        .collect())
 }
 
 /// Quarantined rows sorted by file and row, and the file index of each.

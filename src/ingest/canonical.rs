@@ -35,6 +35,10 @@ pub fn dtype(column: &Column) -> DataType {
 /// One file's scan, typed and checked, ready to be split into its valid and quarantined rows.
 pub struct Checked {
     frame: LazyFrame,
+    /// The scan as the adapter gave it, for plans that need no typing (row counts, ids).
+    raw: LazyFrame,
+    raw_dtypes: Vec<(String, DataType)>,
+    file_index: u32,
     table: Table,
 }
 
@@ -47,6 +51,28 @@ impl Checked {
             .clone()
             .filter(col(BAD).is_null())
             .select(columns)
+    }
+
+    /// The number of rows in the file, read without typing or checking them.
+    pub fn row_count(&self) -> LazyFrame {
+        self.raw.clone().select([
+            lit(self.file_index).alias(FILE),
+            len().cast(DataType::UInt64).alias("rows"),
+        ])
+    }
+
+    /// The file's `request_id` values, cleaned as the typed column is, without checking the
+    /// rest of the row; `None` when the file has no such column.
+    pub fn request_ids(&self) -> Option<LazyFrame> {
+        let (_, dtype) = self
+            .raw_dtypes
+            .iter()
+            .find(|(name, _)| name == schema::REQUEST_ID)?;
+        Some(
+            self.raw
+                .clone()
+                .select([clean_text(col(schema::REQUEST_ID), dtype).alias(schema::REQUEST_ID)]),
+        )
     }
 
     /// The quarantined rows: file index, row, column, raw value and reason.
@@ -161,11 +187,16 @@ pub fn check(
     .alias(BAD);
 
     let mut frame = raw
+        .clone()
         .with_row_index(ROW, Some(1))
         .select(raw_columns)
         .with_columns(typed)
         .with_column(bad)
         .with_column(lit(file_index).alias(FILE));
+    let raw_dtypes = found
+        .iter()
+        .map(|(name, dtype)| (name.to_string(), dtype.clone()))
+        .collect();
     if table == Table::Usage {
         frame = frame.with_columns([
             lit(file.format.source_name()).alias(schema::SOURCE),
@@ -178,7 +209,13 @@ pub fn check(
                 .alias(schema::TIER),
         ]);
     }
-    Ok(Checked { frame, table })
+    Ok(Checked {
+        frame,
+        raw,
+        raw_dtypes,
+        file_index,
+        table,
+    })
 }
 
 /// The value of an optional column the input does not have.

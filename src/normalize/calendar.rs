@@ -80,7 +80,8 @@ fn week_number(day: i32, week_start: WeekStart) -> i32 {
     (day + offset).div_euclid(7) * 7 - offset
 }
 
-/// Adds [`DAY`] and [`WEEK`] from `ts` and keeps only the rows inside the window.
+/// Adds [`DAY`] and [`WEEK`] from `ts`; the `--since/--until` window is applied separately
+/// ([`within`] here, or on the collected usage aggregate), so rows outside it can be counted.
 pub fn apply(frame: LazyFrame, calendar: &Calendar) -> LazyFrame {
     let tz = TimeZone::from_chrono(&calendar.tz);
     let day = col(schema::TS)
@@ -91,9 +92,21 @@ pub fn apply(frame: LazyFrame, calendar: &Calendar) -> LazyFrame {
         .cast(DataType::Int32);
     let offset = calendar.week_start.epoch_offset();
     let week = (col(DAY) + lit(offset)).floor_div(lit(7)) * lit(7) - lit(offset);
-    let mut frame = frame
+    frame
         .with_column(day.alias(DAY))
-        .with_column(week.alias(WEEK));
+        .with_column(week.alias(WEEK))
+}
+
+impl Calendar {
+    /// Whether a local day (day number) is inside the `--since/--until` window.
+    pub fn contains(&self, day: i32) -> bool {
+        self.since.is_none_or(|since| day >= to_day_number(since))
+            && self.until.is_none_or(|until| day <= to_day_number(until))
+    }
+}
+
+/// Keeps only the rows inside the window (after [`apply`]).
+pub fn within(mut frame: LazyFrame, calendar: &Calendar) -> LazyFrame {
     if let Some(since) = calendar.since {
         frame = frame.filter(col(DAY).gt_eq(lit(to_day_number(since))));
     }

@@ -4,19 +4,59 @@
 //! per chunk with cumulative counts. They collapse to one row whose token counts are the largest
 //! seen (the final chunk), whose time is the earliest, and whose text columns take the smallest
 //! value: every choice is independent of row order, so shuffled input gives the same result.
-//! Keys are hashed to u64 first, so the hash table holds integers instead of strings (a
-//! collision needs ~4e9 distinct ids for an even chance; an audit has millions at most).
-//! Rows without a key are kept as they are.
+//! Keys are hashed to u64 first, so hash tables hold integers instead of strings (a collision
+//! needs ~4e9 distinct ids for an even chance; an audit has millions at most). Rows without a
+//! key are kept as they are.
+//!
+//! The audit does not collapse every request through one big group-by (4.6 GB for 10M requests):
+//! [`request_hashes`] and [`duplicated`] first find the few ids seen more than once, and
+//! [`mark_duplicates`] tags only those rows, which the features aggregate then collapses with
+//! `max` while every other row streams straight into sums. [`usage`] collapses row by row, for
+//! `tokenaudit ingest`, which writes rows.
 
 use polars::prelude::*;
 
 use crate::ingest::canonical::FILE;
 use crate::schema;
 
-const KEY: &str = "_dedup_key";
+/// The hash of a duplicated request's id; null on rows whose request appears once.
+pub const KEY: &str = "_dedup_key";
 
 fn key_hash(column: &str) -> Expr {
     col(column).hash(0x7a11, 0x0d17, 0x70c3, 0x4a5e).alias(KEY)
+}
+
+/// The hash of every non-null `request_id` of `ids` (a frame with only that column). Reading
+/// ids without checking whole rows keeps this pass to one column; a quarantined copy can at
+/// worst mark a valid row as duplicated, and a group of one collapses to itself.
+pub fn request_hashes(ids: LazyFrame) -> LazyFrame {
+    ids.filter(col(schema::REQUEST_ID).is_not_null())
+        .select([key_hash(schema::REQUEST_ID)])
+}
+
+/// The hashes that occur more than once, as a column for [`mark_duplicates`]. Sorting a flat
+/// vector of u64 needs 8 bytes a request, where a hash group-by needs several times that.
+pub fn duplicated(hashes: &Series) -> PolarsResult<Series> {
+    let mut values: Vec<u64> = hashes.u64()?.iter().flatten().collect();
+    values.sort_unstable();
+    let mut duplicated: Vec<u64> = values
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    duplicated.dedup();
+    Ok(Series::new(KEY.into(), duplicated))
+}
+
+/// Adds [`KEY`]: the id hash on rows whose request is in `duplicates`, null elsewhere.
+pub fn mark_duplicates(frame: LazyFrame, duplicates: Series) -> LazyFrame {
+    let hash = col(schema::REQUEST_ID).hash(0x7a11, 0x0d17, 0x70c3, 0x4a5e);
+    frame.with_column(
+        when(hash.clone().is_in(lit(duplicates).implode(false), false))
+            .then(hash)
+            .otherwise(lit(NULL).cast(DataType::UInt64))
+            .alias(KEY),
+    )
 }
 
 /// Usage rows, one per `request_id`.

@@ -50,6 +50,8 @@ pub struct Identity {
 #[derive(Debug, Clone, Default)]
 pub struct IdentityMap {
     by_alias: BTreeMap<String, Identity>,
+    /// Rows read from the file.
+    rows: usize,
 }
 
 const ALIAS_KEY: &str = "_alias_key";
@@ -126,7 +128,15 @@ impl IdentityMap {
             })?;
             rows.push((row, alias, Identity { agent, team, kind }));
         }
-        IdentityMap::from_rows(path, rows)
+        let count = rows.len();
+        let mut map = IdentityMap::from_rows(path, rows)?;
+        map.rows = count;
+        Ok(map)
+    }
+
+    /// Rows the identity file had.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     fn from_rows(
@@ -207,9 +217,16 @@ impl IdentityMap {
 }
 
 /// Replaces `agent` with the canonical agent, fills `team` from the map (the map wins) and adds
-/// [`KIND`]. Agents the map does not know keep their name (trimmed) and the team their rows gave.
+/// [`KIND`]. Agents the map does not know keep their name, trimmed and lowercased, and the team
+/// their rows gave.
 pub fn apply(frame: LazyFrame, map: &IdentityMap) -> LazyFrame {
     let frame = frame.with_column(col(schema::AGENT).str().to_lowercase().alias(ALIAS_KEY));
+    if map.is_empty() {
+        return frame.with_columns([
+            col(ALIAS_KEY).alias(schema::AGENT),
+            lit(AgentKind::Human.name()).alias(KIND),
+        ]);
+    }
     let joined = frame.join(
         map.frame(),
         [col(ALIAS_KEY)],
@@ -222,7 +239,9 @@ pub fn apply(frame: LazyFrame, map: &IdentityMap) -> LazyFrame {
         col(ID_TEAM)
     };
     joined.with_columns([
-        coalesce(&[col(ID_AGENT), col(schema::AGENT)]).alias(schema::AGENT),
+        // Unmapped names are lowercased too, so `Dana@Corp.Example` and `dana@corp.example`
+        // are one agent even without an identity map.
+        coalesce(&[col(ID_AGENT), col(ALIAS_KEY)]).alias(schema::AGENT),
         team.alias(schema::TEAM),
         col(ID_KIND)
             .fill_null(lit(AgentKind::Human.name()))

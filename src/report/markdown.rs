@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{AuditReport, Reporter};
+use super::{q_text, AuditReport, Reporter};
 use crate::units::usd;
 
 pub struct MarkdownReporter;
@@ -49,14 +49,14 @@ impl Reporter for MarkdownReporter {
             let codes: Vec<&str> = f.reasons.iter().map(|r| r.code).collect();
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {:.4} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 i + 1,
                 f.severity.name(),
                 cell(&f.agent),
                 cell(&f.team),
                 f.detector,
                 usd(f.excess_cost_usd),
-                f.q_value,
+                q_text(f.q_value),
                 codes.join(", ")
             )?;
         }

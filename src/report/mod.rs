@@ -50,6 +50,15 @@ impl ReportFormat {
     }
 }
 
+/// A q-value as people read it: `<0.001`, or three decimals.
+pub fn q_text(q: f64) -> String {
+    if q < 0.001 {
+        "<0.001".to_string()
+    } else {
+        format!("{q:.3}")
+    }
+}
+
 /// Renders a report in one format.
 pub trait Reporter: Sync {
     fn render(&self, report: &AuditReport, out: &mut dyn Write) -> std::io::Result<()>;

@@ -121,9 +121,13 @@ impl AuditReport {
         use crate::units::grouped;
         let i = &self.ingest;
         format!(
-            "Read {} rows from {} files: {} valid, {} quarantined, {} duplicates removed.",
+            "Read {} rows from {} data files: {} valid, {} quarantined, {} duplicates removed.",
             grouped(i.rows_read),
-            self.inputs.len(),
+            // Identity map and price files are listed as inputs but hold no usage or output rows.
+            self.inputs
+                .iter()
+                .filter(|input| input.format.starts_with("canonical-"))
+                .count(),
             grouped(i.rows_valid),
             grouped(i.rows_quarantined),
             grouped(i.duplicates_removed)

@@ -3,18 +3,10 @@
 
 use std::io::Write;
 
-use super::{AuditReport, FindingEntry, Reporter};
+use super::{q_text, AuditReport, FindingEntry, Reporter};
 use crate::units::usd;
 
 pub struct TableReporter;
-
-fn q_text(q: f64) -> String {
-    if q < 0.001 {
-        "<0.001".to_string()
-    } else {
-        format!("{q:.3}")
-    }
-}
 
 /// Characters that would let an agent name move the cursor or recolour a terminal are shown
 /// escaped.

@@ -1,0 +1,131 @@
+//! Runs that cannot complete exit 2 and say what is wrong, where, and what to do.
+
+use crate::{tokenaudit, transcript};
+
+#[test]
+fn a_missing_required_column_names_the_file_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usage.csv");
+    std::fs::write(
+        &path,
+        "ts,agent,input_tokens,output_tokens\n2026-09-07T09:00:00Z,dana,1,2\n",
+    )
+    .unwrap();
+    let output = tokenaudit()
+        .args(["audit", "--usage"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(transcript(&output, Some(dir.path())));
+}
+
+#[test]
+fn a_missing_file_is_exit_2() {
+    let output = tokenaudit()
+        .args(["audit", "--usage", "no/such/usage.parquet"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(transcript(&output, None));
+}
+
+#[test]
+fn a_glob_that_matches_nothing_is_exit_2() {
+    let output = tokenaudit()
+        .args(["audit", "--usage", "demo/*.parquet"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(transcript(&output, None));
+}
+
+#[test]
+fn bad_arguments_are_exit_2() {
+    for args in [
+        vec!["audit", "--usage", "demo/usage.csv", "--format", "xml"],
+        vec![
+            "audit",
+            "--usage",
+            "demo/usage.csv",
+            "--fail-on",
+            "critical",
+        ],
+        vec!["audit", "--usage", "demo/usage.csv", "--tz", "Mars/Olympus"],
+        vec![
+            "audit",
+            "--usage",
+            "demo/usage.csv",
+            "--since",
+            "last monday",
+        ],
+        vec!["audit", "--usage", "demo/usage.csv", "--out", "report.json"],
+        vec![
+            "audit",
+            "--usage",
+            "demo/usage.csv",
+            "--usage-format",
+            "xlsx",
+        ],
+        vec!["audit"],
+        vec!["no-such-command"],
+    ] {
+        let output = tokenaudit().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?} printed no error");
+    }
+}
+
+#[test]
+fn bad_argument_messages() {
+    let output = tokenaudit()
+        .args(["audit", "--usage", "demo/usage.csv", "--tz", "Mars/Olympus"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(transcript(&output, None));
+}
+
+#[test]
+fn an_alias_mapped_to_two_agents_is_exit_2_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("identities.csv");
+    std::fs::write(
+        &path,
+        "alias,agent,team\njd,jane,payments\njohn,john,web\nJD,john,web\n",
+    )
+    .unwrap();
+    let output = tokenaudit()
+        .args(["audit", "--usage", "demo/usage.csv", "--identities"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(transcript(&output, Some(dir.path())));
+}
+
+#[test]
+fn an_invalid_config_file_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenaudit.toml");
+    std::fs::write(&path, "[detect]\nfdr = 0.1\n").unwrap();
+    let output = tokenaudit()
+        .args(["audit", "--usage", "demo/usage.csv", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("fdr"));
+}
+
+#[test]
+fn a_bad_price_file_names_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prices.csv");
+    std::fs::write(
+        &path,
+        "model,effective_from,input_per_mtok,output_per_mtok,cache_read_per_mtok,cache_write_per_mtok\nin-house,2026-01-01,1,free,0,1\n",
+    )
+    .unwrap();
+    let output = tokenaudit()
+        .args(["audit", "--usage", "demo/usage.csv", "--pricing"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(transcript(&output, Some(dir.path())));
+}

@@ -1,0 +1,145 @@
+//! Bad rows are quarantined with file, row, column, value and reason; nothing is lost.
+
+use crate::{json, tokenaudit, transcript};
+
+#[test]
+fn bad_rows_go_to_quarantine_and_the_audit_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let quarantine = dir.path().join("quarantine.csv");
+    let output = tokenaudit()
+        .args([
+            "audit",
+            "--usage",
+            "quarantine/usage.csv",
+            "--format",
+            "json",
+            "--quarantine",
+        ])
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let report = json(&output);
+    let ingest = &report["ingest"];
+    assert_eq!(ingest["rows_read"], 12);
+    assert_eq!(ingest["rows_valid"], 6);
+    assert_eq!(ingest["rows_quarantined"], 6);
+    assert_eq!(ingest["duplicates_removed"], 1);
+    insta::assert_snapshot!(
+        "quarantine_file",
+        std::fs::read_to_string(&quarantine).unwrap()
+    );
+    insta::assert_snapshot!(
+        "quarantine_stderr",
+        String::from_utf8_lossy(&output.stderr).replace(&dir.path().display().to_string(), "[TMP]")
+    );
+}
+
+#[test]
+fn strict_turns_a_quarantined_row_into_exit_2() {
+    let output = tokenaudit()
+        .args(["audit", "--usage", "quarantine/usage.csv", "--strict"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(transcript(&output, None));
+}
+
+#[test]
+fn strict_passes_clean_input() {
+    let output = tokenaudit()
+        .args(["-q", "audit", "--usage", "demo/usage.csv", "--strict"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn unpriced_models_are_listed_not_costed_as_zero() {
+    let output = tokenaudit()
+        .args([
+            "audit",
+            "--usage",
+            "quarantine/usage.csv",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report = json(&output);
+    assert_eq!(report["unpriced_models"][0]["model"], "mystery-model-9");
+    assert_eq!(report["unpriced_models"][0]["tokens"], 5100);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("mystery-model-9"));
+    // A price file fills the gap.
+    let dir = tempfile::tempdir().unwrap();
+    let prices = dir.path().join("prices.csv");
+    std::fs::write(
+        &prices,
+        "model,effective_from,input_per_mtok,output_per_mtok,cache_read_per_mtok,cache_write_per_mtok\nmystery-model-9,2026-01-01,10,10,1,10\n",
+    )
+    .unwrap();
+    let priced = json(
+        &tokenaudit()
+            .args([
+                "-q",
+                "audit",
+                "--usage",
+                "quarantine/usage.csv",
+                "--format",
+                "json",
+                "--pricing",
+            ])
+            .arg(&prices)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(priced["unpriced_models"].as_array().unwrap().len(), 0);
+    // 5,000 in + 100 out at $10 per million = $0.051 more than before.
+    let before = report["totals"]["cost_usd"].as_f64().unwrap();
+    let after = priced["totals"]["cost_usd"].as_f64().unwrap();
+    assert!(
+        ((after - before) - 0.05).abs() < 0.011,
+        "{before} → {after}"
+    );
+}
+
+#[test]
+fn outputs_are_validated_and_deduplicated_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("outputs.csv");
+    std::fs::write(
+        &outputs,
+        "ts,agent,kind,amount,ref\n\
+         2026-09-07T10:00:00Z,dana@corp.example,commit,1,abc123\n\
+         2026-09-07T10:00:00Z,dana@corp.example,commit,1,abc123\n\
+         2026-09-07T11:00:00Z,dana@corp.example,pr_merged,,https://git/pull/1\n\
+         not-a-date,dana@corp.example,commit,1,def456\n\
+         2026-09-07T12:00:00Z,dana@corp.example,,1,ghi789\n\
+         2026-09-07T12:00:00Z,dana@corp.example,loc_added,-5,ghi789\n",
+    )
+    .unwrap();
+    let output = tokenaudit()
+        .args([
+            "-q",
+            "audit",
+            "--usage",
+            "quarantine/usage.csv",
+            "--format",
+            "json",
+            "--outputs",
+        ])
+        .arg(&outputs)
+        .output()
+        .unwrap();
+    let report = json(&output);
+    assert_eq!(report["ingest"]["rows_read"], 18);
+    assert_eq!(report["ingest"]["rows_quarantined"], 9);
+    assert_eq!(report["ingest"]["duplicates_removed"], 2);
+    let dana = report["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "dana@corp.example")
+        .unwrap();
+    // One commit (1) and one merged PR (4).
+    assert_eq!(dana["output_index"], 5.0);
+}
