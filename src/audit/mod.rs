@@ -286,6 +286,12 @@ fn warn(
     if let Some(line) = report.unpriced_line() {
         eprintln!("warning: {line}");
     }
+    if collected.rows_outside_window > 0 {
+        eprintln!(
+            "note: {} valid usage rows fall outside --since/--until and are not audited",
+            collected.rows_outside_window
+        );
+    }
     if !identities.is_empty() {
         let unmapped: Vec<&str> = report
             .agents
