@@ -6,7 +6,7 @@
 //!   │ ingest     one adapter per format → canonical columns; validate; quarantine bad rows
 //!   ▼
 //!   │ normalize  dedup by request_id / ref; identity map; local days and weeks
-//!   │ features   day-grain usage, weekly sessions and outputs — one streaming collect
+//!   │ features   day-grain usage, weekly sessions and outputs — two streaming passes
 //!   ▼
 //!   │ price      embedded price table (+ --pricing) on the day-grain aggregate
 //!   │ features   the agent-week table (small: agents × weeks)
