@@ -5,6 +5,7 @@
 //! command of the binary is a [`Command`] executed here, so `main` only parses and exits.
 
 pub mod demo;
+pub mod eval;
 mod export;
 pub mod pipeline;
 mod progress;
@@ -66,10 +67,21 @@ pub enum Exit {
 pub enum Command {
     Audit(AuditSettings),
     Demo(AuditSettings),
-    Ingest { input: InputSettings, to: PathBuf },
-    Explain { code: Option<String> },
+    Ingest {
+        input: InputSettings,
+        to: PathBuf,
+    },
+    Explain {
+        code: Option<String>,
+    },
     Schema,
     Generate(crate::generate::GenerateSettings),
+    /// Audit a generated folder and score it against its truth file.
+    Eval {
+        dir: PathBuf,
+        settings: AuditSettings,
+        json: bool,
+    },
 }
 
 /// Runs a command, writing data to `stdout`.
@@ -107,6 +119,21 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
             stdout
                 .write_all(crate::schema::describe().as_bytes())
                 .map_err(write_err)?;
+            Ok(Exit::Clean)
+        }
+        Command::Eval {
+            dir,
+            settings,
+            json,
+        } => {
+            let evaluation = eval::evaluate(&dir, settings)?;
+            if json {
+                serde_json::to_writer_pretty(&mut *stdout, &evaluation)
+                    .map_err(|e| write_err(e.into()))?;
+                writeln!(stdout).map_err(write_err)?;
+            } else {
+                eval::render_table(&evaluation, stdout).map_err(write_err)?;
+            }
             Ok(Exit::Clean)
         }
         Command::Generate(settings) => {

@@ -50,6 +50,17 @@ pub enum Commands {
     },
     /// Write a synthetic company with planted inflators and a truth file.
     Generate(GenerateArgs),
+    /// Audit a folder written by `generate` and score the findings against its truth.json.
+    Eval {
+        /// The folder `tokenaudit generate --out DIR` wrote.
+        dir: PathBuf,
+        /// Settings file (TOML) for the audit.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print the scores as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the canonical schemas.
     Schema,
 }
@@ -366,6 +377,25 @@ pub fn resolve(cli: Cli) -> Result<Command> {
         },
         Commands::Explain { code } => Command::Explain { code },
         Commands::Schema => Command::Schema,
+        Commands::Eval { dir, config, json } => {
+            let report = ReportArgs {
+                config,
+                ..ReportArgs::default()
+            };
+            let config = load_config(report.config.as_ref())?;
+            let input = InputSettings::default();
+            // The audit's own stderr notes would interleave with the scores.
+            let verbosity = if verbosity == Verbosity::Verbose {
+                verbosity
+            } else {
+                Verbosity::Quiet
+            };
+            Command::Eval {
+                dir,
+                settings: audit_settings(report, config, input, verbosity)?,
+                json,
+            }
+        }
         Commands::Generate(args) => Command::Generate(GenerateSettings {
             agents: args.agents,
             weeks: args.weeks,

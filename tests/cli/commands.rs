@@ -304,3 +304,54 @@ fn a_broken_pipe_is_not_an_error() {
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "0");
     assert!(!String::from_utf8_lossy(&output.stderr).contains("error"));
 }
+
+#[test]
+fn eval_scores_a_generated_folder_against_its_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    tokenaudit()
+        .args([
+            "-q",
+            "generate",
+            "--agents",
+            "60",
+            "--weeks",
+            "8",
+            "--seed",
+            "3",
+            "--requests-per-week",
+            "120",
+            "--out",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let output = tokenaudit().arg("eval").arg(dir.path()).output().unwrap();
+    insta::assert_snapshot!(transcript(&output, Some(dir.path())));
+    let scores = json(
+        &tokenaudit()
+            .args(["eval", "--json"])
+            .arg(dir.path())
+            .output()
+            .unwrap(),
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
+    let inflators = truth["planted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["inflator"] == true)
+        .count();
+    assert_eq!(scores["inflators"].as_u64().unwrap() as usize, inflators);
+    let flagged = scores["flagged"].as_u64().unwrap();
+    let hits = scores["true_positives"].as_u64().unwrap();
+    assert!(hits <= flagged);
+    assert_eq!(
+        scores["precision"].as_f64().unwrap(),
+        if flagged == 0 {
+            1.0
+        } else {
+            hits as f64 / flagged as f64
+        }
+    );
+}
