@@ -20,6 +20,8 @@ struct PlantedAgent {
     agent: String,
     archetype: String,
     inflator: bool,
+    #[serde(default)]
+    visible_to: Vec<String>,
 }
 
 /// How one archetype fared.
@@ -27,6 +29,8 @@ struct PlantedAgent {
 pub struct ArchetypeScore {
     pub archetype: String,
     pub inflator: bool,
+    /// The lenses that can see this archetype in principle (from the truth file).
+    pub visible_to: Vec<String>,
     pub agents: usize,
     pub flagged: usize,
 }
@@ -74,6 +78,7 @@ fn score(planted: &[PlantedAgent], flagged: &BTreeSet<&str>) -> Evaluation {
             .or_insert_with(|| ArchetypeScore {
                 archetype: p.archetype.clone(),
                 inflator: p.inflator,
+                visible_to: p.visible_to.clone(),
                 agents: 0,
                 flagged: 0,
             });
@@ -90,6 +95,7 @@ fn score(planted: &[PlantedAgent], flagged: &BTreeSet<&str>) -> Evaluation {
             ArchetypeScore {
                 archetype: "regular".into(),
                 inflator: false,
+                visible_to: Vec::new(),
                 agents: 0,
                 flagged: regular_flagged,
             },
@@ -160,6 +166,7 @@ mod tests {
             agent: agent.into(),
             archetype: archetype.into(),
             inflator,
+            visible_to: Vec::new(),
         }
     }
 
