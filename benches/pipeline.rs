@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
 use tokenaudit::audit::{pipeline, InputSettings, Verbosity};
 use tokenaudit::detect::{self, DetectConfig};
-use tokenaudit::features::AgentWeek;
+use tokenaudit::features::{AgentWeek, BehaviorWeek};
 use tokenaudit::generate::{self, GenerateSettings};
 use tokenaudit::normalize::identities::AgentKind;
 use tokenaudit::normalize::pricing::Tokens;
@@ -39,7 +39,7 @@ fn ingest_and_features(c: &mut Criterion) {
     group.bench_function("1.1M requests", |b| {
         b.iter(|| {
             let sources = pipeline::sources(&input).unwrap();
-            pipeline::collect(&sources, &input.calendar).unwrap()
+            pipeline::collect(&sources, &input.calendar, detect::DEFAULT_SNAPSHOT).unwrap()
         })
     });
     group.finish();
@@ -81,13 +81,42 @@ fn agent_weeks(agents: usize, weeks: u32) -> Vec<AgentWeek> {
     table
 }
 
+/// Request-level fingerprints for every agent-week: working hours on five days, sessions.
+fn behavior_weeks(table: &[AgentWeek]) -> Vec<BehaviorWeek> {
+    table
+        .iter()
+        .enumerate()
+        .map(|(i, w)| BehaviorWeek {
+            agent: w.agent.clone(),
+            week: tokenaudit::normalize::calendar::to_day_number(w.week),
+            hours: (0..5u8)
+                .flat_map(|day| (0..9u8).map(move |h| (day * 24 + 64 + h, 4 + (i % 3) as u64)))
+                .collect(),
+            bins: 120,
+            bin_requests: 200,
+            bin_squares: 500,
+            bucketed: false,
+            prompted: 200,
+            distinct_prompts: 199,
+            sessions: 12,
+            max_simultaneous_starts: 1 + (i % 2) as u64,
+        })
+        .collect()
+}
+
 fn detection(c: &mut Criterion) {
     let table = agent_weeks(10_000, 26);
+    let behavior = behavior_weeks(&table);
+    let models = BTreeMap::new();
+    let evidence = detect::Evidence {
+        behavior: &behavior,
+        primary_models: &models,
+    };
     let config = DetectConfig::default();
     let mut group = c.benchmark_group("detect");
     group.sample_size(10);
     group.bench_function("10k agents x 26 weeks", |b| {
-        b.iter(|| detect::run(&table, &config))
+        b.iter(|| detect::run(&table, evidence, &config))
     });
     group.finish();
 }

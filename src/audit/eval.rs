@@ -44,6 +44,8 @@ pub struct Evaluation {
     pub precision: f64,
     pub recall: f64,
     pub archetypes: Vec<ArchetypeScore>,
+    /// The severity of every finding, in report order.
+    pub severities: Vec<String>,
 }
 
 /// Audits `dir` (usage.parquet or usage.csv, outputs.csv, identities.csv) and scores it.
@@ -65,7 +67,13 @@ pub fn evaluate(dir: &Path, mut settings: AuditSettings) -> Result<Evaluation, A
     settings.input.identities = Some(dir.join("identities.csv"));
     let report = build_report(&settings)?;
     let flagged: BTreeSet<&str> = report.findings.iter().map(|f| f.agent.as_str()).collect();
-    Ok(score(&truth.planted, &flagged))
+    let mut evaluation = score(&truth.planted, &flagged);
+    evaluation.severities = report
+        .findings
+        .iter()
+        .map(|f| f.severity.name().to_string())
+        .collect();
+    Ok(evaluation)
 }
 
 fn score(planted: &[PlantedAgent], flagged: &BTreeSet<&str>) -> Evaluation {
@@ -121,6 +129,7 @@ fn score(planted: &[PlantedAgent], flagged: &BTreeSet<&str>) -> Evaluation {
             true_positives as f64 / inflators as f64
         },
         archetypes: archetypes.into_values().collect(),
+        severities: Vec::new(),
     }
 }
 

@@ -183,6 +183,24 @@ pub fn audit(settings: &AuditSettings, stdout: &mut dyn Write) -> Result<Exit, A
     Ok(if failed { Exit::Findings } else { Exit::Clean })
 }
 
+/// Each agent's model with the most requests (ties to the smaller name).
+fn primary_models(days: &[features::DayUsage]) -> std::collections::BTreeMap<String, String> {
+    let mut requests: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
+    for day in days {
+        *requests.entry((&day.agent, &day.model)).or_default() += day.requests;
+    }
+    let mut best: std::collections::BTreeMap<String, (u64, String)> = Default::default();
+    for ((agent, model), n) in requests {
+        let entry = best.entry(agent.to_string()).or_insert((0, String::new()));
+        if n > entry.0 {
+            *entry = (n, model.to_string());
+        }
+    }
+    best.into_iter()
+        .map(|(agent, (_, model))| (agent, model))
+        .collect()
+}
+
 /// Runs the stages and assembles the report.
 pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError> {
     let input = &settings.input;
@@ -202,7 +220,11 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
         "aggregating",
         &format!("{} files in one streaming pass", sources.files.len()),
     );
-    let mut collected = pipeline::collect(&sources, &input.calendar)?;
+    let snapshot = settings
+        .detect
+        .snapshot()
+        .unwrap_or(crate::detect::DEFAULT_SNAPSHOT);
+    let mut collected = pipeline::collect(&sources, &input.calendar, snapshot)?;
     for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
         summary.sha256 = hash;
     }
@@ -241,6 +263,7 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
     }
 
     progress.stage("detecting", "pricing, agent-weeks, lenses");
+    let primary_models = primary_models(&collected.days);
     let (priced, unpriced) = features::price_days(std::mem::take(&mut collected.days), &prices);
     let weeks = features::build_agent_weeks(
         &priced,
@@ -249,7 +272,11 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
         &settings.weights,
         input.calendar.week_start,
     );
-    let detection = detect::run(&weeks, &settings.detect);
+    let evidence = detect::Evidence {
+        behavior: &collected.behavior,
+        primary_models: &primary_models,
+    };
+    let detection = detect::run(&weeks, evidence, &settings.detect);
     let report = assemble(settings, &collected, &weeks, detection, unpriced);
     progress.done();
     if settings.verbosity != Verbosity::Quiet {
@@ -382,6 +409,7 @@ fn assemble(
             score: f.score,
             q_value: significant(f.q_value),
             excess_cost_usd: f.excess_cost_usd,
+            onset_week: f.onset_week.map(|w| w.to_string()),
             reasons: f
                 .reasons
                 .iter()

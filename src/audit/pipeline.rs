@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use super::settings::InputSettings;
 use super::AuditError;
-use crate::features::{self, DayUsage, WeekOutputs, WeekSessions};
+use crate::features::{self, BehaviorWeek, DayUsage, Snapshot, WeekOutputs, WeekSessions};
 use crate::ingest::canonical::{self, Checked, FILE, ROW};
 use crate::ingest::quarantine::QuarantinedRow;
 use crate::ingest::{self, InputFile};
@@ -101,6 +101,8 @@ pub struct Collected {
     pub days: Vec<DayUsage>,
     pub sessions: Vec<WeekSessions>,
     pub outputs: Vec<WeekOutputs>,
+    /// Request-level fingerprints per agent-week, inside the calendar window.
+    pub behavior: Vec<BehaviorWeek>,
     pub quarantined: Vec<QuarantinedRow>,
     pub inputs: Vec<InputSummary>,
     pub ingest: IngestSummary,
@@ -135,11 +137,16 @@ fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
 pub fn collect(
     sources: &Sources,
     calendar_settings: &calendar::Calendar,
+    snapshot: Snapshot,
 ) -> Result<Collected, AuditError> {
-    run(sources, calendar_settings).map_err(|err| AuditError::Engine(err.to_string()))
+    run(sources, calendar_settings, snapshot).map_err(|err| AuditError::Engine(err.to_string()))
 }
 
-fn run(sources: &Sources, calendar_settings: &calendar::Calendar) -> PolarsResult<Collected> {
+fn run(
+    sources: &Sources,
+    calendar_settings: &calendar::Calendar,
+    snapshot: Snapshot,
+) -> PolarsResult<Collected> {
     let row_counts = union(sources.checked.iter().map(Checked::row_count).collect())
         .expect("at least one usage file");
     let quarantine = union(sources.checked.iter().map(Checked::quarantined).collect())
@@ -175,10 +182,14 @@ fn run(sources: &Sources, calendar_settings: &calendar::Calendar) -> PolarsResul
         identities::apply(marked, &sources.identities),
         calendar_settings,
     );
-    let groups = features::usage_groups(usage)
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    let fold = features::fold_usage(&groups, calendar_settings)?;
+    let mut second = vec![features::usage_groups(usage.clone())];
+    second.extend(features::behavior::plans(
+        calendar::within(usage, calendar_settings),
+        snapshot,
+    ));
+    let second = collect_all(second)?;
+    let fold = features::fold_usage(&second[0], calendar_settings)?;
+    let behavior = features::behavior::fold(&second[1..])?;
 
     let (outputs, outputs_deduped) = if first.len() > 3 {
         (features::read_outputs(&first[3])?, single_count(&first[4])?)
@@ -215,6 +226,7 @@ fn run(sources: &Sources, calendar_settings: &calendar::Calendar) -> PolarsResul
         days: fold.days,
         sessions: fold.sessions,
         outputs,
+        behavior,
         quarantined,
         inputs,
         ingest: IngestSummary {

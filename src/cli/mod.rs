@@ -163,6 +163,9 @@ pub struct GenerateArgs {
     /// Write usage in hourly buckets (a vendor-style export) instead of one row per request.
     #[arg(long)]
     pub hourly: bool,
+    /// Plant no inflators: an all-honest company, to see what the detector flags by chance.
+    #[arg(long)]
+    pub no_inflators: bool,
     /// Usage file format: parquet or csv.
     #[arg(long, default_value = "parquet", value_parser = ["parquet", "csv"])]
     pub usage_format: String,
@@ -338,7 +341,17 @@ fn audit_settings(
     Ok(AuditSettings {
         input,
         weights,
-        detect: config.detect.unwrap_or_default(),
+        detect: {
+            let detect = config.detect.unwrap_or_default();
+            if detect.snapshot().is_none() {
+                bail!(
+                    "[detect] snapshot = \"{}\" with snapshot_window_hours = {}: expected a weekday and a UTC time such as \"fri 17:00\", and a window of at least one hour",
+                    detect.snapshot,
+                    detect.snapshot_window_hours
+                );
+            }
+            detect
+        },
         fail_on,
         stdout_format,
         out_files,
@@ -402,6 +415,7 @@ pub fn resolve(cli: Cli) -> Result<Command> {
             seed: args.seed,
             out: args.out,
             requests_per_week: args.requests_per_week,
+            inflators: !args.no_inflators,
             start: {
                 let start = parse_date(&args.start, "--start")?;
                 if start.format("%u").to_string() != "1" {

@@ -19,7 +19,11 @@ pub struct CodeDoc {
 
 /// Every code, in code order.
 pub fn all() -> Vec<&'static CodeDoc> {
-    let mut docs: Vec<&'static CodeDoc> = super::efficiency::CODES.iter().collect();
+    let mut docs: Vec<&'static CodeDoc> = super::efficiency::CODES
+        .iter()
+        .chain(super::change::CODES.iter())
+        .chain(super::behavior::CODES.iter())
+        .collect();
     docs.sort_by_key(|d| d.code);
     docs
 }

@@ -84,11 +84,16 @@ struct Cohort<'a> {
     reference: Vec<&'a AgentSummary>,
 }
 
-/// (ln weekly cost, ln(1 + weekly output index)).
+/// Weekly output index below which output counts as this much: a log needs a floor, and half
+/// a commit a week is as good as nothing.
+const OUTPUT_FLOOR: f64 = 0.5;
+
+/// (ln weekly cost, ln weekly output index). Not ln(1 + output): that bends the curve at the
+/// small outputs light users have, and the bend reads as light users being inefficient.
 fn point(agent: &AgentSummary) -> (f64, f64) {
     (
         agent.mean_weekly_cost().ln(),
-        agent.mean_weekly_output().ln_1p(),
+        agent.mean_weekly_output().max(OUTPUT_FLOOR).ln(),
     )
 }
 
@@ -253,16 +258,29 @@ fn residual_scale(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
 /// Residual z above which a peer is left out of the refit: it may be one of the agents under
 /// suspicion, and inflators sit at high spend with ordinary output, where they flatten the
 /// slope and hide one another (masking).
-const REFIT_EXCLUDE_Z: f64 = 2.5;
+/// The trim is symmetric, so that it removes honest outliers on both sides alike and does not
+/// tilt the slope itself (a one-sided trim steepens it: heavy users with below-curve output are
+/// dropped, and the steeper curve then makes the next heavy users look worse).
+const REFIT_EXCLUDE_Z: f64 = 2.0;
 
 /// Fits, drops clearly unusual peers from the references, and fits again.
 fn fit<'a>(
     cohorts: Vec<Cohort<'a>>,
     config: &DetectConfig,
 ) -> (Vec<Fitted<'a>>, BTreeMap<AgentKind, f64>) {
-    let first = fit_once(cohorts, config);
-    let scale = residual_scale(&first);
-    let trimmed: Vec<Cohort> = first
+    let mut fitted = fit_once(cohorts, config);
+    // Twice: the first trim is decided on a curve the suspects still bend.
+    for _ in 0..2 {
+        fitted = refit(fitted, config);
+    }
+    let scale = residual_scale(&fitted);
+    (fitted, scale)
+}
+
+/// Refits every cohort without the peers the current fit finds clearly unusual.
+fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> {
+    let scale = residual_scale(&fitted);
+    let trimmed: Vec<Cohort> = fitted
         .iter()
         .map(|f| {
             let kept: Vec<&AgentSummary> = f
@@ -270,7 +288,7 @@ fn fit<'a>(
                 .reference
                 .iter()
                 .copied()
-                .filter(|a| f.residual(a) / scale[&a.kind] <= REFIT_EXCLUDE_Z)
+                .filter(|a| (f.residual(a) / scale[&a.kind]).abs() <= REFIT_EXCLUDE_Z)
                 .collect();
             Cohort {
                 label: f.cohort.label.clone(),
@@ -285,9 +303,17 @@ fn fit<'a>(
             }
         })
         .collect();
-    let second = fit_once(trimmed, config);
-    let scale = residual_scale(&second);
-    (second, scale)
+    fit_once(trimmed, config)
+}
+
+/// The output elasticity of spend the lens fits for each kind, for lenses that need to adjust
+/// spend for output (the change lens).
+pub fn elasticities(population: &Population, config: &DetectConfig) -> BTreeMap<AgentKind, f64> {
+    let (fitted, _) = fit(cohorts(&population.agents, config), config);
+    fitted
+        .iter()
+        .map(|f| (f.cohort.kind, f.elasticity))
+        .collect()
 }
 
 impl Lens for Efficiency {
@@ -295,31 +321,84 @@ impl Lens for Efficiency {
         "efficiency"
     }
 
+    /// Judged twice: over the whole period, and over its last third on its own (at least
+    /// three weeks, in periods of eight or more), so that inflation which began mid-period is
+    /// compared with peers undiluted. The smaller p-value counts, doubled (Bonferroni).
     fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
-        // One spread per kind, from every assessed agent's residual.
-        let (fitted, scale) = fit(cohorts(&population.agents, config), config);
-
-        let mut assessments = Vec::new();
-        for f in &fitted {
-            for agent in &f.cohort.assessed {
-                let residual = f.residual(agent);
-                let z = residual / scale[&agent.kind];
-                let excess_factor = residual.exp();
-                let expected = agent.cost_usd / excess_factor;
-                let excess = (agent.cost_usd - expected).max(0.0);
-                assessments.push(Assessment {
-                    agent: agent.agent.clone(),
-                    week: None,
-                    p_value: normal_sf(z),
-                    score: z,
-                    excess_cost_usd: excess,
-                    excess_factor,
-                    reasons: reasons(agent, f, expected, excess, excess_factor),
-                });
-            }
+        let whole = assess_window(&population.agents, config, None);
+        let weeks: std::collections::BTreeSet<chrono::NaiveDate> =
+            population.weeks.iter().map(|w| w.week).collect();
+        if weeks.len() < 8 {
+            return whole;
         }
-        assessments
+        let recent = weeks.len().div_ceil(3).max(3);
+        let from = *weeks.iter().nth(weeks.len() - recent).expect("non-empty");
+        let recent_weeks: Vec<crate::features::AgentWeek> = population
+            .weeks
+            .iter()
+            .filter(|w| w.week >= from)
+            .cloned()
+            .collect();
+        let empty = BTreeMap::new();
+        let evidence = super::Evidence {
+            behavior: &[],
+            primary_models: &empty,
+        };
+        let recent_population = Population::new(&recent_weeks, evidence, config);
+        let recent: BTreeMap<String, Assessment> =
+            assess_window(&recent_population.agents, config, Some(from))
+                .into_iter()
+                .map(|a| (a.agent.clone(), a))
+                .collect();
+        whole
+            .into_iter()
+            .map(|overall| {
+                let mut best = match recent.get(&overall.agent) {
+                    Some(r) if r.p_value < overall.p_value => r.clone(),
+                    _ => overall,
+                };
+                best.p_value = (best.p_value * 2.0).min(1.0);
+                best
+            })
+            .collect()
     }
+}
+
+/// Assesses every eligible agent of `agents` (a whole period, or the weeks from `from`).
+fn assess_window(
+    agents: &[AgentSummary],
+    config: &DetectConfig,
+    from: Option<chrono::NaiveDate>,
+) -> Vec<Assessment> {
+    // One spread per kind, from every assessed agent's residual.
+    let (fitted, scale) = fit(cohorts(agents, config), config);
+    let mut assessments = Vec::new();
+    for f in &fitted {
+        for agent in &f.cohort.assessed {
+            let residual = f.residual(agent);
+            let z = residual / scale[&agent.kind];
+            let excess_factor = residual.exp();
+            let expected = agent.cost_usd / excess_factor;
+            let excess = (agent.cost_usd - expected).max(0.0);
+            let mut reasons = reasons(agent, f, expected, excess, excess_factor);
+            if let Some(from) = from {
+                for reason in &mut reasons {
+                    reason.message = format!("in the weeks from {from}: {}", reason.message);
+                }
+            }
+            assessments.push(Assessment {
+                agent: agent.agent.clone(),
+                week: None,
+                onset_week: None,
+                p_value: normal_sf(z),
+                score: z,
+                excess_cost_usd: excess,
+                excess_factor,
+                reasons,
+            });
+        }
+    }
+    assessments
 }
 
 fn reasons(
@@ -391,6 +470,7 @@ mod tests {
             weeks_active: 8,
             active_days: 30,
             eligible: true,
+            primary_model: None,
         }
     }
 
@@ -415,7 +495,12 @@ mod tests {
     }
 
     fn judge(agents: Vec<AgentSummary>) -> Vec<Assessment> {
-        let population = Population { weeks: &[], agents };
+        let population = Population {
+            weeks: &[],
+            agents,
+            behavior: &[],
+            snapshot: crate::detect::DEFAULT_SNAPSHOT,
+        };
         Efficiency.assess(&population, &DetectConfig::default())
     }
 

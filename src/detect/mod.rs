@@ -1,12 +1,14 @@
 //! Detect: from the agent-week table to findings.
 //!
 //! Each lens is one file implementing [`Lens`]: it reads the population and returns one
-//! [`Assessment`] per agent (or agent-week) it could judge, with a one-sided p-value, the
-//! excess dollars and the reasons. This module does what is common to every lens: minimum-data
-//! gates, Benjamini–Hochberg across the agents judged together, the materiality floor, severity
-//! tiers and the deterministic order of findings. A new lens is a new file and one line in
-//! [`lenses`].
+//! [`Assessment`] per agent it could judge, with a one-sided p-value, the excess dollars and
+//! the reasons. This module does what is common to every lens: minimum-data gates, the Cauchy
+//! combination of each agent's lens p-values (Liu & Xie 2020), Benjamini–Hochberg across the
+//! agents of the run, the materiality floor, severity tiers and the deterministic order of
+//! findings. A new lens is a new file and one line in [`lenses`].
 
+pub mod behavior;
+pub mod change;
 pub mod codes;
 pub mod efficiency;
 pub mod stats;
@@ -16,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::features::AgentWeek;
+use crate::features::{AgentWeek, BehaviorWeek, Snapshot};
 use crate::normalize::identities::AgentKind;
 use crate::normalize::pricing::Tokens;
 
@@ -45,6 +47,19 @@ pub struct DetectConfig {
     pub min_cohort_agents: usize,
     /// Upper bound on pairwise slopes per Theil–Sen fit (a seeded sample beyond it).
     pub max_pairs: usize,
+    /// Weeks with usage the change lens needs to compare an agent with its own history.
+    pub min_change_weeks: u32,
+    /// When the usage leaderboard takes its weekly snapshot: weekday and UTC time.
+    pub snapshot: String,
+    /// Hours before the snapshot that count as the pre-snapshot window.
+    pub snapshot_window_hours: u32,
+}
+
+impl DetectConfig {
+    /// The snapshot setting, parsed; `None` when it is not "weekday HH:MM".
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        Snapshot::parse(&self.snapshot, self.snapshot_window_hours)
+    }
 }
 
 impl Default for DetectConfig {
@@ -60,6 +75,9 @@ impl Default for DetectConfig {
             min_active_days: 3,
             min_cohort_agents: 6,
             max_pairs: 2_000_000,
+            min_change_weeks: 4,
+            snapshot: "fri 17:00".to_string(),
+            snapshot_window_hours: 12,
         }
     }
 }
@@ -105,6 +123,8 @@ pub struct Reason {
 pub struct Assessment {
     pub agent: String,
     pub week: Option<NaiveDate>,
+    /// First week of the change, for lenses that date one.
+    pub onset_week: Option<NaiveDate>,
     /// One-sided p-value of "spends more than this agent's output explains".
     pub p_value: f64,
     /// The lens's standardized score (robust z).
@@ -124,7 +144,11 @@ pub trait Lens {
 
 /// Every lens, in the order they run.
 pub fn lenses() -> Vec<Box<dyn Lens>> {
-    vec![Box::new(efficiency::Efficiency)]
+    vec![
+        Box::new(efficiency::Efficiency),
+        Box::new(change::Change),
+        Box::new(behavior::Behavior),
+    ]
 }
 
 /// One agent over the whole period.
@@ -142,6 +166,8 @@ pub struct AgentSummary {
     pub active_days: u32,
     /// Passes the minimum-data gates.
     pub eligible: bool,
+    /// The model with most of the agent's requests.
+    pub primary_model: Option<String>,
 }
 
 impl AgentSummary {
@@ -154,14 +180,30 @@ impl AgentSummary {
     }
 }
 
-/// What the lenses read: the agent-week table and its per-agent totals, sorted by agent.
+/// What the detectors read besides the agent-week table.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// Request-level fingerprints per agent-week (empty when none were computed).
+    pub behavior: &'a [BehaviorWeek],
+    /// Each agent's primary model.
+    pub primary_models: &'a BTreeMap<String, String>,
+}
+
+/// What the lenses read: the agent-week table and its per-agent totals, sorted by agent, and
+/// the request-level fingerprints.
 pub struct Population<'a> {
     pub weeks: &'a [AgentWeek],
     pub agents: Vec<AgentSummary>,
+    pub behavior: &'a [BehaviorWeek],
+    pub snapshot: Snapshot,
 }
 
 impl<'a> Population<'a> {
-    pub fn new(weeks: &'a [AgentWeek], config: &DetectConfig) -> Population<'a> {
+    pub fn new(
+        weeks: &'a [AgentWeek],
+        evidence: Evidence<'a>,
+        config: &DetectConfig,
+    ) -> Population<'a> {
         let mut by_agent: BTreeMap<&str, AgentSummary> = BTreeMap::new();
         for week in weeks {
             let summary = by_agent.entry(&week.agent).or_insert_with(|| AgentSummary {
@@ -175,6 +217,7 @@ impl<'a> Population<'a> {
                 weeks_active: 0,
                 active_days: 0,
                 eligible: false,
+                primary_model: evidence.primary_models.get(&week.agent).cloned(),
             });
             summary.tokens.add(&week.tokens);
             summary.requests += week.requests;
@@ -195,9 +238,21 @@ impl<'a> Population<'a> {
                 summary
             })
             .collect();
-        Population { weeks, agents }
+        Population {
+            weeks,
+            agents,
+            behavior: evidence.behavior,
+            snapshot: config.snapshot().unwrap_or(DEFAULT_SNAPSHOT),
+        }
     }
 }
+
+/// Friday 17:00 UTC, 12 hours: used when the setting cannot be parsed (settings are checked
+/// before detection runs, so only library callers reach this).
+pub const DEFAULT_SNAPSHOT: Snapshot = Snapshot {
+    offset_seconds: 4 * 86_400 + 17 * 3_600,
+    window_hours: 12,
+};
 
 /// A reported finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -210,6 +265,8 @@ pub struct Finding {
     pub score: f64,
     pub q_value: f64,
     pub excess_cost_usd: f64,
+    /// First week of the inflation, when a lens could date it.
+    pub onset_week: Option<NaiveDate>,
     pub reasons: Vec<Reason>,
 }
 
@@ -238,51 +295,83 @@ fn severity(q: f64, excess_factor: f64, config: &DetectConfig) -> Severity {
     }
 }
 
-/// Runs every lens and turns their assessments into findings.
-pub fn run(weeks: &[AgentWeek], config: &DetectConfig) -> Detection {
-    let population = Population::new(weeks, config);
-    let teams: BTreeMap<&str, &str> = population
+/// A lens's p-value at or below which it supports a finding: its reasons are given and its
+/// dollars count. When no lens reaches it, the strongest one speaks alone.
+const SUPPORT_P: f64 = 0.01;
+
+/// Runs every lens, combines each agent's p-values and turns them into findings.
+pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> Detection {
+    let population = Population::new(weeks, evidence, config);
+    let summaries: BTreeMap<&str, &AgentSummary> = population
         .agents
         .iter()
-        .map(|a| (a.agent.as_str(), a.team.as_str()))
+        .map(|a| (a.agent.as_str(), a))
         .collect();
-    let mut judged: BTreeSet<String> = BTreeSet::new();
-    let mut findings = Vec::new();
+    let mut by_agent: BTreeMap<String, Vec<(&'static str, Assessment)>> = BTreeMap::new();
     for lens in lenses() {
-        let assessments = lens.assess(&population, config);
-        // Agents judged together (same lens, same week) share one BH family.
-        let mut families: BTreeMap<Option<NaiveDate>, Vec<&Assessment>> = BTreeMap::new();
-        for assessment in &assessments {
-            judged.insert(assessment.agent.clone());
-            families
-                .entry(assessment.week)
+        for assessment in lens.assess(&population, config) {
+            by_agent
+                .entry(assessment.agent.clone())
                 .or_default()
-                .push(assessment);
+                .push((lens.name(), assessment));
         }
-        for family in families.values() {
-            let p: Vec<f64> = family.iter().map(|a| a.p_value).collect();
-            let q = stats::benjamini_hochberg(&p);
-            for (assessment, q) in family.iter().zip(q) {
-                if q > config.fdr_q || assessment.excess_cost_usd < config.materiality_usd {
-                    continue;
-                }
-                findings.push(Finding {
-                    agent: assessment.agent.clone(),
-                    team: teams
-                        .get(assessment.agent.as_str())
-                        .copied()
-                        .unwrap_or("")
-                        .to_string(),
-                    week: assessment.week,
-                    severity: severity(q, assessment.excess_factor, config),
-                    detector: lens.name(),
-                    score: crate::units::round_to(assessment.score, 3),
-                    q_value: q,
-                    excess_cost_usd: crate::units::round_to(assessment.excess_cost_usd, 2),
-                    reasons: assessment.reasons.clone(),
-                });
-            }
+    }
+    // One p per agent (Cauchy combination over its lenses), then one BH family per run.
+    let combined: Vec<f64> = by_agent
+        .values()
+        .map(|lenses| {
+            let p: Vec<f64> = lenses.iter().map(|(_, a)| a.p_value).collect();
+            stats::cauchy_combination(&p).unwrap_or(1.0)
+        })
+        .collect();
+    let q_values = stats::benjamini_hochberg(&combined);
+    let mut findings = Vec::new();
+    for ((agent, lenses), (p, q)) in by_agent.iter().zip(combined.iter().zip(&q_values)) {
+        if *q > config.fdr_q {
+            continue;
         }
+        let mut ranked: Vec<&(&'static str, Assessment)> = lenses.iter().collect();
+        ranked.sort_by(|a, b| a.1.p_value.total_cmp(&b.1.p_value).then(a.0.cmp(b.0)));
+        let supporting: Vec<&(&'static str, Assessment)> = ranked
+            .iter()
+            .copied()
+            .filter(|(_, a)| a.p_value <= SUPPORT_P)
+            .collect();
+        let supporting = if supporting.is_empty() {
+            ranked[..1].to_vec()
+        } else {
+            supporting
+        };
+        // Lenses measure overlapping spend: the largest estimate, never their sum.
+        let excess = supporting
+            .iter()
+            .map(|(_, a)| a.excess_cost_usd)
+            .fold(0.0, f64::max);
+        if excess < config.materiality_usd {
+            continue;
+        }
+        let excess_factor = supporting
+            .iter()
+            .map(|(_, a)| a.excess_factor)
+            .fold(1.0, f64::max);
+        findings.push(Finding {
+            agent: agent.clone(),
+            team: summaries
+                .get(agent.as_str())
+                .map(|s| s.team.clone())
+                .unwrap_or_default(),
+            week: None,
+            severity: severity(*q, excess_factor, config),
+            detector: supporting[0].0,
+            score: crate::units::round_to(stats::normal_isf(*p), 3),
+            q_value: *q,
+            excess_cost_usd: crate::units::round_to(excess, 2),
+            onset_week: supporting.iter().find_map(|(_, a)| a.onset_week),
+            reasons: supporting
+                .iter()
+                .flat_map(|(_, a)| a.reasons.iter().cloned())
+                .collect(),
+        });
     }
     findings.sort_by(|a, b| {
         b.severity
@@ -299,7 +388,7 @@ pub fn run(weeks: &[AgentWeek], config: &DetectConfig) -> Detection {
         .map(|agent| {
             let status = if flagged.contains(agent.agent.as_str()) {
                 AgentStatus::Flagged
-            } else if agent.eligible && judged.contains(&agent.agent) {
+            } else if agent.eligible && by_agent.contains_key(&agent.agent) {
                 AgentStatus::Ok
             } else {
                 AgentStatus::InsufficientData

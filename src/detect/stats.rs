@@ -131,6 +131,83 @@ pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
     q
 }
 
+/// The z with P(Z > z) = p, by bisection on [`normal_sf`] (accurate to 1e-9 in z).
+pub fn normal_isf(p: f64) -> f64 {
+    let p = p.clamp(1e-300, 1.0);
+    let (mut lo, mut hi) = (-40.0_f64, 40.0_f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if normal_sf(mid) > p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Largest p-value a signal enters the Cauchy combination with: a p near 1 maps to a huge
+/// negative term that would cancel real evidence from another signal.
+const CAUCHY_P_CAP: f64 = 0.99;
+
+/// The Cauchy combination test (Liu & Xie 2020, JASA 115:393): T = Σ wᵢ tan((½ − pᵢ)π) with
+/// equal weights, combined p = ½ − arctan(T)/π. Its tail is accurate whatever the dependence
+/// between the signals, which is why it suits lenses that read the same agent. `None` when
+/// there is nothing to combine.
+pub fn cauchy_combination(p_values: &[f64]) -> Option<f64> {
+    if p_values.is_empty() {
+        return None;
+    }
+    let w = 1.0 / p_values.len() as f64;
+    let t: f64 = p_values
+        .iter()
+        .map(|p| {
+            let p = p.clamp(1e-300, CAUCHY_P_CAP);
+            // tan((½ − p)π) = 1/tan(pπ), which stays accurate for tiny p.
+            w / (p * std::f64::consts::PI).tan()
+        })
+        .sum();
+    let p = if t > 1e15 {
+        // arctan's complement for large T: ½ − arctan(T)/π ≈ 1/(πT).
+        1.0 / (std::f64::consts::PI * t)
+    } else {
+        0.5 - t.atan() / std::f64::consts::PI
+    };
+    Some(p.clamp(0.0, 1.0))
+}
+
+/// P(X ≥ k) for X ~ Poisson(λ).
+pub fn poisson_sf(k: u64, lambda: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if lambda <= 0.0 {
+        return 0.0;
+    }
+    // 1 − P(X ≤ k − 1), summed in logs to stay finite.
+    let mut term = (-lambda).exp();
+    let mut cdf = term;
+    for i in 1..k {
+        term *= lambda / i as f64;
+        cdf += term;
+    }
+    if cdf < 0.999 {
+        return (1.0 - cdf).max(0.0);
+    }
+    // Upper tail summed directly when the cdf is too close to 1 to subtract.
+    let mut log_term = -lambda + k as f64 * lambda.ln() - ln_factorial(k);
+    let mut tail = 0.0;
+    for i in k..k + 200 {
+        tail += log_term.exp();
+        log_term += lambda.ln() - ((i + 1) as f64).ln();
+    }
+    tail.min(1.0)
+}
+
+fn ln_factorial(n: u64) -> f64 {
+    (1..=n).map(|i| (i as f64).ln()).sum()
+}
+
 /// Shuffles deterministically; used where a sample must be reproducible.
 pub fn seeded_shuffle<T>(items: &mut [T], seed: u64) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -212,6 +289,39 @@ mod tests {
         assert!(close(normal_sf(3.0), 0.001_349_9, 1e-7));
         assert!(close(normal_sf(-1.0), 0.841_344_7, 1e-7));
         assert!(close(normal_sf(0.0), 0.5, 1e-7));
+    }
+
+    #[test]
+    fn inverse_normal_round_trips() {
+        assert!(close(normal_isf(0.025), 1.959_964, 1e-5));
+        assert!(close(normal_isf(0.5), 0.0, 1e-6));
+        assert!(close(normal_isf(1e-10), 6.361_341, 1e-4));
+    }
+
+    #[test]
+    fn cauchy_combination_matches_reference_values() {
+        // A single p-value comes back unchanged.
+        assert!(close(cauchy_combination(&[0.03]).unwrap(), 0.03, 1e-12));
+        // Two equal p-values combine to themselves (T = tan((½ − p)π)).
+        assert!(close(cauchy_combination(&[0.2, 0.2]).unwrap(), 0.2, 1e-12));
+        // T = (tan(0.49π) + tan(0))/2 = 15.910258; p = ½ − atan(T)/π = 0.0199803 (computed
+        // independently in Python).
+        let p = cauchy_combination(&[0.01, 0.5]).unwrap();
+        assert!(close(p, 0.019_980_3, 1e-7), "{p}");
+        // A strong signal survives a null one: about twice the smaller p.
+        let p = cauchy_combination(&[1e-8, 0.6]).unwrap();
+        assert!(p > 1e-8 && p < 3e-8, "{p}");
+        assert!(cauchy_combination(&[]).is_none());
+    }
+
+    #[test]
+    fn poisson_tail_matches_tables() {
+        // P(X ≥ 3 | λ = 1) = 1 − (1 + 1 + 0.5)e⁻¹ = 0.0803014.
+        assert!(close(poisson_sf(3, 1.0), 0.080_301_4, 1e-7));
+        // P(X ≥ 8 | λ = 0.1) = 2.2693e-13 (Python, summing the terms from 8 on).
+        let tail = poisson_sf(8, 0.1);
+        assert!(close(tail / 2.269_327e-13, 1.0, 1e-5), "{tail}");
+        assert_eq!(poisson_sf(0, 3.0), 1.0);
     }
 
     #[test]

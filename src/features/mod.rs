@@ -8,8 +8,10 @@
 //! micro-dollars, micro-units of output), so they are exact and do not depend on row order:
 //! shuffled input gives the same bytes. Outputs are summed per (agent, week, kind).
 
+pub mod behavior;
 mod table;
 
+pub use behavior::{BehaviorWeek, Snapshot};
 pub use table::{
     build_agent_weeks, price_days, AgentWeek, OutputWeights, PricedDay, UnpricedModel,
     UNASSIGNED_TEAM,

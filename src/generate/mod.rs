@@ -62,6 +62,8 @@ pub struct GenerateSettings {
     pub start: NaiveDate,
     pub layout: UsageLayout,
     pub format: UsageFileFormat,
+    /// Plant inflators; off, the company is all honest (a null population).
+    pub inflators: bool,
     pub verbosity: Verbosity,
 }
 
@@ -76,6 +78,7 @@ impl Default for GenerateSettings {
             start: NaiveDate::from_ymd_opt(2026, 9, 7).expect("valid date"),
             layout: UsageLayout::Requests,
             format: UsageFileFormat::Parquet,
+            inflators: true,
             verbosity: Verbosity::Normal,
         }
     }
@@ -123,6 +126,7 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
         settings.requests_per_week,
         settings.seed,
         usage::MODELS.len(),
+        settings.inflators,
     );
     let written = usage::write_all(settings, &profiles)?;
 
@@ -151,18 +155,10 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
         weeks: settings.weeks,
         start: settings.start.to_string(),
         requests: written.requests,
-        archetypes: [
-            Archetype::Regular,
-            Archetype::ConstantInflater,
-            Archetype::LoopBot,
-            Archetype::OnsetInflater,
-            Archetype::HeavyProductive,
-            Archetype::Tiny,
-            Archetype::Service,
-        ]
-        .into_iter()
-        .map(|a| (archetype_name(a), a.description()))
-        .collect(),
+        archetypes: population::ALL
+            .into_iter()
+            .map(|a| (archetype_name(a), a.description()))
+            .collect(),
         planted: profiles
             .iter()
             .filter(|p| p.archetype != Archetype::Regular)
@@ -172,9 +168,21 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
                 archetype: p.archetype,
                 inflator: p.archetype.is_inflator(),
                 visible_to: p.archetype.visible_to(),
-                burn_factor: crate::units::round_to(p.burn, 3),
-                onset_week: (p.archetype == Archetype::OnsetInflater).then(|| {
-                    (settings.start + chrono::Duration::weeks(i64::from(onset))).to_string()
+                burn_factor: crate::units::round_to(
+                    if p.archetype == Archetype::SlowDrifter {
+                        p.growth.powi(settings.weeks as i32 - 1)
+                    } else {
+                        p.burn
+                    },
+                    3,
+                ),
+                onset_week: match p.archetype {
+                    Archetype::OnsetInflater => Some(onset),
+                    Archetype::SlowDrifter => Some(1.min(settings.weeks - 1)),
+                    _ => None,
+                }
+                .map(|week| {
+                    (settings.start + chrono::Duration::weeks(i64::from(week))).to_string()
                 }),
                 output_alias: (p.output_name != p.login).then(|| p.output_name.clone()),
             })
@@ -210,5 +218,13 @@ pub fn archetype_name(archetype: Archetype) -> &'static str {
         Archetype::HeavyProductive => "heavy_productive",
         Archetype::Tiny => "tiny",
         Archetype::Service => "service",
+        Archetype::ContextStuffer => "context_stuffer",
+        Archetype::SnapshotSpiker => "snapshot_spiker",
+        Archetype::SlowDrifter => "slow_drifter",
+        Archetype::ParallelBurner => "parallel_burner",
+        Archetype::HonestRampUp => "honest_ramp_up",
+        Archetype::Vacation => "vacation",
+        Archetype::FewArtifacts => "few_artifacts",
+        Archetype::Aliased => "aliased",
     }
 }

@@ -28,13 +28,66 @@ pub enum Archetype {
     Tiny,
     /// Look-alike: a service account running around the clock with real output.
     Service,
+    /// Inflator: the requests of a typical agent, each carrying 3–6x the context it needs.
+    ContextStuffer,
+    /// Inflator: a typical week's work, plus 3–6x as much burned in the hours before the
+    /// weekly leaderboard snapshot.
+    SnapshotSpiker,
+    /// Inflator: honest in the first week, then burn compounding 25–35% a week, output flat.
+    SlowDrifter,
+    /// Inflator: a typical agent who also keeps 4–8 background sessions running in parallel,
+    /// day and night on weekdays, delivering nothing more.
+    ParallelBurner,
+    /// Look-alike: spend rising 8–15% a week (2–5x over a quarter) with output rising along
+    /// the curve: onboarding, or a new project.
+    HonestRampUp,
+    /// Look-alike: two or three consecutive weeks away, then back to normal.
+    Vacation,
+    /// Look-alike: a member of a research or SRE team, whose work leaves few countable
+    /// artifacts (a quarter of what engineering teams record).
+    FewArtifacts,
+    /// Look-alike: delivers under a different handle in the output data, linked by the
+    /// identity map.
+    Aliased,
 }
+
+/// Every archetype, in the order the truth file lists them.
+pub const ALL: [Archetype; 15] = [
+    Archetype::Regular,
+    Archetype::ConstantInflater,
+    Archetype::LoopBot,
+    Archetype::OnsetInflater,
+    Archetype::ContextStuffer,
+    Archetype::SnapshotSpiker,
+    Archetype::SlowDrifter,
+    Archetype::ParallelBurner,
+    Archetype::HeavyProductive,
+    Archetype::Tiny,
+    Archetype::Service,
+    Archetype::HonestRampUp,
+    Archetype::Vacation,
+    Archetype::FewArtifacts,
+    Archetype::Aliased,
+];
+
+/// The teams whose agents are [`Archetype::FewArtifacts`].
+pub const FEW_ARTIFACT_TEAMS: [&str; 2] = ["research", "sre"];
+
+/// When the synthetic company's leaderboard takes its weekly snapshot: Friday 17:00 UTC,
+/// the default of `[detect] snapshot`.
+pub const SNAPSHOT_WEEKDAY_OFFSET_HOURS: i64 = 4 * 24 + 17;
 
 impl Archetype {
     pub fn is_inflator(self) -> bool {
         matches!(
             self,
-            Archetype::ConstantInflater | Archetype::LoopBot | Archetype::OnsetInflater
+            Archetype::ConstantInflater
+                | Archetype::LoopBot
+                | Archetype::OnsetInflater
+                | Archetype::ContextStuffer
+                | Archetype::SnapshotSpiker
+                | Archetype::SlowDrifter
+                | Archetype::ParallelBurner
         )
     }
 
@@ -44,6 +97,10 @@ impl Archetype {
             Archetype::ConstantInflater => &["efficiency"],
             Archetype::LoopBot => &["efficiency", "behavior"],
             Archetype::OnsetInflater => &["change"],
+            Archetype::ContextStuffer => &["efficiency", "behavior"],
+            Archetype::SnapshotSpiker => &["efficiency", "behavior"],
+            Archetype::SlowDrifter => &["change"],
+            Archetype::ParallelBurner => &["efficiency", "behavior"],
             _ => &[],
         }
     }
@@ -57,6 +114,14 @@ impl Archetype {
             Archetype::HeavyProductive => "uses 6-10x the typical tokens and delivers on the population curve (about 2.5x the output)",
             Archetype::Tiny => "a few requests a week at most; below the minimum-data gates",
             Archetype::Service => "service account running around the clock, with real output",
+            Archetype::ContextStuffer => "a typical agent's requests, each with 3-6x the context (cache reads and input) it needs",
+            Archetype::SnapshotSpiker => "a typical week's work plus 3-6x as much burned in the 10 hours before the Friday 17:00 UTC leaderboard snapshot",
+            Archetype::SlowDrifter => "honest in week one, then burn compounding 25-35% a week with output flat",
+            Archetype::ParallelBurner => "a typical agent plus 4-8 parallel background sessions on weekdays, day and night, delivering nothing",
+            Archetype::HonestRampUp => "spend rising 8-15% a week (2-5x over a quarter: onboarding, a new project) with output rising along the curve",
+            Archetype::Vacation => "two or three consecutive weeks away mid-period, otherwise regular",
+            Archetype::FewArtifacts => "research or SRE team member: honest work that leaves a quarter of the countable artifacts",
+            Archetype::Aliased => "delivers under a different handle in the output data, linked only by the identity map",
         }
     }
 }
@@ -86,6 +151,12 @@ pub struct AgentProfile {
     pub utc_offset_hours: f64,
     /// Index into the model menu of the agent's preferred model.
     pub primary_model: usize,
+    /// Multiplier on the context (input and cache reads) of every request.
+    pub context: f64,
+    /// Multiplier on countable output (low for research and SRE work).
+    pub output_factor: f64,
+    /// Weekly growth of burn (slow drifter) or of honest work (ramp-up); 1 otherwise.
+    pub growth: f64,
 }
 
 const FIRST: [&str; 24] = [
@@ -113,45 +184,61 @@ const SERVICE_NAMES: [&str; 6] = [
 const OFFSETS: [f64; 7] = [-8.0, -5.0, 0.0, 1.0, 2.0, 5.5, 8.0];
 
 /// Assigns archetypes: a fixed share of each, at least one of each inflator for populations of
-/// twenty or more, the rest regular. Positions are spread over teams by the shuffle.
-fn archetypes(agents: usize, rng: &mut ChaCha8Rng) -> Vec<Archetype> {
+/// twenty or more (none at all with `inflators` off), the rest regular. Positions are spread
+/// over teams by the shuffle.
+fn archetypes(agents: usize, inflators: bool, rng: &mut ChaCha8Rng) -> Vec<Archetype> {
     let share =
         |fraction: f64, floor: usize| ((agents as f64 * fraction).round() as usize).max(floor);
     let floor = usize::from(agents >= 20);
     let mut plan = Vec::with_capacity(agents);
-    plan.extend(std::iter::repeat_n(
-        Archetype::ConstantInflater,
-        share(0.03, floor),
-    ));
-    plan.extend(std::iter::repeat_n(Archetype::LoopBot, share(0.02, floor)));
-    plan.extend(std::iter::repeat_n(
-        Archetype::OnsetInflater,
-        share(0.02, floor),
-    ));
-    plan.extend(std::iter::repeat_n(
-        Archetype::HeavyProductive,
-        share(0.05, floor),
-    ));
-    plan.extend(std::iter::repeat_n(Archetype::Tiny, share(0.04, floor)));
-    plan.extend(std::iter::repeat_n(Archetype::Service, share(0.03, 0)));
+    for archetype in ALL.iter().copied().filter(|a| a.is_inflator()) {
+        if inflators {
+            plan.extend(std::iter::repeat_n(archetype, share(0.02, floor)));
+        }
+    }
+    let look_alikes = [
+        (Archetype::HeavyProductive, 0.05),
+        (Archetype::Tiny, 0.04),
+        (Archetype::Service, 0.03),
+        (Archetype::HonestRampUp, 0.03),
+        (Archetype::Vacation, 0.04),
+        (Archetype::Aliased, 0.04),
+    ];
+    for (archetype, fraction) in look_alikes {
+        plan.extend(std::iter::repeat_n(archetype, share(fraction, floor)));
+    }
+    // A research team only where there are enough agents for it to be a cohort of its own.
+    if agents >= 40 {
+        plan.extend(std::iter::repeat_n(Archetype::FewArtifacts, share(0.12, 8)));
+    }
     plan.truncate(agents);
     plan.resize(agents, Archetype::Regular);
     crate::detect::stats::seeded_shuffle(&mut plan, rng.gen());
     plan
 }
 
-/// Draws the whole population.
-pub fn draw(agents: usize, requests_per_week: f64, seed: u64, models: usize) -> Vec<AgentProfile> {
+/// Draws the whole population; `inflators` off plants none (a null population).
+pub fn draw(
+    agents: usize,
+    requests_per_week: f64,
+    seed: u64,
+    models: usize,
+    inflators: bool,
+) -> Vec<AgentProfile> {
     use rand::SeedableRng;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let plan = archetypes(agents, &mut rng);
+    let plan = archetypes(agents, inflators, &mut rng);
     let teams = (agents / 12).clamp(1, TEAMS.len());
     let mut used = std::collections::BTreeSet::new();
-    let mut services = 0;
+    let (mut services, mut few_artifacts) = (0, 0);
     plan.into_iter()
         .enumerate()
         .map(|(index, archetype)| {
             let mut rng = agent_rng(seed, index as u64, 0);
+            let (first, last) = (
+                FIRST[rng.gen_range(0..FIRST.len())],
+                LAST[rng.gen_range(0..LAST.len())],
+            );
             let login = if archetype == Archetype::Service {
                 services += 1;
                 let base = SERVICE_NAMES[(services - 1) % SERVICE_NAMES.len()];
@@ -160,44 +247,77 @@ pub fn draw(agents: usize, requests_per_week: f64, seed: u64, models: usize) -> 
                     &mut used,
                 )
             } else {
-                let first = FIRST[rng.gen_range(0..FIRST.len())];
-                let last = LAST[rng.gen_range(0..LAST.len())];
                 unique(format!("{first}.{last}"), &mut used)
             };
-            let output_name = if archetype != Archetype::Service && rng.gen_bool(0.35) {
+            let output_name = if archetype == Archetype::Aliased {
+                unique(format!("gh-{first}{}{index}", &last[..1]), &mut used)
+            } else if archetype != Archetype::Service && rng.gen_bool(0.35) {
                 format!("{login}@corp.example")
             } else {
                 login.clone()
             };
             let spread = LogNormal::new(0.0, 0.6).expect("valid");
             let mut rate = requests_per_week * spread.sample(&mut rng);
-            let mut burn = 1.0;
+            let typical = requests_per_week * rng.gen_range(0.7..1.4);
+            let (mut burn, mut growth, mut context, mut output_factor) = (1.0, 1.0, 1.0, 1.0);
+            let mut team = TEAMS[index % teams].to_string();
             match archetype {
                 Archetype::HeavyProductive => rate *= rng.gen_range(6.0..10.0),
                 Archetype::Tiny => rate = rng.gen_range(1.0..6.0),
                 Archetype::ConstantInflater => {
                     // A typical agent's work underneath, so "comparable peers" are the median.
-                    rate = requests_per_week * rng.gen_range(0.7..1.4);
+                    rate = typical;
                     burn = rng.gen_range(8.0..12.0);
                 }
                 Archetype::OnsetInflater => burn = rng.gen_range(6.0..10.0),
                 Archetype::LoopBot => rate *= 0.3,
                 Archetype::Service => rate *= rng.gen_range(1.0..3.0),
-                Archetype::Regular => {}
+                Archetype::ContextStuffer => {
+                    rate = typical;
+                    context = rng.gen_range(3.0..6.0);
+                    burn = context;
+                }
+                Archetype::SnapshotSpiker => {
+                    rate = typical;
+                    burn = rng.gen_range(4.0..7.0);
+                }
+                Archetype::SlowDrifter => {
+                    rate = typical;
+                    growth = rng.gen_range(1.25..1.35);
+                }
+                Archetype::ParallelBurner => {
+                    rate = typical;
+                    burn = rng.gen_range(5.0..9.0);
+                }
+                Archetype::HonestRampUp => {
+                    rate = typical * 0.6;
+                    growth = rng.gen_range(1.08..1.15);
+                }
+                Archetype::FewArtifacts => {
+                    output_factor = 0.25;
+                    team = FEW_ARTIFACT_TEAMS[(few_artifacts / 8) % FEW_ARTIFACT_TEAMS.len()]
+                        .to_string();
+                    few_artifacts += 1;
+                }
+                Archetype::Regular | Archetype::Vacation | Archetype::Aliased => {}
             }
             let skill = Normal::new(0.0_f64, SKILL_SIGMA)
                 .expect("valid")
                 .sample(&mut rng)
                 .exp();
+            context *= LogNormal::new(0.0, 0.25).expect("valid").sample(&mut rng);
             AgentProfile {
                 index,
-                team: TEAMS[index % teams].to_string(),
+                team,
                 archetype,
                 rate: rate.max(1.0),
                 burn,
                 skill,
                 utc_offset_hours: OFFSETS[rng.gen_range(0..OFFSETS.len())],
                 primary_model: weighted_model(&mut rng, models),
+                context,
+                output_factor,
+                growth,
                 output_name,
                 login,
             }

@@ -10,7 +10,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Normal, Poisson};
 
-use super::population::{agent_rng, AgentProfile, Archetype};
+use super::population::{agent_rng, AgentProfile, Archetype, SNAPSHOT_WEEKDAY_OFFSET_HOURS};
 use super::{GenerateError, GenerateSettings, UsageFileFormat, UsageLayout};
 use crate::normalize::pricing::{PriceTable, Rates, Tokens};
 
@@ -73,17 +73,27 @@ fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
     Poisson::new(mean).expect("positive mean").sample(rng) as u64
 }
 
-/// Tokens of one coding-agent turn: cache reads dominate, output is small.
-fn turn_tokens(rng: &mut ChaCha8Rng) -> Tokens {
+/// Tokens of one coding-agent turn: cache reads dominate, output is small. `context` scales
+/// the context an agent habitually sends (input, cache reads and writes).
+fn turn_tokens(rng: &mut ChaCha8Rng, context: f64) -> Tokens {
     Tokens {
-        input: lognormal(rng, 3_000.0, 0.8) as u64,
+        input: (lognormal(rng, 3_000.0, 0.8) * context) as u64,
         output: lognormal(rng, 1_200.0, 0.7) as u64,
-        cache_read: lognormal(rng, 90_000.0, 0.6) as u64,
+        cache_read: (lognormal(rng, 90_000.0, 0.6) * context) as u64,
         cache_write: if rng.gen_bool(0.3) {
-            lognormal(rng, 12_000.0, 0.9) as u64
+            (lognormal(rng, 12_000.0, 0.9) * context) as u64
         } else {
             0
         },
+    }
+}
+
+/// The context an agent's work needs: its habit, without a context stuffer's padding.
+fn needed_context(profile: &AgentProfile) -> f64 {
+    if profile.archetype == Archetype::ContextStuffer {
+        profile.context / profile.burn
+    } else {
+        profile.context
     }
 }
 
@@ -107,6 +117,15 @@ fn session_start(rng: &mut ChaCha8Rng, profile: &AgentProfile, week_start: i64) 
     ts.clamp(week_start, week_start + 7 * 86_400 - 6 * 3_600)
 }
 
+/// Where a burst of sessions starts.
+#[derive(Clone, Copy)]
+enum Starts {
+    /// The agent's working hours (around the clock for service accounts).
+    Working,
+    /// Anywhere in `[from, from + seconds)`.
+    Within { from: i64, seconds: i64 },
+}
+
 /// `count` requests in human-sized sessions.
 fn sessions(
     rng: &mut ChaCha8Rng,
@@ -114,15 +133,20 @@ fn sessions(
     week_start: i64,
     count: u64,
     first_session: u32,
+    starts: Starts,
     out: &mut Vec<Request>,
 ) -> u32 {
     let mut remaining = count;
     let mut session = first_session;
     let gap = Exp::new(1.0 / 75.0).expect("valid");
+    let context = profile.context;
     while remaining > 0 {
         let size = (1 + poisson(rng, 14.0)).min(remaining);
         remaining -= size;
-        let mut ts = session_start(rng, profile, week_start);
+        let mut ts = match starts {
+            Starts::Working => session_start(rng, profile, week_start),
+            Starts::Within { from, seconds } => from + rng.gen_range(0..seconds.max(1)),
+        };
         for _ in 0..size {
             let model = if rng.gen_bool(0.85) {
                 profile.primary_model
@@ -132,7 +156,7 @@ fn sessions(
             out.push(Request {
                 ts,
                 model,
-                tokens: turn_tokens(rng),
+                tokens: turn_tokens(rng, context),
                 session,
                 prompt: rng.gen(),
             });
@@ -182,6 +206,53 @@ fn loop_requests(
             i += 1;
         }
     }
+}
+
+/// `count` requests in 4–8 background sessions running side by side on each weekday, started
+/// at any hour and left running for 6–14 hours.
+fn parallel_requests(
+    rng: &mut ChaCha8Rng,
+    profile: &AgentProfile,
+    week_start: i64,
+    count: u64,
+    first_session: u32,
+    out: &mut Vec<Request>,
+) {
+    let lanes = 4 + (profile.index % 5) as u64;
+    let per_lane = (count / (5 * lanes)).max(1);
+    let mut session = first_session;
+    for day in 0..5i64 {
+        let start = week_start + day * 86_400 + rng.gen_range(0..86_400);
+        let span = rng.gen_range(6.0..14.0) * 3_600.0;
+        let gap = Exp::new(per_lane as f64 / span).expect("positive rate");
+        for _ in 0..lanes {
+            let mut ts = start + rng.gen_range(0..300);
+            for _ in 0..per_lane {
+                out.push(Request {
+                    ts,
+                    model: profile.primary_model,
+                    tokens: turn_tokens(rng, profile.context),
+                    session,
+                    prompt: rng.gen(),
+                });
+                ts += 1 + gap.sample(rng) as i64;
+            }
+            session += 1;
+        }
+    }
+}
+
+/// Hours before the snapshot in which a snapshot spiker burns.
+const SPIKE_HOURS: i64 = 10;
+
+/// The weeks a vacation look-alike is away: two or three in a row from a third of the way in.
+fn vacation_weeks(profile: &AgentProfile, weeks: u32, rng: &mut ChaCha8Rng) -> Vec<u32> {
+    if profile.archetype != Archetype::Vacation || weeks < 5 {
+        return Vec::new();
+    }
+    let first = weeks / 3;
+    let length = rng.gen_range(2..=3).min(weeks - first - 1);
+    (first..first + length).collect()
 }
 
 /// Accumulates usage rows and writes them in batches.
@@ -471,14 +542,20 @@ pub fn write_all(
         let mut rng = agent_rng(settings.seed, profile.index as u64, 1);
         let mut seq = 0u64;
         let mut pr_number = 0u64;
+        let away = vacation_weeks(profile, settings.weeks, &mut rng);
         for week in 0..settings.weeks {
             let week_start = epoch_start + i64::from(week) * 7 * 86_400;
             let on_vacation = profile.archetype != Archetype::Service && rng.gen_bool(0.06);
-            if on_vacation {
+            if on_vacation || away.contains(&week) {
                 continue;
             }
             let weekly = lognormal(&mut rng, 1.0, 0.25);
-            let productive = poisson(&mut rng, profile.rate * weekly);
+            let ramp = if profile.archetype == Archetype::HonestRampUp {
+                profile.growth.powi(week as i32)
+            } else {
+                1.0
+            };
+            let productive = poisson(&mut rng, profile.rate * weekly * ramp);
             let mut week_requests = Vec::new();
             let next = sessions(
                 &mut rng,
@@ -486,30 +563,67 @@ pub fn write_all(
                 week_start,
                 productive,
                 0,
+                Starts::Working,
                 &mut week_requests,
             );
+            // What the work cost at the context it needed: a context stuffer's padding buys
+            // nothing.
+            let padding = profile.context / needed_context(profile);
             let productive_cost: f64 = week_requests
                 .iter()
                 .map(|r| rates[r.model].cost_micro(&r.tokens) as f64 / 1e6)
-                .sum();
+                .sum::<f64>()
+                / padding;
             let burn = match profile.archetype {
-                Archetype::ConstantInflater => profile.burn,
+                Archetype::ConstantInflater
+                | Archetype::SnapshotSpiker
+                | Archetype::ParallelBurner => profile.burn,
                 Archetype::OnsetInflater if week >= onset_week(settings.weeks) => {
                     let ramp = f64::from(week - onset_week(settings.weeks) + 1) / 3.0;
                     1.0 + (profile.burn - 1.0) * ramp.min(1.0)
                 }
+                Archetype::SlowDrifter => profile.growth.powi(week as i32),
                 _ => 1.0,
             };
-            if burn > 1.0 {
-                let extra = (productive as f64 * (burn - 1.0)).round() as u64;
-                sessions(
+            let extra = (productive as f64 * (burn - 1.0)).round() as u64;
+            match profile.archetype {
+                Archetype::SnapshotSpiker => {
+                    let snapshot = week_start + SNAPSHOT_WEEKDAY_OFFSET_HOURS * 3_600;
+                    let window = SPIKE_HOURS * 3_600;
+                    sessions(
+                        &mut rng,
+                        profile,
+                        week_start,
+                        extra,
+                        next,
+                        // Sessions run ~20 minutes: start early enough to end in the window.
+                        Starts::Within {
+                            from: snapshot - window,
+                            seconds: window - 1_800,
+                        },
+                        &mut week_requests,
+                    );
+                }
+                Archetype::ParallelBurner => parallel_requests(
                     &mut rng,
                     profile,
                     week_start,
                     extra,
                     next,
                     &mut week_requests,
-                );
+                ),
+                _ if extra > 0 => {
+                    sessions(
+                        &mut rng,
+                        profile,
+                        week_start,
+                        extra,
+                        next,
+                        Starts::Working,
+                        &mut week_requests,
+                    );
+                }
+                _ => {}
             }
             if profile.archetype == Archetype::LoopBot {
                 loop_requests(
@@ -537,7 +651,11 @@ pub fn write_all(
                 OUTPUT_SCALE
                     * productive_cost.powf(ELASTICITY)
                     * profile.skill
-                    * team_factor[profile.team.as_str()]
+                    * team_factor
+                        .get(profile.team.as_str())
+                        .copied()
+                        .unwrap_or(1.0)
+                    * profile.output_factor
                     * lognormal(&mut rng, 1.0, 0.2)
             } else {
                 0.0

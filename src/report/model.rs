@@ -93,6 +93,8 @@ pub struct FindingEntry {
     pub score: f64,
     pub q_value: f64,
     pub excess_cost_usd: f64,
+    /// First day of the week the inflation began, when the change lens dated it.
+    pub onset_week: Option<String>,
     pub reasons: Vec<ReasonEntry>,
 }
 

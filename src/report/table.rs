@@ -82,7 +82,10 @@ impl Reporter for TableReporter {
                 .week
                 .as_deref()
                 .map(|w| format!("week of {w}"))
-                .unwrap_or_else(|| "whole period".to_string());
+                .unwrap_or_else(|| match &finding.onset_week {
+                    Some(onset) => format!("whole period, onset week of {onset}"),
+                    None => "whole period".to_string(),
+                });
             writeln!(
                 out,
                 "{}. {} ({}), {week}",

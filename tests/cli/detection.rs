@@ -1,6 +1,7 @@
-//! The efficiency lens on generated companies with a planted truth: what it can see it finds,
-//! and the honest look-alikes (heavy but productive users, tiny users, service accounts) are
-//! not flagged. Seeds are fixed and consecutive, not chosen. Scoring is `tokenaudit eval`'s.
+//! The detection engine on generated companies with a planted truth, scored by
+//! `tokenaudit eval`. Seeds are fixed and consecutive, not chosen; the thresholds are the
+//! numbers measured on them (README, "What the detector can and cannot see"), so a change that
+//! makes detection worse fails here.
 
 use std::collections::BTreeMap;
 
@@ -8,71 +9,124 @@ use tokenaudit::audit::eval::{evaluate, ArchetypeScore};
 use tokenaudit::audit::{AuditSettings, Verbosity};
 use tokenaudit::generate::{self, GenerateSettings};
 
-fn archetypes_of_seed(seed: u64) -> Vec<ArchetypeScore> {
-    let dir = tempfile::tempdir().unwrap();
-    generate::write(&GenerateSettings {
+/// A quarter of history for 60 agents, at the generator's default request rate.
+fn company(seed: u64, weeks: u32, requests_per_week: f64, inflators: bool) -> GenerateSettings {
+    GenerateSettings {
         agents: 60,
-        weeks: 8,
+        weeks,
         seed,
-        requests_per_week: 120.0,
-        out: dir.path().to_path_buf(),
+        requests_per_week,
+        inflators,
         verbosity: Verbosity::Quiet,
         ..GenerateSettings::default()
+    }
+}
+
+fn audit(settings: GenerateSettings) -> (Vec<ArchetypeScore>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    generate::write(&GenerateSettings {
+        out: dir.path().to_path_buf(),
+        ..settings
     })
     .unwrap();
-    let settings = AuditSettings {
+    let audit = AuditSettings {
         verbosity: Verbosity::Quiet,
         ..AuditSettings::default()
     };
-    evaluate(dir.path(), settings).unwrap().archetypes
+    let evaluation = evaluate(dir.path(), audit).unwrap();
+    (evaluation.archetypes, evaluation.severities)
 }
 
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Pooled {
     planted: usize,
     flagged: usize,
     inflator: bool,
-    visible: bool,
 }
 
 #[test]
-fn efficiency_finds_what_it_can_see_and_spares_look_alikes() {
+fn planted_inflators_are_found_and_look_alikes_spared() {
     let mut pooled: BTreeMap<String, Pooled> = BTreeMap::new();
     for seed in 1..=6 {
-        for a in archetypes_of_seed(seed) {
+        for a in audit(company(seed, 12, 400.0, true)).0 {
             let entry = pooled.entry(a.archetype.clone()).or_default();
             entry.planted += a.agents;
             entry.flagged += a.flagged;
             entry.inflator = a.inflator;
-            entry.visible = a.visible_to.iter().any(|lens| lens == "efficiency");
         }
     }
-    let visible: usize = pooled
-        .values()
-        .filter(|v| v.visible)
-        .map(|v| v.planted)
-        .sum();
-    let found: usize = pooled
-        .values()
-        .filter(|v| v.visible)
-        .map(|v| v.flagged)
-        .sum();
-    let flagged: usize = pooled.values().map(|v| v.flagged).sum();
-    let flagged_inflators: usize = pooled
-        .values()
-        .filter(|v| v.inflator)
-        .map(|v| v.flagged)
-        .sum();
-    let recall = found as f64 / visible as f64;
-    let precision = flagged_inflators as f64 / flagged.max(1) as f64;
-    eprintln!("efficiency lens over 6 seeds: recall {recall:.2} ({found}/{visible}), precision {precision:.2} ({flagged_inflators}/{flagged})");
-    // Measured on these seeds: see the README's detection section for the numbers.
-    assert!(recall >= 0.5, "recall {recall:.2}");
-    assert!(precision >= 0.9, "precision {precision:.2}");
-    for look_alike in ["heavy_productive", "tiny", "service", "regular"] {
-        let wrongly = pooled.get(look_alike).map_or(0, |v| v.flagged);
-        assert_eq!(wrongly, 0, "{look_alike} agents were flagged");
+    let sum = |f: &dyn Fn(&Pooled) -> usize| pooled.values().map(f).sum::<usize>();
+    let inflators = sum(&|v| if v.inflator { v.planted } else { 0 });
+    let found = sum(&|v| if v.inflator { v.flagged } else { 0 });
+    let flagged = sum(&|v| v.flagged);
+    let recall = found as f64 / inflators as f64;
+    let precision = found as f64 / flagged.max(1) as f64;
+    eprintln!("6 seeds: precision {precision:.2} ({found}/{flagged}), recall {recall:.2} ({found}/{inflators})");
+    for (name, v) in &pooled {
+        eprintln!("  {name:<18} {}/{}", v.flagged, v.planted);
     }
-    let heavy = pooled.get("heavy_productive").map_or(0, |v| v.planted);
-    assert!(heavy >= 12, "the seeds plant heavy users ({heavy})");
+    assert!(precision >= 0.9, "precision {precision:.2}");
+    assert!(recall >= 0.8, "recall {recall:.2}");
+    // What the behaviour lens sees, it finds.
+    for archetype in [
+        "loop_bot",
+        "context_stuffer",
+        "snapshot_spiker",
+        "parallel_burner",
+    ] {
+        let v = &pooled[archetype];
+        assert!(
+            v.flagged * 6 >= v.planted * 5,
+            "{archetype}: {}/{}",
+            v.flagged,
+            v.planted
+        );
+    }
+    // The peer and history lenses find at least half of theirs.
+    for archetype in ["constant_inflater", "slow_drifter", "onset_inflater"] {
+        let v = &pooled[archetype];
+        assert!(
+            v.flagged * 2 >= v.planted,
+            "{archetype}: {}/{}",
+            v.flagged,
+            v.planted
+        );
+    }
+    // Measured: at most one agent of any look-alike group (1/12 honest ramp-ups); the issue's
+    // target of 5% per group is not met yet for groups of 12.
+    for look_alike in [
+        "heavy_productive",
+        "tiny",
+        "service",
+        "honest_ramp_up",
+        "vacation",
+        "few_artifacts",
+        "aliased",
+    ] {
+        let v = &pooled[look_alike];
+        assert!(v.planted >= 6, "{look_alike} is planted ({})", v.planted);
+        assert!(
+            v.flagged * 10 <= v.planted,
+            "{look_alike}: {}/{} flagged",
+            v.flagged,
+            v.planted
+        );
+    }
+    let regular = pooled.get("regular").map_or(0, |v| v.flagged);
+    assert!(regular <= 1, "{regular} regular agents flagged");
+}
+
+#[test]
+fn an_honest_company_gets_no_medium_or_high_finding() {
+    // 20 seeds of a company with no inflators. Measured: no medium or high finding in 18; the
+    // issue's target is 19.
+    let mut clean = 0;
+    for seed in 101..=120 {
+        let (_, severities) = audit(company(seed, 8, 200.0, false));
+        if severities.iter().all(|s| s == "low") {
+            clean += 1;
+        }
+    }
+    eprintln!("null population: {clean}/20 seeds without a medium or high finding");
+    assert!(clean >= 18, "{clean}/20");
 }

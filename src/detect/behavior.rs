@@ -1,0 +1,623 @@
+//! The behaviour lens: fingerprints of deliberate burning in request-level logs.
+//!
+//! Each fingerprint is one number per agent over the period, computed from the aggregates the
+//! lazy plan produced (`features::behavior`), and calibrated against the agents of the same kind
+//! (people apart from service accounts; context size also by primary model) with a robust z
+//! (median and 1.4826·MAD, Iglewicz & Hoaglin 1993) and a floor on the scale, so that a cohort
+//! where nobody repeats a prompt does not turn one retry into a finding. A fingerprint also
+//! needs a material effect (its gate) before it counts; the lens's p-value is the smallest
+//! fingerprint p-value, Bonferroni-corrected over the fingerprints that passed their gates.
+//!
+//! | code  | fingerprint | statistic |
+//! |-------|-------------|-----------|
+//! | TA301 | fixed-cadence loop | index of dispersion of requests per active 10-minute bin (Cox & Lewis 1966): ≈1 for Poisson, >1 for bursty people, →0 for a fixed cadence |
+//! | TA302 | repeated prompts | share of requests whose `prompt_hash` already occurred that week |
+//! | TA303 | context stuffing | context tokens (input, cache reads and writes) per request against agents on the same model |
+//! | TA304 | round-the-clock activity (people only) | share of requests in the quietest 8 hours of the day |
+//! | TA305 | pre-snapshot bursts | share of requests in the hours before the weekly leaderboard snapshot |
+//! | TA306 | parallel sessions | most sessions started within one 5-minute window, against a Poisson model of the agent's own session starts |
+//!
+//! What it cannot see: burning shaped exactly like the agent's real work (more of the same
+//! sessions at the same hours: the efficiency lens), timing inside bucketed exports (cadence,
+//! parallel sessions), and prompts in logs that do not carry `prompt_hash`.
+
+use std::collections::BTreeMap;
+
+use super::codes::CodeDoc;
+use super::stats::{median, normal_sf, poisson_sf, robust_scale};
+use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
+use crate::features::behavior::{BehaviorWeek, HOURS, START_WINDOW_SECONDS};
+use crate::normalize::identities::AgentKind;
+use crate::units::round_to;
+
+pub struct Behavior;
+
+pub const CADENCE: &str = "TA301";
+pub const REPEATED_PROMPTS: &str = "TA302";
+pub const CONTEXT_STUFFING: &str = "TA303";
+pub const ROUND_THE_CLOCK: &str = "TA304";
+pub const PRE_SNAPSHOT: &str = "TA305";
+pub const PARALLEL_SESSIONS: &str = "TA306";
+
+/// A fingerprint's p-value at or below which it is named in the reasons and its share of spend
+/// counts towards the dollars at stake.
+const REPORT_P: f64 = 0.01;
+
+pub const CODES: [CodeDoc; 6] = [
+    CodeDoc {
+        code: CADENCE,
+        title: "Requests on a fixed cadence",
+        lens: "behavior",
+        what_it_means: "The agent's requests arrive at a steady rhythm: counted per 10-minute bin while active, they vary far less than a person's or a Poisson process's would (index of dispersion well below 1, where people's is above it).",
+        why_it_matters: "A script that calls the model every minute or two for hours is the cheapest way to climb a usage leaderboard; real work comes in bursts of thought and review.",
+        benign_explanations: &[
+            "A scheduled job or polling integration run under a person's credentials.",
+            "A legitimate batch task (bulk migration, evaluation run) driven by a script.",
+            "A service account that is not marked as one in the identity map.",
+        ],
+        example: "requests per active 10-minute bin vary with dispersion 0.08 (people in the cohort: 1.9) over 1,240 bins",
+    },
+    CodeDoc {
+        code: REPEATED_PROMPTS,
+        title: "The same prompts sent again and again",
+        lens: "behavior",
+        what_it_means: "A large share of the agent's requests carry a prompt hash it already sent the same week.",
+        why_it_matters: "Regenerating the same answer, or looping a fixed prompt, burns tokens without new work; real sessions rarely repeat a prompt verbatim.",
+        benign_explanations: &[
+            "Retries after errors or timeouts.",
+            "Templated prompts from slash commands or CI integrations.",
+            "A tool that hashes only a fixed system prompt rather than the user's message.",
+        ],
+        example: "84% of 9,800 prompted requests repeat a prompt sent earlier that week (cohort median 0%)",
+    },
+    CodeDoc {
+        code: CONTEXT_STUFFING,
+        title: "Far more context per request than peers",
+        lens: "behavior",
+        what_it_means: "The agent's requests carry several times the context (input, cache reads and cache writes) of agents on the same model and of the same kind.",
+        why_it_matters: "Feeding whole codebases into every request multiplies tokens without multiplying the work; it raises a token count while each request does what a lean one would.",
+        benign_explanations: &[
+            "Work on a large monorepo or long documents that really need the context.",
+            "A tool configuration that attaches more files by default.",
+            "Long-running sessions that are not compacted.",
+        ],
+        example: "412,000 context tokens per request against 96,000 for agents on claude-sonnet-4-5 (4.3x)",
+    },
+    CodeDoc {
+        code: ROUND_THE_CLOCK,
+        title: "A person active around the clock",
+        lens: "behavior",
+        what_it_means: "Even the agent's quietest 8 hours of the day hold a large share of its requests; people sleep, so a person's quietest third of the day is nearly empty.",
+        why_it_matters: "Background agents left running overnight under a person's name are a common way to inflate usage.",
+        benign_explanations: &[
+            "On-call or incident duty.",
+            "Work across time zones, or a schedule that shifts during the period.",
+            "An automation account mapped to a person: mark it `service` in the identity map.",
+        ],
+        example: "29% of requests fall in the agent's quietest 8 hours of the day (people in the cohort: 1%)",
+    },
+    CodeDoc {
+        code: PRE_SNAPSHOT,
+        title: "Bursts before the leaderboard snapshot",
+        lens: "behavior",
+        what_it_means: "A large share of the agent's weekly requests fall in the hours just before the weekly usage snapshot (`[detect] snapshot`), week after week.",
+        why_it_matters: "Spend timed to the scoreboard rather than to the work is the signature of a usage target being met on purpose (deadline effects under targets: Oyer 1998).",
+        benign_explanations: &[
+            "End-of-sprint or release crunch that falls on the same day (check output in the same window).",
+            "A weekly job scheduled for that day.",
+            "A part-time schedule concentrated on that day.",
+        ],
+        example: "71% of requests in the 12 hours before the Friday 17:00 UTC snapshot (cohort median 6%), in 8 of 8 weeks",
+    },
+    CodeDoc {
+        code: PARALLEL_SESSIONS,
+        title: "Many sessions started at once",
+        lens: "behavior",
+        what_it_means: "Several of the agent's sessions started within the same 5 minutes, more than its own rate of starting sessions makes plausible by chance (a Poisson model of its session starts, corrected for every window looked at).",
+        why_it_matters: "Fanning out background sessions that nobody supervises multiplies spend without multiplying delivered work.",
+        benign_explanations: &[
+            "Sub-agents of one task logged as separate sessions.",
+            "CI fan-out under a person's credentials.",
+            "A deliberate parallel workflow (several worktrees) with matching output.",
+        ],
+        example: "7 sessions started within 5 minutes in the week of 2026-09-21; at its 14 sessions a week chance predicts at most 2",
+    },
+];
+
+/// One agent's fingerprints over the period.
+#[derive(Debug, Default)]
+struct Profile {
+    hours: Vec<u64>,
+    requests: u64,
+    bins: u64,
+    bin_requests: u64,
+    bin_squares: u64,
+    bucketed: bool,
+    prompted: u64,
+    repeats: u64,
+    /// (week, share of the week's requests before the snapshot).
+    snapshot_shares: Vec<f64>,
+    snapshot_requests: u64,
+    /// (p-value, starts, sessions, week) of the most surprising week of session starts.
+    parallel: Option<(f64, u64, u64, chrono::NaiveDate)>,
+}
+
+impl Profile {
+    fn dispersion(&self) -> Option<f64> {
+        if self.bucketed || self.bins < MIN_BINS || self.bin_requests == 0 {
+            return None;
+        }
+        let n = self.bins as f64;
+        let mean = self.bin_requests as f64 / n;
+        let variance = (self.bin_squares as f64 / n - mean * mean).max(0.0);
+        Some(variance / mean)
+    }
+
+    fn repeat_share(&self) -> Option<f64> {
+        (self.prompted >= MIN_PROMPTED).then(|| self.repeats as f64 / self.prompted as f64)
+    }
+
+    /// Share of requests in the quietest 8 consecutive hours of the day (UTC; the window is
+    /// circular, so the agent's own time zone does not matter).
+    fn quiet_share(&self) -> Option<f64> {
+        if self.requests < MIN_REQUESTS_FOR_HOURS {
+            return None;
+        }
+        let mut day = [0u64; 24];
+        for (h, n) in self.hours.iter().enumerate() {
+            day[h % 24] += n;
+        }
+        let quietest = (0..24)
+            .map(|start| (0..8).map(|i| day[(start + i) % 24]).sum::<u64>())
+            .min()?;
+        Some(quietest as f64 / self.requests as f64)
+    }
+
+    fn snapshot_share(&self) -> Option<f64> {
+        (self.requests >= MIN_REQUESTS_FOR_HOURS)
+            .then(|| self.snapshot_requests as f64 / self.requests as f64)
+    }
+}
+
+/// Smallest spread of ln(context per request) a calibration group is credited with: agents on
+/// one model differ by about a quarter in the context they habitually send (repository size,
+/// tool settings), and a small group can understate that.
+const CONTEXT_SCALE_FLOOR: f64 = 0.2;
+
+/// Context per request, as a multiple of the calibration group's median, from which stuffing
+/// is worth reporting (honest habits reach 2x now and then; padding every request costs more).
+const MIN_CONTEXT_RATIO: f64 = 2.5;
+
+/// Active 10-minute bins needed to judge cadence.
+const MIN_BINS: u64 = 30;
+/// Prompted requests needed to judge repetition.
+const MIN_PROMPTED: u64 = 50;
+/// Requests needed to judge the hours of the day and the snapshot window.
+const MIN_REQUESTS_FOR_HOURS: u64 = 100;
+
+fn profiles(
+    population: &Population,
+    weeks: &BTreeMap<&str, Vec<&BehaviorWeek>>,
+) -> BTreeMap<String, Profile> {
+    let snapshot = population.snapshot;
+    let mut out = BTreeMap::new();
+    for agent in population.agents.iter().filter(|a| a.eligible) {
+        let Some(agent_weeks) = weeks.get(agent.agent.as_str()) else {
+            continue;
+        };
+        let mut profile = Profile {
+            hours: vec![0; HOURS],
+            ..Profile::default()
+        };
+        for week in agent_weeks {
+            let mut in_window = 0;
+            for (hour, n) in &week.hours {
+                profile.hours[*hour as usize] += n;
+                if snapshot.in_window(*hour as usize) {
+                    in_window += n;
+                }
+            }
+            let requests = week.requests();
+            profile.requests += requests;
+            profile.snapshot_requests += in_window;
+            if requests > 0 {
+                profile
+                    .snapshot_shares
+                    .push(in_window as f64 / requests as f64);
+            }
+            profile.bins += week.bins;
+            profile.bin_requests += week.bin_requests;
+            profile.bin_squares += week.bin_squares;
+            profile.bucketed |= week.bucketed;
+            profile.prompted += week.prompted;
+            profile.repeats += week.prompted - week.distinct_prompts.min(week.prompted);
+            // Parallel starts: the chance that some 5-minute window of the agent's active
+            // hours holds this many starts, at its own rate of starting sessions in its
+            // busiest hour (sessions spread in proportion to requests).
+            let active_hours = week.hours.len() as f64;
+            let windows = active_hours * (3_600 / START_WINDOW_SECONDS) as f64;
+            let busiest = week.hours.values().copied().max().unwrap_or(0) as f64;
+            if week.sessions > 0 && windows > 0.0 && week.max_simultaneous_starts >= 2 {
+                let per_window = (START_WINDOW_SECONDS as f64 / 3_600.0).min(1.0);
+                let lambda = week.sessions as f64 * busiest / requests.max(1) as f64 * per_window;
+                let p = (windows * poisson_sf(week.max_simultaneous_starts, lambda)).min(1.0);
+                let date = crate::normalize::calendar::from_day_number(week.week);
+                if profile.parallel.is_none_or(|(best, ..)| p < best) {
+                    profile.parallel = Some((p, week.max_simultaneous_starts, week.sessions, date));
+                }
+            }
+        }
+        // A minimum p over the weeks: Bonferroni over them.
+        if let Some(parallel) = &mut profile.parallel {
+            parallel.0 = (parallel.0 * agent_weeks.len() as f64).min(1.0);
+        }
+        out.insert(agent.agent.clone(), profile);
+    }
+    out
+}
+
+/// Median and robust scale (floored) of a fingerprint over a calibration group.
+#[derive(Debug, Clone, Copy)]
+struct Calibration {
+    median: f64,
+    scale: f64,
+}
+
+fn calibrate(values: &[f64], floor: f64, min_agents: usize) -> Option<Calibration> {
+    if values.len() < min_agents {
+        return None;
+    }
+    Some(Calibration {
+        median: median(values)?,
+        scale: robust_scale(values)?.max(floor),
+    })
+}
+
+/// One fingerprint's verdict on one agent.
+struct Signal {
+    p: f64,
+    /// Estimated share of the agent's spend the fingerprint accounts for.
+    share: f64,
+    reason: Reason,
+}
+
+type Extract = fn(&Profile, &AgentSummary) -> Option<f64>;
+
+/// Calibrates `extract` within each group of agents and returns a z per agent.
+fn z_scores(
+    profiles: &BTreeMap<String, Profile>,
+    agents: &BTreeMap<&str, &AgentSummary>,
+    group: impl Fn(&AgentSummary) -> String,
+    extract: Extract,
+    floor: f64,
+    min_agents: usize,
+) -> BTreeMap<String, (f64, f64, Calibration)> {
+    let mut groups: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    for (name, profile) in profiles {
+        let agent = agents[name.as_str()];
+        if let Some(value) = extract(profile, agent) {
+            groups
+                .entry(group(agent))
+                .or_default()
+                .push((name.clone(), value));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for members in groups.values() {
+        let values: Vec<f64> = members.iter().map(|(_, v)| *v).collect();
+        let Some(calibration) = calibrate(&values, floor, min_agents) else {
+            continue;
+        };
+        for (name, value) in members {
+            let z = (value - calibration.median) / calibration.scale;
+            out.insert(name.clone(), (z, *value, calibration));
+        }
+    }
+    out
+}
+
+fn kind_group(agent: &AgentSummary) -> String {
+    agent.kind.name().to_string()
+}
+
+impl Lens for Behavior {
+    fn name(&self) -> &'static str {
+        "behavior"
+    }
+
+    fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
+        let mut weeks: BTreeMap<&str, Vec<&BehaviorWeek>> = BTreeMap::new();
+        for week in population.behavior {
+            weeks.entry(&week.agent).or_default().push(week);
+        }
+        let profiles = profiles(population, &weeks);
+        if profiles.is_empty() {
+            return Vec::new();
+        }
+        let agents: BTreeMap<&str, &AgentSummary> = population
+            .agents
+            .iter()
+            .map(|a| (a.agent.as_str(), a))
+            .collect();
+        let min = config.min_cohort_agents;
+
+        // Lower dispersion is more regular: z of −ln(dispersion).
+        let cadence = z_scores(
+            &profiles,
+            &agents,
+            kind_group,
+            |p, _| p.dispersion().map(|d| -(d.max(0.01)).ln()),
+            0.1,
+            min,
+        );
+        let repeats = z_scores(
+            &profiles,
+            &agents,
+            kind_group,
+            |p, _| p.repeat_share(),
+            0.05,
+            min,
+        );
+        // Context per request, by primary model where enough agents share it.
+        let mut per_model: BTreeMap<String, usize> = BTreeMap::new();
+        for agent in agents.values().filter(|a| a.eligible) {
+            *per_model.entry(model_group(agent)).or_default() += 1;
+        }
+        let context = z_scores(
+            &profiles,
+            &agents,
+            |agent| {
+                let model = model_group(agent);
+                if per_model.get(&model).copied().unwrap_or(0) >= 2 * min {
+                    format!("{} on {model}", agent.kind.name())
+                } else {
+                    kind_group(agent)
+                }
+            },
+            |_, agent| context_per_request(agent).map(f64::ln),
+            CONTEXT_SCALE_FLOOR,
+            min,
+        );
+        let quiet = z_scores(
+            &profiles,
+            &agents,
+            kind_group,
+            |p, agent| {
+                if agent.kind == AgentKind::Human {
+                    p.quiet_share()
+                } else {
+                    None
+                }
+            },
+            0.02,
+            min,
+        );
+        let snapshot = z_scores(
+            &profiles,
+            &agents,
+            kind_group,
+            |p, _| p.snapshot_share(),
+            0.03,
+            min,
+        );
+
+        let mut assessments = Vec::new();
+        for (name, profile) in &profiles {
+            let agent = agents[name.as_str()];
+            let mut signals: Vec<Signal> = Vec::new();
+            if let Some((z, value, c)) = cadence.get(name) {
+                let dispersion = (-value).exp();
+                if dispersion < 0.5 {
+                    signals.push(Signal {
+                        p: normal_sf(*z),
+                        share: (1.0 - dispersion).clamp(0.0, 1.0),
+                        reason: Reason {
+                            code: CADENCE,
+                            message: format!(
+                                "requests per active 10-minute bin vary with dispersion {:.2} (agents of its kind: {:.2}) over {} bins",
+                                dispersion,
+                                (-c.median).exp(),
+                                grouped(profile.bins)
+                            ),
+                            observed: round_to(dispersion, 3),
+                            expected: round_to((-c.median).exp(), 3),
+                        },
+                    });
+                }
+            }
+            if let Some((z, share, c)) = repeats.get(name) {
+                if *share >= 0.3 {
+                    signals.push(Signal {
+                        p: normal_sf(*z),
+                        share: *share,
+                        reason: Reason {
+                            code: REPEATED_PROMPTS,
+                            message: format!(
+                                "{:.0}% of {} prompted requests repeat a prompt sent earlier that week (median of its kind {:.0}%)",
+                                share * 100.0,
+                                grouped(profile.prompted),
+                                c.median * 100.0
+                            ),
+                            observed: round_to(*share, 4),
+                            expected: round_to(c.median, 4),
+                        },
+                    });
+                }
+            }
+            if let Some((z, value, c)) = context.get(name) {
+                let ratio = (value - c.median).exp();
+                if ratio >= MIN_CONTEXT_RATIO {
+                    signals.push(Signal {
+                        p: normal_sf(*z),
+                        share: 1.0 - 1.0 / ratio,
+                        reason: Reason {
+                            code: CONTEXT_STUFFING,
+                            message: format!(
+                                "{} context tokens per request against {} for agents on {} ({:.1}x)",
+                                grouped(value.exp().round() as u64),
+                                grouped(c.median.exp().round() as u64),
+                                model_group(agent),
+                                ratio
+                            ),
+                            observed: value.exp().round(),
+                            expected: c.median.exp().round(),
+                        },
+                    });
+                }
+            }
+            if let Some((z, share, c)) = quiet.get(name) {
+                if *share >= 0.1 {
+                    signals.push(Signal {
+                        p: normal_sf(*z),
+                        share: *share,
+                        reason: Reason {
+                            code: ROUND_THE_CLOCK,
+                            message: format!(
+                                "{:.0}% of requests fall in its quietest 8 hours of the day (people in the cohort: {:.0}%)",
+                                share * 100.0,
+                                c.median * 100.0
+                            ),
+                            observed: round_to(*share, 4),
+                            expected: round_to(c.median, 4),
+                        },
+                    });
+                }
+            }
+            if let Some((z, share, c)) = snapshot.get(name) {
+                let high_weeks = profile
+                    .snapshot_shares
+                    .iter()
+                    .filter(|s| **s >= 2.0 * c.median)
+                    .count();
+                let repeated = 2 * high_weeks >= profile.snapshot_shares.len();
+                if *share >= 0.25 && *share >= 2.0 * c.median && repeated {
+                    signals.push(Signal {
+                        p: normal_sf(*z),
+                        share: ((share - c.median) / (1.0 - c.median)).clamp(0.0, 1.0),
+                        reason: Reason {
+                            code: PRE_SNAPSHOT,
+                            message: format!(
+                                "{:.0}% of requests in the {} hours before the weekly snapshot ({}) against a median of {:.0}%, in {} of {} weeks",
+                                share * 100.0,
+                                population.snapshot.window_hours,
+                                config.snapshot,
+                                c.median * 100.0,
+                                high_weeks,
+                                profile.snapshot_shares.len()
+                            ),
+                            observed: round_to(*share, 4),
+                            expected: round_to(c.median, 4),
+                        },
+                    });
+                }
+            }
+            if let Some((p, starts, sessions, week)) = profile.parallel {
+                if starts >= 4 {
+                    signals.push(Signal {
+                        p,
+                        share: 1.0 - 1.0 / starts as f64,
+                        reason: Reason {
+                            code: PARALLEL_SESSIONS,
+                            message: format!(
+                                "{starts} sessions started within 5 minutes in the week of {week}; at its {sessions} sessions that week, chance alone rarely starts more than 2 together"
+                            ),
+                            observed: starts as f64,
+                            expected: 1.0,
+                        },
+                    });
+                }
+            }
+            assessments.push(combine(agent, signals));
+        }
+        assessments
+    }
+}
+
+/// The lens's verdict: the strongest fingerprint, Bonferroni-corrected over those that passed
+/// their gates; the dollars at stake are the largest share of spend a reported one explains.
+fn combine(agent: &AgentSummary, mut signals: Vec<Signal>) -> Assessment {
+    signals.sort_by(|a, b| a.p.total_cmp(&b.p));
+    let p_value = signals
+        .first()
+        .map_or(1.0, |s| (s.p * signals.len() as f64).min(1.0));
+    let reported: Vec<&Signal> = signals.iter().filter(|s| s.p <= REPORT_P).collect();
+    let share = reported.iter().map(|s| s.share).fold(0.0, f64::max);
+    let excess = agent.cost_usd * share;
+    Assessment {
+        agent: agent.agent.clone(),
+        week: None,
+        onset_week: None,
+        p_value,
+        score: super::stats::normal_isf(p_value),
+        excess_cost_usd: excess,
+        excess_factor: 1.0 / (1.0 - share).max(0.01),
+        reasons: reported.into_iter().map(|s| s.reason.clone()).collect(),
+    }
+}
+
+fn context_per_request(agent: &AgentSummary) -> Option<f64> {
+    let context = agent.tokens.input + agent.tokens.cache_read + agent.tokens.cache_write;
+    (agent.requests > 0 && context > 0).then(|| context as f64 / agent.requests as f64)
+}
+
+fn model_group(agent: &AgentSummary) -> String {
+    agent
+        .primary_model
+        .clone()
+        .unwrap_or_else(|| "any model".to_string())
+}
+
+fn grouped(n: u64) -> String {
+    crate::units::grouped(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispersion_of_a_fixed_cadence_is_near_zero_and_of_bursts_above_one() {
+        let steady = Profile {
+            bins: 100,
+            bin_requests: 600,
+            bin_squares: 100 * 36 + 10,
+            ..Profile::default()
+        };
+        assert!(steady.dispersion().unwrap() < 0.05);
+        // Half the bins hold 1 request, half hold 11: mean 6, variance 25.
+        let bursty = Profile {
+            bins: 100,
+            bin_requests: 50 + 550,
+            bin_squares: 50 + 50 * 121,
+            ..Profile::default()
+        };
+        assert!((bursty.dispersion().unwrap() - 25.0 / 6.0).abs() < 1e-9);
+        let bucketed = Profile {
+            bucketed: true,
+            ..steady
+        };
+        assert!(bucketed.dispersion().is_none());
+    }
+
+    #[test]
+    fn the_quietest_third_of_a_persons_day_is_empty() {
+        let mut hours = vec![0u64; HOURS];
+        for day in 0..5 {
+            for hour in 9..18 {
+                hours[day * 24 + hour] = 10;
+            }
+        }
+        let person = Profile {
+            requests: hours.iter().sum(),
+            hours: hours.clone(),
+            ..Profile::default()
+        };
+        assert_eq!(person.quiet_share(), Some(0.0));
+        let around_the_clock = Profile {
+            requests: 168 * 10,
+            hours: vec![10; HOURS],
+            ..Profile::default()
+        };
+        assert!((around_the_clock.quiet_share().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    }
+}

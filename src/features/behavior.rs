@@ -1,0 +1,313 @@
+//! Behaviour features: request-level fingerprints reduced to small aggregates in the lazy plan.
+//!
+//! Three group-bys, each streaming over the normalized usage rows and each ending in a table of
+//! at most (agent, week, hour of week) rows:
+//! - **activity**: requests per 10-minute bin, folded to the hour of the week counted from the
+//!   leaderboard snapshot. It gives the hour-of-day profile (round-the-clock activity), the
+//!   share before the snapshot, and the index of dispersion of requests per active bin (a loop
+//!   on a fixed cadence fills every bin alike; people work in bursts).
+//! - **prompts**: requests and distinct `prompt_hash` per agent-week (repeated prompts).
+//! - **session starts**: sessions per agent-week and the most that started in one 5-minute
+//!   window (background sessions fanned out in parallel).
+//!
+//! Rows that carry several requests (bucketed vendor exports) say nothing about timing within
+//! the bucket; an agent-week with such rows is marked `bucketed` and its cadence is not judged.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use super::{i64s, strings, u64s};
+use crate::normalize::calendar::WEEK;
+use crate::schema;
+
+/// Seconds in a week.
+const WEEK_SECONDS: i64 = 7 * 86_400;
+/// Width of the bins whose counts measure cadence.
+pub const BIN_SECONDS: i64 = 600;
+/// Width of the window in which parallel session starts are counted.
+pub const START_WINDOW_SECONDS: i64 = 300;
+/// Hours in a week.
+pub const HOURS: usize = 168;
+
+/// When the weekly leaderboard snapshot is taken, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Seconds from Monday 00:00 UTC.
+    pub offset_seconds: i64,
+    /// Hours before the snapshot that count as the pre-snapshot window.
+    pub window_hours: u32,
+}
+
+impl Snapshot {
+    /// Parses `"fri 17:00"` (weekday, then UTC time).
+    pub fn parse(text: &str, window_hours: u32) -> Option<Snapshot> {
+        let mut parts = text.split_whitespace();
+        let day = parts.next()?.to_ascii_lowercase();
+        let time = parts.next()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let day_index = days.iter().position(|d| day.starts_with(d))? as i64;
+        let (hour, minute) = time.split_once(':')?;
+        let (hour, minute): (i64, i64) = (hour.parse().ok()?, minute.parse().ok()?);
+        if !(0..24).contains(&hour) || !(0..60).contains(&minute) || window_hours == 0 {
+            return None;
+        }
+        Some(Snapshot {
+            offset_seconds: day_index * 86_400 + hour * 3_600 + minute * 60,
+            window_hours: window_hours.min(167),
+        })
+    }
+
+    /// An instant at which a snapshot was taken: 1970-01-05 was a Monday.
+    fn anchor_seconds(&self) -> i64 {
+        4 * 86_400 + self.offset_seconds
+    }
+
+    /// Whether an hour of the week (0 = the hour right after the snapshot) is inside the
+    /// pre-snapshot window.
+    pub fn in_window(&self, hour_of_week: usize) -> bool {
+        hour_of_week >= HOURS - self.window_hours as usize
+    }
+}
+
+/// One agent-week's fingerprints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BehaviorWeek {
+    pub agent: String,
+    /// First day of the week (day number).
+    pub week: i32,
+    /// Requests per hour of the week, counted from the snapshot (hour 0 starts at it).
+    pub hours: BTreeMap<u8, u64>,
+    /// Active 10-minute bins, and the sum and sum of squares of their request counts.
+    pub bins: u64,
+    pub bin_requests: u64,
+    pub bin_squares: u64,
+    /// Some rows carry several requests: timing within a bucket is unknown.
+    pub bucketed: bool,
+    /// Requests with a prompt hash, and distinct hashes among them.
+    pub prompted: u64,
+    pub distinct_prompts: u64,
+    /// Distinct sessions, and the most that started in one 5-minute window.
+    pub sessions: u64,
+    pub max_simultaneous_starts: u64,
+}
+
+impl BehaviorWeek {
+    fn new(agent: String, week: i32) -> BehaviorWeek {
+        BehaviorWeek {
+            agent,
+            week,
+            hours: BTreeMap::new(),
+            bins: 0,
+            bin_requests: 0,
+            bin_squares: 0,
+            bucketed: false,
+            prompted: 0,
+            distinct_prompts: 0,
+            sessions: 0,
+            max_simultaneous_starts: 0,
+        }
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.hours.values().sum()
+    }
+}
+
+const BIN: &str = "_bin";
+const HOUR: &str = "_hour_of_week";
+const COUNT: &str = "_count";
+const ROWS: &str = "_rows";
+const SQUARES: &str = "_squares";
+const BINS: &str = "_bins";
+const START: &str = "_start";
+
+fn epoch_seconds() -> Expr {
+    col(schema::TS)
+        .cast(DataType::Int64)
+        .floor_div(lit(1_000_000i64))
+}
+
+fn requests() -> Expr {
+    col(schema::REQUESTS).cast(DataType::UInt64)
+}
+
+/// Requests per (agent, week, hour of the week from the snapshot), with the dispersion of
+/// 10-minute bin counts inside each hour.
+pub fn activity(usage: LazyFrame, snapshot: Snapshot) -> LazyFrame {
+    let anchor_bin = snapshot.anchor_seconds().div_euclid(BIN_SECONDS);
+    let bins_per_week = WEEK_SECONDS / BIN_SECONDS;
+    let bins_per_hour = 3_600 / BIN_SECONDS;
+    let hour = ((col(BIN) - lit(anchor_bin)) % lit(bins_per_week) + lit(bins_per_week))
+        % lit(bins_per_week);
+    usage
+        .with_column(epoch_seconds().floor_div(lit(BIN_SECONDS)).alias(BIN))
+        .group_by([col(schema::AGENT), col(WEEK), col(BIN)])
+        .agg([
+            requests().sum().alias(COUNT),
+            len().cast(DataType::UInt64).alias(ROWS),
+        ])
+        .with_column(hour.floor_div(lit(bins_per_hour)).alias(HOUR))
+        .group_by([col(schema::AGENT), col(WEEK), col(HOUR)])
+        .agg([
+            col(COUNT).sum(),
+            (col(COUNT) * col(COUNT)).sum().alias(SQUARES),
+            len().cast(DataType::UInt64).alias(BINS),
+            col(ROWS).sum(),
+        ])
+}
+
+/// Requests with a prompt hash and distinct hashes, per agent-week.
+pub fn prompts(usage: LazyFrame) -> LazyFrame {
+    usage
+        .filter(col(schema::PROMPT_HASH).is_not_null())
+        .group_by([col(schema::AGENT), col(WEEK), col(schema::PROMPT_HASH)])
+        .agg([len().cast(DataType::UInt64).alias(COUNT)])
+        .group_by([col(schema::AGENT), col(WEEK)])
+        .agg([
+            col(COUNT).sum(),
+            len().cast(DataType::UInt64).alias("_distinct"),
+        ])
+}
+
+/// Sessions per agent-week and the most that started within one 5-minute window.
+pub fn session_starts(usage: LazyFrame) -> LazyFrame {
+    usage
+        .filter(col(schema::SESSION_ID).is_not_null())
+        .with_column(epoch_seconds().alias(START))
+        .group_by([col(schema::AGENT), col(WEEK), col(schema::SESSION_ID)])
+        .agg([col(START).min()])
+        .with_column(col(START).floor_div(lit(START_WINDOW_SECONDS)))
+        .group_by([col(schema::AGENT), col(WEEK), col(START)])
+        .agg([len().cast(DataType::UInt64).alias(COUNT)])
+        .group_by([col(schema::AGENT), col(WEEK)])
+        .agg([
+            col(COUNT).sum().alias("_sessions"),
+            col(COUNT).max().alias("_max_starts"),
+        ])
+}
+
+/// The three plans, in the order [`fold`] reads their results.
+pub fn plans(usage: LazyFrame, snapshot: Snapshot) -> Vec<LazyFrame> {
+    vec![
+        activity(usage.clone(), snapshot),
+        prompts(usage.clone()),
+        session_starts(usage),
+    ]
+}
+
+/// Folds the collected plans into agent-weeks, sorted by agent then week. Weeks outside the
+/// calendar window are dropped by the caller's filter on the usage rows.
+pub fn fold(frames: &[DataFrame]) -> PolarsResult<Vec<BehaviorWeek>> {
+    let mut weeks: BTreeMap<(String, i32), BehaviorWeek> = BTreeMap::new();
+    let entry = |agent: &Option<String>, week: i64| {
+        let agent = agent.clone().unwrap_or_default();
+        let week = week as i32;
+        (agent, week)
+    };
+    let activity = &frames[0];
+    let (agents, week_days, hours) = (
+        strings(activity, schema::AGENT)?,
+        i64s(activity, WEEK)?,
+        i64s(activity, HOUR)?,
+    );
+    let (counts, squares, bins, rows) = (
+        u64s(activity, COUNT)?,
+        u64s(activity, SQUARES)?,
+        u64s(activity, BINS)?,
+        u64s(activity, ROWS)?,
+    );
+    for i in 0..activity.height() {
+        let key = entry(&agents[i], week_days[i]);
+        let week = weeks
+            .entry(key.clone())
+            .or_insert_with(|| BehaviorWeek::new(key.0, key.1));
+        *week.hours.entry(hours[i] as u8).or_default() += counts[i];
+        week.bins += bins[i];
+        week.bin_requests += counts[i];
+        week.bin_squares += squares[i];
+        week.bucketed |= counts[i] > rows[i];
+    }
+    let prompts = &frames[1];
+    let (agents, week_days) = (strings(prompts, schema::AGENT)?, i64s(prompts, WEEK)?);
+    let (prompted, distinct) = (u64s(prompts, COUNT)?, u64s(prompts, "_distinct")?);
+    for i in 0..prompts.height() {
+        if let Some(week) = weeks.get_mut(&entry(&agents[i], week_days[i])) {
+            week.prompted += prompted[i];
+            week.distinct_prompts += distinct[i];
+        }
+    }
+    let starts = &frames[2];
+    let (agents, week_days) = (strings(starts, schema::AGENT)?, i64s(starts, WEEK)?);
+    let (sessions, max_starts) = (u64s(starts, "_sessions")?, u64s(starts, "_max_starts")?);
+    for i in 0..starts.height() {
+        if let Some(week) = weeks.get_mut(&entry(&agents[i], week_days[i])) {
+            week.sessions += sessions[i];
+            week.max_simultaneous_starts = week.max_simultaneous_starts.max(max_starts[i]);
+        }
+    }
+    Ok(weeks.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_parses_weekday_and_time() {
+        let s = Snapshot::parse("Fri 17:00", 12).unwrap();
+        assert_eq!(s.offset_seconds, 4 * 86_400 + 17 * 3_600);
+        assert!(s.in_window(167) && s.in_window(156) && !s.in_window(155));
+        assert!(Snapshot::parse("fri", 12).is_none());
+        assert!(Snapshot::parse("fri 25:00", 12).is_none());
+        assert!(Snapshot::parse("someday 10:00", 12).is_none());
+    }
+
+    #[test]
+    fn activity_counts_hours_from_the_snapshot_and_bin_dispersion() {
+        // Two requests in one bin at Friday 16:05 UTC (the last hour before a Friday 17:00
+        // snapshot) and one on Saturday 17:30 (hour 24 after it).
+        let friday = 1_789_747_200i64; // 2026-09-18T16:00:00Z
+        let ts: Vec<i64> = vec![friday + 300, friday + 310, friday + 25 * 3_600 + 1_800];
+        let ts = Series::new(
+            schema::TS.into(),
+            ts.iter().map(|s| s * 1_000_000).collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+        .unwrap();
+        let frame = DataFrame::new_infer_height(vec![
+            Column::from(ts),
+            Column::new(schema::AGENT.into(), ["a", "a", "a"]),
+            Column::new(WEEK.into(), [0i32, 0, 0]),
+            Column::new(schema::REQUESTS.into(), [1u64, 1, 1]),
+            Column::new(schema::PROMPT_HASH.into(), [Some("p"), Some("p"), None]),
+            Column::new(
+                schema::SESSION_ID.into(),
+                [Some("s1"), Some("s2"), Some("s3")],
+            ),
+        ])
+        .unwrap();
+        let chrono_time = chrono::DateTime::from_timestamp(friday, 0).unwrap();
+        assert_eq!(chrono_time.format("%a %H:%M").to_string(), "Fri 16:00");
+        let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
+        let frames: Vec<DataFrame> = plans(frame.lazy(), snapshot)
+            .into_iter()
+            .map(|p| p.collect().unwrap())
+            .collect();
+        let weeks = fold(&frames).unwrap();
+        assert_eq!(weeks.len(), 1);
+        let week = &weeks[0];
+        assert_eq!(week.hours.get(&167), Some(&2));
+        assert_eq!(week.hours.get(&24), Some(&1));
+        assert_eq!((week.bins, week.bin_requests, week.bin_squares), (2, 3, 5));
+        assert_eq!((week.prompted, week.distinct_prompts), (2, 1));
+        assert_eq!((week.sessions, week.max_simultaneous_starts), (3, 2));
+        assert!(!week.bucketed);
+    }
+}
