@@ -220,10 +220,13 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
         "aggregating",
         &format!("{} files in one streaming pass", sources.files.len()),
     );
-    let snapshot = settings
-        .detect
-        .snapshot()
-        .unwrap_or(crate::detect::DEFAULT_SNAPSHOT);
+    // Request-level fingerprints are computed only for the behaviour lens.
+    let snapshot = settings.detect.runs("behavior").then(|| {
+        settings
+            .detect
+            .snapshot()
+            .unwrap_or(crate::detect::DEFAULT_SNAPSHOT)
+    });
     let mut collected = pipeline::collect(&sources, &input.calendar, snapshot)?;
     for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
         summary.sha256 = hash;
@@ -395,6 +398,20 @@ fn assemble(
             output_index: round_to(summary.output_index, 3),
             weeks_active: summary.weeks_active,
             status: *status,
+            q_value: detection
+                .verdicts
+                .get(&summary.agent)
+                .map(|v| significant(v.q_value)),
+            lens_p_values: detection
+                .verdicts
+                .get(&summary.agent)
+                .map(|v| {
+                    v.p_values
+                        .iter()
+                        .map(|(lens, p)| (*lens, significant(*p)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect();
     let findings: Vec<FindingEntry> = detection

@@ -137,7 +137,7 @@ fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
 pub fn collect(
     sources: &Sources,
     calendar_settings: &calendar::Calendar,
-    snapshot: Snapshot,
+    snapshot: Option<Snapshot>,
 ) -> Result<Collected, AuditError> {
     run(sources, calendar_settings, snapshot).map_err(|err| AuditError::Engine(err.to_string()))
 }
@@ -145,7 +145,7 @@ pub fn collect(
 fn run(
     sources: &Sources,
     calendar_settings: &calendar::Calendar,
-    snapshot: Snapshot,
+    snapshot: Option<Snapshot>,
 ) -> PolarsResult<Collected> {
     let row_counts = union(sources.checked.iter().map(Checked::row_count).collect())
         .expect("at least one usage file");
@@ -183,13 +183,19 @@ fn run(
         calendar_settings,
     );
     let mut second = vec![features::usage_groups(usage.clone())];
-    second.extend(features::behavior::plans(
-        calendar::within(usage, calendar_settings),
-        snapshot,
-    ));
+    if let Some(snapshot) = snapshot {
+        second.extend(features::behavior::plans(
+            calendar::within(usage, calendar_settings),
+            snapshot,
+        ));
+    }
     let second = collect_all(second)?;
     let fold = features::fold_usage(&second[0], calendar_settings)?;
-    let behavior = features::behavior::fold(&second[1..])?;
+    let behavior = if snapshot.is_some() {
+        features::behavior::fold(&second[1..])?
+    } else {
+        Vec::new()
+    };
 
     let (outputs, outputs_deduped) = if first.len() > 3 {
         (features::read_outputs(&first[3])?, single_count(&first[4])?)

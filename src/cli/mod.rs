@@ -343,12 +343,8 @@ fn audit_settings(
         weights,
         detect: {
             let detect = config.detect.unwrap_or_default();
-            if detect.snapshot().is_none() {
-                bail!(
-                    "[detect] snapshot = \"{}\" with snapshot_window_hours = {}: expected a weekday and a UTC time such as \"fri 17:00\", and a window of at least one hour",
-                    detect.snapshot,
-                    detect.snapshot_window_hours
-                );
+            if let Err(message) = detect.check() {
+                bail!("{message}");
             }
             detect
         },

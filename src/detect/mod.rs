@@ -53,12 +53,45 @@ pub struct DetectConfig {
     pub snapshot: String,
     /// Hours before the snapshot that count as the pre-snapshot window.
     pub snapshot_window_hours: u32,
+    /// The lenses to run. Leaving out `behavior` also skips computing its request-level
+    /// features, which saves a third of the second streaming pass.
+    pub lenses: Vec<String>,
 }
 
 impl DetectConfig {
     /// The snapshot setting, parsed; `None` when it is not "weekday HH:MM".
     pub fn snapshot(&self) -> Option<Snapshot> {
         Snapshot::parse(&self.snapshot, self.snapshot_window_hours)
+    }
+
+    pub fn runs(&self, lens: &str) -> bool {
+        self.lenses.iter().any(|l| l == lens)
+    }
+}
+
+/// The names of every lens, in the order they run.
+pub const LENS_NAMES: [&str; 3] = ["efficiency", "change", "behavior"];
+
+impl DetectConfig {
+    /// A setting that cannot work, as a message naming it.
+    pub fn check(&self) -> Result<(), String> {
+        if self.snapshot().is_none() {
+            return Err(format!(
+                "[detect] snapshot = \"{}\" with snapshot_window_hours = {}: expected a weekday and a UTC time such as \"fri 17:00\", and a window of at least one hour",
+                self.snapshot, self.snapshot_window_hours
+            ));
+        }
+        if let Some(unknown) = self
+            .lenses
+            .iter()
+            .find(|l| !LENS_NAMES.contains(&l.as_str()))
+        {
+            return Err(format!(
+                "[detect] lenses names `{unknown}`; the lenses are {}",
+                LENS_NAMES.join(", ")
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -78,6 +111,7 @@ impl Default for DetectConfig {
             min_change_weeks: 4,
             snapshot: "fri 17:00".to_string(),
             snapshot_window_hours: 12,
+            lenses: LENS_NAMES.iter().map(|n| n.to_string()).collect(),
         }
     }
 }
@@ -283,6 +317,16 @@ pub enum AgentStatus {
 pub struct Detection {
     pub agents: Vec<(AgentSummary, AgentStatus)>,
     pub findings: Vec<Finding>,
+    /// Every judged agent's combined q-value and the p-value of each lens that judged it, so a
+    /// reader can see why an agent was not flagged as well as why one was.
+    pub verdicts: BTreeMap<String, Verdict>,
+}
+
+/// What the lenses said about one agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub q_value: f64,
+    pub p_values: BTreeMap<&'static str, f64>,
 }
 
 fn severity(q: f64, excess_factor: f64, config: &DetectConfig) -> Severity {
@@ -308,7 +352,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         .map(|a| (a.agent.as_str(), a))
         .collect();
     let mut by_agent: BTreeMap<String, Vec<(&'static str, Assessment)>> = BTreeMap::new();
-    for lens in lenses() {
+    for lens in lenses().into_iter().filter(|l| config.runs(l.name())) {
         for assessment in lens.assess(&population, config) {
             by_agent
                 .entry(assessment.agent.clone())
@@ -325,6 +369,20 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         })
         .collect();
     let q_values = stats::benjamini_hochberg(&combined);
+    let verdicts: BTreeMap<String, Verdict> = by_agent
+        .iter()
+        .zip(&q_values)
+        .map(|((agent, lenses), q)| {
+            let p_values = lenses.iter().map(|(n, a)| (*n, a.p_value)).collect();
+            (
+                agent.clone(),
+                Verdict {
+                    q_value: *q,
+                    p_values,
+                },
+            )
+        })
+        .collect();
     let mut findings = Vec::new();
     for ((agent, lenses), (p, q)) in by_agent.iter().zip(combined.iter().zip(&q_values)) {
         if *q > config.fdr_q {
@@ -396,7 +454,11 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
             (agent.clone(), status)
         })
         .collect();
-    Detection { agents, findings }
+    Detection {
+        agents,
+        findings,
+        verdicts,
+    }
 }
 
 #[cfg(test)]

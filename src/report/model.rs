@@ -80,6 +80,10 @@ pub struct AgentEntry {
     pub output_index: f64,
     pub weeks_active: u32,
     pub status: AgentStatus,
+    /// Combined q-value over the lenses that judged the agent (null when none could).
+    pub q_value: Option<f64>,
+    /// Each lens's one-sided p-value for the agent.
+    pub lens_p_values: std::collections::BTreeMap<&'static str, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
