@@ -144,7 +144,12 @@ pub fn activity(usage: LazyFrame, snapshot: Snapshot) -> LazyFrame {
     let hour = ((col(BIN) - lit(anchor_bin)) % lit(bins_per_week) + lit(bins_per_week))
         % lit(bins_per_week);
     usage
-        .with_column(epoch_seconds().floor_div(lit(BIN_SECONDS)).alias(BIN))
+        .select([
+            col(schema::AGENT),
+            col(WEEK),
+            requests().alias(schema::REQUESTS),
+            epoch_seconds().floor_div(lit(BIN_SECONDS)).alias(BIN),
+        ])
         .group_by([col(schema::AGENT), col(WEEK), col(BIN)])
         .agg([
             requests().sum().alias(COUNT),
@@ -162,8 +167,15 @@ pub fn activity(usage: LazyFrame, snapshot: Snapshot) -> LazyFrame {
 
 /// Requests with a prompt hash and distinct hashes, per agent-week.
 pub fn prompts(usage: LazyFrame) -> LazyFrame {
+    // Strings hashed to u64 first: the group-by has one key per distinct prompt, nearly one per
+    // request, and integer keys halve its cost.
     usage
         .filter(col(schema::PROMPT_HASH).is_not_null())
+        .select([
+            col(schema::AGENT),
+            col(WEEK),
+            col(schema::PROMPT_HASH).hash(0x9e37, 0x79b9, 0x7f4a, 0x7c15),
+        ])
         .group_by([col(schema::AGENT), col(WEEK), col(schema::PROMPT_HASH)])
         .agg([len().cast(DataType::UInt64).alias(COUNT)])
         .group_by([col(schema::AGENT), col(WEEK)])
@@ -177,7 +189,12 @@ pub fn prompts(usage: LazyFrame) -> LazyFrame {
 pub fn session_starts(usage: LazyFrame) -> LazyFrame {
     usage
         .filter(col(schema::SESSION_ID).is_not_null())
-        .with_column(epoch_seconds().alias(START))
+        .select([
+            col(schema::AGENT),
+            col(WEEK),
+            col(schema::SESSION_ID).hash(0x5e55, 0x10, 0x4b, 0x1d),
+            epoch_seconds().alias(START),
+        ])
         .group_by([col(schema::AGENT), col(WEEK), col(schema::SESSION_ID)])
         .agg([col(START).min()])
         .with_column(col(START).floor_div(lit(START_WINDOW_SECONDS)))
