@@ -28,7 +28,7 @@ use super::stats::{median, normal_sf, poisson_sf, robust_scale};
 use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
 use crate::features::behavior::{BehaviorWeek, HOURS, START_WINDOW_SECONDS};
 use crate::normalize::identities::AgentKind;
-use crate::units::round_to;
+use crate::units::{grouped, round_to};
 
 pub struct Behavior;
 
@@ -135,7 +135,7 @@ struct Profile {
     bucketed: bool,
     prompted: u64,
     repeats: u64,
-    /// (week, share of the week's requests before the snapshot).
+    /// Share of each week's requests before the snapshot.
     snapshot_shares: Vec<f64>,
     snapshot_requests: u64,
     /// (p-value, starts, sessions, week) of the most surprising week of session starts.
@@ -565,10 +565,6 @@ fn model_group(agent: &AgentSummary) -> String {
         .primary_model
         .clone()
         .unwrap_or_else(|| "any model".to_string())
-}
-
-fn grouped(n: u64) -> String {
-    crate::units::grouped(n)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::codes::CodeDoc;
+use super::efficiency::OUTPUT_FLOOR;
 use super::stats::{median, normal_sf};
 use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
 use crate::features::AgentWeek;
@@ -35,8 +36,6 @@ pub struct Change;
 pub const STEP: &str = "TA201";
 pub const DRIFT: &str = "TA202";
 
-/// Weekly output index below which output counts as this much (as in the efficiency lens).
-const OUTPUT_FLOOR: f64 = 0.5;
 /// Prior weight, in weeks, of the kind's median noise against the agent's own.
 const PRIOR_WEEKS: f64 = 4.0;
 /// Noise below which a series is treated as this noisy (synthetic or constant data).
@@ -124,13 +123,10 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 struct Tested {
     p_value: f64,
     z: f64,
-    split: usize,
-    shift: f64,
     slope: f64,
     cusum_peak: f64,
     onset: usize,
     baseline: f64,
-    sigma: f64,
     step_wins: bool,
 }
 
@@ -138,7 +134,7 @@ fn test(points: &[Point], sigma: f64) -> Tested {
     let n = points.len();
     let r: Vec<f64> = points.iter().map(|p| p.r).collect();
     // Step: the best split with at least two weeks on each side.
-    let (mut z_step, mut split, mut shift) = (f64::NEG_INFINITY, 2, 0.0);
+    let (mut z_step, mut split) = (f64::NEG_INFINITY, 2);
     for k in 2..=n - 2 {
         let spend_before = mean(points[..k].iter().map(|p| p.cost));
         let spend_after = mean(points[k..].iter().map(|p| p.cost));
@@ -149,7 +145,7 @@ fn test(points: &[Point], sigma: f64) -> Tested {
         let after = mean(r[k..].iter().copied());
         let z = (after - before) / (sigma * (1.0 / k as f64 + 1.0 / (n - k) as f64).sqrt());
         if z > z_step {
-            (z_step, split, shift) = (z, k, after - before);
+            (z_step, split) = (z, k);
         }
     }
     let p_step = if z_step.is_finite() {
@@ -193,13 +189,10 @@ fn test(points: &[Point], sigma: f64) -> Tested {
     Tested {
         p_value,
         z: if step_wins { z_step } else { z_trend },
-        split,
-        shift,
         slope,
         cusum_peak: peak,
         onset,
         baseline,
-        sigma,
         step_wins,
     }
 }
@@ -304,7 +297,6 @@ fn assessment(agent: &AgentSummary, points: &[Point], tested: &Tested) -> Assess
             expected: 0.0,
         }
     };
-    let _ = (tested.split, tested.shift, tested.sigma);
     Assessment {
         agent: agent.agent.clone(),
         week: None,

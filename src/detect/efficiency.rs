@@ -86,7 +86,7 @@ struct Cohort<'a> {
 
 /// Weekly output index below which output counts as this much: a log needs a floor, and half
 /// a commit a week is as good as nothing.
-const OUTPUT_FLOOR: f64 = 0.5;
+pub(super) const OUTPUT_FLOOR: f64 = 0.5;
 
 /// (ln weekly cost, ln weekly output index). Not ln(1 + output): that bends the curve at the
 /// small outputs light users have, and the bend reads as light users being inefficient.
@@ -308,8 +308,18 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
 
 /// The output elasticity of spend the lens fits for each kind, for lenses that need to adjust
 /// spend for output (the change lens).
-pub fn elasticities(population: &Population, config: &DetectConfig) -> BTreeMap<AgentKind, f64> {
-    let (fitted, _) = fit(cohorts(&population.agents, config), config);
+/// Fitted once per population: by [`Efficiency::assess`] when it runs, here otherwise.
+pub fn elasticities<'p>(
+    population: &'p Population,
+    config: &DetectConfig,
+) -> &'p BTreeMap<AgentKind, f64> {
+    population.elasticities.get_or_init(|| {
+        let (fitted, _) = fit(cohorts(&population.agents, config), config);
+        elasticities_of(&fitted)
+    })
+}
+
+fn elasticities_of(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
     fitted
         .iter()
         .map(|f| (f.cohort.kind, f.elasticity))
@@ -325,7 +335,8 @@ impl Lens for Efficiency {
     /// three weeks, in periods of eight or more), so that inflation which began mid-period is
     /// compared with peers undiluted. The smaller p-value counts, doubled (Bonferroni).
     fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
-        let whole = assess_window(&population.agents, config, None);
+        let (whole, elasticities) = assess_window(&population.agents, config, None);
+        let _ = population.elasticities.set(elasticities);
         let weeks: std::collections::BTreeSet<chrono::NaiveDate> =
             population.weeks.iter().map(|w| w.week).collect();
         if weeks.len() < 8 {
@@ -347,6 +358,7 @@ impl Lens for Efficiency {
         let recent_population = Population::new(&recent_weeks, evidence, config);
         let recent: BTreeMap<String, Assessment> =
             assess_window(&recent_population.agents, config, Some(from))
+                .0
                 .into_iter()
                 .map(|a| (a.agent.clone(), a))
                 .collect();
@@ -364,12 +376,13 @@ impl Lens for Efficiency {
     }
 }
 
-/// Assesses every eligible agent of `agents` (a whole period, or the weeks from `from`).
+/// Assesses every eligible agent of `agents` (a whole period, or the weeks from `from`), and
+/// returns the elasticities the fit found.
 fn assess_window(
     agents: &[AgentSummary],
     config: &DetectConfig,
     from: Option<chrono::NaiveDate>,
-) -> Vec<Assessment> {
+) -> (Vec<Assessment>, BTreeMap<AgentKind, f64>) {
     // One spread per kind, from every assessed agent's residual.
     let (fitted, scale) = fit(cohorts(agents, config), config);
     let mut assessments = Vec::new();
@@ -398,7 +411,7 @@ fn assess_window(
             });
         }
     }
-    assessments
+    (assessments, elasticities_of(&fitted))
 }
 
 fn reasons(
@@ -500,6 +513,7 @@ mod tests {
             agents,
             behavior: &[],
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
+            elasticities: Default::default(),
         };
         Efficiency.assess(&population, &DetectConfig::default())
     }

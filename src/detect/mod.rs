@@ -230,6 +230,9 @@ pub struct Population<'a> {
     pub agents: Vec<AgentSummary>,
     pub behavior: &'a [BehaviorWeek],
     pub snapshot: Snapshot,
+    /// Output elasticity of spend per kind, fitted once by the efficiency lens and read by the
+    /// change lens.
+    pub elasticities: std::cell::OnceCell<BTreeMap<AgentKind, f64>>,
 }
 
 impl<'a> Population<'a> {
@@ -277,6 +280,7 @@ impl<'a> Population<'a> {
             agents,
             behavior: evidence.behavior,
             snapshot: config.snapshot().unwrap_or(DEFAULT_SNAPSHOT),
+            elasticities: std::cell::OnceCell::new(),
         }
     }
 }

@@ -586,44 +586,36 @@ pub fn write_all(
                 _ => 1.0,
             };
             let extra = (productive as f64 * (burn - 1.0)).round() as u64;
-            match profile.archetype {
-                Archetype::SnapshotSpiker => {
-                    let snapshot = week_start + SNAPSHOT_WEEKDAY_OFFSET_HOURS * 3_600;
-                    let window = SPIKE_HOURS * 3_600;
-                    sessions(
-                        &mut rng,
-                        profile,
-                        week_start,
-                        extra,
-                        next,
-                        // Sessions run ~20 minutes: start early enough to end in the window.
-                        Starts::Within {
-                            from: snapshot - window,
-                            seconds: window - 1_800,
-                        },
-                        &mut week_requests,
-                    );
-                }
-                Archetype::ParallelBurner => parallel_requests(
+            if profile.archetype == Archetype::ParallelBurner {
+                parallel_requests(
                     &mut rng,
                     profile,
                     week_start,
                     extra,
                     next,
                     &mut week_requests,
-                ),
-                _ if extra > 0 => {
-                    sessions(
-                        &mut rng,
-                        profile,
-                        week_start,
-                        extra,
-                        next,
-                        Starts::Working,
-                        &mut week_requests,
-                    );
-                }
-                _ => {}
+                );
+            } else if extra > 0 {
+                let starts = if profile.archetype == Archetype::SnapshotSpiker {
+                    let snapshot = week_start + SNAPSHOT_WEEKDAY_OFFSET_HOURS * 3_600;
+                    let window = SPIKE_HOURS * 3_600;
+                    // Sessions run ~20 minutes: start early enough to end in the window.
+                    Starts::Within {
+                        from: snapshot - window,
+                        seconds: window - 1_800,
+                    }
+                } else {
+                    Starts::Working
+                };
+                sessions(
+                    &mut rng,
+                    profile,
+                    week_start,
+                    extra,
+                    next,
+                    starts,
+                    &mut week_requests,
+                );
             }
             if profile.archetype == Archetype::LoopBot {
                 loop_requests(
