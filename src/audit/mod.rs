@@ -10,6 +10,7 @@ mod export;
 pub mod pipeline;
 mod progress;
 pub mod settings;
+pub mod spend;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -76,6 +77,7 @@ pub enum Command {
     },
     Schema,
     Generate(crate::generate::GenerateSettings),
+    Spend(spend::SpendSettings),
     /// Audit a generated folder and score it against its truth file.
     Eval {
         dir: PathBuf,
@@ -93,6 +95,7 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
     match command {
         Command::Audit(settings) => audit(&settings, stdout),
         Command::Demo(settings) => demo::run(settings, stdout),
+        Command::Spend(settings) => spend::run(&settings, stdout),
         Command::Ingest { input, to } => {
             export::ingest_to_parquet(&input, &to)?;
             Ok(Exit::Clean)
@@ -146,6 +149,17 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
     }
 }
 
+/// Writes one output file whole or not at all; an error names it.
+fn write_atomically(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), AuditError> {
+    report::write_atomically(path, write).map_err(|source| AuditError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Loads the price table: the embedded one, overridden by `--pricing`; and how many price
 /// periods the override file had.
 pub fn prices(input: &InputSettings) -> Result<(PriceTable, usize), AuditError> {
@@ -162,15 +176,12 @@ pub fn prices(input: &InputSettings) -> Result<(PriceTable, usize), AuditError> 
 
 /// The audit itself: the report to stdout and to every `--out` file, and the exit status.
 pub fn audit(settings: &AuditSettings, stdout: &mut dyn Write) -> Result<Exit, AuditError> {
-    let report = build_report(settings)?;
-    report::write_files(&report, &settings.out_files).map_err(|source| AuditError::Write {
-        path: settings
-            .out_files
-            .first()
-            .map(|f| f.path.clone())
-            .unwrap_or_default(),
-        source,
-    })?;
+    let mut report = build_report(settings)?;
+    if let Some(pseudonymizer) = &settings.pseudonymizer {
+        pseudonymizer.apply(&mut report);
+    }
+    report::write_files(&report, &settings.out_files)
+        .map_err(|(path, source)| AuditError::Write { path, source })?;
     report::render(settings.stdout_format, &report, stdout).map_err(|source| {
         AuditError::Write {
             path: PathBuf::from("<stdout>"),
@@ -201,10 +212,22 @@ fn primary_models(days: &[features::DayUsage]) -> std::collections::BTreeMap<Str
         .collect()
 }
 
-/// Runs the stages and assembles the report.
-pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError> {
-    let input = &settings.input;
-    let mut progress = Progress::new(settings.verbosity);
+/// What the reading stages produced: the collected aggregates, priced.
+pub(crate) struct Loaded {
+    pub collected: pipeline::Collected,
+    pub identities: crate::normalize::identities::IdentityMap,
+    pub priced: Vec<features::PricedDay>,
+    pub unpriced: Vec<UnpricedModel>,
+    pub primary_models: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads every input in one streaming pass, names and hashes what was read, writes the
+/// quarantine file, enforces `--strict`, and prices the day-grain usage.
+pub(crate) fn load(
+    input: &InputSettings,
+    snapshot: Option<features::Snapshot>,
+    progress: &mut Progress,
+) -> Result<Loaded, AuditError> {
     let (prices, price_overrides) = prices(input)?;
     progress.stage(
         "reading",
@@ -220,17 +243,16 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
         "aggregating",
         &format!("{} files in one streaming pass", sources.files.len()),
     );
-    // Request-level fingerprints are computed only for the behaviour lens.
-    let snapshot = settings.detect.runs("behavior").then(|| {
-        settings
-            .detect
-            .snapshot()
-            .unwrap_or(crate::detect::DEFAULT_SNAPSHOT)
-    });
     let mut collected = pipeline::collect(&sources, &input.calendar, snapshot)?;
     for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
         summary.sha256 = hash;
     }
+    progress.note(&format!(
+        "read {} rows ({} valid, {} quarantined)",
+        crate::units::grouped(collected.ingest.rows_read),
+        crate::units::grouped(collected.ingest.rows_valid),
+        crate::units::grouped(collected.ingest.rows_quarantined)
+    ));
     // The reference files are part of what the audit read: named and hashed too.
     if let Some(path) = &input.identities {
         collected.inputs.push(reference_input(
@@ -264,12 +286,34 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
             });
         }
     }
-
-    progress.stage("detecting", "pricing, agent-weeks, lenses");
     let primary_models = primary_models(&collected.days);
     let (priced, unpriced) = features::price_days(std::mem::take(&mut collected.days), &prices);
+    Ok(Loaded {
+        collected,
+        identities: sources.identities,
+        priced,
+        unpriced,
+        primary_models,
+    })
+}
+
+/// Runs the stages and assembles the report.
+pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError> {
+    let input = &settings.input;
+    let mut progress = Progress::new(settings.verbosity);
+    // Request-level fingerprints are computed only for the behaviour lens.
+    let snapshot = settings.detect.runs("behavior").then(|| {
+        settings
+            .detect
+            .snapshot()
+            .unwrap_or(crate::detect::DEFAULT_SNAPSHOT)
+    });
+    let loaded = load(input, snapshot, &mut progress)?;
+    let collected = &loaded.collected;
+
+    progress.stage("detecting", "agent-weeks, lenses");
     let weeks = features::build_agent_weeks(
-        &priced,
+        &loaded.priced,
         &collected.sessions,
         &collected.outputs,
         &settings.weights,
@@ -277,13 +321,21 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
     );
     let evidence = detect::Evidence {
         behavior: &collected.behavior,
-        primary_models: &primary_models,
+        primary_models: &loaded.primary_models,
     };
     let detection = detect::run(&weeks, evidence, &settings.detect);
-    let report = assemble(settings, &collected, &weeks, detection, unpriced);
+    let spend = features::spend_rows(&loaded.priced, &weeks, input.calendar.week_start);
+    let mut report = assemble(
+        settings,
+        collected,
+        &weeks,
+        detection,
+        loaded.unpriced.clone(),
+    );
+    report.detail.spend = spend;
     progress.done();
     if settings.verbosity != Verbosity::Quiet {
-        warn(&report, &collected, &sources.identities, input);
+        warn(&report, collected, &loaded.identities, input);
     }
     Ok(report)
 }
@@ -367,17 +419,14 @@ fn warn(
     }
 }
 
-fn assemble(
-    settings: &AuditSettings,
-    collected: &pipeline::Collected,
-    weeks: &[AgentWeek],
-    detection: Detection,
-    unpriced: Vec<UnpricedModel>,
-) -> AuditReport {
-    let calendar = &settings.input.calendar;
-    let first = weeks.iter().map(|w| w.week).min();
-    let last = weeks.iter().map(|w| w.week).max();
-    let period = Period {
+/// The period the given week starts cover.
+pub(crate) fn period(
+    weeks: impl Iterator<Item = chrono::NaiveDate> + Clone,
+    calendar: &crate::normalize::calendar::Calendar,
+) -> Period {
+    let first = weeks.clone().min();
+    let last = weeks.max();
+    Period {
         start: first.map(|d| d.to_string()),
         end: last.map(|d| (d + Duration::days(6)).to_string()),
         weeks: match (first, last) {
@@ -386,7 +435,17 @@ fn assemble(
         },
         tz: calendar.tz.name().to_string(),
         week_start: calendar.week_start.name(),
-    };
+    }
+}
+
+fn assemble(
+    settings: &AuditSettings,
+    collected: &pipeline::Collected,
+    weeks: &[AgentWeek],
+    detection: Detection,
+    unpriced: Vec<UnpricedModel>,
+) -> AuditReport {
+    let period = period(weeks.iter().map(|w| w.week), &settings.input.calendar);
     let agents: Vec<AgentEntry> = detection
         .agents
         .iter()
@@ -461,6 +520,11 @@ fn assemble(
         agents,
         findings,
         unpriced_models: unpriced,
+        detail: report::Detail {
+            weeks: weeks.to_vec(),
+            spend: Vec::new(),
+            curves: detection.curves,
+        },
     }
 }
 

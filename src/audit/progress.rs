@@ -37,6 +37,13 @@ impl Progress {
         }
     }
 
+    /// A line about the current stage (rows read, files written).
+    pub fn note(&self, detail: &str) {
+        if self.show_stages {
+            eprintln!("  {detail}");
+        }
+    }
+
     fn finish_stage(&mut self) {
         if self.show_timings && !self.stage.is_empty() {
             eprintln!(

@@ -46,6 +46,8 @@ pub struct AuditSettings {
     pub stdout_format: ReportFormat,
     pub out_files: Vec<ReportFile>,
     pub verbosity: Verbosity,
+    /// Agent names replaced by keyed hashes in every output.
+    pub pseudonymizer: Option<crate::report::Pseudonymizer>,
 }
 
 impl Default for AuditSettings {
@@ -58,6 +60,7 @@ impl Default for AuditSettings {
             stdout_format: ReportFormat::Table,
             out_files: Vec::new(),
             verbosity: Verbosity::Normal,
+            pseudonymizer: None,
         }
     }
 }

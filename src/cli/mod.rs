@@ -9,9 +9,10 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
+use crate::audit::spend::SpendSettings;
 use crate::audit::{AuditSettings, Command, InputSettings, Verbosity};
 use crate::detect::DetectConfig;
-use crate::features::OutputWeights;
+use crate::features::{OutputWeights, SpendDim};
 use crate::generate::{GenerateSettings, UsageFileFormat, UsageLayout};
 use crate::ingest::Format;
 use crate::normalize::calendar::{Calendar, WeekStart};
@@ -41,6 +42,8 @@ pub enum Commands {
     Audit(AuditArgs),
     /// Run the audit on fixtures embedded in the binary; no files needed.
     Demo(ReportArgs),
+    /// Cost roll-ups by team, agent, model and week, for chargeback (and FOCUS for FinOps tools).
+    Spend(SpendArgs),
     /// Normalize, deduplicate and price usage into canonical Parquet.
     Ingest(IngestArgs),
     /// Document a reason code (or list them all).
@@ -113,12 +116,15 @@ pub struct CalendarArgs {
 
 #[derive(Debug, Args, Default)]
 pub struct ReportArgs {
-    /// Format of the report on stdout: table, json, csv, markdown.
+    /// Format of the report on stdout: table, json, csv, markdown, html.
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
-    /// Also write the report as FORMAT to PATH (repeatable).
+    /// Also write the report as FORMAT to PATH (repeatable); parquet=DIR writes a directory.
     #[arg(long = "out", value_name = "FORMAT=PATH")]
     pub out: Vec<String>,
+    /// Replace agent names with keyed hashes (key in TOKENAUDIT_PSEUDONYM_KEY).
+    #[arg(long)]
+    pub pseudonymize: bool,
     /// Settings file (TOML): [detect] thresholds, [output_index] weights, [audit] defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -133,6 +139,24 @@ pub struct AuditArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SpendArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Roll up by these dimensions, in this order (comma-separated): team, agent, model, week.
+    #[arg(long, value_name = "DIMS", default_value = "team,agent,model,week")]
+    pub by: String,
+    /// Format on stdout: table, json, csv, markdown, focus.
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    pub format: String,
+    /// Also write FORMAT to PATH (repeatable), e.g. --out focus=ai-spend.csv.
+    #[arg(long = "out", value_name = "FORMAT=PATH")]
+    pub out: Vec<String>,
+    /// Replace agent names with keyed hashes (key in TOKENAUDIT_PSEUDONYM_KEY).
+    #[arg(long)]
+    pub pseudonymize: bool,
 }
 
 #[derive(Debug, Args)]
@@ -286,6 +310,65 @@ fn input_settings(args: InputArgs, defaults: &AuditDefaults) -> Result<InputSett
     })
 }
 
+fn pseudonymizer(wanted: bool) -> Result<Option<crate::report::Pseudonymizer>> {
+    if !wanted {
+        return Ok(None);
+    }
+    crate::report::Pseudonymizer::from_env()
+        .map(Some)
+        .map_err(|message| anyhow::anyhow!(message))
+}
+
+/// Splits `--out FORMAT=PATH`.
+fn out_spec(spec: &str) -> Result<(&str, PathBuf)> {
+    let (format, path) = spec.split_once('=').with_context(|| {
+        format!("`--out {spec}` needs FORMAT=PATH, for example --out json=report.json")
+    })?;
+    Ok((format, PathBuf::from(path)))
+}
+
+fn spend_format(name: &str) -> Result<crate::report::SpendFormat> {
+    crate::report::SpendFormat::parse(name).with_context(|| {
+        format!(
+            "`{name}` is not a spend format; expected one of {}",
+            crate::report::SpendFormat::NAMES
+        )
+    })
+}
+
+fn spend_settings(args: SpendArgs, verbosity: Verbosity) -> Result<SpendSettings> {
+    let by = args
+        .by
+        .split(',')
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| {
+            SpendDim::parse(d).with_context(|| {
+                format!(
+                    "`{}` is not a spend dimension; expected some of {}",
+                    d.trim(),
+                    SpendDim::NAMES
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let out_files = args
+        .out
+        .iter()
+        .map(|spec| {
+            let (format, path) = out_spec(spec)?;
+            Ok((spend_format(format)?, path))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(SpendSettings {
+        input: input_settings(args.input, &AuditDefaults::default())?,
+        by,
+        stdout_format: spend_format(&args.format)?,
+        out_files,
+        verbosity,
+        pseudonymizer: pseudonymizer(args.pseudonymize)?,
+    })
+}
+
 fn report_format(name: &str) -> Result<ReportFormat> {
     ReportFormat::parse(name).with_context(|| {
         format!(
@@ -317,16 +400,17 @@ fn audit_settings(
             .or(defaults.format.as_deref())
             .unwrap_or("table"),
     )?;
+    if !stdout_format.is_stream() {
+        bail!("parquet is a directory of files, not a stream for stdout\n\nhint: use --out parquet=DIR");
+    }
     let out_files = report
         .out
         .iter()
         .map(|spec| {
-            let (format, path) = spec.split_once('=').with_context(|| {
-                format!("`--out {spec}` needs FORMAT=PATH, for example --out json=report.json")
-            })?;
+            let (format, path) = out_spec(spec)?;
             Ok(ReportFile {
                 format: report_format(format)?,
-                path: PathBuf::from(path),
+                path,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -338,7 +422,9 @@ fn audit_settings(
     let fail_on = crate::audit::parse_fail_on(fail_on_text).with_context(|| {
         format!("`{fail_on_text}` is not a --fail-on level; expected never, low, medium or high")
     })?;
+    let pseudonymizer = pseudonymizer(report.pseudonymize)?;
     Ok(AuditSettings {
+        pseudonymizer,
         input,
         weights,
         detect: {
@@ -380,6 +466,7 @@ pub fn resolve(cli: Cli) -> Result<Command> {
             };
             Command::Demo(audit_settings(report, config, input, verbosity)?)
         }
+        Commands::Spend(args) => Command::Spend(spend_settings(args, verbosity)?),
         Commands::Ingest(args) => Command::Ingest {
             input: input_settings(args.input, &AuditDefaults::default())?,
             to: args.to,

@@ -148,37 +148,58 @@ fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<
 /// Below this elasticity output says nothing about spend, and expected spend is the median.
 const MIN_ELASTICITY: f64 = 0.05;
 
-/// A cohort with its production curve: ln(1 + output) = intercept + elasticity · ln(cost).
-struct Fitted<'a> {
-    cohort: Cohort<'a>,
-    elasticity: f64,
-    intercept: f64,
-    median_log_cost: f64,
+/// A cohort's production curve, ln weekly output = intercept + elasticity · ln weekly cost,
+/// inverted to give the spend expected for an output. Kept after detection for the report's
+/// efficiency chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// "peers in team payments", "people across small teams".
+    pub label: String,
+    pub kind: AgentKind,
+    pub elasticity: f64,
+    pub intercept: f64,
+    pub median_log_cost: f64,
     /// The cheapest peer's ln weekly cost: expected spend never goes below it, however little
     /// an agent delivered (the inverted curve would otherwise expect cents for zero output).
-    min_log_cost: f64,
-    median_cost: f64,
-    median_output: f64,
+    pub min_log_cost: f64,
+    /// The agents judged against this curve.
+    pub agents: Vec<String>,
 }
 
-impl Fitted<'_> {
-    /// ln of the spend that buys `log_output` on the cohort's curve.
+impl Curve {
+    /// ln of the weekly spend that buys `log_output` on the curve.
     ///
     /// The curve is fitted as output on spend and inverted, rather than fitting spend on
     /// output: a regression of spend on output shrinks towards the cohort mean, so a heavy
     /// user who delivers exactly in proportion would show a positive residual just for being
     /// heavy. Inverting the production curve keeps the residual at zero for everyone on it.
-    fn expected_log_cost(&self, log_output: f64) -> f64 {
+    pub fn expected_log_cost(&self, log_output: f64) -> f64 {
         if self.elasticity < MIN_ELASTICITY {
             return self.median_log_cost;
         }
         ((log_output - self.intercept) / self.elasticity).max(self.min_log_cost)
     }
 
+    /// Weekly spend expected for a weekly output index (floored as the fit floors it).
+    pub fn expected_weekly_cost(&self, weekly_output: f64) -> f64 {
+        self.expected_log_cost(weekly_output.max(OUTPUT_FLOOR).ln())
+            .exp()
+    }
+}
+
+/// A cohort with its curve.
+struct Fitted<'a> {
+    cohort: Cohort<'a>,
+    curve: Curve,
+    median_cost: f64,
+    median_output: f64,
+}
+
+impl Fitted<'_> {
     /// ln(actual ÷ expected weekly spend).
     fn residual(&self, agent: &AgentSummary) -> f64 {
         let (log_cost, log_output) = point(agent);
-        log_cost - self.expected_log_cost(log_output)
+        log_cost - self.curve.expected_log_cost(log_output)
     }
 }
 
@@ -226,12 +247,17 @@ fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'
                 .map(|a| a.mean_weekly_output())
                 .collect();
             Some(Fitted {
-                intercept: median(&offsets)?,
-                median_log_cost: median(&log_cost)?,
-                min_log_cost: log_cost.iter().copied().fold(f64::INFINITY, f64::min),
+                curve: Curve {
+                    label: cohort.label.clone(),
+                    kind: cohort.kind,
+                    elasticity,
+                    intercept: median(&offsets)?,
+                    median_log_cost: median(&log_cost)?,
+                    min_log_cost: log_cost.iter().copied().fold(f64::INFINITY, f64::min),
+                    agents: cohort.assessed.iter().map(|a| a.agent.clone()).collect(),
+                },
                 median_cost: median(&costs)?,
                 median_output: median(&outputs)?,
-                elasticity,
                 cohort,
             })
         })
@@ -322,7 +348,7 @@ pub fn elasticities<'p>(
 fn elasticities_of(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
     fitted
         .iter()
-        .map(|f| (f.cohort.kind, f.elasticity))
+        .map(|f| (f.cohort.kind, f.curve.elasticity))
         .collect()
 }
 
@@ -335,8 +361,11 @@ impl Lens for Efficiency {
     /// three weeks, in periods of eight or more), so that inflation which began mid-period is
     /// compared with peers undiluted. The smaller p-value counts, doubled (Bonferroni).
     fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
-        let (whole, elasticities) = assess_window(&population.agents, config, None);
-        let _ = population.elasticities.set(elasticities);
+        let (whole, fitted) = assess_window(&population.agents, config, None);
+        let _ = population.elasticities.set(elasticities_of(&fitted));
+        let _ = population
+            .curves
+            .set(fitted.into_iter().map(|f| f.curve).collect());
         let weeks: std::collections::BTreeSet<chrono::NaiveDate> =
             population.weeks.iter().map(|w| w.week).collect();
         if weeks.len() < 8 {
@@ -377,12 +406,12 @@ impl Lens for Efficiency {
 }
 
 /// Assesses every eligible agent of `agents` (a whole period, or the weeks from `from`), and
-/// returns the elasticities the fit found.
-fn assess_window(
-    agents: &[AgentSummary],
+/// returns the curves it fitted.
+fn assess_window<'a>(
+    agents: &'a [AgentSummary],
     config: &DetectConfig,
     from: Option<chrono::NaiveDate>,
-) -> (Vec<Assessment>, BTreeMap<AgentKind, f64>) {
+) -> (Vec<Assessment>, Vec<Fitted<'a>>) {
     // One spread per kind, from every assessed agent's residual.
     let (fitted, scale) = fit(cohorts(agents, config), config);
     let mut assessments = Vec::new();
@@ -411,7 +440,7 @@ fn assess_window(
             });
         }
     }
-    (assessments, elasticities_of(&fitted))
+    (assessments, fitted)
 }
 
 fn reasons(
@@ -457,10 +486,10 @@ fn reasons(
                 factor(cost_ratio),
                 factor(output_ratio),
                 elasticity,
-                fitted.elasticity
+                fitted.curve.elasticity
             ),
             observed: crate::units::round_to(elasticity, 3),
-            expected: crate::units::round_to(fitted.elasticity, 3),
+            expected: crate::units::round_to(fitted.curve.elasticity, 3),
         });
     }
     reasons
@@ -514,6 +543,7 @@ mod tests {
             behavior: &[],
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
             elasticities: Default::default(),
+            curves: Default::default(),
         };
         Efficiency.assess(&population, &DetectConfig::default())
     }

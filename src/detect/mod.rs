@@ -13,6 +13,8 @@ pub mod codes;
 pub mod efficiency;
 pub mod stats;
 
+pub use efficiency::Curve;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
@@ -233,6 +235,8 @@ pub struct Population<'a> {
     /// Output elasticity of spend per kind, fitted once by the efficiency lens and read by the
     /// change lens.
     pub elasticities: std::cell::OnceCell<BTreeMap<AgentKind, f64>>,
+    /// The efficiency lens's whole-period curves, kept for the report's chart.
+    pub curves: std::cell::OnceCell<Vec<efficiency::Curve>>,
 }
 
 impl<'a> Population<'a> {
@@ -281,6 +285,7 @@ impl<'a> Population<'a> {
             behavior: evidence.behavior,
             snapshot: config.snapshot().unwrap_or(DEFAULT_SNAPSHOT),
             elasticities: std::cell::OnceCell::new(),
+            curves: std::cell::OnceCell::new(),
         }
     }
 }
@@ -324,6 +329,8 @@ pub struct Detection {
     /// Every judged agent's combined q-value and the p-value of each lens that judged it, so a
     /// reader can see why an agent was not flagged as well as why one was.
     pub verdicts: BTreeMap<String, Verdict>,
+    /// The efficiency lens's peer curves (empty when it did not run).
+    pub curves: Vec<efficiency::Curve>,
 }
 
 /// What the lenses said about one agent.
@@ -462,6 +469,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         agents,
         findings,
         verdicts,
+        curves: population.curves.get().cloned().unwrap_or_default(),
     }
 }
 

@@ -9,9 +9,11 @@
 //! shuffled input gives the same bytes. Outputs are summed per (agent, week, kind).
 
 pub mod behavior;
+pub mod spend;
 mod table;
 
 pub use behavior::{BehaviorWeek, Snapshot};
+pub use spend::{roll_up, spend_rows, SpendDim, SpendGroup, SpendRow};
 pub use table::{
     build_agent_weeks, price_days, AgentWeek, OutputWeights, PricedDay, UnpricedModel,
     UNASSIGNED_TEAM,

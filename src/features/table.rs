@@ -21,6 +21,10 @@ pub struct PricedDay {
     pub cost_micro: i64,
     /// Unbilled tokens of a model the price table does not know (costed at nothing).
     pub unpriced: Option<Tokens>,
+    /// List-price cost of all the row's tokens, billed or not; `None` for an unknown model.
+    pub list_micro: Option<i64>,
+    /// The model's vendor, as the price table names it.
+    pub provider: Option<String>,
 }
 
 /// Tokens of one model that could not be priced.
@@ -47,6 +51,8 @@ pub fn price_days(
                 Some(price) => PricedDay {
                     cost_micro: usage.billed_micro + price.rates.cost_micro(&usage.unbilled),
                     unpriced: None,
+                    list_micro: Some(price.rates.cost_micro(&usage.tokens)),
+                    provider: Some(price.provider.clone()),
                     usage,
                 },
                 None => {
@@ -60,6 +66,8 @@ pub fn price_days(
                     PricedDay {
                         cost_micro: usage.billed_micro,
                         unpriced: (missing.total() > 0).then_some(missing),
+                        list_micro: None,
+                        provider: None,
                         usage,
                     }
                 }

@@ -38,7 +38,7 @@ impl Reporter for CsvReporter {
 }
 
 /// A text cell: neutralized against formula injection, then quoted if needed.
-fn text(value: &str) -> String {
+pub(super) fn text(value: &str) -> String {
     let neutral = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {

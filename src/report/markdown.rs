@@ -9,7 +9,7 @@ use crate::units::usd;
 pub struct MarkdownReporter;
 
 /// Escapes what Markdown or the HTML it is rendered to would interpret.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

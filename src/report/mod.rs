@@ -5,18 +5,24 @@
 //! `--out FORMAT=PATH` file of a run, so many outputs never mean many audits.
 
 mod csv;
+pub mod focus;
 mod json;
 mod markdown;
 mod model;
+pub mod parquet;
+mod pseudonym;
+pub mod spend;
 mod table;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use model::{
-    AgentEntry, AuditReport, FindingEntry, IngestSummary, InputSummary, Period, ReasonEntry,
-    ToolInfo, Totals, SCHEMA_VERSION,
+    AgentEntry, AuditReport, Detail, FindingEntry, IngestSummary, InputSummary, Period,
+    ReasonEntry, ToolInfo, Totals, SCHEMA_VERSION,
 };
+pub use pseudonym::{Pseudonymizer, KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE};
+pub use spend::{SpendFormat, SpendReport, SpendTotals};
 
 /// The formats a report can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,10 +31,12 @@ pub enum ReportFormat {
     Json,
     Csv,
     Markdown,
+    /// A directory of Parquet files; only with `--out parquet=DIR`.
+    Parquet,
 }
 
 impl ReportFormat {
-    pub const NAMES: &'static str = "table, json, csv, markdown";
+    pub const NAMES: &'static str = "table, json, csv, markdown, parquet";
 
     pub fn parse(name: &str) -> Option<ReportFormat> {
         match name.to_ascii_lowercase().as_str() {
@@ -36,16 +44,23 @@ impl ReportFormat {
             "json" => Some(ReportFormat::Json),
             "csv" => Some(ReportFormat::Csv),
             "markdown" | "md" => Some(ReportFormat::Markdown),
+            "parquet" => Some(ReportFormat::Parquet),
             _ => None,
         }
     }
 
-    fn reporter(self) -> &'static dyn Reporter {
+    /// Whether the format is a stream that can go to stdout (Parquet is a directory).
+    pub fn is_stream(self) -> bool {
+        self != ReportFormat::Parquet
+    }
+
+    fn reporter(self) -> Option<&'static dyn Reporter> {
         match self {
-            ReportFormat::Table => &table::TableReporter,
-            ReportFormat::Json => &json::JsonReporter,
-            ReportFormat::Csv => &csv::CsvReporter,
-            ReportFormat::Markdown => &markdown::MarkdownReporter,
+            ReportFormat::Table => Some(&table::TableReporter),
+            ReportFormat::Json => Some(&json::JsonReporter),
+            ReportFormat::Csv => Some(&csv::CsvReporter),
+            ReportFormat::Markdown => Some(&markdown::MarkdownReporter),
+            ReportFormat::Parquet => None,
         }
     }
 }
@@ -64,13 +79,19 @@ pub trait Reporter: Sync {
     fn render(&self, report: &AuditReport, out: &mut dyn Write) -> std::io::Result<()>;
 }
 
-/// Renders `report` in `format`.
+/// Renders `report` in `format`, which must be a stream format.
 pub fn render(
     format: ReportFormat,
     report: &AuditReport,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    format.reporter().render(report, out)
+    match format.reporter() {
+        Some(reporter) => reporter.render(report, out),
+        None => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "parquet is written to a directory: use --out parquet=DIR",
+        )),
+    }
 }
 
 /// A report file requested with `--out FORMAT=PATH`.
@@ -80,21 +101,39 @@ pub struct ReportFile {
     pub path: PathBuf,
 }
 
-/// Writes every requested file. Files are written whole or not at all (temp file, then rename).
-pub fn write_files(report: &AuditReport, files: &[ReportFile]) -> std::io::Result<()> {
+/// Writes a file whole or not at all: into a temporary file beside it, then renamed.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp-tokenaudit");
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        write(&mut out)?;
+        out.flush()?;
+        drop(out);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes every requested file; an error names the file.
+pub fn write_files(
+    report: &AuditReport,
+    files: &[ReportFile],
+) -> Result<(), (PathBuf, std::io::Error)> {
     for file in files {
-        let tmp = file.path.with_extension("tmp-tokenaudit");
-        {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|err| {
-                std::io::Error::new(
-                    err.kind(),
-                    format!("cannot create `{}`: {err}", file.path.display()),
-                )
-            })?);
-            render(file.format, report, &mut out)?;
-            out.flush()?;
-        }
-        std::fs::rename(&tmp, &file.path)?;
+        let result = if file.format == ReportFormat::Parquet {
+            parquet::write_dir(report, &file.path)
+        } else {
+            write_atomically(&file.path, |out| render(file.format, report, out))
+        };
+        result.map_err(|err| (file.path.clone(), err))?;
     }
     Ok(())
 }

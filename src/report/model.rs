@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::detect::{AgentStatus, Severity};
-use crate::features::UnpricedModel;
+use crate::detect::{AgentStatus, Curve, Severity};
+use crate::features::{AgentWeek, SpendRow, UnpricedModel};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -19,6 +19,20 @@ pub struct AuditReport {
     pub findings: Vec<FindingEntry>,
     /// Models with usage the price table does not know; their tokens are not in any cost.
     pub unpriced_models: Vec<UnpricedModel>,
+    /// What the HTML charts and the Parquet files draw on; not part of the JSON report.
+    #[serde(skip)]
+    pub detail: Detail,
+}
+
+/// The week-level data behind the charts and the Parquet outputs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detail {
+    /// The agent-week table the detectors read, sorted by agent, then week.
+    pub weeks: Vec<AgentWeek>,
+    /// Priced usage per day, team, agent, model and tier.
+    pub spend: Vec<SpendRow>,
+    /// The efficiency lens's peer curves.
+    pub curves: Vec<Curve>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,6 +5,7 @@ mod commands;
 mod detection;
 mod errors;
 mod formats;
+mod outputs;
 mod properties;
 mod quarantine;
 
