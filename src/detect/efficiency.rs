@@ -86,7 +86,7 @@ struct Cohort<'a> {
 
 /// Weekly output index below which output counts as this much: a log needs a floor, and half
 /// a commit a week is as good as nothing.
-pub(super) const OUTPUT_FLOOR: f64 = 0.5;
+pub const OUTPUT_FLOOR: f64 = 0.5;
 
 /// (ln weekly cost, ln weekly output index). Not ln(1 + output): that bends the curve at the
 /// small outputs light users have, and the bend reads as light users being inefficient.

@@ -4,8 +4,10 @@
 //! [`Reporter`] that writes it to any `Write`. [`write_all`] renders the stdout format and every
 //! `--out FORMAT=PATH` file of a run, so many outputs never mean many audits.
 
+mod charts;
 mod csv;
 pub mod focus;
+mod html;
 mod json;
 mod markdown;
 mod model;
@@ -31,12 +33,14 @@ pub enum ReportFormat {
     Json,
     Csv,
     Markdown,
+    /// One self-contained page with charts.
+    Html,
     /// A directory of Parquet files; only with `--out parquet=DIR`.
     Parquet,
 }
 
 impl ReportFormat {
-    pub const NAMES: &'static str = "table, json, csv, markdown, parquet";
+    pub const NAMES: &'static str = "table, json, csv, markdown, html, parquet";
 
     pub fn parse(name: &str) -> Option<ReportFormat> {
         match name.to_ascii_lowercase().as_str() {
@@ -44,6 +48,7 @@ impl ReportFormat {
             "json" => Some(ReportFormat::Json),
             "csv" => Some(ReportFormat::Csv),
             "markdown" | "md" => Some(ReportFormat::Markdown),
+            "html" | "htm" => Some(ReportFormat::Html),
             "parquet" => Some(ReportFormat::Parquet),
             _ => None,
         }
@@ -60,6 +65,7 @@ impl ReportFormat {
             ReportFormat::Json => Some(&json::JsonReporter),
             ReportFormat::Csv => Some(&csv::CsvReporter),
             ReportFormat::Markdown => Some(&markdown::MarkdownReporter),
+            ReportFormat::Html => Some(&html::HtmlReporter),
             ReportFormat::Parquet => None,
         }
     }

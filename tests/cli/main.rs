@@ -5,6 +5,7 @@ mod commands;
 mod detection;
 mod errors;
 mod formats;
+mod html;
 mod outputs;
 mod properties;
 mod quarantine;
