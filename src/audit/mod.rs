@@ -100,6 +100,12 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
             export::ingest_to_parquet(&input, &to)?;
             Ok(Exit::Clean)
         }
+        Command::Explain { code: Some(code) } if code.eq_ignore_ascii_case("all") => {
+            stdout
+                .write_all(detect::codes::catalog().as_bytes())
+                .map_err(write_err)?;
+            Ok(Exit::Clean)
+        }
         Command::Explain { code: Some(code) } => {
             let doc = detect::codes::lookup(&code).ok_or_else(|| {
                 AuditError::Engine(format!(
@@ -239,9 +245,19 @@ pub(crate) fn load(
     );
     let sources = pipeline::sources(input)?;
     let hashes = hash_in_background(&sources.files);
+    let bytes: u64 = sources
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
     progress.stage(
         "aggregating",
-        &format!("{} files in one streaming pass", sources.files.len()),
+        &format!(
+            "{} files ({:.1} MB) in one streaming pass",
+            sources.files.len(),
+            bytes as f64 / 1e6
+        ),
     );
     let mut collected = pipeline::collect(&sources, &input.calendar, snapshot)?;
     for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {

@@ -48,7 +48,7 @@ pub enum Commands {
     Ingest(IngestArgs),
     /// Document a reason code (or list them all).
     Explain {
-        /// A reason code such as TA101.
+        /// A reason code such as TA101, or `all` for every code's doc as one Markdown page.
         code: Option<String>,
     },
     /// Write a synthetic company with planted inflators and a truth file.

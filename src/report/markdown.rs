@@ -46,7 +46,11 @@ impl Reporter for MarkdownReporter {
         )?;
         writeln!(out, "|---|---|---|---|---|--:|--:|---|")?;
         for (i, f) in report.findings.iter().enumerate() {
-            let codes: Vec<&str> = f.reasons.iter().map(|r| r.code).collect();
+            let codes: Vec<String> = f
+                .reasons
+                .iter()
+                .map(|r| format!("[{}]({})", r.code, crate::detect::codes::url(r.code)))
+                .collect();
             writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -64,13 +68,19 @@ impl Reporter for MarkdownReporter {
         for (i, f) in report.findings.iter().enumerate() {
             writeln!(out, "**{}. {}**", i + 1, cell(&f.agent))?;
             for reason in &f.reasons {
-                writeln!(out, "- `{}` {}", reason.code, cell(&reason.message))?;
+                writeln!(
+                    out,
+                    "- [`{}`]({}) {}",
+                    reason.code,
+                    crate::detect::codes::url(reason.code),
+                    cell(&reason.message)
+                )?;
             }
             writeln!(out)?;
         }
         writeln!(
             out,
-            "_Flags are prompts for review, not verdicts. `tokenaudit explain CODE` documents each reason code._"
+            "_Flags are prompts for review, not verdicts. Each code links to its documentation, with the benign explanations to rule out (also `tokenaudit explain CODE`)._"
         )
     }
 }

@@ -355,3 +355,40 @@ fn eval_scores_a_generated_folder_against_its_truth() {
         }
     );
 }
+
+/// Runs `tokenaudit ARGS` under a pseudo-terminal (util-linux `script`), returning what the
+/// terminal showed.
+fn on_a_terminal(args: &str) -> String {
+    let binary = assert_cmd::cargo::cargo_bin("tokenaudit");
+    let output = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} {args} > /dev/null", binary.display()),
+            "/dev/null",
+        ])
+        .current_dir(crate::fixtures())
+        .output()
+        .expect("util-linux `script` runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).replace('\r', "")
+}
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let shown = on_a_terminal("demo --format json");
+    for stage in [
+        "reading: 1 usage and 1 output inputs",
+        "aggregating: 2 files (1.6 MB) in one streaming pass",
+        "read 16,170 rows (16,170 valid, 0 quarantined)",
+        "detecting:",
+    ] {
+        assert!(shown.contains(stage), "missing `{stage}` in:\n{shown}");
+    }
+    assert_eq!(on_a_terminal("demo -q --format json"), "");
+    // Not a terminal: stderr carries no progress.
+    let piped = tokenaudit()
+        .args(["demo", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("reading:"));
+}
