@@ -2,11 +2,12 @@
 """Execute every notebook in this folder headless, as CI or an analyst would.
 
     python run.py [--parquet-dir DIR] [--out DIR] [--timeout SECONDS]
+    python run.py --clear-outputs      # strip outputs saved from Jupyter before committing
 
 Run it with the Python of the virtual environment that has requirements.txt installed: the
 kernel is always that same interpreter (sys.executable), whatever kernels Jupyter has
 registered elsewhere. TOKENAUDIT_PARQUET_DIR (or --parquet-dir), TOKENAUDIT_AGENT and
-TOKENAUDIT_FIGDIR pass through to the notebooks. The committed notebooks are never modified:
+TOKENAUDIT_FIGDIR pass through to the notebooks. Executing never modifies the notebooks here:
 executed copies, with their outputs, go to --out (a new temporary folder by default). Exits 1
 naming the failing cell and its error if any notebook fails, 2 on bad arguments.
 """
@@ -103,7 +104,7 @@ def run_notebook(path, out_dir, timeout):
              if any(o.get("output_type") == "error" for o in cell.get("outputs", []))),
             None,
         )
-        where = f"cell {failing} (0-based)" if failing is not None else "a cell"
+        where = f"cell {failing} (0-based, markdown cells counted)" if failing is not None else "a cell"
         error = f"{ANSI.sub('', str(exc)).rstrip()}\n\n{path.name}: {where} raised {exc.ename}: {exc.evalue}"
     except Exception as exc:  # a cell timeout, a kernel that died or could not start
         error = f"{path.name}: {type(exc).__name__}: {ANSI.sub('', str(exc))}"
@@ -117,7 +118,21 @@ def main():
     parser.add_argument("--parquet-dir", help="sets TOKENAUDIT_PARQUET_DIR (default: the environment's, else ../audit-out)")
     parser.add_argument("--out", help="folder for the executed copies (default: a new temporary folder)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
+    parser.add_argument("--clear-outputs", action="store_true",
+                        help="only strip outputs and execution counts from the notebooks here, in place, and exit")
     args = parser.parse_args()
+
+    if args.clear_outputs:
+        for path in sorted(HERE.glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            if saved_outputs(nb):
+                for cell in nb.cells:
+                    if cell.cell_type == "code":
+                        cell.outputs = []
+                        cell.execution_count = None
+                nbformat.write(nb, path)
+                print(f"cleared {path.name}")
+        return 0
 
     # The kernel runs in this folder, so a relative path must be made absolute here.
     parquet_dir = args.parquet_dir or os.environ.get("TOKENAUDIT_PARQUET_DIR")

@@ -131,7 +131,10 @@ pub fn agent_weeks_frame(report: &AuditReport) -> PolarsResult<DataFrame> {
         ),
         Column::new(
             "output_index".into(),
-            weeks.iter().map(|w| w.output_index).collect::<Vec<_>>(),
+            weeks
+                .iter()
+                .map(|w| w.output_index + 0.0)
+                .collect::<Vec<_>>(),
         ),
     ];
     for kind in OUTPUT_KINDS {
@@ -153,6 +156,8 @@ pub fn agent_weeks_frame(report: &AuditReport) -> PolarsResult<DataFrame> {
                     .filter(|(k, _)| !OUTPUT_KINDS.contains(&k.as_str()))
                     .map(|(_, v)| v)
                     .sum::<f64>()
+                    // An empty f64 sum is -0.0; readers should see 0.
+                    + 0.0
             })
             .collect::<Vec<_>>(),
     ));
