@@ -531,7 +531,7 @@ fn assemble(
         tool: ToolInfo::default(),
         period,
         inputs: collected.inputs.clone(),
-        ingest: collected.ingest,
+        ingest: collected.ingest.clone(),
         totals,
         agents,
         findings,

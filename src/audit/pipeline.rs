@@ -28,6 +28,8 @@ pub struct Sources {
     pub usage_valid: LazyFrame,
     pub outputs_valid: Option<LazyFrame>,
     checked: Vec<Checked>,
+    /// Records adapters skipped on purpose, by "format: reason".
+    pub skipped: std::collections::BTreeMap<String, u64>,
 }
 
 fn union(frames: Vec<LazyFrame>) -> Option<LazyFrame> {
@@ -55,10 +57,16 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         None => IdentityMap::default(),
     };
     let mut checked = Vec::with_capacity(files.len());
+    let mut skipped: std::collections::BTreeMap<String, u64> = Default::default();
     let (mut usage, mut outputs) = (Vec::new(), Vec::new());
     for (index, file) in files.iter().enumerate() {
-        let raw = ingest::scan(file)?;
-        let file_checked = canonical::check(file, index as u32, raw)?;
+        let scan = ingest::scan(file)?;
+        for (reason, count) in scan.skipped {
+            *skipped
+                .entry(format!("{}: {reason}", file.format))
+                .or_default() += count;
+        }
+        let file_checked = canonical::check(file, index as u32, scan.frame)?;
         match file.table {
             Table::Usage => usage.push(file_checked.valid()),
             Table::Outputs => outputs.push(file_checked.valid()),
@@ -71,6 +79,7 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         files,
         identities,
         checked,
+        skipped,
     })
 }
 
@@ -241,6 +250,7 @@ fn run(
             rows_quarantined,
             duplicates_removed: usage_valid.saturating_sub(fold.rows_deduplicated)
                 + outputs_valid.saturating_sub(outputs_deduped),
+            records_skipped: sources.skipped.clone(),
         },
         rows_outside_window: fold.rows_outside_window,
     })

@@ -54,7 +54,7 @@ pub fn build(settings: &SpendSettings) -> Result<SpendReport, AuditError> {
         tool: ToolInfo::default(),
         period: period(weeks.iter().map(|w| w.week), &input.calendar),
         inputs: loaded.collected.inputs.clone(),
-        ingest: loaded.collected.ingest,
+        ingest: loaded.collected.ingest.clone(),
         by: settings.by.iter().map(|d| d.name()).collect(),
         totals: SpendTotals::of(&groups),
         groups,

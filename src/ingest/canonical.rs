@@ -14,8 +14,15 @@ use crate::schema::{self, Column, ColumnType, Presence, Table};
 
 /// Global index of the input file a row came from (position in the run's input list).
 pub const FILE: &str = "_file";
-/// 1-based data row within its file (the header is not counted).
+/// 1-based data row within its file (the header is not counted), or, when the adapter sets it,
+/// the line of the record.
 pub const ROW: &str = "_row";
+/// Set by an adapter on a record it could not read: why. The row is quarantined with it.
+pub const ERROR: &str = "_error";
+/// The record's text (shortened) when [`ERROR`] is set.
+pub const RAW: &str = "_raw";
+/// The `column` of a quarantined row that could not be read as a record at all.
+const RECORD: &str = "record";
 const BAD: &str = "_bad_column";
 const RAW_PREFIX: &str = "raw:";
 
@@ -40,6 +47,8 @@ pub struct Checked {
     raw_dtypes: Vec<(String, DataType)>,
     file_index: u32,
     table: Table,
+    /// The adapter marks unreadable records with [`ERROR`].
+    record_errors: bool,
 }
 
 impl Checked {
@@ -78,6 +87,11 @@ impl Checked {
     /// The quarantined rows: file index, row, column, raw value and reason.
     pub fn quarantined(&self) -> LazyFrame {
         let (mut values, mut reasons) = (Vec::new(), Vec::new());
+        if self.record_errors {
+            let is_record = col(BAD).eq(lit(RECORD));
+            values.push((is_record.clone(), col(RAW).cast(DataType::String)));
+            reasons.push((is_record, col(ERROR).cast(DataType::String)));
+        }
         for column in self.table.columns() {
             if column.presence == Presence::Derived && column.name != schema::TIER {
                 continue;
@@ -158,6 +172,17 @@ pub fn check(
     let mut raw_columns = vec![col(ROW)];
     let mut typed = Vec::new();
     let mut failures: Vec<(Expr, &'static str)> = Vec::new();
+    let record_errors = found.get(ERROR).is_some();
+    if record_errors {
+        raw_columns.push(col(ERROR));
+        raw_columns.push(if found.get(RAW).is_some() {
+            col(RAW)
+        } else {
+            lit(NULL).cast(DataType::String).alias(RAW)
+        });
+        // An unreadable record fails on that before any of its (empty) columns.
+        failures.push((col(ERROR).is_not_null(), RECORD));
+    }
     for column in table.columns() {
         let source_dtype = found.get(column.name);
         if column.presence == Presence::Derived && column.name != schema::TIER {
@@ -186,9 +211,13 @@ pub fn check(
     )
     .alias(BAD);
 
-    let mut frame = raw
-        .clone()
-        .with_row_index(ROW, Some(1))
+    // Adapters that number records by line give ROW themselves.
+    let numbered = if found.get(ROW).is_some() {
+        raw.clone().with_column(col(ROW).cast(IDX_DTYPE))
+    } else {
+        raw.clone().with_row_index(ROW, Some(1))
+    };
+    let mut frame = numbered
         .select(raw_columns)
         .with_columns(typed)
         .with_column(bad)
@@ -215,6 +244,7 @@ pub fn check(
         raw_dtypes,
         file_index,
         table,
+        record_errors,
     })
 }
 

@@ -26,12 +26,13 @@ impl Adapter for CsvAdapter {
         true
     }
 
-    fn scan(&self, path: &Path) -> PolarsResult<LazyFrame> {
+    fn scan(&self, path: &Path) -> PolarsResult<super::Scan> {
         LazyCsvReader::new(PlRefPath::try_from_path(path)?)
             .with_has_header(true)
             // Zero rows of inference reads every column as text; `canonical` types them.
             .with_infer_schema_length(Some(0))
             .with_missing_is_null(true)
             .finish()
+            .map(Into::into)
     }
 }

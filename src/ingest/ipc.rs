@@ -22,11 +22,12 @@ impl Adapter for IpcAdapter {
         head.starts_with(b"ARROW1")
     }
 
-    fn scan(&self, path: &Path) -> PolarsResult<LazyFrame> {
+    fn scan(&self, path: &Path) -> PolarsResult<super::Scan> {
         LazyFrame::scan_ipc(
             PlRefPath::try_from_path(path)?,
             IpcScanOptions::default(),
             UnifiedScanArgs::default(),
         )
+        .map(Into::into)
     }
 }

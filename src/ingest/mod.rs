@@ -8,11 +8,13 @@
 //! Nothing here collects: the frames go on to `normalize` and `features` as one lazy plan.
 
 pub mod canonical;
+mod claude_code;
 mod csv;
 mod ipc;
 mod ndjson;
 mod parquet;
 pub mod quarantine;
+mod records;
 
 use std::fmt;
 use std::io::Read;
@@ -50,7 +52,7 @@ pub enum IngestError {
         format: Format,
         source: PolarsError,
     },
-    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson")]
+    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code")]
     UnknownFormat(String),
 }
 
@@ -61,10 +63,22 @@ pub enum Format {
     Parquet,
     Ipc,
     Ndjson,
+    /// Claude Code's local JSONL session logs.
+    ClaudeCode,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Csv, Format::Parquet, Format::Ipc, Format::Ndjson];
+    pub const ALL: [Format; 5] = [
+        Format::Csv,
+        Format::Parquet,
+        Format::Ipc,
+        Format::Ndjson,
+        Format::ClaudeCode,
+    ];
+
+    /// Vendor formats, recognised by their content before extensions are looked at (they share
+    /// `.json`, `.jsonl` and `.csv` with the canonical formats).
+    const BY_CONTENT: [Format; 1] = [Format::ClaudeCode];
 
     pub fn parse(name: &str) -> Result<Format, IngestError> {
         match name.to_ascii_lowercase().as_str() {
@@ -72,6 +86,7 @@ impl Format {
             "parquet" | "pq" => Ok(Format::Parquet),
             "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
+            "claude-code" | "claude" => Ok(Format::ClaudeCode),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -82,6 +97,7 @@ impl Format {
             Format::Parquet => &parquet::ParquetAdapter,
             Format::Ipc => &ipc::IpcAdapter,
             Format::Ndjson => &ndjson::NdjsonAdapter,
+            Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
         }
     }
 
@@ -97,7 +113,28 @@ impl fmt::Display for Format {
     }
 }
 
+/// What an adapter read from one file: the rows, and the records it skipped on purpose (not
+/// usage: a synthetic message, an API error), counted by reason.
+pub struct Scan {
+    pub frame: LazyFrame,
+    pub skipped: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl From<LazyFrame> for Scan {
+    fn from(frame: LazyFrame) -> Scan {
+        Scan {
+            frame,
+            skipped: Default::default(),
+        }
+    }
+}
+
 /// One input format. Implementations are unit structs, one file each.
+///
+/// Adapters of formats parsed record by record (vendor JSON) may add two columns that
+/// `canonical` understands: [`canonical::ROW`], the record's line in the file, so quarantine
+/// names the line rather than the row; and [`canonical::ERROR`] with [`canonical::RAW`], set on
+/// a record that could not be read at all, so it is quarantined with that reason and its text.
 pub trait Adapter: Sync {
     /// Name used in reports, e.g. `canonical-csv`.
     fn name(&self) -> &'static str;
@@ -106,7 +143,7 @@ pub trait Adapter: Sync {
     /// Whether the first bytes of a file look like this format.
     fn sniff(&self, head: &[u8]) -> bool;
     /// A lazy scan whose columns carry canonical names; types are fixed later by [`canonical`].
-    fn scan(&self, path: &Path) -> PolarsResult<LazyFrame>;
+    fn scan(&self, path: &Path) -> PolarsResult<Scan>;
 }
 
 /// One file to read, with the table it feeds and how it will be read.
@@ -210,7 +247,8 @@ fn format_from_extension(path: &Path) -> Option<Format> {
 /// Magic bytes decide first (a Parquet file named `.csv` is still Parquet), then the extension,
 /// then a look at the text.
 pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
-    let mut head = [0u8; 512];
+    // Vendor records can be long (a Claude Code line holds a whole message): 8 KiB of head.
+    let mut head = [0u8; 8192];
     let mut file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
         source,
@@ -220,7 +258,10 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
         source,
     })?;
     let head = &head[..n];
-    for format in [Format::Parquet, Format::Ipc] {
+    for format in [Format::Parquet, Format::Ipc]
+        .into_iter()
+        .chain(Format::BY_CONTENT)
+    {
         if format.adapter().sniff(head) {
             return Ok(format);
         }
@@ -235,7 +276,7 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
 }
 
 /// Scans one file with its adapter.
-pub fn scan(file: &InputFile) -> Result<LazyFrame, IngestError> {
+pub fn scan(file: &InputFile) -> Result<Scan, IngestError> {
     file.format
         .adapter()
         .scan(&file.path)

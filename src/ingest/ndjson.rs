@@ -27,9 +27,10 @@ impl Adapter for NdjsonAdapter {
             .is_some_and(|&b| b == b'{')
     }
 
-    fn scan(&self, path: &Path) -> PolarsResult<LazyFrame> {
+    fn scan(&self, path: &Path) -> PolarsResult<super::Scan> {
         LazyJsonLineReader::new(PlRefPath::try_from_path(path)?)
             .with_infer_schema_length(None)
             .finish()
+            .map(Into::into)
     }
 }

@@ -69,12 +69,16 @@ pub struct InputSummary {
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IngestSummary {
     pub rows_read: u64,
     pub rows_valid: u64,
     pub rows_quarantined: u64,
     pub duplicates_removed: u64,
+    /// Records vendor adapters skipped on purpose (synthetic messages, API errors), by
+    /// "format: reason"; absent when none were.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub records_skipped: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -140,18 +144,27 @@ impl AuditReport {
     pub fn ingest_line(&self) -> String {
         use crate::units::grouped;
         let i = &self.ingest;
-        format!(
+        let mut line = format!(
             "Read {} rows from {} data files: {} valid, {} quarantined, {} duplicates removed.",
             grouped(i.rows_read),
             // Identity map and price files are listed as inputs but hold no usage or output rows.
             self.inputs
                 .iter()
-                .filter(|input| input.format.starts_with("canonical-"))
+                .filter(|input| !matches!(input.format.as_str(), "identities-csv" | "prices-csv"))
                 .count(),
             grouped(i.rows_valid),
             grouped(i.rows_quarantined),
             grouped(i.duplicates_removed)
-        )
+        );
+        if !i.records_skipped.is_empty() {
+            let parts: Vec<String> = i
+                .records_skipped
+                .iter()
+                .map(|(reason, n)| format!("{} {reason}", grouped(*n)))
+                .collect();
+            line.push_str(&format!(" Skipped on purpose: {}.", parts.join(", ")));
+        }
+        line
     }
 
     /// Spend, flags and money at stake.

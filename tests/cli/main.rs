@@ -6,9 +6,11 @@ mod detection;
 mod errors;
 mod formats;
 mod html;
+mod notebooks;
 mod outputs;
 mod properties;
 mod quarantine;
+mod vendors;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

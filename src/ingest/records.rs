@@ -1,0 +1,196 @@
+//! Building blocks for adapters that read vendor records in Rust (JSON exports and logs)
+//! rather than through a polars scan: a column builder that numbers each record by its line,
+//! marks unreadable records for quarantine, and counts records skipped on purpose.
+//!
+//! Each record becomes one row with canonical column names; `canonical` types and checks it like
+//! any other row. Text stays text (timestamps included), so there is one parser of timestamps.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use super::canonical::{ERROR, RAW, ROW};
+use super::Scan;
+
+/// How much of an unreadable record the quarantine file shows.
+const RAW_CHARS: usize = 200;
+
+/// Rows under construction, column by column.
+pub struct Records {
+    lines: Vec<u64>,
+    errors: Vec<Option<String>>,
+    raws: Vec<Option<String>>,
+    text: Vec<(&'static str, Vec<Option<String>>)>,
+    counts: Vec<(&'static str, Vec<Option<u64>>)>,
+    amounts: Vec<(&'static str, Vec<Option<f64>>)>,
+    skipped: BTreeMap<&'static str, u64>,
+}
+
+impl Records {
+    /// Columns by kind: text (strings, timestamps), counts (whole numbers), amounts (decimals).
+    pub fn new(
+        text: &[&'static str],
+        counts: &[&'static str],
+        amounts: &[&'static str],
+    ) -> Records {
+        Records {
+            lines: Vec::new(),
+            errors: Vec::new(),
+            raws: Vec::new(),
+            text: text.iter().map(|c| (*c, Vec::new())).collect(),
+            counts: counts.iter().map(|c| (*c, Vec::new())).collect(),
+            amounts: amounts.iter().map(|c| (*c, Vec::new())).collect(),
+            skipped: BTreeMap::new(),
+        }
+    }
+
+    /// Starts a row for the record on `line`; every column is empty until set.
+    pub fn row(&mut self, line: u64) {
+        self.lines.push(line);
+        self.errors.push(None);
+        self.raws.push(None);
+        self.text.iter_mut().for_each(|(_, v)| v.push(None));
+        self.counts.iter_mut().for_each(|(_, v)| v.push(None));
+        self.amounts.iter_mut().for_each(|(_, v)| v.push(None));
+    }
+
+    fn last<'a, T>(
+        columns: &'a mut [(&'static str, Vec<Option<T>>)],
+        name: &str,
+    ) -> &'a mut Option<T> {
+        let (_, values) = columns
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("column {name} was not declared"));
+        values.last_mut().expect("row() first")
+    }
+
+    pub fn text(&mut self, column: &str, value: impl Into<String>) {
+        *Self::last(&mut self.text, column) = Some(value.into());
+    }
+
+    pub fn count(&mut self, column: &str, value: u64) {
+        *Self::last(&mut self.counts, column) = Some(value);
+    }
+
+    /// A record on `line` that could not be read: quarantined with `reason` and its text.
+    pub fn unreadable(&mut self, line: u64, reason: impl Into<String>, raw: &[u8]) {
+        self.row(line);
+        let text = String::from_utf8_lossy(raw);
+        let shown: String = text.chars().take(RAW_CHARS).collect();
+        *self.errors.last_mut().expect("row") = Some(reason.into());
+        *self.raws.last_mut().expect("row") = Some(shown);
+    }
+
+    /// A record left out on purpose (not usage), counted under `reason`.
+    pub fn skip(&mut self, reason: &'static str) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// Appends another part of the same file (read in parallel), keeping line order.
+    pub fn append(&mut self, other: Records) {
+        self.lines.extend(other.lines);
+        self.errors.extend(other.errors);
+        self.raws.extend(other.raws);
+        for ((_, mine), (_, theirs)) in self.text.iter_mut().zip(other.text) {
+            mine.extend(theirs);
+        }
+        for ((_, mine), (_, theirs)) in self.counts.iter_mut().zip(other.counts) {
+            mine.extend(theirs);
+        }
+        for ((_, mine), (_, theirs)) in self.amounts.iter_mut().zip(other.amounts) {
+            mine.extend(theirs);
+        }
+        for (reason, n) in other.skipped {
+            *self.skipped.entry(reason).or_default() += n;
+        }
+    }
+
+    pub fn finish(self) -> PolarsResult<Scan> {
+        let height = self.lines.len();
+        let mut columns = vec![
+            Column::new(ROW.into(), self.lines),
+            Column::new(ERROR.into(), self.errors),
+            Column::new(RAW.into(), self.raws),
+        ];
+        for (name, values) in self.text {
+            columns.push(Column::new(name.into(), values));
+        }
+        for (name, values) in self.counts {
+            columns.push(Column::new(name.into(), values));
+        }
+        for (name, values) in self.amounts {
+            columns.push(Column::new(name.into(), values));
+        }
+        Ok(Scan {
+            frame: DataFrame::new(height, columns)?.lazy(),
+            skipped: self.skipped,
+        })
+    }
+}
+
+/// Splits `bytes` into about `parts` pieces that end at line ends, each with the number of its
+/// first line, so pieces can be parsed in parallel and still name lines.
+pub fn line_chunks(bytes: &[u8], parts: usize) -> Vec<(u64, &[u8])> {
+    let target = (bytes.len() / parts.max(1)).max(1 << 20);
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut line = 1u64;
+    while start < bytes.len() {
+        let mut end = (start + target).min(bytes.len());
+        if end < bytes.len() {
+            end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |i| end + i + 1);
+        }
+        let chunk = &bytes[start..end];
+        chunks.push((line, chunk));
+        line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        start = end;
+    }
+    chunks
+}
+
+/// The lines of a chunk with their numbers; a trailing `\r` is removed, blank lines are left out.
+pub fn numbered_lines(first: u64, chunk: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    chunk
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .map(move |(i, line)| (first + i as u64, line.strip_suffix(b"\r").unwrap_or(line)))
+        .filter(|(_, line)| line.iter().any(|b| !b.is_ascii_whitespace()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_end_at_line_ends_and_count_lines() {
+        let text = "a\nbb\nccc\n".repeat(400_000);
+        let chunks = line_chunks(text.as_bytes(), 4);
+        assert!(chunks.len() > 1);
+        let mut expected_line = 1;
+        for (first, chunk) in &chunks {
+            assert_eq!(*first, expected_line);
+            assert!(chunk.ends_with(b"\n"));
+            expected_line += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        }
+        let joined: Vec<u8> = chunks.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+        assert_eq!(joined, text.as_bytes());
+        let lines: Vec<(u64, &[u8])> = numbered_lines(7, b"x\n\n  \ny\r\n").collect();
+        assert_eq!(lines, vec![(7, &b"x"[..]), (10, &b"y"[..])]);
+    }
+
+    #[test]
+    fn records_number_rows_and_mark_unreadable_ones() {
+        let mut records = Records::new(&["agent"], &["input_tokens"], &[]);
+        records.row(3);
+        records.text("agent", "dana");
+        records.count("input_tokens", 12);
+        records.unreadable(4, "not JSON", b"{oops");
+        records.skip("synthetic");
+        let scan = records.finish().unwrap();
+        let frame = scan.frame.collect().unwrap();
+        assert_eq!(frame.height(), 2);
+        assert_eq!(scan.skipped["synthetic"], 1);
+        assert_eq!(frame.column(ERROR).unwrap().null_count(), 1);
+    }
+}

@@ -1,0 +1,188 @@
+//! Vendor formats: each fixture under `fixtures/<format>/` read by detection alone, with the
+//! totals `fixtures/README.md` documents for it; malformed records quarantined by line; and
+//! Claude Code logs checked against ccusage.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use polars::prelude::*;
+
+use crate::{fixture, json, tokenaudit};
+
+/// Per-day token totals: (input, output, cache read, cache write).
+type Daily = BTreeMap<String, [u64; 4]>;
+
+/// The canonical rows `tokenaudit ingest` writes for `paths`, summed per UTC day.
+fn ingested_daily(paths: &[String]) -> Daily {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("usage.parquet");
+    let mut args = vec!["ingest".to_string(), "--usage".to_string()];
+    args.extend(paths.iter().cloned());
+    args.extend(["--to".to_string(), out.display().to_string()]);
+    let output = tokenaudit().args(&args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let frame = LazyFrame::scan_parquet(
+        PlRefPath::try_from_path(&out).unwrap(),
+        ScanArgsParquet::default(),
+    )
+    .unwrap()
+    .group_by([col("ts").dt().date().cast(DataType::String).alias("day")])
+    .agg([
+        col("input_tokens").sum(),
+        col("output_tokens").sum(),
+        col("cache_read_tokens").sum(),
+        col("cache_write_tokens").sum(),
+    ])
+    .sort(["day"], Default::default())
+    .collect()
+    .unwrap();
+    let day = frame.column("day").unwrap().str().unwrap().clone();
+    let value = |name: &str, i: usize| {
+        frame
+            .column(name)
+            .unwrap()
+            .cast(&DataType::UInt64)
+            .unwrap()
+            .u64()
+            .unwrap()
+            .get(i)
+            .unwrap()
+    };
+    (0..frame.height())
+        .map(|i| {
+            (
+                day.get(i).unwrap().to_string(),
+                [
+                    value("input_tokens", i),
+                    value("output_tokens", i),
+                    value("cache_read_tokens", i),
+                    value("cache_write_tokens", i),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// The Claude Code fixture's daily totals, as fixtures/README.md states them.
+fn claude_code_truth() -> Daily {
+    [
+        ("2026-09-07", [500, 31_456, 662_870, 99_519]),
+        ("2026-09-08", [320, 21_842, 541_598, 72_725]),
+        ("2026-09-09", [377, 25_012, 695_250, 98_873]),
+    ]
+    .into_iter()
+    .map(|(d, t)| (d.to_string(), t))
+    .collect()
+}
+
+#[test]
+fn claude_code_logs_give_the_documented_totals() {
+    assert_eq!(
+        ingested_daily(&[fixture("claude-code")]),
+        claude_code_truth()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let quarantine = tmp.path().join("q.csv");
+    let output = tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .arg(fixture("claude-code"))
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let ingest = &report["ingest"];
+    // 62 requests, 22 repeated writes (streaming and sidechain replays), 1 truncated line.
+    assert_eq!(ingest["rows_read"], 85);
+    assert_eq!(ingest["rows_valid"], 84);
+    assert_eq!(ingest["rows_quarantined"], 1);
+    assert_eq!(ingest["duplicates_removed"], 22);
+    assert_eq!(
+        ingest["records_skipped"]["claude-code: synthetic records"],
+        2
+    );
+    assert_eq!(
+        ingest["records_skipped"]["claude-code: API error records"],
+        2
+    );
+    assert!(report["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["format"] == "claude-code"));
+    let agents: Vec<&str> = report["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents, ["dana", "eli"]);
+    // The truncated line, by file and line, with its text.
+    let rows = std::fs::read_to_string(quarantine).unwrap();
+    let line = rows.lines().nth(1).unwrap();
+    assert!(line.contains("-Users-eli-work-web/02ad9d2b"), "{line}");
+    assert!(line.contains(".jsonl,18,record,"), "{line}");
+    assert!(line.contains("not a Claude Code log record"), "{line}");
+}
+
+fn ccusage() -> PathBuf {
+    let path = std::env::var_os("TOKENAUDIT_CCUSAGE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap())
+                .join(".cache/tokenaudit-ccusage/node_modules/.bin/ccusage")
+        });
+    assert!(
+        path.exists(),
+        "ccusage is not installed at {}: .ci/run installs ccusage from the npm registry (or set TOKENAUDIT_CCUSAGE); this check does not pass without it",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn ccusage_reports_the_same_daily_tokens_for_the_claude_code_fixture() {
+    let root = PathBuf::from(fixture("claude-code"));
+    let dirs: Vec<String> = ["dana", "eli"]
+        .iter()
+        .map(|u| root.join(u).join(".claude").display().to_string())
+        .collect();
+    let output = Command::new(ccusage())
+        .args(["daily", "--json", "--offline", "--timezone", "UTC"])
+        .env("CLAUDE_CONFIG_DIR", dirs.join(","))
+        .output()
+        .expect("ccusage runs");
+    assert!(
+        output.status.success(),
+        "ccusage failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let theirs: Daily = report["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let n = |k: &str| d[k].as_u64().unwrap();
+            (
+                d["period"]
+                    .as_str()
+                    .or(d["date"].as_str())
+                    .unwrap()
+                    .to_string(),
+                [
+                    n("inputTokens"),
+                    n("outputTokens"),
+                    n("cacheReadTokens"),
+                    n("cacheCreationTokens"),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(theirs, ingested_daily(&[fixture("claude-code")]));
+}
