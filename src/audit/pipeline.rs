@@ -47,6 +47,9 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         Table::Outputs,
         input.outputs_format,
     )?);
+    // A file given for both tables, or a vendor file holding both, is read once per table.
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert((f.path.clone(), f.table)));
     for file in &mut files {
         if let Some((_, name)) = input.display_names.iter().find(|(p, _)| p == &file.path) {
             file.display = name.clone();

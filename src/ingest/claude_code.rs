@@ -201,6 +201,10 @@ impl Adapter for ClaudeCodeAdapter {
         "claude-code"
     }
 
+    fn tables(&self) -> &'static [crate::schema::Table] {
+        &[crate::schema::Table::Usage]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.jsonl` with canonical NDJSON: recognised by content, not extension.
         &[]
@@ -213,7 +217,7 @@ impl Adapter for ClaudeCodeAdapter {
             || has(b"\"type\":\"summary\"") && has(b"\"leafUuid\"")
     }
 
-    fn scan(&self, path: &Path) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<Scan> {
         read(path)
     }
 }

@@ -26,7 +26,7 @@ impl Adapter for CsvAdapter {
         true
     }
 
-    fn scan(&self, path: &Path) -> PolarsResult<super::Scan> {
+    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<super::Scan> {
         LazyCsvReader::new(PlRefPath::try_from_path(path)?)
             .with_has_header(true)
             // Zero rows of inference reads every column as text; `canonical` types them.

@@ -22,7 +22,7 @@ impl Adapter for IpcAdapter {
         head.starts_with(b"ARROW1")
     }
 
-    fn scan(&self, path: &Path) -> PolarsResult<super::Scan> {
+    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<super::Scan> {
         LazyFrame::scan_ipc(
             PlRefPath::try_from_path(path)?,
             IpcScanOptions::default(),

@@ -52,6 +52,15 @@ pub enum IngestError {
         format: Format,
         source: PolarsError,
     },
+    #[error(
+        "`{}` is a {format} file, which holds no {table} rows\n\nhint: give it with the other flag (--usage or --outputs), or name its format with --{table}-format",
+        path.display()
+    )]
+    WrongTable {
+        path: PathBuf,
+        format: Format,
+        table: &'static str,
+    },
     #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code")]
     UnknownFormat(String),
 }
@@ -142,8 +151,15 @@ pub trait Adapter: Sync {
     fn extensions(&self) -> &'static [&'static str];
     /// Whether the first bytes of a file look like this format.
     fn sniff(&self, head: &[u8]) -> bool;
-    /// A lazy scan whose columns carry canonical names; types are fixed later by [`canonical`].
-    fn scan(&self, path: &Path) -> PolarsResult<Scan>;
+    /// The tables a file of this format holds. Empty (canonical formats): whichever table it
+    /// was given for. A vendor format that holds both (a per-user report of tokens and commits)
+    /// is read for both when given for either.
+    fn tables(&self) -> &'static [Table] {
+        &[]
+    }
+    /// A lazy scan of the rows of `table`, whose columns carry canonical names; types are
+    /// fixed later by [`canonical`].
+    fn scan(&self, path: &Path, table: Table) -> PolarsResult<Scan>;
 }
 
 /// One file to read, with the table it feeds and how it will be read.
@@ -177,12 +193,23 @@ pub fn resolve_inputs(
                 Some(format) => format,
                 None => detect_format(&path)?,
             };
-            files.push(InputFile {
-                display: path.display().to_string(),
-                path,
-                table,
-                format,
-            });
+            let holds = format.adapter().tables();
+            if !holds.is_empty() && !holds.contains(&table) {
+                return Err(IngestError::WrongTable {
+                    path,
+                    format,
+                    table: table.name(),
+                });
+            }
+            let tables: &[Table] = if holds.is_empty() { &[table] } else { holds };
+            for &table in tables {
+                files.push(InputFile {
+                    display: path.display().to_string(),
+                    path: path.clone(),
+                    table,
+                    format,
+                });
+            }
         }
     }
     Ok(files)
@@ -279,7 +306,7 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
 pub fn scan(file: &InputFile) -> Result<Scan, IngestError> {
     file.format
         .adapter()
-        .scan(&file.path)
+        .scan(&file.path, file.table)
         .map_err(|source| IngestError::Scan {
             path: file.path.clone(),
             format: file.format,

@@ -27,7 +27,7 @@ impl Adapter for NdjsonAdapter {
             .is_some_and(|&b| b == b'{')
     }
 
-    fn scan(&self, path: &Path) -> PolarsResult<super::Scan> {
+    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<super::Scan> {
         LazyJsonLineReader::new(PlRefPath::try_from_path(path)?)
             .with_infer_schema_length(None)
             .finish()

@@ -22,7 +22,7 @@ impl Adapter for ParquetAdapter {
         head.starts_with(b"PAR1")
     }
 
-    fn scan(&self, path: &Path) -> PolarsResult<super::Scan> {
+    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<super::Scan> {
         LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
             .map(Into::into)
     }

@@ -186,3 +186,20 @@ fn ccusage_reports_the_same_daily_tokens_for_the_claude_code_fixture() {
         .collect();
     assert_eq!(theirs, ingested_daily(&[fixture("claude-code")]));
 }
+
+#[test]
+fn a_usage_only_vendor_file_given_as_outputs_is_an_error_naming_it() {
+    let output = tokenaudit()
+        .args(["audit", "--usage"])
+        .arg(fixture("demo/usage.csv"))
+        .arg("--outputs")
+        .arg(fixture("claude-code/dana"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is a claude-code file, which holds no outputs rows"),
+        "{stderr}"
+    );
+}
