@@ -59,11 +59,21 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         Some(path) => IdentityMap::load(path)?,
         None => IdentityMap::default(),
     };
+    let to_seconds = |date: chrono::NaiveDate| {
+        date.and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp()
+    };
+    let window = ingest::Window {
+        since: input.calendar.since.map(to_seconds),
+        until: input.calendar.until.map(to_seconds),
+    };
     let mut checked = Vec::with_capacity(files.len());
     let mut skipped: std::collections::BTreeMap<String, u64> = Default::default();
     let (mut usage, mut outputs) = (Vec::new(), Vec::new());
     for (index, file) in files.iter().enumerate() {
-        let scan = ingest::scan(file)?;
+        let scan = ingest::scan(file, window)?;
         for (reason, count) in scan.skipped {
             *skipped
                 .entry(format!("{}: {reason}", file.format))

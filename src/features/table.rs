@@ -96,10 +96,12 @@ pub struct OutputWeights {
 
 impl Default for OutputWeights {
     /// A merged PR or a closed ticket is a unit of delivered work, a commit a step towards one.
-    /// Lines of code weigh nothing by default: they are the cheapest output to inflate.
+    /// Lines of code weigh nothing by default: they are the cheapest output to inflate. Nor does
+    /// a merge commit: the branch's own commits already count.
     fn default() -> Self {
         let weights = [
             ("commit", 1.0),
+            ("merge", 0.0),
             ("pr_merged", 4.0),
             ("ticket_closed", 3.0),
             ("review", 1.0),

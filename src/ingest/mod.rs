@@ -10,6 +10,7 @@
 pub mod canonical;
 mod claude_code;
 mod csv;
+mod git;
 mod ipc;
 mod ndjson;
 mod parquet;
@@ -61,7 +62,9 @@ pub enum IngestError {
         format: Format,
         table: &'static str,
     },
-    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code")]
+    #[error(
+        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, git"
+    )]
     UnknownFormat(String),
 }
 
@@ -74,15 +77,18 @@ pub enum Format {
     Ndjson,
     /// Claude Code's local JSONL session logs.
     ClaudeCode,
+    /// A git repository (a directory).
+    Git,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
         Format::Ndjson,
         Format::ClaudeCode,
+        Format::Git,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
@@ -96,6 +102,7 @@ impl Format {
             "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
+            "git" => Ok(Format::Git),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -107,6 +114,7 @@ impl Format {
             Format::Ipc => &ipc::IpcAdapter,
             Format::Ndjson => &ndjson::NdjsonAdapter,
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
+            Format::Git => &git::GitAdapter,
         }
     }
 
@@ -138,6 +146,14 @@ impl From<LazyFrame> for Scan {
     }
 }
 
+/// The `--since/--until` window as UTC seconds, for adapters that can skip what lies outside
+/// (a git walk stops early). Only an optimisation: the calendar applies the exact window later.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
 /// One input format. Implementations are unit structs, one file each.
 ///
 /// Adapters of formats parsed record by record (vendor JSON) may add two columns that
@@ -160,6 +176,11 @@ pub trait Adapter: Sync {
     /// A lazy scan of the rows of `table`, whose columns carry canonical names; types are
     /// fixed later by [`canonical`].
     fn scan(&self, path: &Path, table: Table) -> PolarsResult<Scan>;
+    /// [`Adapter::scan`] told the audit's window, for adapters that can push it down.
+    fn scan_window(&self, path: &Path, table: Table, window: Window) -> PolarsResult<Scan> {
+        let _ = window;
+        self.scan(path, table)
+    }
 }
 
 /// One file to read, with the table it feeds and how it will be read.
@@ -217,6 +238,10 @@ pub fn resolve_inputs(
 
 fn expand(pattern: &str) -> Result<Vec<PathBuf>, IngestError> {
     let path = Path::new(pattern);
+    // A repository is one input, not a folder of files.
+    if git::is_repository(path) {
+        return Ok(vec![path.to_path_buf()]);
+    }
     if path.is_dir() {
         let mut found = Vec::new();
         walk(path, &mut found)?;
@@ -255,7 +280,9 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), IngestError> {
     };
     for entry in std::fs::read_dir(dir).map_err(io_err)? {
         let path = entry.map_err(io_err)?.path();
-        if path.is_dir() {
+        if git::is_repository(&path) {
+            found.push(path);
+        } else if path.is_dir() {
             walk(&path, found)?;
         } else if format_from_extension(&path).is_some() {
             found.push(path);
@@ -274,6 +301,9 @@ fn format_from_extension(path: &Path) -> Option<Format> {
 /// Magic bytes decide first (a Parquet file named `.csv` is still Parquet), then the extension,
 /// then a look at the text.
 pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
+    if git::is_repository(path) {
+        return Ok(Format::Git);
+    }
     // Vendor records can be long (a Claude Code line holds a whole message): 8 KiB of head.
     let mut head = [0u8; 8192];
     let mut file = std::fs::File::open(path).map_err(|source| IngestError::Io {
@@ -303,10 +333,10 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
 }
 
 /// Scans one file with its adapter.
-pub fn scan(file: &InputFile) -> Result<Scan, IngestError> {
+pub fn scan(file: &InputFile, window: Window) -> Result<Scan, IngestError> {
     file.format
         .adapter()
-        .scan(&file.path, file.table)
+        .scan_window(&file.path, file.table, window)
         .map_err(|source| IngestError::Scan {
             path: file.path.clone(),
             format: file.format,
@@ -315,8 +345,17 @@ pub fn scan(file: &InputFile) -> Result<Scan, IngestError> {
 }
 
 /// Hex SHA-256 of a file, recorded in the report so an audit names exactly what it read.
+///
+/// A git repository is hashed by its references (`HEAD`, `packed-refs`, `refs/**`): the same
+/// refs name the same history.
 pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
     use sha2::{Digest, Sha256};
+    if git::is_repository(path) {
+        return git::fingerprint(path).map_err(|source| IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
     let mut file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
         source,

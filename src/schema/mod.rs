@@ -94,6 +94,7 @@ pub const KIND: &str = "kind";
 pub const AMOUNT: &str = "amount";
 pub const REF: &str = "ref";
 pub const REPO: &str = "repo";
+pub const CO_AUTHORS: &str = "co_authors";
 pub const ALIAS: &str = "alias";
 
 /// The four token classes, in report order.
@@ -217,6 +218,12 @@ pub const OUTPUTS: &[Column] = &[
         "dedup key (commit sha, PR url, ticket key)",
     ),
     col(REPO, Text, Optional("null"), "repository or project"),
+    col(
+        CO_AUTHORS,
+        Text,
+        Optional("null"),
+        "co-authors from the commit's `Co-authored-by` trailers, `; `-separated (AI agents credited on it)",
+    ),
 ];
 
 /// `identities`: the map from every alias to one agent.

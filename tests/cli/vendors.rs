@@ -203,3 +203,60 @@ fn a_usage_only_vendor_file_given_as_outputs_is_an_error_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_git_repository_is_an_output_source_credited_per_author() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A little usage for the three authors, in the weeks the fixture repository covers.
+    let usage = tmp.path().join("usage.csv");
+    let mut rows = String::from("ts,agent,model,input_tokens,output_tokens\n");
+    for agent in ["dana@corp.example", "eli@corp.example", "fay@corp.example"] {
+        for day in ["2026-09-08", "2026-09-15"] {
+            rows.push_str(&format!(
+                "{day}T10:00:00Z,{agent},claude-sonnet-4-5,1000,200\n"
+            ));
+        }
+    }
+    std::fs::write(&usage, rows).unwrap();
+    let parquet = tmp.path().join("out");
+    let output = tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .arg(&usage)
+        .arg("--outputs")
+        .arg(fixture("git/shop.git"))
+        .arg("--out")
+        .arg(format!("parquet={}", parquet.display()))
+        .output()
+        .unwrap();
+    let report = json(&output);
+    assert_eq!(report["inputs"][1]["format"], "git");
+    let weeks = LazyFrame::scan_parquet(
+        PlRefPath::try_from_path(&parquet.join("agent_weeks.parquet")).unwrap(),
+        ScanArgsParquet::default(),
+    )
+    .unwrap()
+    .group_by([col("agent")])
+    .agg([
+        col("commit").sum(),
+        col("loc_added").sum(),
+        col("loc_removed").sum(),
+    ])
+    .sort(["agent"], Default::default())
+    .collect()
+    .unwrap();
+    let numbers = |name: &str| -> Vec<f64> {
+        weeks
+            .column(name)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect()
+    };
+    // dana: the first two commits; eli: the cart twice and the move (written ELI@…, one
+    // person after case folding); fay: the README.
+    assert_eq!(numbers("commit"), [2.0, 3.0, 1.0]);
+    assert_eq!(numbers("loc_added"), [7.0, 7.0, 2.0]);
+    assert_eq!(numbers("loc_removed"), [1.0, 5.0, 0.0]);
+}
