@@ -80,7 +80,12 @@ pub fn fingerprint(path: &Path) -> std::io::Result<String> {
     files.extend(refs);
     let mut hasher = Sha256::new();
     for file in files {
-        hasher.update(file.strip_prefix(&git_dir).unwrap_or(&file).to_string_lossy().as_bytes());
+        hasher.update(
+            file.strip_prefix(&git_dir)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .as_bytes(),
+        );
         hasher.update(std::fs::read(&file)?);
     }
     Ok(format!("{:x}", hasher.finalize()))

@@ -11,7 +11,10 @@ pub mod canonical;
 mod claude_code;
 mod csv;
 mod git;
+mod github_prs;
 mod ipc;
+mod jira;
+mod linear;
 mod ndjson;
 mod parquet;
 pub mod quarantine;
@@ -79,21 +82,35 @@ pub enum Format {
     ClaudeCode,
     /// A git repository (a directory).
     Git,
+    /// Pull requests from `gh pr list --json` or the REST API.
+    GithubPrs,
+    /// Jira's CSV export of issues.
+    JiraCsv,
+    /// Linear's CSV export of issues.
+    LinearCsv,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 9] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
         Format::Ndjson,
         Format::ClaudeCode,
         Format::Git,
+        Format::GithubPrs,
+        Format::JiraCsv,
+        Format::LinearCsv,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
     /// `.json`, `.jsonl` and `.csv` with the canonical formats).
-    const BY_CONTENT: [Format; 1] = [Format::ClaudeCode];
+    const BY_CONTENT: [Format; 4] = [
+        Format::ClaudeCode,
+        Format::GithubPrs,
+        Format::JiraCsv,
+        Format::LinearCsv,
+    ];
 
     pub fn parse(name: &str) -> Result<Format, IngestError> {
         match name.to_ascii_lowercase().as_str() {
@@ -103,6 +120,9 @@ impl Format {
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
             "git" => Ok(Format::Git),
+            "github-prs" | "github" | "gh" => Ok(Format::GithubPrs),
+            "jira-csv" | "jira" => Ok(Format::JiraCsv),
+            "linear-csv" | "linear" => Ok(Format::LinearCsv),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -115,6 +135,9 @@ impl Format {
             Format::Ndjson => &ndjson::NdjsonAdapter,
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
             Format::Git => &git::GitAdapter,
+            Format::GithubPrs => &github_prs::GithubPrsAdapter,
+            Format::JiraCsv => &jira::JiraAdapter,
+            Format::LinearCsv => &linear::LinearAdapter,
         }
     }
 

@@ -133,6 +133,62 @@ impl Records {
     }
 }
 
+/// A date-time as tracker exports write them, as ISO 8601 UTC text (`2026-09-21T16:13:00Z`):
+/// ISO 8601 with or without offset, `2026-09-21 16:13`, Jira's default `21/Sep/26 4:13 PM`,
+/// and JavaScript's `Mon Sep 21 2026 16:13:00 GMT+0000 (…)`. Times without a zone are UTC.
+pub fn tracker_time(text: &str) -> Option<String> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let utc = |t: NaiveDateTime| t.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(utc(t.naive_utc()));
+    }
+    // JavaScript's Date.toString(): drop the zone's name in parentheses.
+    let js = text.split(" (").next().unwrap_or(text);
+    if let Ok(t) = DateTime::parse_from_str(js, "%a %b %d %Y %H:%M:%S GMT%z") {
+        return Some(utc(t.naive_utc()));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%d/%b/%y %I:%M %p",
+        "%d/%b/%Y %I:%M %p",
+        "%d/%b/%y %H:%M",
+        "%m/%d/%Y %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(utc(t));
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(|d| utc(d.and_hms_opt(0, 0, 0).expect("midnight")))
+}
+
+/// A CSV export read whole, every cell as text: (header, rows). Row `i` is data row `i + 1`.
+pub fn read_csv(path: &std::path::Path) -> PolarsResult<DataFrame> {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+        .finish()
+}
+
+/// The text cells of column `name` (trimmed, empty as `None`), or all `None` if it is absent.
+pub fn text_column(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
+    match frame.column(name).ok().and_then(|c| c.str().ok().cloned()) {
+        Some(values) => values
+            .iter()
+            .map(|v| v.map(str::trim).filter(|v| !v.is_empty()).map(String::from))
+            .collect(),
+        None => vec![None; frame.height()],
+    }
+}
+
 /// Splits `bytes` into about `parts` pieces that end at line ends, each with the number of its
 /// first line, so pieces can be parsed in parallel and still name lines.
 pub fn line_chunks(bytes: &[u8], parts: usize) -> Vec<(u64, &[u8])> {
@@ -181,6 +237,22 @@ mod tests {
         assert_eq!(joined, text.as_bytes());
         let lines: Vec<(u64, &[u8])> = numbered_lines(7, b"x\n\n  \ny\r\n").collect();
         assert_eq!(lines, vec![(7, &b"x"[..]), (10, &b"y"[..])]);
+    }
+
+    #[test]
+    fn tracker_times_in_every_export_style() {
+        let want = Some("2026-09-21T16:13:00Z".to_string());
+        assert_eq!(tracker_time("2026-09-21T16:13:00Z"), want);
+        assert_eq!(tracker_time("2026-09-21T18:13:00+02:00"), want);
+        assert_eq!(tracker_time("2026-09-21T16:13:00.000Z"), want);
+        assert_eq!(tracker_time("2026-09-21 16:13"), want);
+        assert_eq!(tracker_time("21/Sep/26 4:13 PM"), want);
+        assert_eq!(
+            tracker_time("Mon Sep 21 2026 16:13:00 GMT+0000 (Coordinated Universal Time)"),
+            want
+        );
+        assert_eq!(tracker_time("soon"), None);
+        assert_eq!(tracker_time(""), None);
     }
 
     #[test]

@@ -260,3 +260,106 @@ fn a_git_repository_is_an_output_source_credited_per_author() {
     assert_eq!(numbers("loc_added"), [7.0, 7.0, 2.0]);
     assert_eq!(numbers("loc_removed"), [1.0, 5.0, 0.0]);
 }
+
+#[test]
+fn pull_requests_reviews_and_tickets_are_credited_through_the_identity_map() {
+    let tmp = tempfile::tempdir().unwrap();
+    let usage = tmp.path().join("usage.csv");
+    let mut rows = String::from("ts,agent,model,input_tokens,output_tokens\n");
+    for agent in ["dana@corp.example", "eli@corp.example", "fay@corp.example"] {
+        for day in ["2026-09-08", "2026-09-15"] {
+            rows.push_str(&format!(
+                "{day}T10:00:00Z,{agent},claude-sonnet-4-5,1000,200\n"
+            ));
+        }
+    }
+    std::fs::write(&usage, rows).unwrap();
+    let parquet = tmp.path().join("out");
+    let quarantine = tmp.path().join("q.csv");
+    let output = tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .arg(&usage)
+        .arg("--outputs")
+        .args([
+            fixture("git/shop.git"),
+            fixture("github-prs"),
+            fixture("jira/issues.csv"),
+            fixture("linear/issues.csv"),
+        ])
+        .arg("--identities")
+        .arg(fixture("git/identities.csv"))
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .arg("--out")
+        .arg(format!("parquet={}", parquet.display()))
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let formats: Vec<&str> = report["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        formats,
+        [
+            "canonical-csv",
+            "git",
+            "github-prs",
+            "github-prs",
+            "jira-csv",
+            "linear-csv",
+            "identities-csv"
+        ]
+    );
+    let skipped = &report["ingest"]["records_skipped"];
+    assert_eq!(skipped["github-prs: pull requests not merged"], 3);
+    assert_eq!(skipped["jira-csv: unresolved issues"], 1);
+    assert_eq!(skipped["jira-csv: resolved issues with no assignee"], 1);
+    assert_eq!(skipped["linear-csv: issues not completed"], 2);
+    assert_eq!(skipped["linear-csv: completed issues with no assignee"], 1);
+    assert_eq!(report["ingest"]["rows_quarantined"], 3);
+    let rejected = std::fs::read_to_string(&quarantine).unwrap();
+    let lines: Vec<&str> = rejected.lines().skip(1).collect();
+    assert!(lines[0].contains("gh-pr-list.json,6,record,"), "{rejected}");
+    assert!(
+        lines[1].contains("jira/issues.csv,7,record,API-8,`Resolved` is not a date: `next week`"),
+        "{rejected}"
+    );
+    assert!(
+        lines[2].contains("linear/issues.csv,7,record,ENG-27,`Completed` is not a date: `soon`"),
+        "{rejected}"
+    );
+
+    let weeks = LazyFrame::scan_parquet(
+        PlRefPath::try_from_path(&parquet.join("agent_weeks.parquet")).unwrap(),
+        ScanArgsParquet::default(),
+    )
+    .unwrap()
+    .group_by([col("agent")])
+    .agg([
+        col("commit").sum(),
+        col("pr_merged").sum(),
+        col("review").sum(),
+        col("ticket_closed").sum(),
+    ])
+    .sort(["agent"], Default::default())
+    .collect()
+    .unwrap();
+    let numbers = |name: &str| -> Vec<f64> {
+        weeks
+            .column(name)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect()
+    };
+    // dana, eli, fay: see fixtures/README.md for where each count comes from.
+    assert_eq!(numbers("commit"), [2.0, 3.0, 1.0]);
+    assert_eq!(numbers("pr_merged"), [2.0, 2.0, 2.0]);
+    assert_eq!(numbers("review"), [3.0, 1.0, 0.0]);
+    assert_eq!(numbers("ticket_closed"), [3.0, 2.0, 2.0]);
+}
