@@ -190,8 +190,9 @@ pub struct GenerateArgs {
     /// Plant no inflators: an all-honest company, to see what the detector flags by chance.
     #[arg(long)]
     pub no_inflators: bool,
-    /// Usage file format: parquet or csv.
-    #[arg(long, default_value = "parquet", value_parser = ["parquet", "csv"])]
+    /// Usage file format: parquet, csv, or claude-code (session logs under claude-code/, for
+    /// the vendor adapter's bench).
+    #[arg(long, default_value = "parquet", value_parser = ["parquet", "csv", "claude-code"])]
     pub usage_format: String,
 }
 
@@ -511,10 +512,10 @@ pub fn resolve(cli: Cli) -> Result<Command> {
             } else {
                 UsageLayout::Requests
             },
-            format: if args.usage_format == "csv" {
-                UsageFileFormat::Csv
-            } else {
-                UsageFileFormat::Parquet
+            format: match args.usage_format.as_str() {
+                "csv" => UsageFileFormat::Csv,
+                "claude-code" => UsageFileFormat::ClaudeCode,
+                _ => UsageFileFormat::Parquet,
             },
             verbosity,
         }),

@@ -49,6 +49,8 @@ pub enum UsageLayout {
 pub enum UsageFileFormat {
     Parquet,
     Csv,
+    /// Claude Code session logs, one folder per agent, for the vendor adapter's bench.
+    ClaudeCode,
 }
 
 #[derive(Debug, Clone)]

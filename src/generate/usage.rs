@@ -275,6 +275,39 @@ struct UsageSink {
 enum SinkTarget {
     Parquet(Box<polars::io::parquet::write::BatchedWriter<File>>),
     Csv(BufWriter<File>),
+    /// `claude-code/<agent>/.claude/projects/-home-<agent>-work/<agent>.jsonl`, one agent at a
+    /// time (the generator writes agent by agent).
+    ClaudeCode {
+        root: PathBuf,
+        open: Option<(String, PathBuf, BufWriter<File>)>,
+    },
+}
+
+/// A prompt and the assistant's answer as Claude Code logs them, for one request.
+#[allow(clippy::too_many_arguments)]
+fn claude_code_lines(
+    out: &mut impl Write,
+    agent: &str,
+    ts: i64,
+    model: &str,
+    tokens: [u64; 4],
+    session: &str,
+    request_id: &str,
+) -> std::io::Result<()> {
+    let at = chrono::DateTime::from_timestamp(ts, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let cwd = format!("/home/{agent}/work");
+    writeln!(
+        out,
+        r#"{{"parentUuid":null,"isSidechain":false,"userType":"external","cwd":"{cwd}","sessionId":"{session}","version":"2.0.14","gitBranch":"main","type":"user","message":{{"role":"user","content":"Please make the failing integration test for the billing client pass and explain the fix."}},"uuid":"u-{request_id}","timestamp":"{at}.120Z"}}"#
+    )?;
+    let [input, output, cache_read, cache_write] = tokens;
+    writeln!(
+        out,
+        r#"{{"parentUuid":"u-{request_id}","isSidechain":false,"userType":"external","cwd":"{cwd}","sessionId":"{session}","version":"2.0.14","gitBranch":"main","message":{{"id":"msg_{request_id}","type":"message","role":"assistant","model":"{model}","content":[{{"type":"text","text":"The test fails because the client retries on a 409 and double-charges the card. I changed the retry policy to skip non-idempotent requests and added a regression test that asserts a single charge."}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{{"input_tokens":{input},"cache_creation_input_tokens":{cache_write},"cache_read_input_tokens":{cache_read},"cache_creation":{{"ephemeral_5m_input_tokens":{cache_write},"ephemeral_1h_input_tokens":0}},"output_tokens":{output},"service_tier":"standard"}}}},"requestId":"req_{request_id}","type":"assistant","uuid":"a-{request_id}","timestamp":"{at}.900Z"}}"#
+    )
 }
 
 impl UsageSink {
@@ -282,8 +315,33 @@ impl UsageSink {
         let (name, format) = match settings.format {
             UsageFileFormat::Parquet => ("usage.parquet", UsageFileFormat::Parquet),
             UsageFileFormat::Csv => ("usage.csv", UsageFileFormat::Csv),
+            UsageFileFormat::ClaudeCode => ("claude-code", UsageFileFormat::ClaudeCode),
         };
         let path = settings.out.join(name);
+        if format == UsageFileFormat::ClaudeCode {
+            std::fs::create_dir_all(&path).map_err(|source| GenerateError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            return Ok(UsageSink {
+                target: SinkTarget::ClaudeCode {
+                    root: path.clone(),
+                    open: None,
+                },
+                path,
+                layout: settings.layout,
+                ts: Vec::new(),
+                agent: Vec::new(),
+                model: Vec::new(),
+                tokens: Default::default(),
+                requests: Vec::new(),
+                tool: Vec::new(),
+                session: Vec::new(),
+                request_id: Vec::new(),
+                prompt: Vec::new(),
+                rows: 0,
+            });
+        }
         let file = File::create(&path).map_err(|source| GenerateError::Io {
             path: path.clone(),
             source,
@@ -298,6 +356,7 @@ impl UsageSink {
                         source,
                     })?,
             )),
+            UsageFileFormat::ClaudeCode => unreachable!("returned above"),
             UsageFileFormat::Csv => {
                 let mut out = BufWriter::new(file);
                 let header = empty
@@ -429,6 +488,43 @@ impl UsageSink {
             prompt: std::mem::take(&mut self.prompt),
         };
         match &mut self.target {
+            SinkTarget::ClaudeCode { root, open } => {
+                for i in 0..columns.ts.len() {
+                    let agent = columns.agent[i].as_str();
+                    if open.as_ref().is_none_or(|(current, _, _)| current != agent) {
+                        if let Some((_, path, mut out)) = open.take() {
+                            out.flush().map_err(io(path))?;
+                        }
+                        let dir = root
+                            .join(agent)
+                            .join(".claude/projects")
+                            .join(format!("-home-{agent}-work"));
+                        std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+                        let path = dir.join(format!("{agent}.jsonl"));
+                        let file = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&path)
+                            .map_err(io(path.clone()))?;
+                        *open = Some((agent.to_string(), path, BufWriter::new(file)));
+                    }
+                    let (_, path, out) = open.as_mut().expect("opened above");
+                    let t = &columns.tokens;
+                    let request = columns.request_id[i]
+                        .clone()
+                        .unwrap_or_else(|| format!("{agent}-{}", self.rows + i as u64));
+                    claude_code_lines(
+                        out,
+                        agent,
+                        columns.ts[i],
+                        columns.model[i],
+                        [t[0][i], t[1][i], t[2][i], t[3][i]],
+                        columns.session[i].as_deref().unwrap_or("session"),
+                        &request,
+                    )
+                    .map_err(io(path.clone()))?;
+                }
+            }
             SinkTarget::Parquet(writer) => {
                 let frame = UsageSink::frame_of(&self.path, self.layout, columns)?;
                 writer
@@ -484,6 +580,12 @@ impl UsageSink {
             SinkTarget::Csv(mut out) => {
                 out.flush()
                     .map_err(|source| GenerateError::Io { path, source })?;
+            }
+            SinkTarget::ClaudeCode { open, .. } => {
+                if let Some((_, path, mut out)) = open {
+                    out.flush()
+                        .map_err(|source| GenerateError::Io { path, source })?;
+                }
             }
         }
         Ok(self.rows)

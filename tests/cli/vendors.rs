@@ -363,3 +363,32 @@ fn pull_requests_reviews_and_tickets_are_credited_through_the_identity_map() {
     assert_eq!(numbers("review"), [3.0, 1.0, 0.0]);
     assert_eq!(numbers("ticket_closed"), [3.0, 2.0, 2.0]);
 }
+
+#[test]
+fn generated_claude_code_logs_hold_the_same_usage_as_the_canonical_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    for format in ["parquet", "claude-code"] {
+        let status = tokenaudit()
+            .args([
+                "generate", "-q", "--agents", "8", "--weeks", "1", "--seed", "3",
+            ])
+            .args(["--usage-format", format, "--out"])
+            .arg(tmp.path().join(format))
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success());
+    }
+    let canonical = ingested_daily(&[tmp
+        .path()
+        .join("parquet/usage.parquet")
+        .display()
+        .to_string()]);
+    let logs = ingested_daily(&[tmp
+        .path()
+        .join("claude-code/claude-code")
+        .display()
+        .to_string()]);
+    assert!(!canonical.is_empty());
+    assert_eq!(logs, canonical);
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Claude Code log ingest speed: tokenaudit against ccusage on the same generated logs (1 GB or
+# more). Both read every session file, deduplicate and total tokens and cost per period:
+#   tokenaudit spend --by week     (adapter → dedup → pricing → roll-up)
+#   ccusage daily --json --offline (its own parser, dedup and pricing)
+# Usage: benches/claude_code_ingest.sh [DIR]   (DIR is reused if it already holds the logs)
+# Needs a release build (TOKENAUDIT=path/to/tokenaudit to override) and ccusage (.ci/run
+# installs it; TOKENAUDIT_CCUSAGE to override). Prints one line per run and the MB/s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${TOKENAUDIT:-${CARGO_TARGET_DIR:-target}/release/tokenaudit}"
+CCUSAGE="${TOKENAUDIT_CCUSAGE:-$HOME/.cache/tokenaudit-ccusage/node_modules/.bin/ccusage}"
+DIR="${1:-/tmp/tokenaudit-claude-code-bench}"
+RUNS="${RUNS:-3}"
+if [ ! -d "$DIR/claude-code" ]; then
+  "$BIN" generate --agents 400 --weeks 8 --seed 7 --usage-format claude-code --out "$DIR" -q
+fi
+BYTES=$(du -sb "$DIR/claude-code" | cut -f1)
+FILES=$(find "$DIR/claude-code" -name '*.jsonl' | wc -l)
+echo "logs: $FILES files, $((BYTES / 1000000)) MB in $DIR/claude-code"
+dirs=$(ls -d "$DIR"/claude-code/*/.claude | paste -sd,)
+rate() { awk -v b="$BYTES" -v s="$1" 'BEGIN { printf "%.0f MB/s", b / 1e6 / s }'; }
+for run in $(seq "$RUNS"); do
+  /usr/bin/time -f "%e %M" -o /tmp/tokenaudit-bench-time \
+    "$BIN" spend -q --usage "$DIR/claude-code" --by week --format json > /dev/null
+  read -r secs kb < /tmp/tokenaudit-bench-time
+  echo "tokenaudit run $run: ${secs}s, $((kb / 1024)) MB peak, $(rate "$secs")"
+done
+for run in $(seq "$RUNS"); do
+  CLAUDE_CONFIG_DIR="$dirs" /usr/bin/time -f "%e %M" -o /tmp/tokenaudit-bench-time \
+    "$CCUSAGE" daily --json --offline --timezone UTC > /dev/null
+  read -r secs kb < /tmp/tokenaudit-bench-time
+  echo "ccusage $("$CCUSAGE" --version | awk '{print $2}') run $run: ${secs}s, $((kb / 1024)) MB peak, $(rate "$secs")"
+done
