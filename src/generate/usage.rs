@@ -318,60 +318,7 @@ impl UsageSink {
             UsageFileFormat::ClaudeCode => ("claude-code", UsageFileFormat::ClaudeCode),
         };
         let path = settings.out.join(name);
-        if format == UsageFileFormat::ClaudeCode {
-            std::fs::create_dir_all(&path).map_err(|source| GenerateError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            return Ok(UsageSink {
-                target: SinkTarget::ClaudeCode {
-                    root: path.clone(),
-                    open: None,
-                },
-                path,
-                layout: settings.layout,
-                ts: Vec::new(),
-                agent: Vec::new(),
-                model: Vec::new(),
-                tokens: Default::default(),
-                requests: Vec::new(),
-                tool: Vec::new(),
-                session: Vec::new(),
-                request_id: Vec::new(),
-                prompt: Vec::new(),
-                rows: 0,
-            });
-        }
-        let file = File::create(&path).map_err(|source| GenerateError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let empty = UsageSink::frame_of(&path, settings.layout, Default::default())?;
-        let target = match format {
-            UsageFileFormat::Parquet => SinkTarget::Parquet(Box::new(
-                ParquetWriter::new(file)
-                    .batched(empty.schema())
-                    .map_err(|source| GenerateError::Polars {
-                        path: path.clone(),
-                        source,
-                    })?,
-            )),
-            UsageFileFormat::ClaudeCode => unreachable!("returned above"),
-            UsageFileFormat::Csv => {
-                let mut out = BufWriter::new(file);
-                let header = empty
-                    .get_column_names()
-                    .iter()
-                    .map(|n| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                writeln!(out, "{header}").map_err(|source| GenerateError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                SinkTarget::Csv(out)
-            }
-        };
+        let target = UsageSink::target(&path, format, settings.layout)?;
         Ok(UsageSink {
             path,
             layout: settings.layout,
@@ -386,6 +333,49 @@ impl UsageSink {
             request_id: Vec::new(),
             prompt: Vec::new(),
             rows: 0,
+        })
+    }
+
+    /// Creates the file (or, for Claude Code logs, the folder) the rows go to.
+    fn target(
+        path: &Path,
+        format: UsageFileFormat,
+        layout: UsageLayout,
+    ) -> Result<SinkTarget, GenerateError> {
+        let io = |source| GenerateError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if format == UsageFileFormat::ClaudeCode {
+            std::fs::create_dir_all(path).map_err(io)?;
+            return Ok(SinkTarget::ClaudeCode {
+                root: path.to_path_buf(),
+                open: None,
+            });
+        }
+        let file = File::create(path).map_err(io)?;
+        let empty = UsageSink::frame_of(path, layout, Default::default())?;
+        Ok(match format {
+            UsageFileFormat::Parquet => SinkTarget::Parquet(Box::new(
+                ParquetWriter::new(file)
+                    .batched(empty.schema())
+                    .map_err(|source| GenerateError::Polars {
+                        path: path.to_path_buf(),
+                        source,
+                    })?,
+            )),
+            UsageFileFormat::ClaudeCode => unreachable!("returned above"),
+            UsageFileFormat::Csv => {
+                let mut out = BufWriter::new(file);
+                let header = empty
+                    .get_column_names()
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                writeln!(out, "{header}").map_err(io)?;
+                SinkTarget::Csv(out)
+            }
         })
     }
 

@@ -24,7 +24,6 @@ use memchr::memmem;
 use polars::prelude::*;
 use serde::Deserialize;
 
-use super::jira::TEXT;
 use super::records::Records;
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
@@ -154,7 +153,17 @@ impl Adapter for GithubPrsAdapter {
 
     fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
         let bytes = std::fs::read(path)?;
-        let mut records = Records::new(&TEXT, &[], &[schema::AMOUNT]);
+        let mut records = Records::new(
+            &[
+                schema::TS,
+                schema::AGENT,
+                schema::KIND,
+                schema::REF,
+                schema::REPO,
+            ],
+            &[],
+            &[schema::AMOUNT],
+        );
         let mut index = 0u64;
         for value in serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>() {
             let value = value.map_err(|err| {

@@ -17,19 +17,20 @@ use std::path::Path;
 use memchr::memmem;
 use polars::prelude::*;
 
-use super::records::{read_csv, text_column, tracker_time, Records};
+use super::records::{closed_tickets, TicketColumns};
 use super::{Adapter, Scan};
-use crate::schema::{self, Table};
+use crate::schema::Table;
 
 pub struct JiraAdapter;
 
-pub(super) const TEXT: [&str; 5] = [
-    schema::TS,
-    schema::AGENT,
-    schema::KIND,
-    schema::REF,
-    schema::REPO,
-];
+const COLUMNS: TicketColumns = TicketColumns {
+    key: "Issue key",
+    assignee: "Assignee",
+    closed_at: "Resolved",
+    project: &["Project key", "Project name"],
+    open_skip: "unresolved issues",
+    unassigned_skip: "resolved issues with no assignee",
+};
 
 impl Adapter for JiraAdapter {
     fn name(&self) -> &'static str {
@@ -50,43 +51,6 @@ impl Adapter for JiraAdapter {
     }
 
     fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
-        let frame = read_csv(path)?;
-        let key = text_column(&frame, "Issue key");
-        let assignee = text_column(&frame, "Assignee");
-        let resolved = text_column(&frame, "Resolved");
-        let project_key = text_column(&frame, "Project key");
-        let project_name = text_column(&frame, "Project name");
-        let mut records = Records::new(&TEXT, &[], &[schema::AMOUNT]);
-        for i in 0..frame.height() {
-            let line = i as u64 + 1;
-            let Some(resolved) = &resolved[i] else {
-                records.skip("unresolved issues");
-                continue;
-            };
-            let Some(agent) = &assignee[i] else {
-                records.skip("resolved issues with no assignee");
-                continue;
-            };
-            let Some(ts) = tracker_time(resolved) else {
-                records.unreadable(
-                    line,
-                    format!("`Resolved` is not a date: `{resolved}`"),
-                    key[i].as_deref().unwrap_or("").as_bytes(),
-                );
-                continue;
-            };
-            records.row(line);
-            records.text(schema::TS, ts);
-            records.text(schema::AGENT, agent.as_str());
-            records.text(schema::KIND, "ticket_closed");
-            records.amount(schema::AMOUNT, 1.0);
-            if let Some(key) = &key[i] {
-                records.text(schema::REF, key.as_str());
-            }
-            if let Some(project) = project_key[i].as_ref().or(project_name[i].as_ref()) {
-                records.text(schema::REPO, project.as_str());
-            }
-        }
-        records.finish()
+        closed_tickets(path, &COLUMNS)
     }
 }

@@ -17,12 +17,20 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::jira::TEXT;
-use super::records::{read_csv, text_column, tracker_time, Records};
+use super::records::{closed_tickets, TicketColumns};
 use super::{Adapter, Scan};
-use crate::schema::{self, Table};
+use crate::schema::Table;
 
 pub struct LinearAdapter;
+
+const COLUMNS: TicketColumns = TicketColumns {
+    key: "ID",
+    assignee: "Assignee",
+    closed_at: "Completed",
+    project: &["Team"],
+    open_skip: "issues not completed",
+    unassigned_skip: "completed issues with no assignee",
+};
 
 impl Adapter for LinearAdapter {
     fn name(&self) -> &'static str {
@@ -39,7 +47,7 @@ impl Adapter for LinearAdapter {
         let columns: Vec<&str> = header
             .trim_start_matches('\u{feff}')
             .split(',')
-            .map(|c| c.trim_matches('"'))
+            .map(|c| c.trim().trim_matches('"'))
             .collect();
         columns.starts_with(&["ID", "Team", "Title"]) && columns.contains(&"Completed")
     }
@@ -49,42 +57,6 @@ impl Adapter for LinearAdapter {
     }
 
     fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
-        let frame = read_csv(path)?;
-        let id = text_column(&frame, "ID");
-        let team = text_column(&frame, "Team");
-        let assignee = text_column(&frame, "Assignee");
-        let completed = text_column(&frame, "Completed");
-        let mut records = Records::new(&TEXT, &[], &[schema::AMOUNT]);
-        for i in 0..frame.height() {
-            let line = i as u64 + 1;
-            let Some(completed) = &completed[i] else {
-                records.skip("issues not completed");
-                continue;
-            };
-            let Some(agent) = &assignee[i] else {
-                records.skip("completed issues with no assignee");
-                continue;
-            };
-            let Some(ts) = tracker_time(completed) else {
-                records.unreadable(
-                    line,
-                    format!("`Completed` is not a date: `{completed}`"),
-                    id[i].as_deref().unwrap_or("").as_bytes(),
-                );
-                continue;
-            };
-            records.row(line);
-            records.text(schema::TS, ts);
-            records.text(schema::AGENT, agent.as_str());
-            records.text(schema::KIND, "ticket_closed");
-            records.amount(schema::AMOUNT, 1.0);
-            if let Some(id) = &id[i] {
-                records.text(schema::REF, id.as_str());
-            }
-            if let Some(team) = &team[i] {
-                records.text(schema::REPO, team.as_str());
-            }
-        }
-        records.finish()
+        closed_tickets(path, &COLUMNS)
     }
 }

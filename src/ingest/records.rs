@@ -189,6 +189,75 @@ pub fn text_column(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
     }
 }
 
+/// Where a tracker's issue export keeps what a closed ticket needs, and how its skips read.
+pub struct TicketColumns {
+    pub key: &'static str,
+    pub assignee: &'static str,
+    /// When the issue was resolved or completed; empty for open issues.
+    pub closed_at: &'static str,
+    /// Projects or teams, the first one present wins.
+    pub project: &'static [&'static str],
+    pub open_skip: &'static str,
+    pub unassigned_skip: &'static str,
+}
+
+/// One `ticket_closed` output per closed, assigned issue of a tracker's CSV export; open and
+/// unassigned issues are skipped and counted, a close time no format reads is quarantined.
+pub fn closed_tickets(path: &std::path::Path, columns: &TicketColumns) -> PolarsResult<Scan> {
+    use crate::schema;
+    let frame = read_csv(path)?;
+    let key = text_column(&frame, columns.key);
+    let assignee = text_column(&frame, columns.assignee);
+    let closed = text_column(&frame, columns.closed_at);
+    let projects: Vec<Vec<Option<String>>> = columns
+        .project
+        .iter()
+        .map(|name| text_column(&frame, name))
+        .collect();
+    let mut records = Records::new(
+        &[
+            schema::TS,
+            schema::AGENT,
+            schema::KIND,
+            schema::REF,
+            schema::REPO,
+        ],
+        &[],
+        &[schema::AMOUNT],
+    );
+    for i in 0..frame.height() {
+        let line = i as u64 + 1;
+        let Some(closed) = &closed[i] else {
+            records.skip(columns.open_skip);
+            continue;
+        };
+        let Some(agent) = &assignee[i] else {
+            records.skip(columns.unassigned_skip);
+            continue;
+        };
+        let Some(ts) = tracker_time(closed) else {
+            records.unreadable(
+                line,
+                format!("`{}` is not a date: `{closed}`", columns.closed_at),
+                key[i].as_deref().unwrap_or("").as_bytes(),
+            );
+            continue;
+        };
+        records.row(line);
+        records.text(schema::TS, ts);
+        records.text(schema::AGENT, agent.as_str());
+        records.text(schema::KIND, "ticket_closed");
+        records.amount(schema::AMOUNT, 1.0);
+        if let Some(key) = &key[i] {
+            records.text(schema::REF, key.as_str());
+        }
+        if let Some(project) = projects.iter().find_map(|p| p[i].as_ref()) {
+            records.text(schema::REPO, project.as_str());
+        }
+    }
+    records.finish()
+}
+
 /// Splits `bytes` into about `parts` pieces that end at line ends, each with the number of its
 /// first line, so pieces can be parsed in parallel and still name lines.
 pub fn line_chunks(bytes: &[u8], parts: usize) -> Vec<(u64, &[u8])> {

@@ -128,16 +128,23 @@ pub struct ReasonEntry {
     pub expected: f64,
 }
 
+impl Period {
+    /// "2026-09-07 to 2026-11-01 (8 weeks, UTC, weeks start monday)".
+    pub fn line(&self) -> String {
+        match (&self.start, &self.end) {
+            (Some(start), Some(end)) => format!(
+                "{start} to {end} ({} weeks, {}, weeks start {})",
+                self.weeks, self.tz, self.week_start
+            ),
+            _ => format!("no usage in the period ({})", self.tz),
+        }
+    }
+}
+
 impl AuditReport {
     /// "2026-09-07 to 2026-11-01 (8 weeks, UTC, weeks start monday)".
     pub fn period_line(&self) -> String {
-        match (&self.period.start, &self.period.end) {
-            (Some(start), Some(end)) => format!(
-                "{start} to {end} ({} weeks, {}, weeks start {})",
-                self.period.weeks, self.period.tz, self.period.week_start
-            ),
-            _ => format!("no usage in the period ({})", self.period.tz),
-        }
+        self.period.line()
     }
 
     /// What was read, and that nothing was lost.

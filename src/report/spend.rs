@@ -132,13 +132,7 @@ impl SpendReport {
     }
 
     fn period_line(&self) -> String {
-        match (&self.period.start, &self.period.end) {
-            (Some(start), Some(end)) => format!(
-                "{start} to {end} ({} weeks, {}, weeks start {})",
-                self.period.weeks, self.period.tz, self.period.week_start
-            ),
-            _ => format!("no usage in the period ({})", self.period.tz),
-        }
+        self.period.line()
     }
 
     fn table(&self, out: &mut dyn Write) -> std::io::Result<()> {

@@ -130,6 +130,50 @@ fn claude_code_logs_give_the_documented_totals() {
     assert!(line.contains("not a Claude Code log record"), "{line}");
 }
 
+/// A little usage for the shop's three people, in the weeks its fixtures cover (outputs of
+/// agents with no usage are not audited).
+fn shop_usage(dir: &std::path::Path) -> PathBuf {
+    let usage = dir.join("usage.csv");
+    let mut rows = String::from("ts,agent,model,input_tokens,output_tokens\n");
+    for agent in ["dana@corp.example", "eli@corp.example", "fay@corp.example"] {
+        for day in ["2026-09-08", "2026-09-15"] {
+            rows.push_str(&format!(
+                "{day}T10:00:00Z,{agent},claude-sonnet-4-5,1000,200\n"
+            ));
+        }
+    }
+    std::fs::write(&usage, rows).unwrap();
+    usage
+}
+
+/// Each column of `agent_weeks.parquet` in `dir` summed per agent, agents in name order.
+fn agent_sums(dir: &std::path::Path, columns: &[&str]) -> BTreeMap<String, Vec<f64>> {
+    let frame = LazyFrame::scan_parquet(
+        PlRefPath::try_from_path(&dir.join("agent_weeks.parquet")).unwrap(),
+        ScanArgsParquet::default(),
+    )
+    .unwrap()
+    .group_by([col("agent")])
+    .agg(columns.iter().map(|c| col(*c).sum()).collect::<Vec<_>>())
+    .sort(["agent"], Default::default())
+    .collect()
+    .unwrap();
+    columns
+        .iter()
+        .map(|c| {
+            let values = frame
+                .column(c)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .iter()
+                .flatten()
+                .collect();
+            (c.to_string(), values)
+        })
+        .collect()
+}
+
 fn ccusage() -> PathBuf {
     let path = std::env::var_os("TOKENAUDIT_CCUSAGE")
         .map(PathBuf::from)
@@ -207,17 +251,7 @@ fn a_usage_only_vendor_file_given_as_outputs_is_an_error_naming_it() {
 #[test]
 fn a_git_repository_is_an_output_source_credited_per_author() {
     let tmp = tempfile::tempdir().unwrap();
-    // A little usage for the three authors, in the weeks the fixture repository covers.
-    let usage = tmp.path().join("usage.csv");
-    let mut rows = String::from("ts,agent,model,input_tokens,output_tokens\n");
-    for agent in ["dana@corp.example", "eli@corp.example", "fay@corp.example"] {
-        for day in ["2026-09-08", "2026-09-15"] {
-            rows.push_str(&format!(
-                "{day}T10:00:00Z,{agent},claude-sonnet-4-5,1000,200\n"
-            ));
-        }
-    }
-    std::fs::write(&usage, rows).unwrap();
+    let usage = shop_usage(tmp.path());
     let parquet = tmp.path().join("out");
     let output = tokenaudit()
         .args(["audit", "-q", "--format", "json", "--usage"])
@@ -230,50 +264,18 @@ fn a_git_repository_is_an_output_source_credited_per_author() {
         .unwrap();
     let report = json(&output);
     assert_eq!(report["inputs"][1]["format"], "git");
-    let weeks = LazyFrame::scan_parquet(
-        PlRefPath::try_from_path(&parquet.join("agent_weeks.parquet")).unwrap(),
-        ScanArgsParquet::default(),
-    )
-    .unwrap()
-    .group_by([col("agent")])
-    .agg([
-        col("commit").sum(),
-        col("loc_added").sum(),
-        col("loc_removed").sum(),
-    ])
-    .sort(["agent"], Default::default())
-    .collect()
-    .unwrap();
-    let numbers = |name: &str| -> Vec<f64> {
-        weeks
-            .column(name)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect()
-    };
+    let sums = agent_sums(&parquet, &["commit", "loc_added", "loc_removed"]);
     // dana: the first two commits; eli: the cart twice and the move (written ELI@…, one
     // person after case folding); fay: the README.
-    assert_eq!(numbers("commit"), [2.0, 3.0, 1.0]);
-    assert_eq!(numbers("loc_added"), [7.0, 7.0, 2.0]);
-    assert_eq!(numbers("loc_removed"), [1.0, 5.0, 0.0]);
+    assert_eq!(sums["commit"], [2.0, 3.0, 1.0]);
+    assert_eq!(sums["loc_added"], [7.0, 7.0, 2.0]);
+    assert_eq!(sums["loc_removed"], [1.0, 5.0, 0.0]);
 }
 
 #[test]
 fn pull_requests_reviews_and_tickets_are_credited_through_the_identity_map() {
     let tmp = tempfile::tempdir().unwrap();
-    let usage = tmp.path().join("usage.csv");
-    let mut rows = String::from("ts,agent,model,input_tokens,output_tokens\n");
-    for agent in ["dana@corp.example", "eli@corp.example", "fay@corp.example"] {
-        for day in ["2026-09-08", "2026-09-15"] {
-            rows.push_str(&format!(
-                "{day}T10:00:00Z,{agent},claude-sonnet-4-5,1000,200\n"
-            ));
-        }
-    }
-    std::fs::write(&usage, rows).unwrap();
+    let usage = shop_usage(tmp.path());
     let parquet = tmp.path().join("out");
     let quarantine = tmp.path().join("q.csv");
     let output = tokenaudit()
@@ -332,36 +334,15 @@ fn pull_requests_reviews_and_tickets_are_credited_through_the_identity_map() {
         "{rejected}"
     );
 
-    let weeks = LazyFrame::scan_parquet(
-        PlRefPath::try_from_path(&parquet.join("agent_weeks.parquet")).unwrap(),
-        ScanArgsParquet::default(),
-    )
-    .unwrap()
-    .group_by([col("agent")])
-    .agg([
-        col("commit").sum(),
-        col("pr_merged").sum(),
-        col("review").sum(),
-        col("ticket_closed").sum(),
-    ])
-    .sort(["agent"], Default::default())
-    .collect()
-    .unwrap();
-    let numbers = |name: &str| -> Vec<f64> {
-        weeks
-            .column(name)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect()
-    };
+    let sums = agent_sums(
+        &parquet,
+        &["commit", "pr_merged", "review", "ticket_closed"],
+    );
     // dana, eli, fay: see fixtures/README.md for where each count comes from.
-    assert_eq!(numbers("commit"), [2.0, 3.0, 1.0]);
-    assert_eq!(numbers("pr_merged"), [2.0, 2.0, 2.0]);
-    assert_eq!(numbers("review"), [3.0, 1.0, 0.0]);
-    assert_eq!(numbers("ticket_closed"), [3.0, 2.0, 2.0]);
+    assert_eq!(sums["commit"], [2.0, 3.0, 1.0]);
+    assert_eq!(sums["pr_merged"], [2.0, 2.0, 2.0]);
+    assert_eq!(sums["review"], [3.0, 1.0, 0.0]);
+    assert_eq!(sums["ticket_closed"], [3.0, 2.0, 2.0]);
 }
 
 #[test]
