@@ -10,8 +10,11 @@
 pub mod canonical;
 mod claude_code;
 mod csv;
+mod fields;
 mod ipc;
 mod ndjson;
+mod openai_costs;
+mod openai_usage;
 mod parquet;
 pub mod quarantine;
 mod records;
@@ -61,7 +64,9 @@ pub enum IngestError {
         format: Format,
         table: &'static str,
     },
-    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code")]
+    #[error(
+        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs"
+    )]
     UnknownFormat(String),
 }
 
@@ -74,20 +79,30 @@ pub enum Format {
     Ndjson,
     /// Claude Code's local JSONL session logs.
     ClaudeCode,
+    /// OpenAI organization usage (completions) pages.
+    OpenAiUsage,
+    /// OpenAI organization costs pages.
+    OpenAiCosts,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
         Format::Ndjson,
         Format::ClaudeCode,
+        Format::OpenAiUsage,
+        Format::OpenAiCosts,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
     /// `.json`, `.jsonl` and `.csv` with the canonical formats).
-    const BY_CONTENT: [Format; 1] = [Format::ClaudeCode];
+    const BY_CONTENT: [Format; 3] = [Format::ClaudeCode, Format::OpenAiUsage, Format::OpenAiCosts];
+
+    /// Pairs of formats that hold the same spend twice when read for the same period: a usage
+    /// export whose tokens get priced, and the same vendor's cost export, which bills them.
+    const DOUBLE_COUNTED: [(Format, Format); 1] = [(Format::OpenAiUsage, Format::OpenAiCosts)];
 
     pub fn parse(name: &str) -> Result<Format, IngestError> {
         match name.to_ascii_lowercase().as_str() {
@@ -96,6 +111,8 @@ impl Format {
             "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
+            "openai-usage" | "openai-completions" => Ok(Format::OpenAiUsage),
+            "openai-costs" | "openai-cost" => Ok(Format::OpenAiCosts),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -107,6 +124,8 @@ impl Format {
             Format::Ipc => &ipc::IpcAdapter,
             Format::Ndjson => &ndjson::NdjsonAdapter,
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
+            Format::OpenAiUsage => &openai_usage::OpenAiUsageAdapter,
+            Format::OpenAiCosts => &openai_costs::OpenAiCostsAdapter,
         }
     }
 
@@ -300,6 +319,21 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
         return Ok(Format::Ndjson);
     }
     Ok(Format::Csv)
+}
+
+/// Warnings for inputs that count the same spend twice: a usage export and the same vendor's
+/// cost export read in one run (see [`Format::DOUBLE_COUNTED`]). Empty when there are none.
+pub fn double_counted(files: &[InputFile]) -> Vec<String> {
+    let read = |format: Format| files.iter().any(|f| f.format == format);
+    Format::DOUBLE_COUNTED
+        .iter()
+        .filter(|(usage, costs)| read(*usage) && read(*costs))
+        .map(|(usage, costs)| {
+            format!(
+                "both `{usage}` and `{costs}` files are read: for days both cover, the same spend is counted twice (the usage tokens priced, and the vendor's cost lines billed); read one of them per period"
+            )
+        })
+        .collect()
 }
 
 /// Scans one file with its adapter.

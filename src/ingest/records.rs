@@ -73,6 +73,10 @@ impl Records {
         *Self::last(&mut self.counts, column) = Some(value);
     }
 
+    pub fn amount(&mut self, column: &str, value: f64) {
+        *Self::last(&mut self.amounts, column) = Some(value);
+    }
+
     /// A record on `line` that could not be read: quarantined with `reason` and its text.
     pub fn unreadable(&mut self, line: u64, reason: impl Into<String>, raw: &[u8]) {
         self.row(line);

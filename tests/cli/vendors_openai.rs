@@ -1,0 +1,292 @@
+//! Vendor exports from OpenAI (usage and costs): each fixture under `fixtures/<format>/` read by detection
+//! alone, with the totals `fixtures/README.md` documents for it, one record checked by hand
+//! for units, and its malformed record quarantined by file and line (or record index).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::{json, tokenaudit};
+
+/// Canonical usage rows as `tokenaudit ingest` writes them (deduplicated, priced).
+struct Rows(DataFrame);
+
+impl Rows {
+    fn of(paths: &[&str]) -> (Rows, String) {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("usage.parquet");
+        let output = tokenaudit()
+            .arg("ingest")
+            .arg("--usage")
+            .args(paths)
+            .arg("--to")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        let frame = LazyFrame::scan_parquet(
+            PlRefPath::try_from_path(&out).unwrap(),
+            ScanArgsParquet::default(),
+        )
+        .unwrap()
+        .collect()
+        .unwrap();
+        (Rows(frame), stderr)
+    }
+
+    fn height(&self) -> usize {
+        self.0.height()
+    }
+
+    fn sum(&self, column: &str) -> u64 {
+        let values = self
+            .0
+            .column(column)
+            .unwrap()
+            .cast(&DataType::UInt64)
+            .unwrap();
+        values.u64().unwrap().iter().flatten().sum()
+    }
+
+    /// Input, output, cache read and cache write tokens.
+    fn tokens(&self) -> [u64; 4] {
+        [
+            self.sum("input_tokens"),
+            self.sum("output_tokens"),
+            self.sum("cache_read_tokens"),
+            self.sum("cache_write_tokens"),
+        ]
+    }
+
+    fn texts(&self, column: &str) -> Vec<Option<String>> {
+        let values = self.0.column(column).unwrap().str().unwrap().clone();
+        values.iter().map(|v| v.map(String::from)).collect()
+    }
+
+    fn distinct(&self, column: &str) -> Vec<String> {
+        let mut values: Vec<String> = self.texts(column).into_iter().flatten().collect();
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    /// Sum of `cost_usd` over the rows of `tier`, to the micro-dollar.
+    fn cost(&self, tier: &str) -> f64 {
+        let tiers = self.texts("tier");
+        let costs = self.0.column("cost_usd").unwrap().f64().unwrap().clone();
+        let sum: f64 = tiers
+            .iter()
+            .zip(costs.iter())
+            .filter(|(t, _)| t.as_deref() == Some(tier))
+            .filter_map(|(_, c)| c)
+            .sum();
+        (sum * 1e6).round() / 1e6
+    }
+
+    /// Tokens (input, output, cache read, cache write) and cost of the row with `request_id`.
+    fn request(&self, request_id: &str) -> ([u64; 4], Option<f64>) {
+        let ids = self.texts("request_id");
+        let i = ids
+            .iter()
+            .position(|id| id.as_deref() == Some(request_id))
+            .unwrap_or_else(|| panic!("no row with request_id {request_id}"));
+        let count = |c: &str| {
+            let v = self.0.column(c).unwrap().cast(&DataType::UInt64).unwrap();
+            v.u64().unwrap().get(i).unwrap()
+        };
+        let cost = self.0.column("cost_usd").unwrap().f64().unwrap().get(i);
+        (
+            [
+                count("input_tokens"),
+                count("output_tokens"),
+                count("cache_read_tokens"),
+                count("cache_write_tokens"),
+            ],
+            cost,
+        )
+    }
+}
+
+/// An audit run by detection alone: the JSON report, the quarantine file's rows, and stderr.
+struct Audit {
+    report: serde_json::Value,
+    quarantine: Vec<String>,
+    stderr: String,
+}
+
+fn audit(usage: &[&str], outputs: &[&str]) -> Audit {
+    let tmp = tempfile::tempdir().unwrap();
+    let quarantine = tmp.path().join("q.csv");
+    let mut command = tokenaudit();
+    command
+        .args(["audit", "--format", "json", "--usage"])
+        .args(usage);
+    if !outputs.is_empty() {
+        command.arg("--outputs").args(outputs);
+    }
+    let output = command
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    Audit {
+        report: json(&output),
+        quarantine: std::fs::read_to_string(&quarantine)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(String::from)
+            .collect(),
+        stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+    }
+}
+
+impl Audit {
+    fn formats(&self) -> BTreeMap<String, String> {
+        self.report["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let name = Path::new(i["path"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                (name, i["format"].as_str().unwrap().to_string())
+            })
+            .collect()
+    }
+
+    fn ingest(&self, key: &str) -> u64 {
+        self.report["ingest"][key].as_u64().unwrap()
+    }
+
+    fn skipped(&self, reason: &str) -> u64 {
+        self.report["ingest"]["records_skipped"][reason]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no skip count `{reason}`: {}", self.report["ingest"]))
+    }
+}
+
+#[test]
+fn openai_usage_pages_give_the_documented_totals() {
+    let (rows, _) = Rows::of(&["openai-usage"]);
+    // 3 days x 5 groups, less eli's quarantined result on day 3; the empty bucket gives none.
+    assert_eq!(rows.height(), 14);
+    assert_eq!(rows.tokens(), [3_222_929, 460_045, 3_351_463, 0]);
+    assert_eq!(rows.sum("requests"), 3_055);
+    assert_eq!(
+        rows.distinct("agent"),
+        [
+            "key_qm5tz8rklw2xn1cv",
+            "proj_jt4wmp8sy1dq6vzr",
+            "user-hb6tw1oyc9zse4mu",
+            "user-vx3q8ldnan2rk7pe"
+        ]
+    );
+    assert!(rows
+        .texts("tier")
+        .iter()
+        .all(|t| t.as_deref() == Some("estimated")));
+    // By hand, the project's audio result of 2026-10-05 (p1, fifth result): input_tokens 32,033
+    // include 22,447 cached, and audio is counted apart in the long-documented schema, so
+    // input = 32,033 − 22,447 + 44,092 audio = 53,678; output = 1,666 + 9,808 audio = 11,474.
+    let id = "openai-usage:1791158400:proj_Jt4WmP8sY1dQ6Vzr:::gpt-4o-audio-preview-2025-06-03::";
+    assert_eq!(rows.request(id).0, [53_678, 11_474, 22_447, 0]);
+
+    let audit = audit(&["openai-usage"], &[]);
+    assert!(
+        audit.formats().values().all(|f| f == "openai-usage"),
+        "{:?}",
+        audit.formats()
+    );
+    assert_eq!(audit.ingest("rows_read"), 15);
+    assert_eq!(audit.ingest("rows_quarantined"), 1);
+    assert_eq!(
+        audit.skipped("openai-usage: results of other usage endpoints (only completions are read)"),
+        2
+    );
+    // The wrong-typed result, by file and index among the file's results.
+    assert_eq!(audit.quarantine.len(), 1);
+    let bad = &audit.quarantine[0];
+    assert!(
+        bad.starts_with("openai-usage/completions-2026-10-05-p2.json,3,record,"),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("\"\"input_cached_tokens\"\":\"\"n/a\"\""),
+        "{bad}"
+    );
+    // The audio model has no list price: listed, not costed as zero.
+    assert_eq!(
+        audit.report["unpriced_models"][0]["model"],
+        "gpt-4o-audio-preview-2025-06-03"
+    );
+}
+
+#[test]
+fn openai_costs_give_the_documented_dollars() {
+    let (rows, _) = Rows::of(&["openai-costs"]);
+    // 3 days x 8 line items, less one whose amount is a bare number.
+    assert_eq!(rows.height(), 23);
+    assert_eq!(rows.tokens(), [0, 0, 0, 0]);
+    assert_eq!(rows.sum("requests"), 0);
+    assert_eq!(rows.cost("billed"), 51.922_836);
+    assert_eq!(
+        rows.distinct("agent"),
+        ["proj_ae7rk2lx9wct3nbq", "proj_jt4wmp8sy1dq6vzr"]
+    );
+    // By hand: `amount.value` is dollars, 2.873433 → $2.873433 (not cents).
+    let id = "openai-costs:1791158400:proj_Ae7Rk2Lx9WcT3Nbq:gpt-5.4-2026-03-05, input";
+    assert_eq!(rows.request(id).1, Some(2.873_433));
+
+    let audit = audit(&["openai-costs"], &[]);
+    assert_eq!(audit.formats()["costs-2026-10-05.json"], "openai-costs");
+    assert_eq!(audit.ingest("rows_quarantined"), 1);
+    assert!(audit.report["unpriced_models"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Page 1 holds 2 buckets of 8 results: the 7th of the second is the 15th of the file.
+    let bad = &audit.quarantine[0];
+    assert!(
+        bad.starts_with("openai-costs/costs-2026-10-05.json,15,record,"),
+        "{bad}"
+    );
+    assert!(bad.contains("not an OpenAI costs result"), "{bad}");
+}
+
+#[test]
+fn reading_openai_usage_and_costs_together_warns_of_double_counting() {
+    let warning = "both `openai-usage` and `openai-costs` files are read";
+    let both = audit(&["openai-usage", "openai-costs"], &[]);
+    assert!(both.stderr.contains(warning), "{}", both.stderr);
+    let (_, ingest_stderr) = Rows::of(&["openai-usage", "openai-costs"]);
+    assert!(ingest_stderr.contains(warning), "{ingest_stderr}");
+    let spend = tokenaudit()
+        .args(["spend", "--usage", "openai-usage", "openai-costs"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&spend.stderr).contains(warning));
+    let one = audit(&["openai-usage"], &[]);
+    assert!(!one.stderr.contains("counted twice"), "{}", one.stderr);
+}
+
+#[test]
+fn a_file_that_is_not_a_vendor_page_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("usage.json");
+    std::fs::write(&path, "<html>rate limited</html>\n").unwrap();
+    let output = tokenaudit()
+        .args(["audit", "--usage-format", "openai-usage", "--usage"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(stderr.contains("not an OpenAI usage page"), "{stderr}");
+}
