@@ -9,6 +9,7 @@
 
 pub mod canonical;
 mod claude_code;
+mod copilot;
 mod csv;
 mod fields;
 mod ipc;
@@ -65,7 +66,7 @@ pub enum IngestError {
         table: &'static str,
     },
     #[error(
-        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs"
+        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs, copilot"
     )]
     UnknownFormat(String),
 }
@@ -83,10 +84,12 @@ pub enum Format {
     OpenAiUsage,
     /// OpenAI organization costs pages.
     OpenAiCosts,
+    /// GitHub Copilot user-level usage metrics (NDJSON): usage and outputs.
+    Copilot,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
@@ -94,11 +97,17 @@ impl Format {
         Format::ClaudeCode,
         Format::OpenAiUsage,
         Format::OpenAiCosts,
+        Format::Copilot,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
     /// `.json`, `.jsonl` and `.csv` with the canonical formats).
-    const BY_CONTENT: [Format; 3] = [Format::ClaudeCode, Format::OpenAiUsage, Format::OpenAiCosts];
+    const BY_CONTENT: [Format; 4] = [
+        Format::ClaudeCode,
+        Format::OpenAiUsage,
+        Format::OpenAiCosts,
+        Format::Copilot,
+    ];
 
     /// Pairs of formats that hold the same spend twice when read for the same period: a usage
     /// export whose tokens get priced, and the same vendor's cost export, which bills them.
@@ -113,6 +122,7 @@ impl Format {
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
             "openai-usage" | "openai-completions" => Ok(Format::OpenAiUsage),
             "openai-costs" | "openai-cost" => Ok(Format::OpenAiCosts),
+            "copilot" | "github-copilot" | "copilot-metrics" => Ok(Format::Copilot),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -126,6 +136,7 @@ impl Format {
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
             Format::OpenAiUsage => &openai_usage::OpenAiUsageAdapter,
             Format::OpenAiCosts => &openai_costs::OpenAiCostsAdapter,
+            Format::Copilot => &copilot::CopilotAdapter,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Vendor exports from OpenAI (usage and costs): each fixture under `fixtures/<format>/` read by detection
+//! Vendor exports from OpenAI (usage and costs) and GitHub Copilot: each fixture under `fixtures/<format>/` read by detection
 //! alone, with the totals `fixtures/README.md` documents for it, one record checked by hand
 //! for units, and its malformed record quarantined by file and line (or record index).
 
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::{json, tokenaudit};
+use crate::{fixture, json, tokenaudit};
 
 /// Canonical usage rows as `tokenaudit ingest` writes them (deduplicated, priced).
 struct Rows(DataFrame);
@@ -107,6 +107,49 @@ impl Rows {
             cost,
         )
     }
+}
+
+/// Delivered outputs of `paths` by kind, deduplicated: (rows, amount). Read through the library:
+/// no command writes outputs rows, and the audit's agent-weeks keep only agents with usage.
+fn outputs_by_kind(paths: &[&str]) -> BTreeMap<String, (u32, f64)> {
+    use tokenaudit::ingest::{self, canonical};
+    let patterns: Vec<String> = paths.iter().map(|p| fixture(p)).collect();
+    let files =
+        ingest::resolve_inputs(&patterns, tokenaudit::schema::Table::Outputs, None).unwrap();
+    // A vendor file holding both tables is listed once per table.
+    let valid: Vec<LazyFrame> = files
+        .iter()
+        .filter(|file| file.table == tokenaudit::schema::Table::Outputs)
+        .enumerate()
+        .map(|(i, file)| {
+            let scan = ingest::scan(file).unwrap();
+            canonical::check(file, i as u32, scan.frame)
+                .unwrap()
+                .valid()
+        })
+        .collect();
+    let all = concat(valid, UnionArgs::default()).unwrap();
+    let frame = tokenaudit::normalize::dedup::outputs(all)
+        .group_by([col("kind")])
+        .agg([len().alias("rows"), col("amount").sum()])
+        .collect()
+        .unwrap();
+    let kinds = frame.column("kind").unwrap().str().unwrap().clone();
+    let rows = frame
+        .column("rows")
+        .unwrap()
+        .cast(&DataType::UInt32)
+        .unwrap();
+    let amounts = frame.column("amount").unwrap().f64().unwrap().clone();
+    (0..frame.height())
+        .map(|i| {
+            let kind = kinds.get(i).unwrap().to_string();
+            (
+                kind,
+                (rows.u32().unwrap().get(i).unwrap(), amounts.get(i).unwrap()),
+            )
+        })
+        .collect()
 }
 
 /// An audit run by detection alone: the JSON report, the quarantine file's rows, and stderr.
@@ -273,6 +316,56 @@ fn reading_openai_usage_and_costs_together_warns_of_double_counting() {
     assert!(String::from_utf8_lossy(&spend.stderr).contains(warning));
     let one = audit(&["openai-usage"], &[]);
     assert!(!one.stderr.contains("counted twice"), "{}", one.stderr);
+}
+
+#[test]
+fn copilot_reports_give_usage_and_outputs_from_one_file() {
+    let (rows, _) = Rows::of(&["copilot"]);
+    // CLI token days of dana-k and fay-r in the 28-day report (2026-10-09 again in the 1-day
+    // report: deduplicated), less fay-r's quarantined day. IDE-only days give no usage.
+    assert_eq!(rows.height(), 8);
+    assert_eq!(rows.tokens(), [12_757_541, 452_248, 0, 0]);
+    assert_eq!(rows.sum("requests"), 621);
+    assert_eq!(rows.distinct("agent"), ["dana-k", "fay-r"]);
+    // fay-r's CLI used two models: priced as the unknown `copilot`.
+    assert_eq!(rows.distinct("model"), ["copilot", "gpt-5.4"]);
+    // By hand, dana-k on 2026-10-05: prompt_tokens_sum 2,579,896 and output_tokens_sum 99,000,
+    // all counted as uncached input (no cache split is reported).
+    let day = rows.request("copilot-cli:2026-10-05:48213311").0;
+    assert_eq!(day, [2_579_896, 99_000, 0, 0]);
+
+    let audit = audit(&["copilot"], &[]);
+    assert!(audit.formats().values().all(|f| f == "copilot"));
+    // Usage: 10 rows (2 repeated) + 1 quarantined; outputs: 42 rows (8 repeated) + 1.
+    assert_eq!(audit.ingest("rows_read"), 54);
+    assert_eq!(audit.ingest("rows_quarantined"), 2);
+    assert_eq!(audit.ingest("duplicates_removed"), 10);
+    assert_eq!(
+        audit.skipped("copilot: user-days without Copilot CLI tokens (IDE usage carries none)"),
+        13
+    );
+    assert_eq!(
+        audit.skipped("copilot: user-days without lines added or deleted"),
+        2
+    );
+    // Lines of all four users, eli-m's and gus-t's IDE-only days included; 2026-10-09 is in
+    // both reports and counts once.
+    let outputs = outputs_by_kind(&["copilot"]);
+    assert_eq!(outputs["loc_added"], (17, 3_609.0));
+    assert_eq!(outputs["loc_removed"], (17, 931.0));
+    let bad: Vec<&str> = audit.quarantine.iter().map(String::as_str).collect();
+    assert!(
+        bad[0].starts_with("copilot/users-28-day-2026-10-09.ndjson,7,record,"),
+        "{}",
+        bad[0]
+    );
+    assert!(bad[0].contains("unknown"), "{}", bad[0]);
+    assert!(
+        bad[1].starts_with("copilot/users-28-day-2026-10-09.ndjson,10,record,"),
+        "{}",
+        bad[1]
+    );
+    assert!(bad[1].contains("-4"), "{}", bad[1]);
 }
 
 #[test]
