@@ -1,10 +1,12 @@
 //! Field readers shared by the vendor adapters: numbers that arrive as JSON numbers or as
-//! numeric strings (OpenAI sends `amount.value` both ways), and epoch times turned into the ISO
-//! text `canonical` parses.
+//! numeric strings (Cursor sends token counts both ways, OpenAI sends `amount.value` both ways),
+//! epoch times turned into the ISO text `canonical` parses, and CSV records split by RFC 4180
+//! with the line each starts on, so a bad record is quarantined by line.
 //!
 //! Not covered: typing and checking canonical columns (that is `canonical`'s job); these only
 //! decode what a vendor wrote into plain values, and say clearly when they cannot.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::DateTime;
@@ -37,7 +39,7 @@ pub fn parse_count(text: &str) -> Option<u64> {
         .or_else(|| text.parse::<f64>().ok().and_then(whole))
 }
 
-/// Reads a decimal from text, allowing a leading `$`.
+/// Reads a decimal from text, allowing a leading `$` (Cursor's CSV writes `$0.42`).
 pub fn parse_decimal(text: &str) -> Option<f64> {
     let text = text.trim();
     let text = text.strip_prefix('$').unwrap_or(text);
@@ -139,6 +141,164 @@ pub fn iso_from_unix_seconds(seconds: i64) -> Option<String> {
     DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
+/// `2026-10-05T09:14:03.512Z` for Unix milliseconds.
+pub fn iso_from_unix_millis(millis: i64) -> Option<String> {
+    DateTime::from_timestamp_millis(millis).map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+/// Unix milliseconds of an ISO 8601 time with `Z` or an offset, for dedup keys that must agree
+/// between a vendor's JSON (epoch ms) and its CSV (ISO text).
+pub fn unix_millis_from_iso(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// One record of a CSV file: the line it starts on, its fields and its text.
+#[derive(Debug, PartialEq)]
+pub struct CsvRecord<'a> {
+    pub line: u64,
+    pub fields: Vec<Cow<'a, str>>,
+    pub raw: &'a [u8],
+}
+
+/// A CSV record that could not be split: its line, why, and its text.
+#[derive(Debug, PartialEq)]
+pub struct CsvError<'a> {
+    pub line: u64,
+    pub reason: String,
+    pub raw: &'a [u8],
+}
+
+/// Splits CSV text (RFC 4180: `,` separators, `"` quoting with `""` inside, fields may span
+/// lines) into records, header included, skipping blank lines and a UTF-8 byte order mark.
+///
+/// A record that cannot be split (a stray or unclosed quote, bytes that are not UTF-8) is
+/// returned as an error naming its first line, and splitting resumes on the next line, so one
+/// broken record cannot swallow the rest of the file.
+pub fn csv_records(bytes: &[u8]) -> Vec<Result<CsvRecord<'_>, CsvError<'_>>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut records = Vec::new();
+    let (mut pos, mut line) = (0usize, 1u64);
+    while pos < bytes.len() {
+        let line_end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+        let first_line = &bytes[pos..line_end];
+        if first_line.iter().all(u8::is_ascii_whitespace) {
+            pos = line_end + 1;
+            line += 1;
+            continue;
+        }
+        match split_record(bytes, pos) {
+            Ok((fields, end, lines)) => {
+                let raw = &bytes[pos..end];
+                let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                records.push(Ok(CsvRecord { line, fields, raw }));
+                pos = end;
+                line += lines;
+            }
+            Err(reason) => {
+                let raw = first_line.strip_suffix(b"\r").unwrap_or(first_line);
+                records.push(Err(CsvError { line, reason, raw }));
+                pos = line_end + 1;
+                line += 1;
+            }
+        }
+    }
+    records
+}
+
+/// The fields of the record starting at `start`, the position after it, and the number of
+/// lines it spans.
+fn split_record(bytes: &[u8], start: usize) -> Result<(Vec<Cow<'_, str>>, usize, u64), String> {
+    let text =
+        |slice| std::str::from_utf8(slice).map_err(|_| "bytes that are not UTF-8".to_string());
+    let mut fields = Vec::new();
+    let mut pos = start;
+    let mut lines = 1u64;
+    loop {
+        if bytes.get(pos) == Some(&b'"') {
+            // Quoted: up to the closing quote; `""` is one quote.
+            let mut value = Vec::new();
+            pos += 1;
+            loop {
+                match bytes.get(pos) {
+                    None => return Err("a quoted field that is never closed".to_string()),
+                    Some(b'"') if bytes.get(pos + 1) == Some(&b'"') => {
+                        value.push(b'"');
+                        pos += 2;
+                    }
+                    Some(b'"') => {
+                        pos += 1;
+                        break;
+                    }
+                    Some(&b) => {
+                        if b == b'\n' {
+                            lines += 1;
+                        }
+                        value.push(b);
+                        pos += 1;
+                    }
+                }
+            }
+            let value =
+                String::from_utf8(value).map_err(|_| "bytes that are not UTF-8".to_string())?;
+            fields.push(Cow::Owned(value));
+        } else {
+            let end = bytes[pos..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'\n'))
+                .map_or(bytes.len(), |i| pos + i);
+            let mut value = &bytes[pos..end];
+            if end == bytes.len() || bytes[end] == b'\n' {
+                value = value.strip_suffix(b"\r").unwrap_or(value);
+            }
+            if value.contains(&b'"') {
+                return Err("a quote inside an unquoted field".to_string());
+            }
+            fields.push(Cow::Borrowed(text(value)?));
+            pos = end;
+        }
+        match bytes.get(pos) {
+            Some(b',') => pos += 1,
+            Some(b'\n') => return Ok((fields, pos + 1, lines)),
+            Some(b'\r') if matches!(bytes.get(pos + 1), Some(b'\n') | None) => {
+                return Ok((fields, (pos + 2).min(bytes.len()), lines))
+            }
+            None => return Ok((fields, pos, lines)),
+            Some(_) => return Err("text after a closing quote".to_string()),
+        }
+    }
+}
+
+/// A CSV header: column positions by name, for vendors that add and reorder columns.
+pub struct CsvHeader {
+    names: Vec<String>,
+}
+
+impl CsvHeader {
+    pub fn new(fields: &[Cow<'_, str>]) -> CsvHeader {
+        CsvHeader {
+            names: fields.iter().map(|f| f.trim().to_string()).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The position of the first column named any of `names`.
+    pub fn find(&self, names: &[&str]) -> Option<usize> {
+        names
+            .iter()
+            .find_map(|name| self.names.iter().position(|n| n == name))
+    }
+
+    pub fn names(&self) -> String {
+        self.names.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,10 +335,46 @@ mod tests {
     }
 
     #[test]
-    fn epochs_become_iso_text() {
+    fn epochs_become_iso_text_and_back() {
         assert_eq!(
             iso_from_unix_seconds(1_791_158_400).unwrap(),
             "2026-10-05T00:00:00Z"
+        );
+        let iso = iso_from_unix_millis(1_791_191_643_512).unwrap();
+        assert_eq!(iso, "2026-10-05T09:14:03.512Z");
+        assert_eq!(unix_millis_from_iso(&iso), Some(1_791_191_643_512));
+        assert_eq!(
+            unix_millis_from_iso("2026-10-05T11:14:03.512+02:00"),
+            Some(1_791_191_643_512)
+        );
+    }
+
+    #[test]
+    fn csv_records_keep_quotes_commas_and_line_numbers() {
+        let text = "\u{feff}a,b,c\r\n1,\"x, \"\"y\"\"\",3\r\n\n2,\"two\nlines\",4\n5,bad\"quote,6\n7,\"open,8\n9,10,11";
+        let records = csv_records(text.as_bytes());
+        let ok: Vec<(u64, Vec<&str>)> = records
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|r| (r.line, r.fields.iter().map(|f| f.as_ref()).collect()))
+            .collect();
+        assert_eq!(
+            ok,
+            vec![
+                (1, vec!["a", "b", "c"]),
+                (2, vec!["1", "x, \"y\"", "3"]),
+                (4, vec!["2", "two\nlines", "4"]),
+                (8, vec!["9", "10", "11"]),
+            ]
+        );
+        let bad: Vec<(u64, &[u8])> = records
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| (e.line, e.raw))
+            .collect();
+        assert_eq!(
+            bad,
+            vec![(6, &b"5,bad\"quote,6"[..]), (7, &b"7,\"open,8"[..])]
         );
     }
 }

@@ -11,6 +11,9 @@ pub mod canonical;
 mod claude_code;
 mod copilot;
 mod csv;
+mod cursor;
+mod cursor_csv;
+mod cursor_events;
 mod fields;
 mod ipc;
 mod ndjson;
@@ -66,7 +69,7 @@ pub enum IngestError {
         table: &'static str,
     },
     #[error(
-        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs, copilot"
+        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs, copilot, cursor-events, cursor-csv, cursor-daily"
     )]
     UnknownFormat(String),
 }
@@ -86,10 +89,16 @@ pub enum Format {
     OpenAiCosts,
     /// GitHub Copilot user-level usage metrics (NDJSON): usage and outputs.
     Copilot,
+    /// Cursor Admin API usage events (JSON pages).
+    CursorEvents,
+    /// Cursor dashboard usage-events CSV export.
+    CursorCsv,
+    /// Cursor Admin API daily usage data (JSON): outputs.
+    CursorDaily,
 }
 
 impl Format {
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 11] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
@@ -98,15 +107,22 @@ impl Format {
         Format::OpenAiUsage,
         Format::OpenAiCosts,
         Format::Copilot,
+        Format::CursorEvents,
+        Format::CursorCsv,
+        Format::CursorDaily,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
-    /// `.json`, `.jsonl` and `.csv` with the canonical formats).
-    const BY_CONTENT: [Format; 4] = [
+    /// `.json`, `.jsonl` and `.csv` with the canonical formats). CSV vendors are recognised by
+    /// their header line.
+    const BY_CONTENT: [Format; 7] = [
         Format::ClaudeCode,
         Format::OpenAiUsage,
         Format::OpenAiCosts,
         Format::Copilot,
+        Format::CursorEvents,
+        Format::CursorDaily,
+        Format::CursorCsv,
     ];
 
     /// Pairs of formats that hold the same spend twice when read for the same period: a usage
@@ -123,6 +139,9 @@ impl Format {
             "openai-usage" | "openai-completions" => Ok(Format::OpenAiUsage),
             "openai-costs" | "openai-cost" => Ok(Format::OpenAiCosts),
             "copilot" | "github-copilot" | "copilot-metrics" => Ok(Format::Copilot),
+            "cursor-events" | "cursor" => Ok(Format::CursorEvents),
+            "cursor-csv" | "cursor-events-csv" => Ok(Format::CursorCsv),
+            "cursor-daily" | "cursor-daily-usage" => Ok(Format::CursorDaily),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -137,6 +156,9 @@ impl Format {
             Format::OpenAiUsage => &openai_usage::OpenAiUsageAdapter,
             Format::OpenAiCosts => &openai_costs::OpenAiCostsAdapter,
             Format::Copilot => &copilot::CopilotAdapter,
+            Format::CursorEvents => &cursor_events::CursorEventsAdapter,
+            Format::CursorCsv => &cursor_csv::CursorCsvAdapter,
+            Format::CursorDaily => &cursor::CursorDailyAdapter,
         }
     }
 

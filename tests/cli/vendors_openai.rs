@@ -1,4 +1,5 @@
-//! Vendor exports from OpenAI (usage and costs) and GitHub Copilot: each fixture under `fixtures/<format>/` read by detection
+//! Vendor exports from OpenAI (usage and costs), GitHub Copilot and Cursor (usage events as JSON and CSV,
+//! daily lines): each fixture under `fixtures/<format>/` read by detection
 //! alone, with the totals `fixtures/README.md` documents for it, one record checked by hand
 //! for units, and its malformed record quarantined by file and line (or record index).
 
@@ -366,6 +367,90 @@ fn copilot_reports_give_usage_and_outputs_from_one_file() {
         bad[1]
     );
     assert!(bad[1].contains("-4"), "{}", bad[1]);
+}
+
+#[test]
+fn cursor_events_json_and_csv_give_the_documented_totals() {
+    let (rows, _) = Rows::of(&["cursor/events", "cursor/dashboard"]);
+    // 27 API events and 4 new CSV rows; the CSV's 3 events that the API export also has count
+    // once.
+    assert_eq!(rows.height(), 31);
+    assert_eq!(rows.tokens(), [150_000, 343_417, 12_118_085, 2_031_975]);
+    assert_eq!(rows.cost("billed"), 18.4683);
+    let estimated = rows
+        .texts("tier")
+        .iter()
+        .filter(|t| t.as_deref() == Some("estimated"))
+        .count();
+    // An event on the user's own API key, and a CSV row whose cost is `Included`.
+    assert_eq!(estimated, 2);
+    assert_eq!(
+        rows.distinct("agent"),
+        ["dana@corp.example", "eli@corp.example", "fay@corp.example"]
+    );
+    // By hand, fay's first event: chargedCents 27.89 → $0.2789; inputTokens 376 is uncached.
+    let first = "cursor:fay@corp.example:1791191324515:376:4310:476401:6322";
+    assert_eq!(
+        rows.request(first),
+        ([376, 4_310, 476_401, 6_322], Some(0.2789))
+    );
+
+    let audit = audit(&["cursor/events", "cursor/dashboard"], &["cursor/daily"]);
+    let formats = audit.formats();
+    assert_eq!(formats["usage-events-p1.json"], "cursor-events");
+    assert_eq!(formats["usage-events-2026-10-08.csv"], "cursor-csv");
+    assert_eq!(formats["daily-usage-2026-10-05.json"], "cursor-daily");
+    // Usage 34 rows (3 repeated) + 2 quarantined; outputs 16 rows + 1 quarantined.
+    assert_eq!(audit.ingest("rows_read"), 53);
+    assert_eq!(audit.ingest("rows_quarantined"), 3);
+    assert_eq!(audit.ingest("duplicates_removed"), 3);
+    assert_eq!(
+        audit.skipped("cursor-events: events without tokens or a charge"),
+        1
+    );
+    assert_eq!(
+        audit.skipped("cursor-csv: events without tokens or a charge"),
+        1
+    );
+    assert_eq!(
+        audit.skipped("cursor-daily: days without AI-accepted lines"),
+        3
+    );
+    let outputs = outputs_by_kind(&["cursor/daily"]);
+    assert_eq!(outputs["loc_added"], (8, 2_544.0));
+    assert_eq!(outputs["loc_removed"], (8, 499.0));
+    let bad = &audit.quarantine;
+    assert!(
+        bad[0].starts_with("cursor/events/usage-events-p2.json,9,record,"),
+        "{}",
+        bad[0]
+    );
+    assert!(bad[0].contains("12k"), "{}", bad[0]);
+    assert!(
+        bad[1].starts_with("cursor/dashboard/usage-events-2026-10-08.csv,9,record,"),
+        "{}",
+        bad[1]
+    );
+    assert!(bad[1].contains("`1,204`"), "{}", bad[1]);
+    assert!(
+        bad[2].starts_with("cursor/daily/daily-usage-2026-10-05.json,6,record,"),
+        "{}",
+        bad[2]
+    );
+}
+
+#[test]
+fn an_outputs_only_vendor_file_given_as_usage_is_an_error_naming_it() {
+    let output = tokenaudit()
+        .args(["audit", "--usage", "cursor/daily"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is a cursor-daily file, which holds no usage rows"),
+        "{stderr}"
+    );
 }
 
 #[test]
