@@ -16,6 +16,7 @@ mod cursor_csv;
 mod cursor_events;
 mod fields;
 mod ipc;
+mod litellm;
 mod ndjson;
 mod openai_costs;
 mod openai_usage;
@@ -69,7 +70,7 @@ pub enum IngestError {
         table: &'static str,
     },
     #[error(
-        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs, copilot, cursor-events, cursor-csv, cursor-daily"
+        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs, copilot, cursor-events, cursor-csv, cursor-daily, litellm"
     )]
     UnknownFormat(String),
 }
@@ -95,10 +96,12 @@ pub enum Format {
     CursorCsv,
     /// Cursor Admin API daily usage data (JSON): outputs.
     CursorDaily,
+    /// LiteLLM proxy `LiteLLM_SpendLogs` CSV export.
+    LiteLlm,
 }
 
 impl Format {
-    pub const ALL: [Format; 11] = [
+    pub const ALL: [Format; 12] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
@@ -110,12 +113,13 @@ impl Format {
         Format::CursorEvents,
         Format::CursorCsv,
         Format::CursorDaily,
+        Format::LiteLlm,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
     /// `.json`, `.jsonl` and `.csv` with the canonical formats). CSV vendors are recognised by
     /// their header line.
-    const BY_CONTENT: [Format; 7] = [
+    const BY_CONTENT: [Format; 8] = [
         Format::ClaudeCode,
         Format::OpenAiUsage,
         Format::OpenAiCosts,
@@ -123,6 +127,7 @@ impl Format {
         Format::CursorEvents,
         Format::CursorDaily,
         Format::CursorCsv,
+        Format::LiteLlm,
     ];
 
     /// Pairs of formats that hold the same spend twice when read for the same period: a usage
@@ -142,6 +147,7 @@ impl Format {
             "cursor-events" | "cursor" => Ok(Format::CursorEvents),
             "cursor-csv" | "cursor-events-csv" => Ok(Format::CursorCsv),
             "cursor-daily" | "cursor-daily-usage" => Ok(Format::CursorDaily),
+            "litellm" | "litellm-spendlogs" | "litellm-spend-logs" => Ok(Format::LiteLlm),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -159,6 +165,7 @@ impl Format {
             Format::CursorEvents => &cursor_events::CursorEventsAdapter,
             Format::CursorCsv => &cursor_csv::CursorCsvAdapter,
             Format::CursorDaily => &cursor::CursorDailyAdapter,
+            Format::LiteLlm => &litellm::LiteLlmAdapter,
         }
     }
 

@@ -1,5 +1,5 @@
-//! Vendor exports from OpenAI (usage and costs), GitHub Copilot and Cursor (usage events as JSON and CSV,
-//! daily lines): each fixture under `fixtures/<format>/` read by detection
+//! Vendor exports from OpenAI (usage and costs), GitHub Copilot, Cursor (usage events as JSON
+//! and CSV, daily lines) and LiteLLM: each fixture under `fixtures/<format>/` read by detection
 //! alone, with the totals `fixtures/README.md` documents for it, one record checked by hand
 //! for units, and its malformed record quarantined by file and line (or record index).
 
@@ -437,6 +437,45 @@ fn cursor_events_json_and_csv_give_the_documented_totals() {
         "{}",
         bad[2]
     );
+}
+
+#[test]
+fn litellm_spend_logs_give_the_documented_totals() {
+    let (rows, _) = Rows::of(&["litellm"]);
+    assert_eq!(rows.height(), 24);
+    assert_eq!(rows.tokens(), [87_210, 91_426, 1_747_399, 95_247]);
+    // LiteLLM's spend is kept as the cost but labelled estimated; the local model it logged at
+    // $0 is left unpriced rather than free.
+    assert_eq!(rows.cost("estimated"), 2.390_827);
+    assert_eq!(rows.cost("billed"), 0.0);
+    assert_eq!(
+        rows.distinct("agent"),
+        ["ci-nightly", "cust_1043", "dana", "eli"]
+    );
+    assert_eq!(rows.distinct("team"), ["data", "platform"]);
+    // By hand, dana's first request: prompt_tokens 82,528 include 70,051 cache reads and 7,826
+    // cache writes, so uncached input = 82,528 − 70,051 − 7,826 = 4,651; spend is dollars.
+    let first = rows.request("msg_f747aa7111d51364568ff890");
+    assert_eq!(first, ([4_651, 1_843, 70_051, 7_826], Some(0.091_960_8)));
+
+    let audit = audit(&["litellm"], &[]);
+    assert_eq!(audit.formats()["spendlogs-2026-10-05.csv"], "litellm");
+    assert_eq!(audit.ingest("rows_read"), 25);
+    assert_eq!(
+        audit.skipped("litellm: responses served from the proxy's cache (no model call)"),
+        2
+    );
+    assert_eq!(audit.skipped("litellm: failed requests"), 1);
+    assert_eq!(
+        audit.report["unpriced_models"][0]["model"],
+        "ollama/qwen3-coder:30b"
+    );
+    let bad = &audit.quarantine[0];
+    assert!(
+        bad.starts_with("litellm/spendlogs-2026-10-05.csv,26,record,"),
+        "{bad}"
+    );
+    assert!(bad.contains("`completion_tokens` is `n/a`"), "{bad}");
 }
 
 #[test]
