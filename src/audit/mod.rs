@@ -225,6 +225,8 @@ pub(crate) struct Loaded {
     pub priced: Vec<features::PricedDay>,
     pub unpriced: Vec<UnpricedModel>,
     pub primary_models: std::collections::BTreeMap<String, String>,
+    /// Warnings about inputs that hold the same spend twice (`ingest::double_counted`).
+    pub double_counted: Vec<String>,
 }
 
 /// Reads every input in one streaming pass, names and hashes what was read, writes the
@@ -244,6 +246,7 @@ pub(crate) fn load(
         ),
     );
     let sources = pipeline::sources(input)?;
+    let double_counted = ingest::double_counted(&sources.files);
     let hashes = hash_in_background(&sources.files);
     let bytes: u64 = sources
         .files
@@ -310,6 +313,7 @@ pub(crate) fn load(
         priced,
         unpriced,
         primary_models,
+        double_counted,
     })
 }
 
@@ -352,6 +356,9 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
     progress.done();
     if settings.verbosity != Verbosity::Quiet {
         warn(&report, collected, &loaded.identities, input);
+        for warning in &loaded.double_counted {
+            eprintln!("warning: {warning}");
+        }
     }
     Ok(report)
 }

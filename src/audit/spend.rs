@@ -42,6 +42,11 @@ pub fn build(settings: &SpendSettings) -> Result<SpendReport, AuditError> {
     }
     let groups = features::roll_up(&rows, &settings.by);
     progress.done();
+    if settings.verbosity != Verbosity::Quiet {
+        for warning in &loaded.double_counted {
+            eprintln!("warning: {warning}");
+        }
+    }
     if settings.verbosity != Verbosity::Quiet && !loaded.unpriced.is_empty() {
         let models: Vec<&str> = loaded.unpriced.iter().map(|m| m.model.as_str()).collect();
         eprintln!(

@@ -9,13 +9,21 @@
 
 pub mod canonical;
 mod claude_code;
+mod copilot;
 mod csv;
+mod cursor;
+mod cursor_csv;
+mod cursor_events;
+mod fields;
 mod git;
 mod github_prs;
 mod ipc;
 mod jira;
 mod linear;
+mod litellm;
 mod ndjson;
+mod openai_costs;
+mod openai_usage;
 mod parquet;
 pub mod quarantine;
 mod records;
@@ -66,7 +74,7 @@ pub enum IngestError {
         table: &'static str,
     },
     #[error(
-        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, git"
+        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs, copilot, cursor-events, cursor-csv, cursor-daily, litellm, git, github-prs, jira-csv, linear-csv"
     )]
     UnknownFormat(String),
 }
@@ -80,6 +88,20 @@ pub enum Format {
     Ndjson,
     /// Claude Code's local JSONL session logs.
     ClaudeCode,
+    /// OpenAI organization usage (completions) pages.
+    OpenAiUsage,
+    /// OpenAI organization costs pages.
+    OpenAiCosts,
+    /// GitHub Copilot user-level usage metrics (NDJSON): usage and outputs.
+    Copilot,
+    /// Cursor Admin API usage events (JSON pages).
+    CursorEvents,
+    /// Cursor dashboard usage-events CSV export.
+    CursorCsv,
+    /// Cursor Admin API daily usage data (JSON): outputs.
+    CursorDaily,
+    /// LiteLLM proxy `LiteLLM_SpendLogs` CSV export.
+    LiteLlm,
     /// A git repository (a directory).
     Git,
     /// Pull requests from `gh pr list --json` or the REST API.
@@ -91,12 +113,19 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 16] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
         Format::Ndjson,
         Format::ClaudeCode,
+        Format::OpenAiUsage,
+        Format::OpenAiCosts,
+        Format::Copilot,
+        Format::CursorEvents,
+        Format::CursorCsv,
+        Format::CursorDaily,
+        Format::LiteLlm,
         Format::Git,
         Format::GithubPrs,
         Format::JiraCsv,
@@ -104,13 +133,25 @@ impl Format {
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
-    /// `.json`, `.jsonl` and `.csv` with the canonical formats).
-    const BY_CONTENT: [Format; 4] = [
+    /// `.json`, `.jsonl` and `.csv` with the canonical formats). CSV vendors are recognised by
+    /// their header line.
+    const BY_CONTENT: [Format; 11] = [
         Format::ClaudeCode,
+        Format::OpenAiUsage,
+        Format::OpenAiCosts,
+        Format::Copilot,
+        Format::CursorEvents,
+        Format::CursorDaily,
+        Format::CursorCsv,
+        Format::LiteLlm,
         Format::GithubPrs,
         Format::JiraCsv,
         Format::LinearCsv,
     ];
+
+    /// Pairs of formats that hold the same spend twice when read for the same period: a usage
+    /// export whose tokens get priced, and the same vendor's cost export, which bills them.
+    const DOUBLE_COUNTED: [(Format, Format); 1] = [(Format::OpenAiUsage, Format::OpenAiCosts)];
 
     pub fn parse(name: &str) -> Result<Format, IngestError> {
         match name.to_ascii_lowercase().as_str() {
@@ -119,6 +160,13 @@ impl Format {
             "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
+            "openai-usage" | "openai-completions" => Ok(Format::OpenAiUsage),
+            "openai-costs" | "openai-cost" => Ok(Format::OpenAiCosts),
+            "copilot" | "github-copilot" | "copilot-metrics" => Ok(Format::Copilot),
+            "cursor-events" | "cursor" => Ok(Format::CursorEvents),
+            "cursor-csv" | "cursor-events-csv" => Ok(Format::CursorCsv),
+            "cursor-daily" | "cursor-daily-usage" => Ok(Format::CursorDaily),
+            "litellm" | "litellm-spendlogs" | "litellm-spend-logs" => Ok(Format::LiteLlm),
             "git" => Ok(Format::Git),
             "github-prs" | "github" | "gh" => Ok(Format::GithubPrs),
             "jira-csv" | "jira" => Ok(Format::JiraCsv),
@@ -134,6 +182,13 @@ impl Format {
             Format::Ipc => &ipc::IpcAdapter,
             Format::Ndjson => &ndjson::NdjsonAdapter,
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
+            Format::OpenAiUsage => &openai_usage::OpenAiUsageAdapter,
+            Format::OpenAiCosts => &openai_costs::OpenAiCostsAdapter,
+            Format::Copilot => &copilot::CopilotAdapter,
+            Format::CursorEvents => &cursor_events::CursorEventsAdapter,
+            Format::CursorCsv => &cursor_csv::CursorCsvAdapter,
+            Format::CursorDaily => &cursor::CursorDailyAdapter,
+            Format::LiteLlm => &litellm::LiteLlmAdapter,
             Format::Git => &git::GitAdapter,
             Format::GithubPrs => &github_prs::GithubPrsAdapter,
             Format::JiraCsv => &jira::JiraAdapter,
@@ -353,6 +408,21 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
         return Ok(Format::Ndjson);
     }
     Ok(Format::Csv)
+}
+
+/// Warnings for inputs that count the same spend twice: a usage export and the same vendor's
+/// cost export read in one run (see [`Format::DOUBLE_COUNTED`]). Empty when there are none.
+pub fn double_counted(files: &[InputFile]) -> Vec<String> {
+    let read = |format: Format| files.iter().any(|f| f.format == format);
+    Format::DOUBLE_COUNTED
+        .iter()
+        .filter(|(usage, costs)| read(*usage) && read(*costs))
+        .map(|(usage, costs)| {
+            format!(
+                "both `{usage}` and `{costs}` files are read: for days both cover, the same spend is counted twice (the usage tokens priced, and the vendor's cost lines billed); read one of them per period"
+            )
+        })
+        .collect()
 }
 
 /// Scans one file with its adapter.
