@@ -7,6 +7,7 @@
 //!
 //! Nothing here collects: the frames go on to `normalize` and `features` as one lazy plan.
 
+mod anthropic_usage;
 pub mod canonical;
 mod claude_code;
 mod csv;
@@ -15,6 +16,7 @@ mod ndjson;
 mod parquet;
 pub mod quarantine;
 mod records;
+mod vendor_json;
 
 use std::fmt;
 use std::io::Read;
@@ -61,7 +63,7 @@ pub enum IngestError {
         format: Format,
         table: &'static str,
     },
-    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code")]
+    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage")]
     UnknownFormat(String),
 }
 
@@ -74,20 +76,24 @@ pub enum Format {
     Ndjson,
     /// Claude Code's local JSONL session logs.
     ClaudeCode,
+    /// Anthropic Admin API Messages usage report (tokens per bucket and group).
+    AnthropicUsage,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
         Format::Ndjson,
         Format::ClaudeCode,
+        Format::AnthropicUsage,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
-    /// `.json`, `.jsonl` and `.csv` with the canonical formats).
-    const BY_CONTENT: [Format; 1] = [Format::ClaudeCode];
+    /// `.json`, `.jsonl` and `.csv` with the canonical formats). Claude Code logs come first:
+    /// their free text (prompts, tool output) may quote any other format's keys.
+    const BY_CONTENT: [Format; 2] = [Format::ClaudeCode, Format::AnthropicUsage];
 
     pub fn parse(name: &str) -> Result<Format, IngestError> {
         match name.to_ascii_lowercase().as_str() {
@@ -96,6 +102,7 @@ impl Format {
             "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
+            "anthropic-usage" => Ok(Format::AnthropicUsage),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -107,6 +114,7 @@ impl Format {
             Format::Ipc => &ipc::IpcAdapter,
             Format::Ndjson => &ndjson::NdjsonAdapter,
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
+            Format::AnthropicUsage => &anthropic_usage::AnthropicUsageAdapter,
         }
     }
 

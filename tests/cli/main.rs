@@ -11,6 +11,7 @@ mod outputs;
 mod properties;
 mod quarantine;
 mod vendors;
+mod vendors_anthropic;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

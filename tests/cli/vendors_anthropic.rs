@@ -1,0 +1,214 @@
+//! Anthropic's vendor exports: the Admin API usage report. Each fixture under
+//! `fixtures/<format>/` is read by detection alone and gives the totals `fixtures/README.md`
+//! documents for it; its malformed records are quarantined by file and row.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::*;
+
+use crate::{fixture, json, tokenaudit};
+
+/// The canonical rows `tokenaudit ingest` writes for `paths` (deduplicated, priced).
+fn ingested(paths: &[String]) -> DataFrame {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("usage.parquet");
+    let output = tokenaudit()
+        .arg("ingest")
+        .arg("--usage")
+        .args(paths)
+        .arg("--to")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    LazyFrame::scan_parquet(
+        PlRefPath::try_from_path(&out).unwrap(),
+        ScanArgsParquet::default(),
+    )
+    .unwrap()
+    .collect()
+    .unwrap()
+}
+
+/// Input, output, cache read and cache write tokens summed over `rows`.
+fn tokens(rows: &DataFrame) -> [u64; 4] {
+    [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+    ]
+    .map(|name| {
+        rows.column(name)
+            .unwrap()
+            .as_materialized_series()
+            .sum::<u64>()
+            .unwrap()
+    })
+}
+
+fn distinct(rows: &DataFrame, name: &str) -> BTreeSet<String> {
+    rows.column(name)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or("<null>").to_string())
+        .collect()
+}
+
+/// The rows whose `column` is `value`.
+fn only(rows: &DataFrame, column: &str, value: &str) -> DataFrame {
+    rows.clone()
+        .lazy()
+        .filter(col(column).eq(lit(value)))
+        .collect()
+        .unwrap()
+}
+
+/// `audit --format json` over `paths` (relative to `fixtures/`, as the quarantine file names
+/// them) with a quarantine file: the report and the quarantine rows.
+fn audit(paths: &[String]) -> (serde_json::Value, Vec<String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let quarantine = tmp.path().join("quarantine.csv");
+    let output = tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .args(paths)
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let rows = std::fs::read_to_string(quarantine).unwrap();
+    (report, rows.lines().skip(1).map(String::from).collect())
+}
+
+/// Every input was detected as `format` (no `--usage-format` given).
+fn assert_detected(report: &serde_json::Value, format: &str) {
+    let inputs = report["inputs"].as_array().unwrap();
+    assert!(!inputs.is_empty());
+    for input in inputs {
+        assert_eq!(input["format"], format, "{input}");
+    }
+}
+
+fn assert_ingest(report: &serde_json::Value, read: u64, quarantined: u64, duplicates: u64) {
+    let ingest = &report["ingest"];
+    assert_eq!(ingest["rows_read"], read, "{ingest}");
+    assert_eq!(ingest["rows_valid"], read - quarantined, "{ingest}");
+    assert_eq!(ingest["rows_quarantined"], quarantined, "{ingest}");
+    assert_eq!(ingest["duplicates_removed"], duplicates, "{ingest}");
+}
+
+fn skipped(report: &serde_json::Value) -> BTreeMap<String, u64> {
+    report["ingest"]["records_skipped"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+#[test]
+fn the_anthropic_usage_report_gives_the_documented_totals() {
+    let rows = ingested(&[fixture("anthropic-usage")]);
+    assert_eq!(rows.height(), 35);
+    // Input is `uncached_input_tokens` as is: cache reads and writes are outside it. Cache
+    // writes add both lifetimes; e.g. page 1, 2026-09-07, dana's Opus 5 result: 5m 12,981 +
+    // 1h 306 = 13,287.
+    assert_eq!(tokens(&rows), [39_919, 831_369, 10_191_110, 639_782]);
+    let dana_opus = only(
+        &only(&rows, "agent", "apikey_01rk7dana"),
+        "model",
+        "claude-opus-5",
+    );
+    let first = dana_opus
+        .column("cache_write_tokens")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .get(0);
+    assert_eq!(first, Some(13_287));
+    // The most personal group key present names the agent: API keys, the service account, and
+    // the workspace for the Console's keyless usage.
+    assert_eq!(
+        distinct(&rows, "agent"),
+        set(&[
+            "apikey_01rk7dana",
+            "apikey_01rm2eli",
+            "apikey_01rp9fay",
+            "svcacct_01ci4build",
+            "wrkspc_01jh7q8researchlab"
+        ])
+    );
+    // No cost in this report: every row is priced from the price table.
+    assert_eq!(distinct(&rows, "tier"), set(&["estimated"]));
+    assert_eq!(distinct(&rows, "tool"), set(&["anthropic-api"]));
+
+    let (report, quarantine) = audit(&["anthropic-usage".to_string()]);
+    assert_detected(&report, "anthropic-usage");
+    // 35 results read, 1 quarantined; 2 results with web searches but no tokens skipped.
+    assert_ingest(&report, 36, 1, 0);
+    assert_eq!(
+        skipped(&report),
+        BTreeMap::from([("anthropic-usage: results with no tokens".to_string(), 2)])
+    );
+    // page2.json's second bucket (2026-09-12): its first result writes output tokens as "8,663".
+    assert_eq!(quarantine.len(), 1);
+    let line = &quarantine[0];
+    assert!(
+        line.starts_with("anthropic-usage/page2.json,2,record,"),
+        "{line}"
+    );
+    assert!(
+        line.contains("`.data[1].results[0].output_tokens`: invalid type: string"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_usage_page_saved_twice_counts_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("page1.json", "week1.json"),
+        ("page1.json", "week1-again.json"),
+        ("page2.json", "week2.json"),
+    ] {
+        std::fs::copy(
+            crate::fixtures().join("anthropic-usage").join(from),
+            tmp.path().join(to),
+        )
+        .unwrap();
+    }
+    let paths = [tmp.path().display().to_string()];
+    assert_eq!(
+        tokens(&ingested(&paths)),
+        [39_919, 831_369, 10_191_110, 639_782]
+    );
+    let (report, _) = audit(&paths);
+    // Page 1's 24 results are read twice and kept once.
+    assert_ingest(&report, 60, 1, 24);
+}
+
+#[test]
+fn a_file_that_is_not_json_is_an_error_naming_it() {
+    let output = tokenaudit()
+        .args(["audit", "--usage-format", "anthropic-usage", "--usage"])
+        .arg(fixture("demo/usage.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("usage.csv` as anthropic-usage: the file is not JSON"),
+        "{stderr}"
+    );
+}
