@@ -61,6 +61,9 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
     let engine_err = |err: PolarsError| AuditError::Engine(err.to_string());
     let (table, _) = prices(input)?;
     let sources = pipeline::sources(input)?;
+    for line in crate::ingest::overlap_warnings(&sources.files) {
+        eprintln!("warning: {line}");
+    }
     let usage = sources.usage_normalized(&input.calendar);
 
     let models_frame = usage

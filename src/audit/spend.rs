@@ -42,6 +42,11 @@ pub fn build(settings: &SpendSettings) -> Result<SpendReport, AuditError> {
     }
     let groups = features::roll_up(&rows, &settings.by);
     progress.done();
+    if settings.verbosity != Verbosity::Quiet {
+        for line in &loaded.overlaps {
+            eprintln!("warning: {line}");
+        }
+    }
     if settings.verbosity != Verbosity::Quiet && !loaded.unpriced.is_empty() {
         let models: Vec<&str> = loaded.unpriced.iter().map(|m| m.model.as_str()).collect();
         eprintln!(

@@ -7,6 +7,7 @@
 //!
 //! Nothing here collects: the frames go on to `normalize` and `features` as one lazy plan.
 
+mod anthropic_cost;
 mod anthropic_usage;
 pub mod canonical;
 mod claude_code;
@@ -63,7 +64,7 @@ pub enum IngestError {
         format: Format,
         table: &'static str,
     },
-    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage")]
+    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage, anthropic-cost")]
     UnknownFormat(String),
 }
 
@@ -78,22 +79,36 @@ pub enum Format {
     ClaudeCode,
     /// Anthropic Admin API Messages usage report (tokens per bucket and group).
     AnthropicUsage,
+    /// Anthropic Admin API cost report (billed cents per bucket and line item).
+    AnthropicCost,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
         Format::Ndjson,
         Format::ClaudeCode,
         Format::AnthropicUsage,
+        Format::AnthropicCost,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
     /// `.json`, `.jsonl` and `.csv` with the canonical formats). Claude Code logs come first:
     /// their free text (prompts, tool output) may quote any other format's keys.
-    const BY_CONTENT: [Format; 2] = [Format::ClaudeCode, Format::AnthropicUsage];
+    const BY_CONTENT: [Format; 3] = [
+        Format::ClaudeCode,
+        Format::AnthropicUsage,
+        Format::AnthropicCost,
+    ];
+
+    /// Pairs of formats that describe the same spend: a run reading both counts it twice.
+    const OVERLAPS: [(Format, Format, &'static str); 1] = [(
+        Format::AnthropicUsage,
+        Format::AnthropicCost,
+        "the Anthropic usage report (tokens, priced from the price table) and the cost report (the bill) cover the same spend; for the same period, give one of them",
+    )];
 
     pub fn parse(name: &str) -> Result<Format, IngestError> {
         match name.to_ascii_lowercase().as_str() {
@@ -103,6 +118,7 @@ impl Format {
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
             "anthropic-usage" => Ok(Format::AnthropicUsage),
+            "anthropic-cost" => Ok(Format::AnthropicCost),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -115,6 +131,7 @@ impl Format {
             Format::Ndjson => &ndjson::NdjsonAdapter,
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
             Format::AnthropicUsage => &anthropic_usage::AnthropicUsageAdapter,
+            Format::AnthropicCost => &anthropic_cost::AnthropicCostAdapter,
         }
     }
 
@@ -308,6 +325,17 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
         return Ok(Format::Ndjson);
     }
     Ok(Format::Csv)
+}
+
+/// Warnings about formats read together that count the same spend twice (see
+/// `Format::OVERLAPS`), one line each.
+pub fn overlap_warnings(files: &[InputFile]) -> Vec<String> {
+    let read: std::collections::BTreeSet<Format> = files.iter().map(|f| f.format).collect();
+    Format::OVERLAPS
+        .iter()
+        .filter(|(a, b, _)| read.contains(a) && read.contains(b))
+        .map(|(a, b, why)| format!("this run reads both {a} and {b} files: {why}"))
+        .collect()
 }
 
 /// Scans one file with its adapter.

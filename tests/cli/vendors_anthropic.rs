@@ -1,4 +1,4 @@
-//! Anthropic's vendor exports: the Admin API usage report. Each fixture under
+//! Anthropic's vendor exports: the Admin API usage and cost reports. Each fixture under
 //! `fixtures/<format>/` is read by detection alone and gives the totals `fixtures/README.md`
 //! documents for it; its malformed records are quarantined by file and row.
 
@@ -51,6 +51,14 @@ fn tokens(rows: &DataFrame) -> [u64; 4] {
     })
 }
 
+fn cost(rows: &DataFrame) -> f64 {
+    rows.column("cost_usd")
+        .unwrap()
+        .as_materialized_series()
+        .sum::<f64>()
+        .unwrap()
+}
+
 fn distinct(rows: &DataFrame, name: &str) -> BTreeSet<String> {
     rows.column(name)
         .unwrap()
@@ -68,6 +76,13 @@ fn only(rows: &DataFrame, column: &str, value: &str) -> DataFrame {
         .filter(col(column).eq(lit(value)))
         .collect()
         .unwrap()
+}
+
+fn assert_dollars(actual: f64, expected: f64) {
+    assert!(
+        (actual - expected).abs() < 1e-9,
+        "expected ${expected}, got ${actual}"
+    );
 }
 
 /// `audit --format json` over `paths` (relative to `fixtures/`, as the quarantine file names
@@ -196,6 +211,93 @@ fn a_usage_page_saved_twice_counts_once() {
     let (report, _) = audit(&paths);
     // Page 1's 24 results are read twice and kept once.
     assert_ingest(&report, 60, 1, 24);
+}
+
+#[test]
+fn the_anthropic_cost_report_gives_the_documented_totals() {
+    let rows = ingested(&[fixture("anthropic-cost")]);
+    assert_eq!(rows.height(), 76);
+    assert_eq!(tokens(&rows), [0, 0, 0, 0]);
+    // `amount` is cents as a decimal string: page 1's first line, "1.0701" = $0.010701.
+    let first = rows
+        .clone()
+        .lazy()
+        .filter(col("request_id").str().contains_literal(lit(
+            "2026-09-07T00:00:00Z/2026-09-08T00:00:00Z:|Claude Sonnet 5 Usage - Input Tokens|",
+        )))
+        .collect()
+        .unwrap();
+    assert_dollars(cost(&first), 0.010701);
+    // The sum of the 76 amounts, ÷ 100.
+    assert_dollars(cost(&rows), 21.322313);
+    assert_dollars(cost(&only(&rows, "agent", "organization")), 10.352676);
+    assert_dollars(
+        cost(&only(&rows, "agent", "wrkspc_01jh7q8researchlab")),
+        10.969637,
+    );
+    // Web searches have no model: they are named by their cost type.
+    assert_dollars(cost(&only(&rows, "model", "web_search")), 2.4);
+    assert_eq!(distinct(&rows, "tier"), set(&["billed"]));
+    let requests = rows
+        .column("requests")
+        .unwrap()
+        .as_materialized_series()
+        .sum::<u64>()
+        .unwrap();
+    assert_eq!(requests, 0);
+
+    let (report, quarantine) = audit(&["anthropic-cost".to_string()]);
+    assert_detected(&report, "anthropic-cost");
+    assert_ingest(&report, 78, 2, 0);
+    assert_eq!(
+        skipped(&report),
+        BTreeMap::from([("anthropic-cost: results of zero cost".to_string(), 1)])
+    );
+    assert_eq!(quarantine.len(), 2);
+    // Page 1, third bucket (2026-09-09): an amount given as an object.
+    assert!(
+        quarantine[0].starts_with("anthropic-cost/page1.json,3,record,"),
+        "{}",
+        quarantine[0]
+    );
+    assert!(
+        quarantine[0].contains("`.data[2].results[3].amount`: invalid type: map"),
+        "{}",
+        quarantine[0]
+    );
+    // Page 2, second bucket (2026-09-12): a line billed in EUR.
+    assert!(
+        quarantine[1].starts_with("anthropic-cost/page2.json,2,record,"),
+        "{}",
+        quarantine[1]
+    );
+    assert!(
+        quarantine[1].contains("`amount` is in `EUR`; only USD is read"),
+        "{}",
+        quarantine[1]
+    );
+}
+
+#[test]
+fn reading_both_the_usage_and_the_cost_report_warns_of_double_counting() {
+    let output = tokenaudit()
+        .args(["audit", "--format", "json", "--usage"])
+        .arg(fixture("anthropic-usage"))
+        .arg(fixture("anthropic-cost"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning: this run reads both anthropic-usage and anthropic-cost files"),
+        "{stderr}"
+    );
+    let alone = tokenaudit()
+        .args(["audit", "--format", "json", "--usage"])
+        .arg(fixture("anthropic-cost"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&alone.stderr).contains("reads both"));
 }
 
 #[test]
