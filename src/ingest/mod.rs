@@ -11,6 +11,7 @@ mod anthropic_cost;
 mod anthropic_usage;
 pub mod canonical;
 mod claude_code;
+mod claude_code_analytics;
 mod csv;
 mod ipc;
 mod ndjson;
@@ -64,7 +65,7 @@ pub enum IngestError {
         format: Format,
         table: &'static str,
     },
-    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage, anthropic-cost")]
+    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage, anthropic-cost, claude-code-analytics")]
     UnknownFormat(String),
 }
 
@@ -81,10 +82,12 @@ pub enum Format {
     AnthropicUsage,
     /// Anthropic Admin API cost report (billed cents per bucket and line item).
     AnthropicCost,
+    /// Claude Code Analytics API (per person per day: tokens, cost and outputs).
+    ClaudeCodeAnalytics,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
@@ -92,15 +95,17 @@ impl Format {
         Format::ClaudeCode,
         Format::AnthropicUsage,
         Format::AnthropicCost,
+        Format::ClaudeCodeAnalytics,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
     /// `.json`, `.jsonl` and `.csv` with the canonical formats). Claude Code logs come first:
     /// their free text (prompts, tool output) may quote any other format's keys.
-    const BY_CONTENT: [Format; 3] = [
+    const BY_CONTENT: [Format; 4] = [
         Format::ClaudeCode,
         Format::AnthropicUsage,
         Format::AnthropicCost,
+        Format::ClaudeCodeAnalytics,
     ];
 
     /// Pairs of formats that describe the same spend: a run reading both counts it twice.
@@ -119,6 +124,7 @@ impl Format {
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
             "anthropic-usage" => Ok(Format::AnthropicUsage),
             "anthropic-cost" => Ok(Format::AnthropicCost),
+            "claude-code-analytics" => Ok(Format::ClaudeCodeAnalytics),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -132,6 +138,7 @@ impl Format {
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
             Format::AnthropicUsage => &anthropic_usage::AnthropicUsageAdapter,
             Format::AnthropicCost => &anthropic_cost::AnthropicCostAdapter,
+            Format::ClaudeCodeAnalytics => &claude_code_analytics::ClaudeCodeAnalyticsAdapter,
         }
     }
 

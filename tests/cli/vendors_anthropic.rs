@@ -1,10 +1,12 @@
-//! Anthropic's vendor exports: the Admin API usage and cost reports. Each fixture under
-//! `fixtures/<format>/` is read by detection alone and gives the totals `fixtures/README.md`
-//! documents for it; its malformed records are quarantined by file and row.
+//! Anthropic's vendor exports: the Admin API usage and cost reports and the Claude Code
+//! Analytics API. Each fixture under `fixtures/<format>/` is read by detection alone and gives
+//! the totals `fixtures/README.md` documents for it; its malformed records are quarantined by
+//! file and row.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::*;
+use tokenaudit::audit::{build_report, AuditSettings, InputSettings, Verbosity};
 
 use crate::{fixture, json, tokenaudit};
 
@@ -298,6 +300,98 @@ fn reading_both_the_usage_and_the_cost_report_warns_of_double_counting() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&alone.stderr).contains("reads both"));
+}
+
+#[test]
+fn claude_code_analytics_gives_the_documented_usage() {
+    let rows = ingested(&[fixture("claude-code-analytics")]);
+    // 14 model breakdowns in 12 readable records (one record quarantined, one skipped).
+    assert_eq!(rows.height(), 14);
+    // `tokens.input` is uncached, as is: cache reads and writes are outside it.
+    assert_eq!(tokens(&rows), [50_531, 567_855, 12_634_389, 996_812]);
+    // `estimated_cost.amount` is cents: dana's 2026-09-07 Sonnet 5 entry says 143, $1.43.
+    let entry = rows
+        .clone()
+        .lazy()
+        .filter(col("request_id").eq(lit(
+            "claude-code-analytics:2026-09-07:dana@corp.example:vscode:claude-sonnet-5",
+        )))
+        .collect()
+        .unwrap();
+    assert_dollars(cost(&entry), 1.43);
+    // Over all entries: 1,577.13 cents = $15.7713.
+    assert_dollars(cost(&rows), 15.7713);
+    let dana = only(&rows, "agent", "dana@corp.example");
+    assert_dollars(cost(&dana), 7.92);
+    assert_eq!(tokens(&dana), [23_111, 257_663, 4_937_864, 477_702]);
+    assert_eq!(
+        distinct(&rows, "agent"),
+        set(&[
+            "ci-review-bot",
+            "dana@corp.example",
+            "eli@corp.example",
+            "fay@corp.example"
+        ])
+    );
+    assert_eq!(distinct(&rows, "tier"), set(&["estimated"]));
+    assert_eq!(distinct(&rows, "tool"), set(&["claude-code"]));
+
+    let (report, quarantine) = audit(&["claude-code-analytics".to_string()]);
+    // Given once with --usage, the files are read for both tables.
+    assert_detected(&report, "claude-code-analytics");
+    assert_eq!(report["inputs"].as_array().unwrap().len(), 8);
+    // 15 usage rows (14 + the quarantined record) and 43 output rows.
+    assert_ingest(&report, 58, 1, 0);
+    assert_eq!(
+        skipped(&report),
+        BTreeMap::from([(
+            "claude-code-analytics: records with no usage and no outputs".to_string(),
+            1
+        )])
+    );
+    // eli's 2026-09-09 record counts commits as the string "2": quarantined once, whole.
+    assert_eq!(quarantine.len(), 1);
+    let line = &quarantine[0];
+    assert!(
+        line.starts_with("claude-code-analytics/2026-09-09/page1.json,2,record,"),
+        "{line}"
+    );
+    assert!(
+        line.contains("`.data[1].core_metrics.commits_by_claude_code`: invalid type: string"),
+        "{line}"
+    );
+}
+
+#[test]
+fn claude_code_analytics_gives_the_documented_outputs() {
+    let settings = AuditSettings {
+        input: InputSettings {
+            usage: vec![fixture("claude-code-analytics")],
+            ..InputSettings::default()
+        },
+        verbosity: Verbosity::Quiet,
+        ..AuditSettings::default()
+    };
+    let report = build_report(&settings).unwrap();
+    let mut by_kind: BTreeMap<String, f64> = BTreeMap::new();
+    for week in &report.detail.weeks {
+        for (kind, amount) in &week.outputs {
+            *by_kind.entry(kind.clone()).or_default() += amount;
+        }
+    }
+    // Edits sum over the four tools: e.g. dana on 2026-09-07 accepted 31 + 6 + 3 + 0 = 40.
+    let expected: BTreeMap<String, f64> = [
+        ("commit", 19.0),
+        ("pull_request", 6.0),
+        ("loc_added", 1903.0),
+        ("loc_removed", 460.0),
+        ("edit_accepted", 198.0),
+        ("edit_rejected", 27.0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(by_kind, expected);
 }
 
 #[test]
