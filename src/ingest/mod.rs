@@ -15,6 +15,7 @@ mod claude_code_analytics;
 mod csv;
 mod ipc;
 mod ndjson;
+mod otel;
 mod parquet;
 pub mod quarantine;
 mod records;
@@ -65,7 +66,7 @@ pub enum IngestError {
         format: Format,
         table: &'static str,
     },
-    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage, anthropic-cost, claude-code-analytics")]
+    #[error("Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage, anthropic-cost, claude-code-analytics, otel")]
     UnknownFormat(String),
 }
 
@@ -84,10 +85,12 @@ pub enum Format {
     AnthropicCost,
     /// Claude Code Analytics API (per person per day: tokens, cost and outputs).
     ClaudeCodeAnalytics,
+    /// OpenTelemetry OTLP JSON logs and traces (GenAI semconv, Claude Code events).
+    Otel,
 }
 
 impl Format {
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
@@ -96,13 +99,15 @@ impl Format {
         Format::AnthropicUsage,
         Format::AnthropicCost,
         Format::ClaudeCodeAnalytics,
+        Format::Otel,
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
     /// `.json`, `.jsonl` and `.csv` with the canonical formats). Claude Code logs come first:
     /// their free text (prompts, tool output) may quote any other format's keys.
-    const BY_CONTENT: [Format; 4] = [
+    const BY_CONTENT: [Format; 5] = [
         Format::ClaudeCode,
+        Format::Otel,
         Format::AnthropicUsage,
         Format::AnthropicCost,
         Format::ClaudeCodeAnalytics,
@@ -125,6 +130,7 @@ impl Format {
             "anthropic-usage" => Ok(Format::AnthropicUsage),
             "anthropic-cost" => Ok(Format::AnthropicCost),
             "claude-code-analytics" => Ok(Format::ClaudeCodeAnalytics),
+            "otel" | "otlp" | "opentelemetry" => Ok(Format::Otel),
             _ => Err(IngestError::UnknownFormat(name.to_string())),
         }
     }
@@ -139,6 +145,7 @@ impl Format {
             Format::AnthropicUsage => &anthropic_usage::AnthropicUsageAdapter,
             Format::AnthropicCost => &anthropic_cost::AnthropicCostAdapter,
             Format::ClaudeCodeAnalytics => &claude_code_analytics::ClaudeCodeAnalyticsAdapter,
+            Format::Otel => &otel::OtelAdapter,
         }
     }
 

@@ -1,7 +1,7 @@
-//! Anthropic's vendor exports: the Admin API usage and cost reports and the Claude Code
-//! Analytics API. Each fixture under `fixtures/<format>/` is read by detection alone and gives
-//! the totals `fixtures/README.md` documents for it; its malformed records are quarantined by
-//! file and row.
+//! Anthropic's vendor exports: the Admin API usage and cost reports, the Claude Code Analytics
+//! API and OpenTelemetry (Claude Code events, GenAI semconv spans). Each fixture under
+//! `fixtures/<format>/` is read by detection alone and gives the totals `fixtures/README.md`
+//! documents for it; its malformed records are quarantined by file and row.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -392,6 +392,66 @@ fn claude_code_analytics_gives_the_documented_outputs() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(by_kind, expected);
+}
+
+#[test]
+fn opentelemetry_exports_give_the_documented_totals() {
+    let rows = ingested(&[fixture("otel")]);
+    // 11 Claude Code requests (2 retried copies removed) and 4 semconv spans.
+    assert_eq!(rows.height(), 15);
+    let claude_code = only(&rows, "tool", "claude-code");
+    assert_eq!(claude_code.height(), 11);
+    // Claude Code's input_tokens is uncached: taken as is.
+    assert_eq!(tokens(&claude_code), [241, 15_794, 668_354, 39_643]);
+    // cost_usd is Claude Code's own estimate, kept.
+    assert_dollars(cost(&claude_code), 0.468482);
+    let spans = only(&rows, "tool", "support-agent");
+    // Semconv input includes cache: gus's first call says 16,840 input with 12,000 read and
+    // 3,000 written, so 1,840 uncached. The agent span repeating its two calls is skipped.
+    assert_eq!(tokens(&spans), [11_850, 7_220, 61_800, 12_000]);
+    assert_eq!(
+        distinct(&rows, "agent"),
+        set(&[
+            "dana@corp.example",
+            "eli@corp.example",
+            "gus@corp.example",
+            "hana@corp.example",
+            "nightly-triage"
+        ])
+    );
+    assert_eq!(distinct(&rows, "tier"), set(&["estimated"]));
+
+    let (report, quarantine) = audit(&["otel".to_string()]);
+    assert_detected(&report, "otel");
+    // 13 Claude Code rows + 2 quarantined records in the collector file, 4 spans.
+    assert_ingest(&report, 19, 2, 2);
+    assert_eq!(
+        skipped(&report),
+        BTreeMap::from([
+            ("otel: Claude Code api_error events".to_string(), 2),
+            ("otel: OTLP metrics documents".to_string(), 1),
+            (
+                "otel: agent spans whose model calls carry the usage".to_string(),
+                1
+            ),
+        ])
+    );
+    assert_eq!(quarantine.len(), 2);
+    let wrong_type = &quarantine[0];
+    assert!(
+        wrong_type.starts_with("otel/collector/claude-code.jsonl,4,record,"),
+        "{wrong_type}"
+    );
+    assert!(
+        wrong_type.contains("`.resourceLogs[0].scopeLogs[0].logRecords[3]`: attribute `cache_read_tokens` is the string `lots`"),
+        "{wrong_type}"
+    );
+    let truncated = &quarantine[1];
+    assert!(
+        truncated.starts_with("otel/collector/claude-code.jsonl,5,record,"),
+        "{truncated}"
+    );
+    assert!(truncated.contains("line 5 is not JSON"), "{truncated}");
 }
 
 #[test]
