@@ -11,7 +11,6 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::{pipeline, prices, AuditError, InputSettings};
-use crate::ingest;
 use crate::normalize::calendar::{to_day_number, DAY};
 use crate::normalize::pricing::PriceTable;
 use crate::schema;
@@ -62,8 +61,8 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
     let engine_err = |err: PolarsError| AuditError::Engine(err.to_string());
     let (table, _) = prices(input)?;
     let sources = pipeline::sources(input)?;
-    for warning in ingest::double_counted(&sources.files) {
-        eprintln!("warning: {warning}");
+    for line in crate::ingest::overlap_warnings(&sources.files) {
+        eprintln!("warning: {line}");
     }
     let usage = sources.usage_normalized(&input.calendar);
 

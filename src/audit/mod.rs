@@ -225,8 +225,8 @@ pub(crate) struct Loaded {
     pub priced: Vec<features::PricedDay>,
     pub unpriced: Vec<UnpricedModel>,
     pub primary_models: std::collections::BTreeMap<String, String>,
-    /// Warnings about inputs that hold the same spend twice (`ingest::double_counted`).
-    pub double_counted: Vec<String>,
+    /// Formats read together that count the same spend twice, one warning each.
+    pub overlaps: Vec<String>,
 }
 
 /// Reads every input in one streaming pass, names and hashes what was read, writes the
@@ -246,7 +246,7 @@ pub(crate) fn load(
         ),
     );
     let sources = pipeline::sources(input)?;
-    let double_counted = ingest::double_counted(&sources.files);
+    let overlaps = ingest::overlap_warnings(&sources.files);
     let hashes = hash_in_background(&sources.files);
     let bytes: u64 = sources
         .files
@@ -313,7 +313,7 @@ pub(crate) fn load(
         priced,
         unpriced,
         primary_models,
-        double_counted,
+        overlaps,
     })
 }
 
@@ -355,10 +355,7 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
     report.detail.spend = spend;
     progress.done();
     if settings.verbosity != Verbosity::Quiet {
-        warn(&report, collected, &loaded.identities, input);
-        for warning in &loaded.double_counted {
-            eprintln!("warning: {warning}");
-        }
+        warn(&report, &loaded, input);
     }
     Ok(report)
 }
@@ -397,12 +394,11 @@ fn join_hashes(job: HashJob) -> Result<Vec<String>, AuditError> {
     }
 }
 
-fn warn(
-    report: &AuditReport,
-    collected: &pipeline::Collected,
-    identities: &crate::normalize::identities::IdentityMap,
-    input: &InputSettings,
-) {
+fn warn(report: &AuditReport, loaded: &Loaded, input: &InputSettings) {
+    let (collected, identities) = (&loaded.collected, &loaded.identities);
+    for line in &loaded.overlaps {
+        eprintln!("warning: {line}");
+    }
     let ingest = &report.ingest;
     if ingest.rows_quarantined > 0 {
         let first = &collected.quarantined[0];

@@ -43,8 +43,8 @@ pub fn build(settings: &SpendSettings) -> Result<SpendReport, AuditError> {
     let groups = features::roll_up(&rows, &settings.by);
     progress.done();
     if settings.verbosity != Verbosity::Quiet {
-        for warning in &loaded.double_counted {
-            eprintln!("warning: {warning}");
+        for line in &loaded.overlaps {
+            eprintln!("warning: {line}");
         }
     }
     if settings.verbosity != Verbosity::Quiet && !loaded.unpriced.is_empty() {

@@ -97,7 +97,9 @@ pub struct OutputWeights {
 impl Default for OutputWeights {
     /// A merged PR or a closed ticket is a unit of delivered work, a commit a step towards one.
     /// Lines of code weigh nothing by default: they are the cheapest output to inflate. Nor does
-    /// a merge commit: the branch's own commits already count.
+    /// a merge commit (the branch's own commits already count), nor an edit decision (Claude
+    /// Code Analytics): an accepted edit is as cheap as a line, and a rejected one delivered
+    /// nothing.
     fn default() -> Self {
         let weights = [
             ("commit", 1.0),
@@ -107,6 +109,8 @@ impl Default for OutputWeights {
             ("review", 1.0),
             ("loc_added", 0.0),
             ("loc_removed", 0.0),
+            ("edit_accepted", 0.0),
+            ("edit_rejected", 0.0),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -7,8 +7,11 @@
 //!
 //! Nothing here collects: the frames go on to `normalize` and `features` as one lazy plan.
 
+mod anthropic_cost;
+mod anthropic_usage;
 pub mod canonical;
 mod claude_code;
+mod claude_code_analytics;
 mod copilot;
 mod csv;
 mod cursor;
@@ -24,9 +27,11 @@ mod litellm;
 mod ndjson;
 mod openai_costs;
 mod openai_usage;
+mod otel;
 mod parquet;
 pub mod quarantine;
 mod records;
+mod vendor_json;
 
 use std::fmt;
 use std::io::Read;
@@ -74,7 +79,7 @@ pub enum IngestError {
         table: &'static str,
     },
     #[error(
-        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, openai-usage, openai-costs, copilot, cursor-events, cursor-csv, cursor-daily, litellm, git, github-prs, jira-csv, linear-csv"
+        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage, anthropic-cost, claude-code-analytics, otel, openai-usage, openai-costs, copilot, cursor-events, cursor-csv, cursor-daily, litellm, git, github-prs, jira-csv, linear-csv"
     )]
     UnknownFormat(String),
 }
@@ -88,6 +93,14 @@ pub enum Format {
     Ndjson,
     /// Claude Code's local JSONL session logs.
     ClaudeCode,
+    /// Anthropic Admin API Messages usage report (tokens per bucket and group).
+    AnthropicUsage,
+    /// Anthropic Admin API cost report (billed cents per bucket and line item).
+    AnthropicCost,
+    /// Claude Code Analytics API (per person per day: tokens, cost and outputs).
+    ClaudeCodeAnalytics,
+    /// OpenTelemetry OTLP JSON logs and traces (GenAI semconv, Claude Code events).
+    Otel,
     /// OpenAI organization usage (completions) pages.
     OpenAiUsage,
     /// OpenAI organization costs pages.
@@ -113,12 +126,16 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 16] = [
+    pub const ALL: [Format; 20] = [
         Format::Csv,
         Format::Parquet,
         Format::Ipc,
         Format::Ndjson,
         Format::ClaudeCode,
+        Format::AnthropicUsage,
+        Format::AnthropicCost,
+        Format::ClaudeCodeAnalytics,
+        Format::Otel,
         Format::OpenAiUsage,
         Format::OpenAiCosts,
         Format::Copilot,
@@ -133,10 +150,15 @@ impl Format {
     ];
 
     /// Vendor formats, recognised by their content before extensions are looked at (they share
-    /// `.json`, `.jsonl` and `.csv` with the canonical formats). CSV vendors are recognised by
-    /// their header line.
-    const BY_CONTENT: [Format; 11] = [
+    /// `.json`, `.jsonl` and `.csv` with the canonical formats; CSV vendors by their header
+    /// line). Claude Code logs come first: their free text (prompts, tool output) may quote any
+    /// other format's keys.
+    const BY_CONTENT: [Format; 15] = [
         Format::ClaudeCode,
+        Format::Otel,
+        Format::AnthropicUsage,
+        Format::AnthropicCost,
+        Format::ClaudeCodeAnalytics,
         Format::OpenAiUsage,
         Format::OpenAiCosts,
         Format::Copilot,
@@ -149,9 +171,20 @@ impl Format {
         Format::LinearCsv,
     ];
 
-    /// Pairs of formats that hold the same spend twice when read for the same period: a usage
-    /// export whose tokens get priced, and the same vendor's cost export, which bills them.
-    const DOUBLE_COUNTED: [(Format, Format); 1] = [(Format::OpenAiUsage, Format::OpenAiCosts)];
+    /// Pairs of formats that describe the same spend: a run reading both counts it twice (a
+    /// usage export whose tokens get priced, and the same vendor's cost export, which bills them).
+    const OVERLAPS: [(Format, Format, &'static str); 2] = [
+        (
+            Format::AnthropicUsage,
+            Format::AnthropicCost,
+            "the Anthropic usage report (tokens, priced from the price table) and the cost report (the bill) cover the same spend; for the same period, give one of them",
+        ),
+        (
+            Format::OpenAiUsage,
+            Format::OpenAiCosts,
+            "the OpenAI usage export (tokens, priced from the price table) and the costs export (the bill) cover the same spend; for the same period, give one of them",
+        ),
+    ];
 
     pub fn parse(name: &str) -> Result<Format, IngestError> {
         match name.to_ascii_lowercase().as_str() {
@@ -160,6 +193,10 @@ impl Format {
             "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
             "claude-code" | "claude" => Ok(Format::ClaudeCode),
+            "anthropic-usage" => Ok(Format::AnthropicUsage),
+            "anthropic-cost" => Ok(Format::AnthropicCost),
+            "claude-code-analytics" => Ok(Format::ClaudeCodeAnalytics),
+            "otel" | "otlp" | "opentelemetry" => Ok(Format::Otel),
             "openai-usage" | "openai-completions" => Ok(Format::OpenAiUsage),
             "openai-costs" | "openai-cost" => Ok(Format::OpenAiCosts),
             "copilot" | "github-copilot" | "copilot-metrics" => Ok(Format::Copilot),
@@ -182,6 +219,10 @@ impl Format {
             Format::Ipc => &ipc::IpcAdapter,
             Format::Ndjson => &ndjson::NdjsonAdapter,
             Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
+            Format::AnthropicUsage => &anthropic_usage::AnthropicUsageAdapter,
+            Format::AnthropicCost => &anthropic_cost::AnthropicCostAdapter,
+            Format::ClaudeCodeAnalytics => &claude_code_analytics::ClaudeCodeAnalyticsAdapter,
+            Format::Otel => &otel::OtelAdapter,
             Format::OpenAiUsage => &openai_usage::OpenAiUsageAdapter,
             Format::OpenAiCosts => &openai_costs::OpenAiCostsAdapter,
             Format::Copilot => &copilot::CopilotAdapter,
@@ -410,18 +451,14 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
     Ok(Format::Csv)
 }
 
-/// Warnings for inputs that count the same spend twice: a usage export and the same vendor's
-/// cost export read in one run (see [`Format::DOUBLE_COUNTED`]). Empty when there are none.
-pub fn double_counted(files: &[InputFile]) -> Vec<String> {
-    let read = |format: Format| files.iter().any(|f| f.format == format);
-    Format::DOUBLE_COUNTED
+/// Warnings about formats read together that count the same spend twice (see
+/// `Format::OVERLAPS`), one line each.
+pub fn overlap_warnings(files: &[InputFile]) -> Vec<String> {
+    let read: std::collections::BTreeSet<Format> = files.iter().map(|f| f.format).collect();
+    Format::OVERLAPS
         .iter()
-        .filter(|(usage, costs)| read(*usage) && read(*costs))
-        .map(|(usage, costs)| {
-            format!(
-                "both `{usage}` and `{costs}` files are read: for days both cover, the same spend is counted twice (the usage tokens priced, and the vendor's cost lines billed); read one of them per period"
-            )
-        })
+        .filter(|(a, b, _)| read.contains(a) && read.contains(b))
+        .map(|(a, b, why)| format!("this run reads both {a} and {b} files: {why}"))
         .collect()
 }
 

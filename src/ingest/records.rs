@@ -73,6 +73,7 @@ impl Records {
         *Self::last(&mut self.counts, column) = Some(value);
     }
 
+    /// A decimal value (dollars in `cost_usd`, amounts of outputs).
     pub fn amount(&mut self, column: &str, value: f64) {
         *Self::last(&mut self.amounts, column) = Some(value);
     }
@@ -326,10 +327,11 @@ mod tests {
 
     #[test]
     fn records_number_rows_and_mark_unreadable_ones() {
-        let mut records = Records::new(&["agent"], &["input_tokens"], &[]);
+        let mut records = Records::new(&["agent"], &["input_tokens"], &["cost_usd"]);
         records.row(3);
         records.text("agent", "dana");
         records.count("input_tokens", 12);
+        records.amount("cost_usd", 0.25);
         records.unreadable(4, "not JSON", b"{oops");
         records.skip("synthetic");
         let scan = records.finish().unwrap();
@@ -337,5 +339,8 @@ mod tests {
         assert_eq!(frame.height(), 2);
         assert_eq!(scan.skipped["synthetic"], 1);
         assert_eq!(frame.column(ERROR).unwrap().null_count(), 1);
+        let cost = frame.column("cost_usd").unwrap().f64().unwrap().clone();
+        assert_eq!(cost.get(0), Some(0.25));
+        assert_eq!(cost.get(1), None);
     }
 }

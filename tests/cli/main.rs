@@ -11,6 +11,7 @@ mod outputs;
 mod properties;
 mod quarantine;
 mod vendors;
+mod vendors_anthropic;
 mod vendors_openai;
 
 use std::path::{Path, PathBuf};
