@@ -313,7 +313,9 @@ pub struct InputFile {
 }
 
 /// Expands files, directories (recursively, known extensions only) and globs, in sorted order,
-/// and picks each file's format: `forced` when given, else magic bytes, else extension.
+/// and picks each file's format: `forced` when given, else magic bytes, else content, else
+/// extension. A vendor file holding other tables than `table` is read for those when a folder
+/// or glob found it, and is an error when it was named outright.
 pub fn resolve_inputs(
     patterns: &[String],
     table: Table,
@@ -334,7 +336,10 @@ pub fn resolve_inputs(
                 None => detect_format(&path)?,
             };
             let holds = format.adapter().tables();
-            if !holds.is_empty() && !holds.contains(&table) {
+            // A file named outright for the wrong table is a mistake to report; one found in a
+            // folder of exports is read for the table it holds.
+            let named = path == Path::new(pattern);
+            if named && !holds.is_empty() && !holds.contains(&table) {
                 return Err(IngestError::WrongTable {
                     path,
                     format,

@@ -237,7 +237,9 @@ fn a_usage_only_vendor_file_given_as_outputs_is_an_error_naming_it() {
         .args(["audit", "--usage"])
         .arg(fixture("demo/usage.csv"))
         .arg("--outputs")
-        .arg(fixture("claude-code/dana"))
+        .arg(fixture(
+            "claude-code/dana/.claude/projects/-home-dana-src-api/6513270e-269e-4d37-b2a7-4de452e6b438.jsonl",
+        ))
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -372,4 +374,24 @@ fn generated_claude_code_logs_hold_the_same_usage_as_the_canonical_file() {
         .to_string()]);
     assert!(!canonical.is_empty());
     assert_eq!(logs, canonical);
+}
+
+#[test]
+fn a_folder_of_exports_routes_each_file_to_the_table_it_holds() {
+    // cursor/ holds usage events and, under daily/, outputs: given whole as usage, the daily
+    // file is read as outputs instead of failing the run.
+    let output = tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .arg(fixture("cursor"))
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let formats: Vec<&str> = report["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["format"].as_str().unwrap())
+        .collect();
+    assert!(formats.contains(&"cursor-daily"), "{formats:?}");
+    assert!(formats.contains(&"cursor-events"), "{formats:?}");
 }

@@ -485,7 +485,11 @@ fn litellm_spend_logs_give_the_documented_totals() {
 #[test]
 fn an_outputs_only_vendor_file_given_as_usage_is_an_error_naming_it() {
     let output = tokenaudit()
-        .args(["audit", "--usage", "cursor/daily"])
+        .args([
+            "audit",
+            "--usage",
+            "cursor/daily/daily-usage-2026-10-05.json",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
