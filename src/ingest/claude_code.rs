@@ -14,7 +14,7 @@
 //! | `session_id` | `sessionId` |
 //! | `request_id` | `message.id`, else `requestId` |
 //! | `tool` | `claude-code` |
-//! | `repo` hints | `cwd` and `gitBranch` are not canonical columns; `cwd` only names the user |
+//! | `repo` | `cwd@gitBranch` (`/home/dana/src/api@main`), a hint of what the request worked on |
 //!
 //! - **Dedup.** Streaming writes the same message several times, and sidechain replays (`/btw`
 //!   asides) repeat a parent's `message.id` under a new `requestId`. Keying on `message.id`
@@ -49,6 +49,8 @@ struct Line<'a> {
     request_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     cwd: Option<Cow<'a, str>>,
+    #[serde(rename = "gitBranch", borrow)]
+    git_branch: Option<Cow<'a, str>>,
     #[serde(rename = "isApiErrorMessage", default)]
     api_error: bool,
     #[serde(borrow)]
@@ -79,13 +81,14 @@ struct CacheCreation {
     ephemeral_1h_input_tokens: Option<u64>,
 }
 
-const TEXT: [&str; 6] = [
+const TEXT: [&str; 7] = [
     schema::TS,
     schema::AGENT,
     schema::MODEL,
     schema::SESSION_ID,
     schema::REQUEST_ID,
     schema::TOOL,
+    schema::REPO,
 ];
 const COUNTS: [&str; 4] = [
     schema::INPUT_TOKENS,
@@ -161,6 +164,14 @@ fn parse_chunk(first_line: u64, chunk: &[u8], fallback_agent: &str) -> Records {
             records.text(schema::REQUEST_ID, id);
         }
         records.text(schema::TOOL, "claude-code");
+        if let Some(cwd) = &parsed.cwd {
+            match &parsed.git_branch {
+                Some(branch) if !branch.is_empty() => {
+                    records.text(schema::REPO, format!("{cwd}@{branch}"))
+                }
+                _ => records.text(schema::REPO, cwd.as_ref()),
+            }
+        }
         records.count(schema::INPUT_TOKENS, usage.input_tokens.unwrap_or(0));
         records.count(schema::OUTPUT_TOKENS, usage.output_tokens.unwrap_or(0));
         records.count(

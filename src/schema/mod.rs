@@ -176,6 +176,12 @@ pub const USAGE: &[Column] = &[
         Optional("null"),
         "hash of the prompt (never the text)",
     ),
+    col(
+        REPO,
+        Text,
+        Optional("null"),
+        "repository hint: where the request was made (Claude Code's `cwd@gitBranch`)",
+    ),
     col(SOURCE, Text, Derived, "adapter that produced the row"),
     col(
         TIER,
