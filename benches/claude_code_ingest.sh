@@ -13,7 +13,7 @@ CCUSAGE="${TOKENAUDIT_CCUSAGE:-$HOME/.cache/tokenaudit-ccusage/node_modules/.bin
 DIR="${1:-/tmp/tokenaudit-claude-code-bench}"
 RUNS="${RUNS:-3}"
 if [ ! -d "$DIR/claude-code" ]; then
-  "$BIN" generate --agents 400 --weeks 8 --seed 7 --usage-format claude-code --out "$DIR" -q
+  "$BIN" generate --agents 150 --weeks 8 --seed 7 --usage-format claude-code --out "$DIR" -q
 fi
 BYTES=$(du -sb "$DIR/claude-code" | cut -f1)
 FILES=$(find "$DIR/claude-code" -name '*.jsonl' | wc -l)

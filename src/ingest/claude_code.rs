@@ -81,13 +81,11 @@ struct CacheCreation {
     ephemeral_1h_input_tokens: Option<u64>,
 }
 
-const TEXT: [&str; 7] = [
-    schema::TS,
+const TEXT: [&str; 5] = [
     schema::AGENT,
     schema::MODEL,
     schema::SESSION_ID,
     schema::REQUEST_ID,
-    schema::TOOL,
     schema::REPO,
 ];
 const COUNTS: [&str; 4] = [
@@ -116,9 +114,16 @@ fn user_of_path(path: &Path) -> Option<String> {
     (!user.is_empty() && user != "/").then(|| user.clone())
 }
 
+/// `2026-09-07T09:12:33.900Z` (or with an offset) as microseconds since the epoch.
+fn micros(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
 fn parse_chunk(first_line: u64, chunk: &[u8], fallback_agent: &str) -> Records {
     let usage_key = memmem::Finder::new(b"\"usage\"");
-    let mut records = Records::new(&TEXT, &COUNTS, &[]);
+    let mut records = Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS]);
     for (number, line) in numbered_lines(first_line, chunk) {
         // Prompts, tool results and summaries carry no usage: not parsed at all.
         if usage_key.find(line).is_none() {
@@ -146,10 +151,20 @@ fn parse_chunk(first_line: u64, chunk: &[u8], fallback_agent: &str) -> Records {
             records.skip("synthetic records");
             continue;
         }
+        let ts = match parsed.timestamp.as_deref().map(micros) {
+            Some(Some(ts)) => ts,
+            Some(None) | None => {
+                let shown = parsed.timestamp.as_deref().unwrap_or("nothing");
+                records.unreadable(
+                    number,
+                    format!("`timestamp` is `{shown}`, not an ISO 8601 time"),
+                    line,
+                );
+                continue;
+            }
+        };
         records.row(number);
-        if let Some(ts) = parsed.timestamp {
-            records.text(schema::TS, ts);
-        }
+        records.time(schema::TS, ts);
         let agent = parsed
             .cwd
             .as_deref()
@@ -163,7 +178,6 @@ fn parse_chunk(first_line: u64, chunk: &[u8], fallback_agent: &str) -> Records {
         if let Some(id) = message.id.or(parsed.request_id) {
             records.text(schema::REQUEST_ID, id);
         }
-        records.text(schema::TOOL, "claude-code");
         if let Some(cwd) = &parsed.cwd {
             match &parsed.git_branch {
                 Some(branch) if !branch.is_empty() => {
@@ -198,12 +212,15 @@ pub fn read(path: &Path) -> PolarsResult<Scan> {
         .into_par_iter()
         .map(|(first, chunk)| parse_chunk(first, chunk, &fallback))
         .collect();
-    let mut all = Records::new(&TEXT, &COUNTS, &[]);
+    let mut all = Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS]);
     for piece in pieces {
         all.append(piece);
     }
     let mut scan = all.finish()?;
-    scan.frame = scan.frame.with_column(lit("estimated").alias(schema::TIER));
+    scan.frame = scan.frame.with_columns([
+        lit("estimated").alias(schema::TIER),
+        lit("claude-code").alias(schema::TOOL),
+    ]);
     Ok(scan)
 }
 
