@@ -345,14 +345,14 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
     };
     let detection = detect::run(&weeks, evidence, &settings.detect);
     let spend = features::spend_rows(&loaded.priced, &weeks, input.calendar.week_start);
-    let mut report = assemble(
+    let report = assemble(
         settings,
         collected,
-        &weeks,
+        weeks,
+        spend,
         detection,
         loaded.unpriced.clone(),
     );
-    report.detail.spend = spend;
     progress.done();
     if settings.verbosity != Verbosity::Quiet {
         warn(&report, &loaded, input);
@@ -457,10 +457,12 @@ pub(crate) fn period(
     }
 }
 
+/// The report, which keeps the agent-week table and the spend rows for its charts and Parquet.
 fn assemble(
     settings: &AuditSettings,
     collected: &pipeline::Collected,
-    weeks: &[AgentWeek],
+    weeks: Vec<AgentWeek>,
+    spend: Vec<features::SpendRow>,
     detection: Detection,
     unpriced: Vec<UnpricedModel>,
 ) -> AuditReport {
@@ -540,8 +542,8 @@ fn assemble(
         findings,
         unpriced_models: unpriced,
         detail: report::Detail {
-            weeks: weeks.to_vec(),
-            spend: Vec::new(),
+            weeks,
+            spend,
             curves: detection.curves,
         },
     }

@@ -157,9 +157,7 @@ pub fn read(path: &Path) -> PolarsResult<Scan> {
     let bytes = std::fs::read(path)?;
     let mut records = Records::new(&TEXT, &COUNTS, &AMOUNTS);
     vendor_json::each_record(&bytes, "a cost report page", &mut records, read_bucket)?;
-    let mut scan = records.finish()?;
-    scan.frame = scan.frame.with_column(lit("billed").alias(schema::TIER));
-    Ok(scan)
+    records.finish_as("billed")
 }
 
 impl Adapter for AnthropicCostAdapter {

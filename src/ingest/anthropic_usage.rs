@@ -183,9 +183,7 @@ pub fn read(path: &Path) -> PolarsResult<Scan> {
     let bytes = std::fs::read(path)?;
     let mut records = Records::new(&TEXT, &COUNTS, &[]);
     vendor_json::each_record(&bytes, "a usage report page", &mut records, read_bucket)?;
-    let mut scan = records.finish()?;
-    scan.frame = scan.frame.with_column(lit("estimated").alias(schema::TIER));
-    Ok(scan)
+    records.finish_as("estimated")
 }
 
 impl Adapter for AnthropicUsageAdapter {

@@ -216,11 +216,10 @@ pub fn read(path: &Path) -> PolarsResult<Scan> {
     for piece in pieces {
         all.append(piece);
     }
-    let mut scan = all.finish()?;
-    scan.frame = scan.frame.with_columns([
-        lit("estimated").alias(schema::TIER),
-        lit("claude-code").alias(schema::TOOL),
-    ]);
+    let mut scan = all.finish_as("estimated")?;
+    scan.frame = scan
+        .frame
+        .with_column(lit("claude-code").alias(schema::TOOL));
     Ok(scan)
 }
 

@@ -274,11 +274,11 @@ fn records_of(bytes: &[u8], table: Table) -> PolarsResult<Records> {
 
 pub fn read(path: &Path, table: Table) -> PolarsResult<Scan> {
     let bytes = std::fs::read(path)?;
-    let mut scan = records_of(&bytes, table)?.finish()?;
-    if table == Table::Usage {
-        scan.frame = scan.frame.with_column(lit("estimated").alias(schema::TIER));
+    let records = records_of(&bytes, table)?;
+    match table {
+        Table::Usage => records.finish_as("estimated"),
+        Table::Outputs => records.finish(),
     }
-    Ok(scan)
 }
 
 impl Adapter for ClaudeCodeAnalyticsAdapter {

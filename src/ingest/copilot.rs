@@ -230,11 +230,10 @@ fn read_bytes(bytes: &[u8], table: Table) -> PolarsResult<Scan> {
             Table::Outputs => output_rows(&mut records, line, text, &who),
         }
     }
-    let mut scan = records.finish()?;
-    if table == Table::Usage {
-        scan.frame = scan.frame.with_column(lit("estimated").alias(schema::TIER));
+    match table {
+        Table::Usage => records.finish_as("estimated"),
+        Table::Outputs => records.finish(),
     }
-    Ok(scan)
 }
 
 impl Adapter for CopilotAdapter {

@@ -303,9 +303,7 @@ fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
             records.amount(schema::COST_USD, spend);
         }
     }
-    let mut scan = records.finish()?;
-    scan.frame = scan.frame.with_column(lit("estimated").alias(schema::TIER));
-    Ok(scan)
+    records.finish_as("estimated")
 }
 
 impl Adapter for LiteLlmAdapter {

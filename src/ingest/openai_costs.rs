@@ -119,9 +119,7 @@ fn read_result(records: &mut Records, index: u64, start: i64, value: &Value) {
 fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
     let mut records = Records::new(&TEXT, &COUNTS, &[schema::COST_USD]);
     each_result(bytes, "costs", &mut records, read_result)?;
-    let mut scan = records.finish()?;
-    scan.frame = scan.frame.with_column(lit("billed").alias(schema::TIER));
-    Ok(scan)
+    records.finish_as("billed")
 }
 
 impl Adapter for OpenAiCostsAdapter {

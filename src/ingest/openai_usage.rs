@@ -253,9 +253,7 @@ fn read_result(records: &mut Records, index: u64, start: i64, value: &Value) {
 fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
     let mut records = Records::new(&TEXT, &COUNTS, &[]);
     each_result(bytes, "usage", &mut records, read_result)?;
-    let mut scan = records.finish()?;
-    scan.frame = scan.frame.with_column(lit("estimated").alias(schema::TIER));
-    Ok(scan)
+    records.finish_as("estimated")
 }
 
 impl Adapter for OpenAiUsageAdapter {

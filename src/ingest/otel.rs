@@ -59,8 +59,9 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::fields::Count;
 use super::records::{line_chunks, numbered_lines, Records};
-use super::vendor_json::{self, Count, Document, Record};
+use super::vendor_json::{self, Document, Record};
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
 
@@ -681,9 +682,7 @@ fn records_of(bytes: &[u8]) -> PolarsResult<Records> {
 
 pub fn read(path: &Path) -> PolarsResult<Scan> {
     let bytes = std::fs::read(path)?;
-    let mut scan = records_of(&bytes)?.finish()?;
-    scan.frame = scan.frame.with_column(lit("estimated").alias(schema::TIER));
-    Ok(scan)
+    records_of(&bytes)?.finish_as("estimated")
 }
 
 impl Adapter for OtelAdapter {

@@ -131,6 +131,14 @@ impl Records {
         }
     }
 
+    /// [`Records::finish`], every row in `tier` (`billed` or `estimated`): the tier of a whole
+    /// vendor format, where `canonical`'s default (billed when a cost is given) is not it.
+    pub fn finish_as(self, tier: &'static str) -> PolarsResult<Scan> {
+        let mut scan = self.finish()?;
+        scan.frame = scan.frame.with_column(lit(tier).alias(crate::schema::TIER));
+        Ok(scan)
+    }
+
     pub fn finish(self) -> PolarsResult<Scan> {
         let height = self.lines.len();
         let mut columns = vec![

@@ -309,37 +309,6 @@ pub fn at_line(line: u64) -> String {
     }
 }
 
-/// A count that some exporters write as a JSON string (`"1200"`) and others as a number.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Count(pub u64);
-
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Count, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Count;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a non-negative whole number")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Count, E> {
-                Ok(Count(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Count, E> {
-                u64::try_from(v)
-                    .map(Count)
-                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Count, E> {
-                v.trim()
-                    .parse()
-                    .map(Count)
-                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
-}
-
 /// An amount in cents, as vendors write it: a decimal string (`"123.45"`, the Admin API cost
 /// report) or a number (Claude Code Analytics). Read as dollars: `"123.45"` is $1.2345.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -488,6 +457,7 @@ mod tests {
 
     #[test]
     fn counts_may_be_strings() {
+        use crate::ingest::fields::Count;
         let value: Value = serde_json::from_str(r#"["12", 7, "-1", "1.5"]"#).unwrap();
         let items = value.as_array().unwrap();
         assert_eq!(Count::deserialize(&items[0]).unwrap(), Count(12));
