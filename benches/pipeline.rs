@@ -75,6 +75,8 @@ fn agent_weeks(agents: usize, weeks: u32) -> Vec<AgentWeek> {
                 unpriced_tokens: 0,
                 outputs: BTreeMap::from([("commit".to_string(), index)]),
                 output_index: index,
+                trivial_requests: 10,
+                trivial_cost_usd: 0.05,
             });
         }
     }

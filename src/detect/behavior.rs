@@ -16,6 +16,7 @@
 //! | TA304 | round-the-clock activity (people only) | share of requests in the quietest 8 hours of the day |
 //! | TA305 | pre-snapshot bursts | share of requests in the hours before the weekly leaderboard snapshot |
 //! | TA306 | parallel sessions | most sessions started within one 5-minute window, against a Poisson model of the agent's own session starts |
+//! | TA307 | costly models for trivial turns | list-price cost per trivial turn (at most 100 output tokens) against agents of the same kind |
 //!
 //! What it cannot see: burning shaped exactly like the agent's real work (more of the same
 //! sessions at the same hours: the efficiency lens), timing inside bucketed exports (cadence,
@@ -38,12 +39,13 @@ pub const CONTEXT_STUFFING: &str = "TA303";
 pub const ROUND_THE_CLOCK: &str = "TA304";
 pub const PRE_SNAPSHOT: &str = "TA305";
 pub const PARALLEL_SESSIONS: &str = "TA306";
+pub const TRIVIAL_TURNS: &str = "TA307";
 
 /// A fingerprint's p-value at or below which it is named in the reasons and its share of spend
 /// counts towards the dollars at stake.
 const REPORT_P: f64 = 0.01;
 
-pub const CODES: [CodeDoc; 6] = [
+pub const CODES: [CodeDoc; 7] = [
     CodeDoc {
         code: CADENCE,
         title: "Requests on a fixed cadence",
@@ -122,6 +124,19 @@ pub const CODES: [CodeDoc; 6] = [
         ],
         example: "7 sessions started within 5 minutes in the week of 2026-09-21; at its 14 sessions a week chance predicts at most 2",
     },
+    CodeDoc {
+        code: TRIVIAL_TURNS,
+        title: "A costly model for trivial turns",
+        lens: "behavior",
+        what_it_means: "Many of the agent's turns are trivial (at most 100 output tokens on average: acknowledgements, \"continue\", one-line answers), and each costs several times, at list price, what the same kind of agent pays for such a turn. The excess is what those turns cost above the kind's median cost per trivial turn.",
+        why_it_matters: "Sending every small turn to the most expensive model multiplies spend without changing what gets done; it is an easy way to climb a token or cost leaderboard, and the cheapest saving to make.",
+        benign_explanations: &[
+            "A team standard that pins the frontier model for every turn (a policy question, not the agent's).",
+            "Small turns that carry a large context (the cost per turn follows the context, see TA303).",
+            "A tool whose model routing the agent cannot change.",
+        ],
+        example: "1,240 of 5,300 turns are trivial and cost $0.084 each against $0.012 for people (7.0x): $89 above what such turns usually cost",
+    },
 ];
 
 /// One agent's fingerprints over the period.
@@ -187,6 +202,16 @@ const CONTEXT_SCALE_FLOOR: f64 = 0.2;
 /// Context per request, as a multiple of the calibration group's median, from which stuffing
 /// is worth reporting (honest habits reach 2x now and then; padding every request costs more).
 const MIN_CONTEXT_RATIO: f64 = 2.5;
+
+/// Trivial turns an agent needs before its cost per trivial turn is judged.
+const MIN_TRIVIAL_TURNS: u64 = 50;
+/// Share of an agent's turns that must be trivial for the habit to be worth reporting.
+const MIN_TRIVIAL_SHARE: f64 = 0.1;
+/// Cost per trivial turn, as a multiple of the kind's median, from which it is reported: a
+/// premium model costs about 5x a workhorse one, and a turn's context alone varies about 2x.
+const MIN_TRIVIAL_RATIO: f64 = 3.0;
+/// Smallest spread of ln(cost per trivial turn) a group is credited with.
+const TRIVIAL_SCALE_FLOOR: f64 = 0.3;
 
 /// Active 10-minute bins needed to judge cadence.
 const MIN_BINS: u64 = 30;
@@ -401,6 +426,15 @@ impl Lens for Behavior {
             min,
         );
 
+        let trivial = z_scores(
+            &profiles,
+            &agents,
+            kind_group,
+            |_, agent| trivial_turn_cost(agent).map(f64::ln),
+            TRIVIAL_SCALE_FLOOR,
+            min,
+        );
+
         let mut assessments = Vec::new();
         for (name, profile) in &profiles {
             let agent = agents[name.as_str()];
@@ -527,6 +561,32 @@ impl Lens for Behavior {
                     });
                 }
             }
+            if let Some((z, value, c)) = trivial.get(name) {
+                let ratio = (value - c.median).exp();
+                let share = agent.trivial_requests as f64 / agent.requests.max(1) as f64;
+                if ratio >= MIN_TRIVIAL_RATIO && share >= MIN_TRIVIAL_SHARE {
+                    let usual = c.median.exp();
+                    let excess = agent.trivial_cost_usd - agent.trivial_requests as f64 * usual;
+                    signals.push(Signal {
+                        p: normal_sf(*z),
+                        share: (excess / agent.cost_usd).clamp(0.0, 1.0),
+                        reason: Reason {
+                            code: TRIVIAL_TURNS,
+                            message: format!(
+                                "{} of {} turns are trivial and cost {} each at list price against {} for agents of its kind ({:.1}x): {} above what such turns usually cost",
+                                grouped(agent.trivial_requests),
+                                grouped(agent.requests),
+                                per_turn(value.exp()),
+                                per_turn(usual),
+                                ratio,
+                                crate::units::usd(excess.max(0.0))
+                            ),
+                            observed: round_to(value.exp(), 5),
+                            expected: round_to(usual, 5),
+                        },
+                    });
+                }
+            }
             assessments.push(combine(agent, signals));
         }
         assessments
@@ -553,6 +613,17 @@ fn combine(agent: &AgentSummary, mut signals: Vec<Signal>) -> Assessment {
         excess_factor: 1.0 / (1.0 - share).max(0.01),
         reasons: reported.into_iter().map(|s| s.reason.clone()).collect(),
     }
+}
+
+/// List-price cost per trivial turn, for agents with enough of them.
+fn trivial_turn_cost(agent: &AgentSummary) -> Option<f64> {
+    (agent.trivial_requests >= MIN_TRIVIAL_TURNS && agent.trivial_cost_usd > 0.0)
+        .then(|| agent.trivial_cost_usd / agent.trivial_requests as f64)
+}
+
+/// Dollars per turn, to a tenth of a cent.
+fn per_turn(usd: f64) -> String {
+    format!("${usd:.3}")
 }
 
 fn context_per_request(agent: &AgentSummary) -> Option<f64> {
@@ -593,6 +664,92 @@ mod tests {
             ..steady
         };
         assert!(bucketed.dispersion().is_none());
+    }
+
+    fn summary(name: &str, trivial: u64, per_turn: f64) -> AgentSummary {
+        AgentSummary {
+            agent: name.into(),
+            team: "payments".into(),
+            kind: AgentKind::Human,
+            tokens: crate::normalize::pricing::Tokens::default(),
+            requests: 1_000,
+            cost_usd: 400.0,
+            output_index: 80.0,
+            weeks_active: 4,
+            active_days: 20,
+            eligible: true,
+            primary_model: Some("claude-sonnet-4-5".into()),
+            trivial_requests: trivial,
+            trivial_cost_usd: trivial as f64 * per_turn,
+        }
+    }
+
+    fn judge_trivial(agents: Vec<AgentSummary>) -> Vec<Assessment> {
+        let behavior: Vec<BehaviorWeek> = agents
+            .iter()
+            .map(|a| BehaviorWeek {
+                agent: a.agent.clone(),
+                week: 20_500,
+                hours: BTreeMap::from([(10, 500), (11, 500)]),
+                bins: 0,
+                bin_requests: 0,
+                bin_squares: 0,
+                bucketed: true,
+                prompted: 0,
+                distinct_prompts: 0,
+                sessions: 0,
+                max_simultaneous_starts: 0,
+            })
+            .collect();
+        let population = Population {
+            weeks: &[],
+            agents,
+            behavior: &behavior,
+            snapshot: crate::detect::DEFAULT_SNAPSHOT,
+            elasticities: Default::default(),
+            curves: Default::default(),
+        };
+        Behavior.assess(&population, &DetectConfig::default())
+    }
+
+    #[test]
+    fn trivial_turns_on_a_costly_model_are_found_and_priced() {
+        // Twelve people whose 300 trivial turns cost about a cent each; one whose cost 8 cents.
+        let mut agents: Vec<AgentSummary> = (0..12)
+            .map(|i| summary(&format!("p{i:02}"), 300, 0.010 * (1.0 + 0.04 * i as f64)))
+            .collect();
+        agents.push(summary("premium", 300, 0.08));
+        // A premium-model user with only a few trivial turns is not judged on them.
+        agents.push(summary("rare", 20, 0.08));
+        let results = judge_trivial(agents);
+        let premium = results.iter().find(|a| a.agent == "premium").unwrap();
+        assert!(premium.p_value < 1e-4, "{premium:?}");
+        let reason = premium
+            .reasons
+            .iter()
+            .find(|r| r.code == TRIVIAL_TURNS)
+            .expect("TA307 reported");
+        assert_eq!(reason.observed, 0.08);
+        // 300 turns at 8 cents against the median of about 1.2 cents: about $20 excess.
+        assert!(
+            (premium.excess_cost_usd - 300.0 * (0.08 - 0.0122)).abs() < 1.0,
+            "{premium:?}"
+        );
+        for honest in results.iter().filter(|a| a.agent != "premium") {
+            assert_eq!(honest.p_value, 1.0, "{honest:?}");
+        }
+    }
+
+    #[test]
+    fn a_costly_model_for_a_few_trivial_turns_is_not_a_habit() {
+        // Costly per turn, but trivial turns are 5% of the agent's requests: below the gate.
+        let mut agents: Vec<AgentSummary> = (0..12)
+            .map(|i| summary(&format!("p{i:02}"), 300, 0.010 * (1.0 + 0.04 * i as f64)))
+            .collect();
+        agents.push(summary("premium", 50, 0.08));
+        let results = judge_trivial(agents);
+        let premium = results.iter().find(|a| a.agent == "premium").unwrap();
+        assert_eq!(premium.p_value, 1.0, "{premium:?}");
     }
 
     #[test]

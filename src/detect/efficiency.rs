@@ -513,6 +513,8 @@ mod tests {
             active_days: 30,
             eligible: true,
             primary_model: None,
+            trivial_requests: 0,
+            trivial_cost_usd: 0.0,
         }
     }
 

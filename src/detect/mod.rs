@@ -204,6 +204,9 @@ pub struct AgentSummary {
     pub eligible: bool,
     /// The model with most of the agent's requests.
     pub primary_model: Option<String>,
+    /// Trivial turns and their list-price cost (the costly-model fingerprint).
+    pub trivial_requests: u64,
+    pub trivial_cost_usd: f64,
 }
 
 impl AgentSummary {
@@ -259,7 +262,11 @@ impl<'a> Population<'a> {
                 active_days: 0,
                 eligible: false,
                 primary_model: evidence.primary_models.get(&week.agent).cloned(),
+                trivial_requests: 0,
+                trivial_cost_usd: 0.0,
             });
+            summary.trivial_requests += week.trivial_requests;
+            summary.trivial_cost_usd += week.trivial_cost_usd;
             summary.tokens.add(&week.tokens);
             summary.requests += week.requests;
             summary.cost_usd += week.cost_usd;

@@ -45,7 +45,15 @@ pub struct DayUsage {
     /// Vendor-billed cost, micro-dollars.
     pub billed_micro: i64,
     pub requests: u64,
+    /// Tokens and requests of trivial turns (see [`TRIVIAL_OUTPUT_TOKENS`]).
+    pub trivial: Tokens,
+    pub trivial_requests: u64,
 }
+
+/// Output tokens per request at or below which a turn is trivial: an acknowledgement, a
+/// "continue", a one-line answer. Rows that carry several requests (bucketed exports) count
+/// when their average turn is this small.
+pub const TRIVIAL_OUTPUT_TOKENS: u64 = 100;
 
 /// Distinct sessions per agent-week.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +76,7 @@ pub struct WeekOutputs {
 const SESSION_KEY: &str = "_session_key";
 const ROWS: &str = "_rows";
 const BILLED_MICRO: &str = "billed_micro";
+const TRIVIAL: &str = "trivial_";
 
 /// The summed columns of the usage aggregate.
 fn measures() -> Vec<(String, Expr)> {
@@ -83,8 +92,23 @@ fn measures() -> Vec<(String, Expr)> {
                 .cast(DataType::Int64),
         ),
     ];
+    let trivial = col(schema::OUTPUT_TOKENS)
+        .cast(DataType::UInt64)
+        .lt_eq(col(schema::REQUESTS).cast(DataType::UInt64) * lit(TRIVIAL_OUTPUT_TOKENS));
+    measures.push((
+        format!("{TRIVIAL}{}", schema::REQUESTS),
+        when(trivial.clone())
+            .then(col(schema::REQUESTS).cast(DataType::UInt64))
+            .otherwise(lit(0u64)),
+    ));
     for class in schema::TOKEN_CLASSES {
         measures.push((class.to_string(), col(class).cast(DataType::UInt64)));
+        measures.push((
+            format!("{TRIVIAL}{class}"),
+            when(trivial.clone())
+                .then(col(class).cast(DataType::UInt64))
+                .otherwise(lit(0u64)),
+        ));
         measures.push((
             format!("unbilled_{class}"),
             when(col(schema::COST_USD).is_null())
@@ -183,6 +207,8 @@ pub fn fold_usage(frame: &DataFrame, calendar: &Calendar) -> PolarsResult<UsageF
     let session_lists = frame.column(SESSION_KEY)?.list()?.clone();
     let totals = tokens(frame, "")?;
     let unbilled = tokens(frame, "unbilled_")?;
+    let trivial = tokens(frame, TRIVIAL)?;
+    let trivial_requests = u64s(frame, &format!("{TRIVIAL}{}", schema::REQUESTS))?;
     let billed = i64s(frame, BILLED_MICRO)?;
     let requests = u64s(frame, schema::REQUESTS)?;
     let rows = u64s(frame, ROWS)?;
@@ -217,8 +243,12 @@ pub fn fold_usage(frame: &DataFrame, calendar: &Calendar) -> PolarsResult<UsageF
                 unbilled: Tokens::default(),
                 billed_micro: 0,
                 requests: 0,
+                trivial: Tokens::default(),
+                trivial_requests: 0,
             });
         entry.tokens.add(&totals[i]);
+        entry.trivial.add(&trivial[i]);
+        entry.trivial_requests += trivial_requests[i];
         entry.unbilled.add(&unbilled[i]);
         entry.billed_micro += billed[i];
         entry.requests += requests[i];

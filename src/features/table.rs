@@ -25,6 +25,8 @@ pub struct PricedDay {
     pub list_micro: Option<i64>,
     /// The model's vendor, as the price table names it.
     pub provider: Option<String>,
+    /// List-price cost of the row's trivial turns, micro-dollars (0 for an unknown model).
+    pub trivial_micro: i64,
 }
 
 /// Tokens of one model that could not be priced.
@@ -53,6 +55,7 @@ pub fn price_days(
                     unpriced: None,
                     list_micro: Some(price.rates.cost_micro(&usage.tokens)),
                     provider: Some(price.provider.clone()),
+                    trivial_micro: price.rates.cost_micro(&usage.trivial),
                     usage,
                 },
                 None => {
@@ -68,6 +71,7 @@ pub fn price_days(
                         unpriced: (missing.total() > 0).then_some(missing),
                         list_micro: None,
                         provider: None,
+                        trivial_micro: 0,
                         usage,
                     }
                 }
@@ -155,6 +159,10 @@ pub struct AgentWeek {
     /// Delivered artifacts by kind (`amount` summed).
     pub outputs: BTreeMap<String, f64>,
     pub output_index: f64,
+    /// Trivial turns (output of at most `TRIVIAL_OUTPUT_TOKENS` tokens) and their list-price
+    /// cost, dollars.
+    pub trivial_requests: u64,
+    pub trivial_cost_usd: f64,
 }
 
 /// The team an agent is audited with when nothing names one.
@@ -170,6 +178,8 @@ struct WeekAccumulator {
     unpriced: u64,
     sessions: u64,
     outputs_micro: BTreeMap<String, i64>,
+    trivial_requests: u64,
+    trivial_micro: i64,
 }
 
 /// Joins priced usage, sessions and outputs into agent-weeks sorted by agent, then week.
@@ -192,6 +202,8 @@ pub fn build_agent_weeks(
         acc.requests += usage.requests;
         acc.days.insert(usage.day);
         acc.cost_micro += day.cost_micro;
+        acc.trivial_requests += usage.trivial_requests;
+        acc.trivial_micro += day.trivial_micro;
         if usage.tier == "billed" {
             acc.billed_micro += day.cost_micro;
         }
@@ -251,6 +263,8 @@ pub fn build_agent_weeks(
                 unpriced_tokens: acc.unpriced,
                 output_index: weights.index(&outputs),
                 outputs,
+                trivial_requests: acc.trivial_requests,
+                trivial_cost_usd: acc.trivial_micro as f64 / 1e6,
                 agent,
             }
         })
@@ -279,6 +293,8 @@ mod tests {
             unbilled: tokens,
             billed_micro: 0,
             requests: 1,
+            trivial: Tokens::default(),
+            trivial_requests: 0,
         }
     }
 

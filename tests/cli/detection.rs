@@ -130,3 +130,97 @@ fn an_honest_company_gets_no_medium_or_high_finding() {
     eprintln!("null population: {clean}/20 seeds without a medium or high finding");
     assert!(clean >= 18, "{clean}/20");
 }
+
+/// Thirteen people on the same model; one sends its trivial turns (a few output tokens each)
+/// to a model five times the price. Only the costly-model fingerprint can see it: the rest of
+/// its work is priced and delivered like its peers'.
+#[test]
+fn trivial_turns_on_a_costly_model_are_flagged_end_to_end() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut usage, mut outputs) = (
+        String::from("ts,agent,model,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,requests,session_id\n"),
+        String::from("ts,agent,kind,amount,ref\n"),
+    );
+    let people: Vec<String> = (1..=13).map(|i| format!("dev{i:02}")).collect();
+    for (i, person) in people.iter().enumerate() {
+        let trivial_model = if person == "dev07" {
+            "claude-opus-4-1"
+        } else {
+            "claude-sonnet-4-5-20250929"
+        };
+        for week in 0..3 {
+            for day in 0..4 {
+                let date = chrono::NaiveDate::from_ymd_opt(2026, 9, 7).unwrap()
+                    + chrono::Duration::days(7 * week + day);
+                for turn in 0..10 {
+                    let ts = format!("{date}T{:02}:{:02}:00Z", 9 + turn / 2, (turn % 2) * 20 + i);
+                    let session = format!("{person}-{week}-{day}");
+                    // Every other turn is trivial: a few dozen output tokens.
+                    if turn % 2 == 0 {
+                        writeln!(
+                            usage,
+                            "{ts},{person},{trivial_model},400,{},20000,0,1,{session}",
+                            30 + turn
+                        )
+                        .unwrap();
+                    } else {
+                        writeln!(usage, "{ts},{person},claude-sonnet-4-5-20250929,3000,1500,90000,8000,1,{session}").unwrap();
+                    }
+                }
+                writeln!(
+                    outputs,
+                    "{date}T18:00:00Z,{person},commit,2,{person}-{week}-{day}"
+                )
+                .unwrap();
+            }
+        }
+    }
+    std::fs::write(dir.path().join("usage.csv"), usage).unwrap();
+    std::fs::write(dir.path().join("outputs.csv"), outputs).unwrap();
+    // The excess is tens of dollars: below the default materiality floor, so it is lowered.
+    std::fs::write(
+        dir.path().join("tokenaudit.toml"),
+        "[detect]\nmateriality_usd = 1\n",
+    )
+    .unwrap();
+    let output = super::tokenaudit()
+        .current_dir(dir.path())
+        .args([
+            "audit",
+            "--usage",
+            "usage.csv",
+            "--outputs",
+            "outputs.csv",
+            "--config",
+            "tokenaudit.toml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report = super::json(&output);
+    let findings = report["findings"].as_array().unwrap();
+    let flagged: Vec<&str> = findings
+        .iter()
+        .map(|f| f["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged, ["dev07"], "{findings:#?}");
+    let reason = findings[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "TA307")
+        .expect("TA307 among the reasons");
+    // Opus 4.1 at list price: 400 input, ~34 output and 20,000 cache-read tokens per turn.
+    let observed = reason["observed"].as_f64().unwrap();
+    let expected = reason["expected"].as_f64().unwrap();
+    assert!((observed / expected - 5.0).abs() < 0.1, "{reason}");
+    assert!(
+        reason["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("60 of 120 turns are trivial"),
+        "{reason}"
+    );
+}
