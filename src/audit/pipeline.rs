@@ -204,10 +204,11 @@ fn run(
         identities::apply(marked, &sources.identities),
         calendar_settings,
     );
-    let mut second = vec![features::usage_groups(usage.clone())];
+    let (quarantined, quarantined_files) = quarantined_rows(&first[1], &sources.files)?;
+    let mut second = vec![features::usage_groups(usage)];
     if let Some(snapshot) = snapshot {
         second.extend(features::behavior::plans(
-            calendar::within(usage, calendar_settings),
+            behavior_usage(sources, &quarantined, &quarantined_files, calendar_settings),
             snapshot,
         ));
     }
@@ -224,7 +225,6 @@ fn run(
     } else {
         (Vec::new(), 0)
     };
-    let (quarantined, quarantined_files) = quarantined_rows(&first[1], &sources.files)?;
     let rows_per_file = file_rows(&first[0])?;
     let mut bad_per_file: BTreeMap<u32, u64> = BTreeMap::new();
     for file in quarantined_files {
@@ -281,6 +281,42 @@ fn file_rows(frame: &DataFrame) -> PolarsResult<BTreeMap<u32, u64>> {
         .collect())
 }
 
+/// The valid usage rows with only the columns the behaviour features read, mapped to
+/// identities and put on the calendar. Each behaviour plan scans its inputs again (shared
+/// subplans would be cached whole), so it reads and types just these columns and leaves out the
+/// rows the first pass rejected, instead of re-running every column's checks. Duplicates are
+/// not collapsed: fingerprints count what the logs show.
+fn behavior_usage(
+    sources: &Sources,
+    quarantined: &[QuarantinedRow],
+    quarantined_files: &[u32],
+    calendar_settings: &calendar::Calendar,
+) -> LazyFrame {
+    let mut rejected: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for (row, file) in quarantined.iter().zip(quarantined_files) {
+        rejected.entry(*file).or_default().push(row.row);
+    }
+    let frames = sources
+        .checked
+        .iter()
+        .zip(&sources.files)
+        .enumerate()
+        .filter(|(_, (_, file))| file.table == Table::Usage)
+        .map(|(index, (checked, _))| {
+            let rows = rejected.get(&(index as u32)).map_or(&[][..], Vec::as_slice);
+            checked.valid_columns(&features::behavior::COLUMNS, rows)
+        })
+        .collect();
+    let usage = union(frames).expect("at least one usage file");
+    calendar::within(
+        calendar::apply(
+            identities::apply(usage, &sources.identities),
+            calendar_settings,
+        ),
+        calendar_settings,
+    )
+}
+
 /// Quarantined rows sorted by file and row, and the file index of each.
 fn quarantined_rows(
     frame: &DataFrame,
@@ -316,4 +352,33 @@ fn quarantined_rows(
     out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.row.cmp(&b.1.row)));
     let indexes = out.iter().map(|(f, _)| *f).collect();
     Ok((out.into_iter().map(|(_, r)| r).collect(), indexes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The behaviour plans read only their columns and leave out the rows the checks rejected
+    /// by row number: they must see exactly the valid rows, no more.
+    #[test]
+    fn behaviour_features_count_the_valid_rows_only() {
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/quarantine/usage.csv");
+        let input = InputSettings {
+            usage: vec![fixture.to_string()],
+            ..InputSettings::default()
+        };
+        let sources = sources(&input).unwrap();
+        let collected = collect(
+            &sources,
+            &input.calendar,
+            Some(crate::detect::DEFAULT_SNAPSHOT),
+        )
+        .unwrap();
+        let ingest = &collected.ingest;
+        assert!(ingest.rows_quarantined > 0, "{ingest:?}");
+        let seen: u64 = collected.behavior.iter().map(|w| w.requests()).sum();
+        assert_eq!(seen, ingest.rows_valid);
+        let bins: u64 = collected.behavior.iter().map(|w| w.bin_requests).sum();
+        assert_eq!(bins, ingest.rows_valid);
+    }
 }

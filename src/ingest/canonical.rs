@@ -62,6 +62,24 @@ impl Checked {
             .select(columns)
     }
 
+    /// Some canonical columns of the valid rows, given the row numbers the checks rejected
+    /// (from a pass that ran them). Only those columns are read and typed: the checks of the
+    /// others are not run again, which is what makes a second scan for a few columns cheap.
+    pub fn valid_columns(&self, columns: &[&str], rejected: &[u64]) -> LazyFrame {
+        let mut selected: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
+        selected.push(col(FILE));
+        let frame = self.frame.clone();
+        let frame = if rejected.is_empty() {
+            frame
+        } else {
+            let rows = Series::new(ROW.into(), rejected)
+                .cast(&IDX_DTYPE)
+                .expect("row numbers fit");
+            frame.filter(col(ROW).is_in(lit(rows).implode(false), false).not())
+        };
+        frame.select(selected)
+    }
+
     /// The number of rows in the file, read without typing or checking them.
     pub fn row_count(&self) -> LazyFrame {
         self.raw.clone().select([
