@@ -92,7 +92,7 @@ fn behavior_weeks(table: &[AgentWeek]) -> Vec<BehaviorWeek> {
             agent: w.agent.clone(),
             week: tokenaudit::normalize::calendar::to_day_number(w.week),
             hours: (0..5u8)
-                .flat_map(|day| (0..9u8).map(move |h| (day * 24 + 64 + h, 4 + (i % 3) as u64)))
+                .flat_map(|day| (0..9u8).map(move |h| (day * 24 + 40 + h, 4 + (i % 3) as u64)))
                 .collect(),
             bins: 120,
             bin_requests: 200,

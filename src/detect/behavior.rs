@@ -237,6 +237,8 @@ fn profiles(
         for week in agent_weeks {
             let mut in_window = 0;
             for (hour, n) in &week.hours {
+                // Hours of the week run 0..168; a caller's out-of-range hour wraps, never panics.
+                let hour = &((*hour as usize % HOURS) as u8);
                 profile.hours[*hour as usize] += n;
                 if snapshot.in_window(*hour as usize) {
                     in_window += n;
@@ -685,12 +687,16 @@ mod tests {
     }
 
     fn judge_trivial(agents: Vec<AgentSummary>) -> Vec<Assessment> {
+        judge_trivial_with_hour(agents, 10)
+    }
+
+    fn judge_trivial_with_hour(agents: Vec<AgentSummary>, hour: u8) -> Vec<Assessment> {
         let behavior: Vec<BehaviorWeek> = agents
             .iter()
             .map(|a| BehaviorWeek {
                 agent: a.agent.clone(),
                 week: 20_500,
-                hours: BTreeMap::from([(10, 500), (11, 500)]),
+                hours: BTreeMap::from([(hour, 500), (11, 500)]),
                 bins: 0,
                 bin_requests: 0,
                 bin_squares: 0,
@@ -750,6 +756,16 @@ mod tests {
         let results = judge_trivial(agents);
         let premium = results.iter().find(|a| a.agent == "premium").unwrap();
         assert_eq!(premium.p_value, 1.0, "{premium:?}");
+    }
+
+    #[test]
+    fn an_hour_past_the_week_wraps_instead_of_panicking() {
+        let mut agents: Vec<AgentSummary> = (0..8)
+            .map(|i| summary(&format!("p{i:02}"), 0, 0.0))
+            .collect();
+        agents[0].requests = 2;
+        let results = judge_trivial_with_hour(agents, 200);
+        assert_eq!(results.len(), 8);
     }
 
     #[test]
