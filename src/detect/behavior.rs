@@ -718,12 +718,17 @@ mod tests {
         Behavior.assess(&population, &DetectConfig::default())
     }
 
+    /// Twelve people with 300 trivial turns each, at a cent to about a cent and a half.
+    fn cent_per_trivial_turn() -> Vec<AgentSummary> {
+        (0..12)
+            .map(|i| summary(&format!("p{i:02}"), 300, 0.010 * (1.0 + 0.04 * i as f64)))
+            .collect()
+    }
+
     #[test]
     fn trivial_turns_on_a_costly_model_are_found_and_priced() {
         // Twelve people whose 300 trivial turns cost about a cent each; one whose cost 8 cents.
-        let mut agents: Vec<AgentSummary> = (0..12)
-            .map(|i| summary(&format!("p{i:02}"), 300, 0.010 * (1.0 + 0.04 * i as f64)))
-            .collect();
+        let mut agents = cent_per_trivial_turn();
         agents.push(summary("premium", 300, 0.08));
         // A premium-model user with only a few trivial turns is not judged on them.
         agents.push(summary("rare", 20, 0.08));
@@ -749,9 +754,7 @@ mod tests {
     #[test]
     fn a_costly_model_for_a_few_trivial_turns_is_not_a_habit() {
         // Costly per turn, but trivial turns are 5% of the agent's requests: below the gate.
-        let mut agents: Vec<AgentSummary> = (0..12)
-            .map(|i| summary(&format!("p{i:02}"), 300, 0.010 * (1.0 + 0.04 * i as f64)))
-            .collect();
+        let mut agents = cent_per_trivial_turn();
         agents.push(summary("premium", 50, 0.08));
         let results = judge_trivial(agents);
         let premium = results.iter().find(|a| a.agent == "premium").unwrap();
