@@ -238,9 +238,9 @@ fn profiles(
             let mut in_window = 0;
             for (hour, n) in &week.hours {
                 // Hours of the week run 0..168; a caller's out-of-range hour wraps, never panics.
-                let hour = &((*hour as usize % HOURS) as u8);
-                profile.hours[*hour as usize] += n;
-                if snapshot.in_window(*hour as usize) {
+                let hour = usize::from(*hour) % HOURS;
+                profile.hours[hour] += n;
+                if snapshot.in_window(hour) {
                     in_window += n;
                 }
             }
