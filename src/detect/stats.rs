@@ -43,6 +43,86 @@ pub fn robust_scale(values: &[f64]) -> Option<f64> {
     Some(1.253_314 * mean_abs)
 }
 
+/// Cut-off, in standard deviations, beyond which [`between_spread`]'s second step leaves a
+/// value out.
+pub const REWEIGHT_CUTOFF: f64 = 2.5;
+
+/// Median of χ² with one degree of freedom, (Φ⁻¹(3/4))².
+const CHI2_1_MEDIAN: f64 = 0.454_936;
+
+/// The spread τ of values beyond their own sampling noise: `residuals[i]` is drawn from
+/// N(0, τ² + `variances[i]`), as in a random-effects model or an overdispersed funnel plot
+/// (Spiegelhalter 2005, Stat Med 24:1185), and τ is what is left after each value's known
+/// noise. Two robust steps, so that the outliers under suspicion do not widen it:
+/// 1. τ₀ makes the median of rᵢ² / (τ₀² + vᵢ) the median of χ²₁ (the MAD, generalized to
+///    unequal noise; 50% breakdown);
+/// 2. τ makes the mean of rᵢ² / (τ² + vᵢ) over the values within [`REWEIGHT_CUTOFF`] of τ₀
+///    equal E[Z² | |Z| ≤ c] for a standard normal Z (the reweighting step of LTS and MCD,
+///    Rousseeuw & Leroy 1987, §3.5), about twice as efficient as the median on the rest.
+///
+/// With no noise (all vᵢ = 0) it is the reweighted standard deviation about zero. `None`
+/// when empty; 0 when the noise alone explains the spread.
+pub fn between_spread(residuals: &[f64], variances: &[f64]) -> Option<f64> {
+    if residuals.is_empty() {
+        return None;
+    }
+    let standardized = |tau2: f64| -> Vec<f64> {
+        residuals
+            .iter()
+            .zip(variances)
+            .map(|(r, v)| r * r / (tau2 + v).max(f64::MIN_POSITIVE))
+            .collect()
+    };
+    let initial = solve_decreasing(
+        |tau2| median(&standardized(tau2)).unwrap_or(0.0),
+        CHI2_1_MEDIAN,
+        residuals,
+    );
+    let cutoff = REWEIGHT_CUTOFF * REWEIGHT_CUTOFF;
+    let kept: Vec<usize> = standardized(initial)
+        .iter()
+        .enumerate()
+        .filter(|(_, z2)| **z2 <= cutoff)
+        .map(|(i, _)| i)
+        .collect();
+    if kept.len() < 2 {
+        return Some(initial.sqrt());
+    }
+    let c = REWEIGHT_CUTOFF;
+    let density = (-c * c / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let truncated = 1.0 - 2.0 * c * density / (1.0 - 2.0 * normal_sf(c));
+    let kept_residuals: Vec<f64> = kept.iter().map(|&i| residuals[i]).collect();
+    let mean_z2 = |tau2: f64| {
+        kept.iter()
+            .map(|&i| residuals[i].powi(2) / (tau2 + variances[i]).max(f64::MIN_POSITIVE))
+            .sum::<f64>()
+            / kept.len() as f64
+    };
+    Some(solve_decreasing(mean_z2, truncated, &kept_residuals).sqrt())
+}
+
+/// The τ² ≥ 0 at which `statistic`, decreasing in τ², equals `target` (bisection); 0 when it is
+/// already below the target at τ² = 0.
+fn solve_decreasing(statistic: impl Fn(f64) -> f64, target: f64, residuals: &[f64]) -> f64 {
+    if statistic(0.0) <= target {
+        return 0.0;
+    }
+    let mut high = residuals.iter().map(|r| r * r).fold(1.0, f64::max) / target;
+    while statistic(high) > target {
+        high *= 2.0;
+    }
+    let mut low = 0.0;
+    for _ in 0..100 {
+        let mid = (low + high) / 2.0;
+        if statistic(mid) > target {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    (low + high) / 2.0
+}
+
 /// A fitted line `y = intercept + slope · x`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Line {
@@ -253,6 +333,62 @@ mod tests {
         // MAD of 1..=9 is 2 → 2.9652.
         let values: Vec<f64> = (1..=9).map(f64::from).collect();
         assert!(close(robust_scale(&values).unwrap(), 2.9652, 1e-9));
+    }
+
+    /// Draws rᵢ ~ N(0, τ² + vᵢ) with noise variances spread over two orders of magnitude.
+    fn funnel(tau: f64, n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        use rand_distr::{Distribution, Normal};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let variances: Vec<f64> = (0..n)
+            .map(|i| 0.01 * 100f64.powf(i as f64 / n as f64))
+            .collect();
+        let residuals = variances
+            .iter()
+            .map(|v| {
+                Normal::new(0.0, (tau * tau + v).sqrt())
+                    .expect("valid")
+                    .sample(&mut rng)
+            })
+            .collect();
+        (residuals, variances)
+    }
+
+    #[test]
+    fn between_spread_recovers_the_spread_beyond_each_values_noise() {
+        // τ = 0.5 under noise variances from 0.01 to 1: a plain spread would say about 0.75.
+        let (residuals, variances) = funnel(0.5, 4000, 3);
+        let tau = between_spread(&residuals, &variances).unwrap();
+        assert!(close(tau, 0.5, 0.03), "{tau}");
+        // Noise alone: no spread left.
+        let (residuals, variances) = funnel(0.0, 4000, 4);
+        let tau = between_spread(&residuals, &variances).unwrap();
+        assert!(tau < 0.06, "{tau}");
+        assert_eq!(between_spread(&[], &[]), None);
+    }
+
+    #[test]
+    fn between_spread_without_noise_is_the_standard_deviation() {
+        use rand_distr::{Distribution, Normal};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let normal = Normal::new(0.0, 1.3).expect("valid");
+        let residuals: Vec<f64> = (0..4000).map(|_| normal.sample(&mut rng)).collect();
+        let tau = between_spread(&residuals, &vec![0.0; residuals.len()]).unwrap();
+        assert!(close(tau, 1.3, 0.05), "{tau}");
+        // Exactly: values within the cut-off, so the second step is the truncation-corrected
+        // root mean square about zero. E[Z² | |Z| ≤ 2.5] = 0.911 245.
+        let tau = between_spread(&[-1.0, 1.0, -1.0, 1.0], &[0.0; 4]).unwrap();
+        assert!(close(tau, (1.0 / 0.911_245_f64).sqrt(), 1e-4), "{tau}");
+    }
+
+    #[test]
+    fn between_spread_ignores_a_tenth_of_wild_values() {
+        let (mut residuals, variances) = funnel(0.5, 2000, 6);
+        for r in residuals.iter_mut().step_by(10) {
+            *r = 8.0;
+        }
+        let tau = between_spread(&residuals, &variances).unwrap();
+        // The clean core's own spread, give or take what a tenth of it removed leaves behind.
+        assert!(close(tau, 0.5, 0.08), "{tau}");
     }
 
     #[test]
