@@ -683,6 +683,7 @@ mod tests {
             primary_model: Some("claude-sonnet-4-5".into()),
             trivial_requests: trivial,
             trivial_cost_usd: trivial as f64 * per_turn,
+            output_sum_squares: 4.0 * 20.0 * 20.0,
         }
     }
 

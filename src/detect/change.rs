@@ -26,7 +26,7 @@ use chrono::NaiveDate;
 use super::codes::CodeDoc;
 use super::efficiency::OUTPUT_FLOOR;
 use super::stats::{median, normal_sf};
-use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
+use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason, PRIOR_WEEKS};
 use crate::features::AgentWeek;
 use crate::normalize::identities::AgentKind;
 use crate::units::{factor, round_to, usd};
@@ -36,8 +36,6 @@ pub struct Change;
 pub const STEP: &str = "TA201";
 pub const DRIFT: &str = "TA202";
 
-/// Prior weight, in weeks, of the kind's median noise against the agent's own.
-const PRIOR_WEEKS: f64 = 4.0;
 /// Noise below which a series is treated as this noisy (synthetic or constant data).
 const MIN_SIGMA: f64 = 0.1;
 /// CUSUM reference value, in σ (half the one-σ shift it is tuned to).
@@ -218,25 +216,49 @@ impl Lens for Change {
                 (points.len() >= config.min_change_weeks as usize).then_some((agent, points))
             })
             .collect();
-        // The kind's typical week-to-week noise, the prior each agent's own is shrunk towards.
-        let mut sigmas: BTreeMap<AgentKind, Vec<f64>> = BTreeMap::new();
+        // Two parts to a week's noise: the count noise of its output, larger the less an
+        // agent delivers (a week with nothing counted moves r by ln(m / floor) / β), and the
+        // rest, typical of the kind. Each agent's own σ is shrunk towards the sum at its level.
+        let mut members: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
+        for (agent, _) in &judged {
+            members.entry(agent.kind).or_default().push(agent);
+        }
+        let dispersion: BTreeMap<AgentKind, f64> = members
+            .iter()
+            .map(|(kind, agents)| (*kind, super::output_dispersion(agents)))
+            .collect();
+        let count_variance = |agent: &AgentSummary| {
+            let beta = elasticity.get(&agent.kind).copied().unwrap_or(0.0);
+            dispersion[&agent.kind]
+                / (beta.max(MIN_ELASTICITY).powi(2) * agent.mean_weekly_output().max(OUTPUT_FLOOR))
+        };
+        let mut excess: BTreeMap<AgentKind, Vec<f64>> = BTreeMap::new();
         for (agent, points) in &judged {
             if let Some(s) = own_sigma(points) {
-                sigmas.entry(agent.kind).or_default().push(s);
+                excess
+                    .entry(agent.kind)
+                    .or_default()
+                    .push(s * s - count_variance(agent));
             }
         }
-        let prior: BTreeMap<AgentKind, f64> = sigmas
+        let base: BTreeMap<AgentKind, f64> = excess
             .iter()
-            .filter_map(|(kind, s)| Some((*kind, median(s)?)))
+            .filter_map(|(kind, v)| Some((*kind, median(v)?.max(MIN_SIGMA * MIN_SIGMA))))
             .collect();
         judged
             .into_iter()
             .map(|(agent, points)| {
-                let prior_sigma = prior.get(&agent.kind).copied().unwrap_or(MIN_SIGMA);
-                let own = own_sigma(&points).unwrap_or(prior_sigma);
+                let counts = count_variance(agent);
+                let prior = base
+                    .get(&agent.kind)
+                    .copied()
+                    .unwrap_or(MIN_SIGMA * MIN_SIGMA)
+                    + counts;
+                // A robust σ ignores the weeks with nothing counted, which the means below do
+                // not: never below the count noise.
+                let own = own_sigma(&points).map_or(prior, |s| (s * s).max(counts));
                 let own_weight = (points.len() - 2) as f64;
-                let sigma = ((PRIOR_WEEKS * prior_sigma.powi(2) + own_weight * own.powi(2))
-                    / (PRIOR_WEEKS + own_weight))
+                let sigma = ((PRIOR_WEEKS * prior + own_weight * own) / (PRIOR_WEEKS + own_weight))
                     .sqrt()
                     .max(MIN_SIGMA);
                 let tested = test(&points, sigma);
@@ -362,5 +384,65 @@ mod tests {
         let series = points(&[3.0, 3.1, 2.9, 3.0, 5.0, 5.1, 4.9, 5.0]);
         let sigma = own_sigma(&series).unwrap();
         assert!(sigma < 0.3, "{sigma}");
+    }
+
+    /// Sixty honest agents over ten weeks, flat spend, output drawn as counts around their
+    /// level: from a point a week (many weeks with nothing) to twenty.
+    fn honest_weeks(seed: u64) -> Vec<AgentWeek> {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, LogNormal, Poisson};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let start = NaiveDate::from_ymd_opt(2026, 9, 7).unwrap();
+        let mut weeks = Vec::new();
+        for agent in 0..60 {
+            let level = 1.0 + 19.0 * f64::from(agent) / 59.0;
+            let cost = (level / 2.0).powf(1.0 / 0.45);
+            for week in 0..10 {
+                let output: f64 = Poisson::new(level).unwrap().sample(&mut rng);
+                weeks.push(AgentWeek {
+                    agent: format!("agent-{agent:02}"),
+                    team: "payments".into(),
+                    kind: AgentKind::Human,
+                    week: start + chrono::Duration::weeks(week),
+                    tokens: crate::normalize::pricing::Tokens::default(),
+                    requests: 100,
+                    sessions: 5,
+                    active_days: 4,
+                    cost_usd: cost * LogNormal::new(0.0, 0.1).unwrap().sample(&mut rng),
+                    billed_cost_usd: 0.0,
+                    unpriced_tokens: 0,
+                    outputs: BTreeMap::from([("commit".to_string(), output)]),
+                    output_index: output,
+                    trivial_requests: 0,
+                    trivial_cost_usd: 0.0,
+                });
+            }
+        }
+        weeks
+    }
+
+    #[test]
+    fn weeks_with_nothing_counted_are_not_a_change() {
+        // A light agent's empty weeks move r by ln(level / floor) / β, which a robust σ from
+        // successive differences does not see: the count noise has to be in σ. Measured: 1 of
+        // these 300 below 0.01 with it, 9 without (at most 3 expected).
+        let config = DetectConfig::default();
+        let empty = BTreeMap::new();
+        let mut tested = 0;
+        let mut small = 0;
+        for seed in 1..=5 {
+            let weeks = honest_weeks(seed);
+            let evidence = super::super::Evidence {
+                behavior: &[],
+                primary_models: &empty,
+            };
+            let population = Population::new(&weeks, evidence, &config);
+            for assessment in Change.assess(&population, &config) {
+                tested += 1;
+                small += usize::from(assessment.p_value < 0.01);
+            }
+        }
+        assert_eq!(tested, 300);
+        assert!(small <= 4, "{small}/300 honest agents at p < 0.01");
     }
 }

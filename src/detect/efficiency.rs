@@ -1,12 +1,19 @@
 //! The efficiency lens: spend against delivered output, across peers of the same cohort.
 //!
-//! Per cohort (team × human/service; teams with too few judged agents are pooled), a Theil–Sen
-//! line is fitted through (ln(weekly cost), ln(1 + weekly output index)) of its agents: the
-//! cohort's production curve, whose slope is its output elasticity of spend. Inverted, it says
-//! what peers spend for a given output; an agent's residual is how many times more it spends.
-//! Divided by the robust spread of residuals across its kind it becomes a z-score and a
-//! one-sided normal p-value. On the log scale and robust, heavy users who deliver in proportion
-//! sit on the curve, and a few inflators cannot bend it (breakdown 29%).
+//! Per cohort (team × human/service; teams with too few judged agents are pooled), a line is
+//! fitted through (ln weekly cost, ln weekly output index) of its agents: the cohort's
+//! production curve, whose slope is its output elasticity of spend (Theil–Sen, one slope per
+//! kind; each cohort its own level, the median over its agents). Inverted, it says what peers
+//! spend for a given output; an agent's residual is how many times more it spends, measured
+//! against the curve through the *other* agents of its cohort.
+//!
+//! The residual becomes a z-score as in an overdispersed funnel plot (Spiegelhalter 2005):
+//! divided by √(τ² + vᵢ), where vᵢ is the noise of the agent's own mean weekly output carried
+//! through the curve (large for an agent that delivers a point a week, small for fifteen
+//! points over twelve weeks) and τ the spread agents of the kind show beyond that noise,
+//! estimated robustly. A one-sided normal tail gives the p-value. On the log scale and robust,
+//! heavy users who deliver in proportion sit on the curve, and a few inflators cannot bend it
+//! (breakdown 29%).
 //!
 //! What it cannot see: inflation that started mid-period and is diluted by earlier honest weeks
 //! (the change lens), a cohort where most agents inflate (the curve moves with them), and
@@ -15,7 +22,7 @@
 use std::collections::BTreeMap;
 
 use super::codes::CodeDoc;
-use super::stats::{median, normal_sf, robust_scale, theil_sen};
+use super::stats::{between_spread, median, normal_sf, theil_sen};
 use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
 use crate::normalize::identities::AgentKind;
 use crate::units::{factor, usd};
@@ -82,6 +89,11 @@ struct Cohort<'a> {
     kind: AgentKind,
     assessed: Vec<&'a AgentSummary>,
     reference: Vec<&'a AgentSummary>,
+    /// The references the elasticity is fitted on: all of them at first, then without those
+    /// the previous fit found clearly unusual.
+    slope_sample: Vec<&'a AgentSummary>,
+    /// Variance of a weekly output index over its mean, typical of the kind.
+    dispersion: f64,
 }
 
 /// Weekly output index below which output counts as this much: a log needs a floor, and half
@@ -115,7 +127,9 @@ fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<
                 label: format!("peers in team {team}"),
                 kind,
                 reference: members.clone(),
+                slope_sample: members.clone(),
                 assessed: members,
+                dispersion: 1.0,
             });
         } else {
             pooled.entry(kind).or_default().extend(members);
@@ -138,9 +152,14 @@ fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<
                 label: format!("{kind_name} across small teams"),
                 kind,
                 assessed: members,
+                slope_sample: reference.clone(),
                 reference,
+                dispersion: 1.0,
             });
         }
+    }
+    for cohort in &mut cohorts {
+        cohort.dispersion = super::output_dispersion(&all[&cohort.kind]);
     }
     cohorts
 }
@@ -174,10 +193,17 @@ impl Curve {
     /// user who delivers exactly in proportion would show a positive residual just for being
     /// heavy. Inverting the production curve keeps the residual at zero for everyone on it.
     pub fn expected_log_cost(&self, log_output: f64) -> f64 {
+        self.on_curve(self.intercept, log_output)
+            .max(self.min_log_cost)
+    }
+
+    /// ln of the weekly spend that buys `log_output` on the curve through `intercept`,
+    /// unfloored.
+    fn on_curve(&self, intercept: f64, log_output: f64) -> f64 {
         if self.elasticity < MIN_ELASTICITY {
             return self.median_log_cost;
         }
-        ((log_output - self.intercept) / self.elasticity).max(self.min_log_cost)
+        (log_output - intercept) / self.elasticity
     }
 
     /// Weekly spend expected for a weekly output index (floored as the fit floors it).
@@ -193,14 +219,74 @@ struct Fitted<'a> {
     curve: Curve,
     median_cost: f64,
     median_output: f64,
+    /// The references' offsets, ln output − elasticity · ln cost, sorted: the intercept is
+    /// their median, and an agent's own offset can be left out of it.
+    offsets: Vec<f64>,
 }
 
 impl Fitted<'_> {
-    /// ln(actual ÷ expected weekly spend).
+    /// ln(actual ÷ expected weekly spend), where the expected spend comes from the curve
+    /// through the other references: an agent is not part of its own yardstick. With ten
+    /// agents to a team, leaving the agent in pulls the intercept towards it and shrinks every
+    /// residual, the spread most of all.
     fn residual(&self, agent: &AgentSummary) -> f64 {
         let (log_cost, log_output) = point(agent);
-        log_cost - self.curve.expected_log_cost(log_output)
+        let expected = self
+            .curve
+            .on_curve(self.intercept_without(agent), log_output);
+        log_cost - expected.max(self.curve.min_log_cost)
     }
+
+    /// The residual before the floor at the cheapest peer's spend. The floor keeps light
+    /// agents with little output from being judged against cents, but it pulls their residuals
+    /// to zero, so the spread is measured before it.
+    fn model_residual(&self, agent: &AgentSummary) -> f64 {
+        let (log_cost, log_output) = point(agent);
+        log_cost
+            - self
+                .curve
+                .on_curve(self.intercept_without(agent), log_output)
+    }
+
+    /// Sampling variance of the agent's residual: the noise of its mean weekly output,
+    /// carried through the curve (ln cost moves 1/elasticity for each unit of ln output).
+    fn noise(&self, agent: &AgentSummary) -> f64 {
+        if self.curve.elasticity < MIN_ELASTICITY {
+            return 0.0;
+        }
+        agent.log_output_variance(self.cohort.dispersion) / self.curve.elasticity.powi(2)
+    }
+
+    /// A residual in standard deviations: the cohort's spread `tau` and the agent's own noise.
+    fn z(&self, agent: &AgentSummary, tau: f64, residual: f64) -> f64 {
+        residual / (tau * tau + self.noise(agent)).sqrt()
+    }
+
+    fn intercept_without(&self, agent: &AgentSummary) -> f64 {
+        if !self
+            .cohort
+            .reference
+            .iter()
+            .any(|r| std::ptr::eq(*r, agent))
+        {
+            return self.curve.intercept;
+        }
+        let (log_cost, log_output) = point(agent);
+        let own = log_output - self.curve.elasticity * log_cost;
+        let at = self.offsets.partition_point(|o| *o < own);
+        median_without(&self.offsets, at).unwrap_or(self.curve.intercept)
+    }
+}
+
+/// The median of sorted `values` without the one at `index`.
+fn median_without(sorted: &[f64], index: usize) -> Option<f64> {
+    let n = sorted.len().checked_sub(1).filter(|n| *n > 0)?;
+    let at = |i: usize| sorted[if i < index { i } else { i + 1 }];
+    Some(if n % 2 == 1 {
+        at(n / 2)
+    } else {
+        (at(n / 2 - 1) + at(n / 2)) / 2.0
+    })
 }
 
 /// One elasticity per kind, from every cohort's points centred on the cohort's medians: a
@@ -210,7 +296,7 @@ fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'
     let mut centred: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for cohort in &cohorts {
         let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
-            cohort.reference.iter().map(|a| point(a)).unzip();
+            cohort.slope_sample.iter().map(|a| point(a)).unzip();
         let (Some(mx), Some(my)) = (median(&log_cost), median(&log_output)) else {
             continue;
         };
@@ -231,11 +317,12 @@ fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'
             let elasticity = elasticity.get(&cohort.kind).copied().unwrap_or(0.0);
             let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
                 cohort.reference.iter().map(|a| point(a)).unzip();
-            let offsets: Vec<f64> = log_cost
+            let mut offsets: Vec<f64> = log_cost
                 .iter()
                 .zip(&log_output)
                 .map(|(x, y)| y - elasticity * x)
                 .collect();
+            offsets.sort_by(f64::total_cmp);
             let costs: Vec<f64> = cohort
                 .reference
                 .iter()
@@ -258,26 +345,27 @@ fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'
                 },
                 median_cost: median(&costs)?,
                 median_output: median(&outputs)?,
+                offsets,
                 cohort,
             })
         })
         .collect()
 }
 
-/// Spread of residuals per kind over the assessed agents.
-fn residual_scale(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
-    let mut residuals: BTreeMap<AgentKind, Vec<f64>> = BTreeMap::new();
+/// The spread of residuals beyond each agent's own noise, per kind, over the assessed agents:
+/// agents differ in skill and work, and that is what an agent is judged against.
+fn spread(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
+    let mut residuals: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for f in fitted {
         for agent in &f.cohort.assessed {
-            residuals
-                .entry(agent.kind)
-                .or_default()
-                .push(f.residual(agent));
+            let entry = residuals.entry(agent.kind).or_default();
+            entry.0.push(f.model_residual(agent));
+            entry.1.push(f.noise(agent));
         }
     }
     residuals
         .iter()
-        .map(|(kind, r)| (*kind, robust_scale(r).unwrap_or(1.0).max(MIN_SCALE)))
+        .map(|(kind, (r, v))| (*kind, between_spread(r, v).unwrap_or(1.0).max(MIN_SCALE)))
         .collect()
 }
 
@@ -299,13 +387,17 @@ fn fit<'a>(
     for _ in 0..2 {
         fitted = refit(fitted, config);
     }
-    let scale = residual_scale(&fitted);
-    (fitted, scale)
+    let spread = spread(&fitted);
+    (fitted, spread)
 }
 
-/// Refits every cohort without the peers the current fit finds clearly unusual.
+/// Refits every cohort's elasticity without the peers the current fit finds clearly unusual.
+/// Only the slope is refitted on the trimmed peers. The intercepts stay medians over every
+/// reference: a median needs no trimming, and a trimmed one chases the densest cluster of
+/// each small team, so that the residuals, and the spread measured from them, shrink with
+/// every round.
 fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> {
-    let scale = residual_scale(&fitted);
+    let spread = spread(&fitted);
     let trimmed: Vec<Cohort> = fitted
         .iter()
         .map(|f| {
@@ -314,14 +406,16 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
                 .reference
                 .iter()
                 .copied()
-                .filter(|a| (f.residual(a) / scale[&a.kind]).abs() <= REFIT_EXCLUDE_Z)
+                .filter(|a| f.z(a, spread[&a.kind], f.model_residual(a)).abs() <= REFIT_EXCLUDE_Z)
                 .collect();
             Cohort {
                 label: f.cohort.label.clone(),
                 kind: f.cohort.kind,
                 assessed: f.cohort.assessed.clone(),
+                reference: f.cohort.reference.clone(),
+                dispersion: f.cohort.dispersion,
                 // Trimming never leaves a cohort too small to fit.
-                reference: if kept.len() >= config.min_cohort_agents {
+                slope_sample: if kept.len() >= config.min_cohort_agents {
                     kept
                 } else {
                     f.cohort.reference.clone()
@@ -412,13 +506,15 @@ fn assess_window<'a>(
     config: &DetectConfig,
     from: Option<chrono::NaiveDate>,
 ) -> (Vec<Assessment>, Vec<Fitted<'a>>) {
-    // One spread per kind, from every assessed agent's residual.
-    let (fitted, scale) = fit(cohorts(agents, config), config);
+    let (fitted, spread) = fit(cohorts(agents, config), config);
     let mut assessments = Vec::new();
     for f in &fitted {
         for agent in &f.cohort.assessed {
+            // Judged on the curve itself, in units of the cohort's spread and the agent's own
+            // noise, which is what keeps light agents with little output from standing out;
+            // the dollars are counted against the floored expectation.
+            let z = f.z(agent, spread[&agent.kind], f.model_residual(agent));
             let residual = f.residual(agent);
-            let z = residual / scale[&agent.kind];
             let excess_factor = residual.exp();
             let expected = agent.cost_usd / excess_factor;
             let excess = (agent.cost_usd - expected).max(0.0);
@@ -515,6 +611,7 @@ mod tests {
             primary_model: None,
             trivial_requests: 0,
             trivial_cost_usd: 0.0,
+            output_sum_squares: 8.0 * weekly_output * weekly_output,
         }
     }
 
@@ -593,6 +690,38 @@ mod tests {
             .find(|a| a.agent == "payments-whale")
             .unwrap();
         assert!(whale.p_value > 0.05, "{whale:?}");
+    }
+
+    #[test]
+    fn the_median_without_one_value() {
+        let sorted = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(median_without(&sorted, 0), Some(3.5));
+        assert_eq!(median_without(&sorted, 2), Some(3.0));
+        assert_eq!(median_without(&sorted, 4), Some(2.5));
+        assert_eq!(median_without(&[1.0, 9.0], 1), Some(1.0));
+        assert_eq!(median_without(&[1.0], 0), None);
+    }
+
+    #[test]
+    fn the_same_ratio_says_less_about_an_agent_that_delivers_little() {
+        // Both spend three times what the curve says their output needs; a point a week is
+        // mostly count noise, twenty points a week are not.
+        let at_three_times = |name: &str, weekly_output: f64| {
+            agent(
+                name,
+                "payments",
+                3.0 * (weekly_output / 2.0).powf(1.0 / 0.45),
+                weekly_output,
+            )
+        };
+        let results = judge(population_with(vec![
+            at_three_times("payments-light", 1.0),
+            at_three_times("payments-heavy", 20.0),
+        ]));
+        let find = |name: &str| results.iter().find(|a| a.agent == name).unwrap().clone();
+        let (light, heavy) = (find("payments-light"), find("payments-heavy"));
+        assert!(light.p_value > 2.0 * heavy.p_value, "{light:?} {heavy:?}");
+        assert!(light.score < heavy.score);
     }
 
     #[test]

@@ -207,6 +207,8 @@ pub struct AgentSummary {
     /// Trivial turns and their list-price cost (the costly-model fingerprint).
     pub trivial_requests: u64,
     pub trivial_cost_usd: f64,
+    /// Sum of the squared weekly output index, for the noise of the weekly mean.
+    pub output_sum_squares: f64,
 }
 
 impl AgentSummary {
@@ -217,7 +219,46 @@ impl AgentSummary {
     pub fn mean_weekly_output(&self) -> f64 {
         self.output_index / f64::from(self.weeks_active.max(1))
     }
+
+    /// The sample variance of the weekly output index (n − 1 denominator); `None` under two
+    /// weeks.
+    pub fn weekly_output_variance(&self) -> Option<f64> {
+        let n = f64::from(self.weeks_active);
+        let mean = self.mean_weekly_output();
+        (n >= 2.0).then(|| ((self.output_sum_squares - n * mean * mean) / (n - 1.0)).max(0.0))
+    }
+
+    /// Sampling variance of ln(mean weekly output), by the delta method: s² / (n · m²), with
+    /// the mean floored as the efficiency lens floors it. Eight weekly values estimate a
+    /// variance poorly (a fifth of the time at under half its value), so the agent's own s² is
+    /// shrunk towards `dispersion` × m, the variance its peers' output has at its level, with
+    /// the weight of [`PRIOR_WEEKS`] weeks. Twelve weeks of fifteen points make it about 0.01;
+    /// eight weeks of one point, about 0.2.
+    pub fn log_output_variance(&self, dispersion: f64) -> f64 {
+        let n = f64::from(self.weeks_active.max(1));
+        let mean = self.mean_weekly_output().max(efficiency::OUTPUT_FLOOR);
+        let prior = dispersion * mean;
+        let own_weight = (n - 1.0).max(0.0);
+        let variance = (PRIOR_WEEKS * prior
+            + own_weight * self.weekly_output_variance().unwrap_or(prior))
+            / (PRIOR_WEEKS + own_weight);
+        variance / (n * mean * mean)
+    }
 }
+
+/// The median over `agents` of their weekly output variance over its mean, at least 1 (the
+/// Poisson value: an index that weighs a merged PR as four commits is noisier than a count).
+pub fn output_dispersion(agents: &[&AgentSummary]) -> f64 {
+    let ratios: Vec<f64> = agents
+        .iter()
+        .filter(|a| a.mean_weekly_output() > 0.0)
+        .filter_map(|a| Some(a.weekly_output_variance()? / a.mean_weekly_output()))
+        .collect();
+    stats::median(&ratios).unwrap_or(1.0).max(1.0)
+}
+
+/// Weight, in weeks, of a prior variance against an agent's own weekly variance.
+pub const PRIOR_WEEKS: f64 = 4.0;
 
 /// What the detectors read besides the agent-week table.
 #[derive(Debug, Clone, Copy)]
@@ -264,6 +305,7 @@ impl<'a> Population<'a> {
                 primary_model: evidence.primary_models.get(&week.agent).cloned(),
                 trivial_requests: 0,
                 trivial_cost_usd: 0.0,
+                output_sum_squares: 0.0,
             });
             summary.trivial_requests += week.trivial_requests;
             summary.trivial_cost_usd += week.trivial_cost_usd;
@@ -271,6 +313,7 @@ impl<'a> Population<'a> {
             summary.requests += week.requests;
             summary.cost_usd += week.cost_usd;
             summary.output_index += week.output_index;
+            summary.output_sum_squares += week.output_index * week.output_index;
             summary.active_days += week.active_days;
             if week.requests > 0 {
                 summary.weeks_active += 1;
@@ -361,6 +404,17 @@ fn severity(q: f64, excess_factor: f64, config: &DetectConfig) -> Severity {
 /// dollars count. When no lens reaches it, the strongest one speaks alone.
 const SUPPORT_P: f64 = 0.01;
 
+/// One agent's p-value from its lenses': the Cauchy combination of those below 1.
+///
+/// A lens with nothing to report (its gates unmet, or its one-sided test on the other side:
+/// p = 1) is left out rather than entered as evidence of innocence, which in the Cauchy sum
+/// would cancel another lens's evidence. A p-value censored at 1 is still uniform below it
+/// under the null, so the combination stays valid.
+fn combine(p_values: impl Iterator<Item = f64>) -> f64 {
+    let tested: Vec<f64> = p_values.filter(|p| *p < 1.0).collect();
+    stats::cauchy_combination(&tested).unwrap_or(1.0)
+}
+
 /// Runs every lens, combines each agent's p-values and turns them into findings.
 pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> Detection {
     let population = Population::new(weeks, evidence, config);
@@ -381,10 +435,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
     // One p per agent (Cauchy combination over its lenses), then one BH family per run.
     let combined: Vec<f64> = by_agent
         .values()
-        .map(|lenses| {
-            let p: Vec<f64> = lenses.iter().map(|(_, a)| a.p_value).collect();
-            stats::cauchy_combination(&p).unwrap_or(1.0)
-        })
+        .map(|lenses| combine(lenses.iter().map(|(_, a)| a.p_value)))
         .collect();
     let q_values = stats::benjamini_hochberg(&combined);
     let verdicts: BTreeMap<String, Verdict> = by_agent
@@ -483,6 +534,18 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lenses_with_nothing_to_report_do_not_dilute_the_others() {
+        let p = combine([0.004, 1.0, 1.0].into_iter());
+        assert!((p - 0.004).abs() < 1e-6, "{p}");
+        // Entered as evidence, the two 1s would have made it about 0.014.
+        let diluted = stats::cauchy_combination(&[0.004, 1.0, 1.0]).unwrap();
+        assert!(diluted > 0.01, "{diluted}");
+        assert_eq!(combine([1.0, 1.0].into_iter()), 1.0);
+        let both = combine([0.01, 0.02, 1.0].into_iter());
+        assert_eq!(both, stats::cauchy_combination(&[0.01, 0.02]).unwrap());
+    }
 
     #[test]
     fn severity_needs_both_a_small_q_and_a_large_factor_for_high() {
