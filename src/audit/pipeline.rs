@@ -282,10 +282,11 @@ fn file_rows(frame: &DataFrame) -> PolarsResult<BTreeMap<u32, u64>> {
 }
 
 /// The valid usage rows with only the columns the behaviour features read, mapped to
-/// identities and put on the calendar. Each behaviour plan scans its inputs again (shared
-/// subplans would be cached whole), so it reads and types just these columns and leaves out the
-/// rows the first pass rejected, instead of re-running every column's checks. Duplicates are
-/// not collapsed: fingerprints count what the logs show.
+/// identities and put on the calendar. The behaviour plans scan the inputs again rather than
+/// share the main plan's rows (a cache of every column buffers about 1 GB more at 11.6M
+/// requests), so this reads and types just these columns and leaves out the rows the first
+/// pass rejected, instead of re-running every column's checks. Duplicates are not collapsed:
+/// fingerprints count what the logs show.
 fn behavior_usage(
     sources: &Sources,
     quarantined: &[QuarantinedRow],

@@ -1,9 +1,10 @@
 //! Behaviour features: request-level fingerprints reduced to small aggregates in the lazy plan.
 //!
-//! Three group-bys, each streaming over the valid usage rows (only the five [`COLUMNS`] are
-//! read, mapped to identities and put on the calendar) and each ending in a table of at most
-//! (agent, week, hour of week) rows. The prompts and session plans group on one u64 hash of
-//! their keys, and name agent-weeks by a hash the activity plan also carries:
+//! The valid usage rows (only the five [`COLUMNS`] are read, mapped to identities and put on
+//! the calendar) are reduced once to integers: an agent-week hash, the request count, the
+//! second, and u64 keys of (agent-week, prompt) and (agent-week, session). Three group-bys
+//! share that one pass through a cache, each ending in a table of at most (agent, week, hour
+//! of week) rows; the activity plan also names each agent-week hash:
 //! - **activity**: requests per 10-minute bin, folded to the hour of the week counted from the
 //!   leaderboard snapshot. It gives the hour-of-day profile (round-the-clock activity), the
 //!   share before the snapshot, and the index of dispersion of requests per active bin (a loop
@@ -164,44 +165,36 @@ pub fn activity(usage: LazyFrame, snapshot: Snapshot) -> LazyFrame {
         % lit(bins_per_week);
     usage
         .select([
+            col(AGENT_WEEK),
             col(schema::AGENT),
             col(WEEK),
-            requests().alias(schema::REQUESTS),
-            epoch_seconds().floor_div(lit(BIN_SECONDS)).alias(BIN),
+            col(schema::REQUESTS),
+            col(SECONDS).floor_div(lit(BIN_SECONDS)).alias(BIN),
         ])
-        .group_by([col(schema::AGENT), col(WEEK), col(BIN)])
+        .group_by([col(AGENT_WEEK), col(BIN)])
         .agg([
-            requests().sum().alias(COUNT),
+            col(schema::REQUESTS).sum().alias(COUNT),
             len().cast(DataType::UInt64).alias(ROWS),
+            col(schema::AGENT).first(),
+            col(WEEK).first(),
         ])
         .with_column(hour.floor_div(lit(bins_per_hour)).alias(HOUR))
-        .group_by([col(schema::AGENT), col(WEEK), col(HOUR)])
+        .group_by([col(AGENT_WEEK), col(HOUR)])
         .agg([
             col(COUNT).sum(),
             (col(COUNT) * col(COUNT)).sum().alias(SQUARES),
             len().cast(DataType::UInt64).alias(BINS),
             col(ROWS).sum(),
+            col(schema::AGENT).first(),
+            col(WEEK).first(),
         ])
-        .with_column(agent_week())
 }
 
 /// Requests with a prompt hash and distinct hashes, per agent-week.
 pub fn prompts(usage: LazyFrame) -> LazyFrame {
-    // One u64 key per (agent, week, prompt): the first group-by has a group per distinct prompt,
-    // nearly one per request, and grouping on one integer instead of a string and two integers
-    // takes it from 8.9 s to 3.1 s at 11.6M requests (BENCHMARKS.md). Two of 11.6M keys
-    // colliding has a chance of about 4 in a million and would merge two prompts.
-    let key = as_struct(vec![
-        col(schema::AGENT),
-        col(WEEK),
-        col(schema::PROMPT_HASH),
-    ])
-    .hash(0x9e37, 0x79b9, 0x7f4a, 0x7c15)
-    .alias(KEY);
     usage
-        .filter(col(schema::PROMPT_HASH).is_not_null())
-        .select([key, agent_week()])
-        .group_by([col(KEY)])
+        .filter(col(PROMPT_KEY).is_not_null())
+        .group_by([col(PROMPT_KEY)])
         .agg([
             len().cast(DataType::UInt64).alias(COUNT),
             col(AGENT_WEEK).first(),
@@ -215,14 +208,10 @@ pub fn prompts(usage: LazyFrame) -> LazyFrame {
 
 /// Sessions per agent-week and the most that started within one 5-minute window.
 pub fn session_starts(usage: LazyFrame) -> LazyFrame {
-    let key = as_struct(vec![col(schema::AGENT), col(WEEK), col(schema::SESSION_ID)])
-        .hash(0x5e55, 0x10, 0x4b, 0x1d)
-        .alias(KEY);
     usage
-        .filter(col(schema::SESSION_ID).is_not_null())
-        .select([key, agent_week(), epoch_seconds().alias(START)])
-        .group_by([col(KEY)])
-        .agg([col(START).min(), col(AGENT_WEEK).first()])
+        .filter(col(SESSION_KEY).is_not_null())
+        .group_by([col(SESSION_KEY)])
+        .agg([col(SECONDS).min().alias(START), col(AGENT_WEEK).first()])
         .with_column(col(START).floor_div(lit(START_WINDOW_SECONDS)))
         .group_by([col(AGENT_WEEK), col(START)])
         .agg([len().cast(DataType::UInt64).alias(COUNT)])
@@ -233,11 +222,49 @@ pub fn session_starts(usage: LazyFrame) -> LazyFrame {
         ])
 }
 
-const KEY: &str = "_key";
+/// One row per usage row, everything the plans group on reduced to integers in one pass: the
+/// agent-week, and per-row keys for the prompt and the session. One u64 per (agent, week,
+/// prompt) groups faster than a string and two integers (8.9 s to 3.1 s at 11.6M requests,
+/// BENCHMARKS.md); two of 11.6M keys colliding has a chance of about 4 in a million and would
+/// merge two prompts.
+fn narrow(usage: LazyFrame) -> LazyFrame {
+    let keyed = |column: &str, seeds: [u64; 4]| {
+        when(col(column).is_not_null())
+            .then(
+                as_struct(vec![col(AGENT_WEEK), col(column)])
+                    .hash(seeds[0], seeds[1], seeds[2], seeds[3]),
+            )
+            .otherwise(lit(NULL).cast(DataType::UInt64))
+    };
+    usage
+        .select([
+            col(schema::AGENT),
+            col(WEEK),
+            agent_week(),
+            requests().alias(schema::REQUESTS),
+            epoch_seconds().alias(SECONDS),
+            col(schema::PROMPT_HASH),
+            col(schema::SESSION_ID),
+        ])
+        .select([
+            col(schema::AGENT),
+            col(WEEK),
+            col(AGENT_WEEK),
+            col(schema::REQUESTS),
+            col(SECONDS),
+            keyed(schema::PROMPT_HASH, [0x9e37, 0x79b9, 0x7f4a, 0x7c15]).alias(PROMPT_KEY),
+            keyed(schema::SESSION_ID, [0x5e55, 0x10, 0x4b, 0x1d]).alias(SESSION_KEY),
+        ])
+}
+
+const SECONDS: &str = "_seconds";
+const PROMPT_KEY: &str = "_prompt_key";
+const SESSION_KEY: &str = "_session_key";
 const AGENT_WEEK: &str = "_agent_week";
 
 /// The three plans, in the order [`fold`] reads their results.
 pub fn plans(usage: LazyFrame, snapshot: Snapshot) -> Vec<LazyFrame> {
+    let usage = narrow(usage).cache();
     vec![
         activity(usage.clone(), snapshot),
         prompts(usage.clone()),
