@@ -222,6 +222,8 @@ struct Fitted<'a> {
     /// The references' offsets, ln output − elasticity · ln cost, sorted: the intercept is
     /// their median, and an agent's own offset can be left out of it.
     offsets: Vec<f64>,
+    /// The references' names, to know whose offset to leave out.
+    references: std::collections::HashSet<&'a str>,
 }
 
 impl Fitted<'_> {
@@ -263,12 +265,7 @@ impl Fitted<'_> {
     }
 
     fn intercept_without(&self, agent: &AgentSummary) -> f64 {
-        if !self
-            .cohort
-            .reference
-            .iter()
-            .any(|r| std::ptr::eq(*r, agent))
-        {
+        if !self.references.contains(agent.agent.as_str()) {
             return self.curve.intercept;
         }
         let (log_cost, log_output) = point(agent);
@@ -346,6 +343,7 @@ fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'
                 median_cost: median(&costs)?,
                 median_output: median(&outputs)?,
                 offsets,
+                references: cohort.reference.iter().map(|a| a.agent.as_str()).collect(),
                 cohort,
             })
         })
