@@ -1,6 +1,7 @@
 //! The small statistics the detectors rely on, owned here so each is tested against published
-//! reference values and cannot drift with a dependency: median and MAD, Theil–Sen regression,
-//! the normal tail, and Benjamini–Hochberg q-values.
+//! reference values and cannot drift with a dependency: median and MAD, the spread beyond
+//! sampling noise (funnel plots), Theil–Sen regression, the normal tail, the Cauchy combination
+//! and Benjamini–Hochberg q-values.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
