@@ -683,7 +683,8 @@ mod tests {
             primary_model: Some("claude-sonnet-4-5".into()),
             trivial_requests: trivial,
             trivial_cost_usd: trivial as f64 * per_turn,
-            output_sum_squares: 4.0 * 20.0 * 20.0,
+            active_output: 80.0,
+            active_output_squares: 4.0 * 20.0 * 20.0,
         }
     }
 

@@ -11,8 +11,10 @@
 //! - a **trend**: the least-squares slope of r over the weeks, for slow drift.
 //!
 //! The noise σ of r comes from the agent's own successive differences (robust to a step and to
-//! a drift, since each only moves a few differences or all of them alike), shrunk towards the
-//! median σ of its kind so eight weeks do not make a noisy agent look precise. A one-sided
+//! a drift, since each only moves a few differences or all of them alike), at least the count
+//! noise of its weekly output, and shrunk towards a prior at its output level (the kind's
+//! typical noise beyond counting, plus that count noise) so that eight weeks do not make a
+//! noisy agent look precise. A one-sided
 //! CUSUM (Page 1954; reference value k = 0.5σ) over r against the agent's first weeks dates the
 //! onset: the week after its last return to zero before its peak.
 //!

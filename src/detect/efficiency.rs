@@ -230,7 +230,8 @@ impl Fitted<'_> {
     /// ln(actual ÷ expected weekly spend), where the expected spend comes from the curve
     /// through the other references: an agent is not part of its own yardstick. With ten
     /// agents to a team, leaving the agent in pulls the intercept towards it and shrinks every
-    /// residual, the spread most of all.
+    /// residual, the spread most of all. (Where the cohort's elasticity is too flat for a
+    /// curve, the expectation is the cohort's median spend, the agent included.)
     fn residual(&self, agent: &AgentSummary) -> f64 {
         let (log_cost, log_output) = point(agent);
         let expected = self
@@ -239,9 +240,10 @@ impl Fitted<'_> {
         log_cost - expected.max(self.curve.min_log_cost)
     }
 
-    /// The residual before the floor at the cheapest peer's spend. The floor keeps light
-    /// agents with little output from being judged against cents, but it pulls their residuals
-    /// to zero, so the spread is measured before it.
+    /// The residual before the floor at the cheapest peer's spend. The floor keeps the dollars
+    /// of light agents with little output from being counted against cents, but it pulls
+    /// their residuals to zero; the spread and the z-score are measured before it, and the
+    /// agent's own noise in the z-score is what keeps a light agent from standing out.
     fn model_residual(&self, agent: &AgentSummary) -> f64 {
         let (log_cost, log_output) = point(agent);
         log_cost
@@ -609,7 +611,8 @@ mod tests {
             primary_model: None,
             trivial_requests: 0,
             trivial_cost_usd: 0.0,
-            output_sum_squares: 8.0 * weekly_output * weekly_output,
+            active_output: weekly_output * 8.0,
+            active_output_squares: 8.0 * weekly_output * weekly_output,
         }
     }
 

@@ -207,8 +207,10 @@ pub struct AgentSummary {
     /// Trivial turns and their list-price cost (the costly-model fingerprint).
     pub trivial_requests: u64,
     pub trivial_cost_usd: f64,
-    /// Sum of the squared weekly output index, for the noise of the weekly mean.
-    pub output_sum_squares: f64,
+    /// Output index and its sum of squares over the weeks with usage only, for the noise of
+    /// the weekly mean (`output_index` also holds output credited in weeks without usage).
+    pub active_output: f64,
+    pub active_output_squares: f64,
 }
 
 impl AgentSummary {
@@ -220,12 +222,12 @@ impl AgentSummary {
         self.output_index / f64::from(self.weeks_active.max(1))
     }
 
-    /// The sample variance of the weekly output index (n − 1 denominator); `None` under two
-    /// weeks.
+    /// The sample variance of the weekly output index over the weeks with usage (n − 1
+    /// denominator); `None` under two weeks.
     pub fn weekly_output_variance(&self) -> Option<f64> {
         let n = f64::from(self.weeks_active);
-        let mean = self.mean_weekly_output();
-        (n >= 2.0).then(|| ((self.output_sum_squares - n * mean * mean) / (n - 1.0)).max(0.0))
+        let mean = self.active_output / n;
+        (n >= 2.0).then(|| ((self.active_output_squares - n * mean * mean) / (n - 1.0)).max(0.0))
     }
 
     /// Sampling variance of ln(mean weekly output), by the delta method: s² / (n · m²), with
@@ -305,7 +307,8 @@ impl<'a> Population<'a> {
                 primary_model: evidence.primary_models.get(&week.agent).cloned(),
                 trivial_requests: 0,
                 trivial_cost_usd: 0.0,
-                output_sum_squares: 0.0,
+                active_output: 0.0,
+                active_output_squares: 0.0,
             });
             summary.trivial_requests += week.trivial_requests;
             summary.trivial_cost_usd += week.trivial_cost_usd;
@@ -313,10 +316,11 @@ impl<'a> Population<'a> {
             summary.requests += week.requests;
             summary.cost_usd += week.cost_usd;
             summary.output_index += week.output_index;
-            summary.output_sum_squares += week.output_index * week.output_index;
             summary.active_days += week.active_days;
             if week.requests > 0 {
                 summary.weeks_active += 1;
+                summary.active_output += week.output_index;
+                summary.active_output_squares += week.output_index * week.output_index;
             }
         }
         let agents = by_agent
@@ -408,8 +412,11 @@ const SUPPORT_P: f64 = 0.01;
 ///
 /// A lens with nothing to report (its gates unmet, or its one-sided test on the other side:
 /// p = 1) is left out rather than entered as evidence of innocence, which in the Cauchy sum
-/// would cancel another lens's evidence. A p-value censored at 1 is still uniform below it
-/// under the null, so the combination stays valid.
+/// would cancel another lens's evidence. That is not exactly valid: a lens that survives alone
+/// is no longer divided among the lenses, and a gated p-value is not uniform below 1. Measured
+/// on the 1,162 honest agents of the null seeds (README): combined p ≤ 0.1 for 9.8%, ≤ 0.05
+/// for 5.5%, ≤ 0.01 for 2.2% and ≤ 0.001 for 0.17%, where the combination over every lens
+/// gives 2.3%, 2.2%, 1.4% and 0.17%.
 fn combine(p_values: impl Iterator<Item = f64>) -> f64 {
     let tested: Vec<f64> = p_values.filter(|p| *p < 1.0).collect();
     stats::cauchy_combination(&tested).unwrap_or(1.0)
