@@ -543,6 +543,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn output_noise_is_measured_over_the_weeks_with_usage() {
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 9, 7).unwrap();
+        // Output 4 and 6 in two weeks with usage; a pull request merged in a week without.
+        let weeks: Vec<AgentWeek> = [(0, 10, 4.0), (1, 10, 6.0), (2, 0, 10.0)]
+            .into_iter()
+            .map(|(week, requests, output)| AgentWeek {
+                agent: "dana".into(),
+                team: "payments".into(),
+                kind: AgentKind::Human,
+                week: start + chrono::Duration::weeks(week),
+                tokens: Tokens::default(),
+                requests,
+                sessions: 1,
+                active_days: 2,
+                cost_usd: if requests > 0 { 10.0 } else { 0.0 },
+                billed_cost_usd: 0.0,
+                unpriced_tokens: 0,
+                outputs: BTreeMap::from([("pr_merged".to_string(), output)]),
+                output_index: output,
+                trivial_requests: 0,
+                trivial_cost_usd: 0.0,
+            })
+            .collect();
+        let empty = BTreeMap::new();
+        let evidence = Evidence {
+            behavior: &[],
+            primary_models: &empty,
+        };
+        let population = Population::new(&weeks, evidence, &DetectConfig::default());
+        let dana = &population.agents[0];
+        assert_eq!(dana.weeks_active, 2);
+        // The mean still credits all output (20 over 2 weeks); the variance is that of 4 and 6.
+        assert_eq!(dana.mean_weekly_output(), 10.0);
+        assert_eq!(dana.weekly_output_variance(), Some(2.0));
+    }
+
+    #[test]
     fn lenses_with_nothing_to_report_do_not_dilute_the_others() {
         let p = combine([0.004, 1.0, 1.0].into_iter());
         assert!((p - 0.004).abs() < 1e-6, "{p}");
