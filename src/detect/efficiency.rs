@@ -512,9 +512,12 @@ fn assess_window<'a>(
         for agent in &f.cohort.assessed {
             // Judged on the curve itself, in units of the cohort's spread and the agent's own
             // noise, which is what keeps light agents with little output from standing out;
-            // the dollars are counted against the floored expectation.
+            // the dollars are counted against the floored expectation. An agent that spends no
+            // more than the cheapest peer has nothing above its peers to report, whatever the
+            // curve says its output would need (p = 1: a stricter test, so still valid).
             let z = f.z(agent, spread[&agent.kind], f.model_residual(agent));
             let residual = f.residual(agent);
+            let p_value = if residual > 0.0 { normal_sf(z) } else { 1.0 };
             let excess_factor = residual.exp();
             let expected = agent.cost_usd / excess_factor;
             let excess = (agent.cost_usd - expected).max(0.0);
@@ -528,7 +531,7 @@ fn assess_window<'a>(
                 agent: agent.agent.clone(),
                 week: None,
                 onset_week: None,
-                p_value: normal_sf(z),
+                p_value,
                 score: z,
                 excess_cost_usd: excess,
                 excess_factor,

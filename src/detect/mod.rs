@@ -414,9 +414,9 @@ const SUPPORT_P: f64 = 0.01;
 /// p = 1) is left out rather than entered as evidence of innocence, which in the Cauchy sum
 /// would cancel another lens's evidence. That is not exactly valid: a lens that survives alone
 /// is no longer divided among the lenses, and a gated p-value is not uniform below 1. Measured
-/// on the 1,162 honest agents of the null seeds (README): combined p ≤ 0.1 for 9.8%, ≤ 0.05
-/// for 5.5%, ≤ 0.01 for 2.2% and ≤ 0.001 for 0.17%, where the combination over every lens
-/// gives 2.3%, 2.2%, 1.4% and 0.17%.
+/// on the 1,162 honest agents of the null seeds (README): combined p ≤ 0.1 for 9.7%, ≤ 0.05
+/// for 5.6%, ≤ 0.01 for 2.2% and ≤ 0.001 for 0.17%, where the combination over every lens
+/// gives 2.2%, 2.1%, 1.4% and 0.17%.
 fn combine(p_values: impl Iterator<Item = f64>) -> f64 {
     let tested: Vec<f64> = p_values.filter(|p| *p < 1.0).collect();
     stats::cauchy_combination(&tested).unwrap_or(1.0)
