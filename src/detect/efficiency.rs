@@ -158,8 +158,12 @@ fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<
             });
         }
     }
+    let dispersion: BTreeMap<AgentKind, f64> = all
+        .iter()
+        .map(|(kind, agents)| (*kind, super::output_dispersion(agents)))
+        .collect();
     for cohort in &mut cohorts {
-        cohort.dispersion = super::output_dispersion(&all[&cohort.kind]);
+        cohort.dispersion = dispersion[&cohort.kind];
     }
     cohorts
 }
@@ -233,11 +237,8 @@ impl Fitted<'_> {
     /// residual, the spread most of all. (Where the cohort's elasticity is too flat for a
     /// curve, the expectation is the cohort's median spend, the agent included.)
     fn residual(&self, agent: &AgentSummary) -> f64 {
-        let (log_cost, log_output) = point(agent);
-        let expected = self
-            .curve
-            .on_curve(self.intercept_without(agent), log_output);
-        log_cost - expected.max(self.curve.min_log_cost)
+        let (log_cost, _) = point(agent);
+        log_cost - self.expected_without(agent).max(self.curve.min_log_cost)
     }
 
     /// The residual before the floor at the cheapest peer's spend. The floor keeps the dollars
@@ -245,11 +246,16 @@ impl Fitted<'_> {
     /// their residuals to zero; the spread and the z-score are measured before it, and the
     /// agent's own noise in the z-score is what keeps a light agent from standing out.
     fn model_residual(&self, agent: &AgentSummary) -> f64 {
-        let (log_cost, log_output) = point(agent);
-        log_cost
-            - self
-                .curve
-                .on_curve(self.intercept_without(agent), log_output)
+        let (log_cost, _) = point(agent);
+        log_cost - self.expected_without(agent)
+    }
+
+    /// ln of the weekly spend the curve through the other references expects for the agent's
+    /// output, unfloored.
+    fn expected_without(&self, agent: &AgentSummary) -> f64 {
+        let (_, log_output) = point(agent);
+        self.curve
+            .on_curve(self.intercept_without(agent), log_output)
     }
 
     /// Sampling variance of the agent's residual: the noise of its mean weekly output,

@@ -74,10 +74,12 @@ pub fn between_spread(residuals: &[f64], variances: &[f64]) -> Option<f64> {
             .map(|(r, v)| r * r / (tau2 + v).max(f64::MIN_POSITIVE))
             .collect()
     };
+    // At τ² = max rᵢ² / target no standardized value, so neither statistic, exceeds the target.
+    let bound = residuals.iter().map(|r| r * r).fold(1.0, f64::max);
     let initial = solve_decreasing(
         |tau2| median(&standardized(tau2)).unwrap_or(0.0),
         CHI2_1_MEDIAN,
-        residuals,
+        bound,
     );
     let cutoff = REWEIGHT_CUTOFF * REWEIGHT_CUTOFF;
     let kept: Vec<usize> = standardized(initial)
@@ -92,23 +94,22 @@ pub fn between_spread(residuals: &[f64], variances: &[f64]) -> Option<f64> {
     let c = REWEIGHT_CUTOFF;
     let density = (-c * c / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
     let truncated = 1.0 - 2.0 * c * density / (1.0 - 2.0 * normal_sf(c));
-    let kept_residuals: Vec<f64> = kept.iter().map(|&i| residuals[i]).collect();
     let mean_z2 = |tau2: f64| {
         kept.iter()
             .map(|&i| residuals[i].powi(2) / (tau2 + variances[i]).max(f64::MIN_POSITIVE))
             .sum::<f64>()
             / kept.len() as f64
     };
-    Some(solve_decreasing(mean_z2, truncated, &kept_residuals).sqrt())
+    Some(solve_decreasing(mean_z2, truncated, bound).sqrt())
 }
 
 /// The τ² ≥ 0 at which `statistic`, decreasing in τ², equals `target` (bisection); 0 when it is
-/// already below the target at τ² = 0.
-fn solve_decreasing(statistic: impl Fn(f64) -> f64, target: f64, residuals: &[f64]) -> f64 {
+/// already below the target at τ² = 0. `bound` is the largest squared residual (at least 1).
+fn solve_decreasing(statistic: impl Fn(f64) -> f64, target: f64, bound: f64) -> f64 {
     if statistic(0.0) <= target {
         return 0.0;
     }
-    let mut high = residuals.iter().map(|r| r * r).fold(1.0, f64::max) / target;
+    let mut high = bound / target;
     while statistic(high) > target {
         high *= 2.0;
     }
