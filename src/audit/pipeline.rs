@@ -206,19 +206,22 @@ fn run(
     );
     let (quarantined, quarantined_files) = quarantined_rows(&first[1], &sources.files)?;
     let mut second = vec![features::usage_groups(usage)];
-    if let Some(snapshot) = snapshot {
-        second.extend(features::behavior::plans(
-            behavior_usage(sources, &quarantined, &quarantined_files, calendar_settings),
-            snapshot,
-        ));
-    }
+    let behavior = match snapshot {
+        Some(snapshot) => {
+            let (plan, collector) = features::behavior::plan(
+                behavior_usage(sources, &quarantined, &quarantined_files, calendar_settings),
+                snapshot,
+            )?;
+            second.push(plan);
+            Some(collector)
+        }
+        None => None,
+    };
     let second = collect_all(second)?;
     let fold = features::fold_usage(&second[0], calendar_settings)?;
-    let behavior = if snapshot.is_some() {
-        features::behavior::fold(&second[1..])?
-    } else {
-        Vec::new()
-    };
+    let behavior = behavior.map_or_else(Vec::new, |collector| {
+        collector.finish(|name| sources.identities.canonical(name))
+    });
 
     let (outputs, outputs_deduped) = if first.len() > 3 {
         (features::read_outputs(&first[3])?, single_count(&first[4])?)
@@ -281,12 +284,13 @@ fn file_rows(frame: &DataFrame) -> PolarsResult<BTreeMap<u32, u64>> {
         .collect())
 }
 
-/// The valid usage rows with only the columns the behaviour features read, mapped to
-/// identities and put on the calendar. The behaviour plans scan the inputs again rather than
-/// share the main plan's rows (a cache of every column buffers about 1 GB more at 11.6M
-/// requests), so this reads and types just these columns and leaves out the rows the first
-/// pass rejected, instead of re-running every column's checks. Duplicates are not collapsed:
-/// fingerprints count what the logs show.
+/// The valid usage rows with only the columns the behaviour features read, put on the
+/// calendar; agents keep the names the logs give them, which the behaviour fold maps once per
+/// name instead of joining the identity map on every row. The behaviour plan scans the inputs
+/// again rather than share the main plan's rows (a cache of every column buffers about 1 GB
+/// more at 11.6M requests), so this reads and types just these columns and leaves out the rows
+/// the first pass rejected, instead of re-running every column's checks. Duplicates are not
+/// collapsed: fingerprints count what the logs show.
 fn behavior_usage(
     sources: &Sources,
     quarantined: &[QuarantinedRow],
@@ -309,13 +313,7 @@ fn behavior_usage(
         })
         .collect();
     let usage = union(frames).expect("at least one usage file");
-    calendar::within(
-        calendar::apply(
-            identities::apply(usage, &sources.identities),
-            calendar_settings,
-        ),
-        calendar_settings,
-    )
+    calendar::within(calendar::apply(usage, calendar_settings), calendar_settings)
 }
 
 /// Quarantined rows sorted by file and row, and the file index of each.

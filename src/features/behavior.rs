@@ -1,10 +1,10 @@
-//! Behaviour features: request-level fingerprints reduced to small aggregates in the lazy plan.
+//! Behaviour features: request-level fingerprints reduced to small aggregates per agent-week.
 //!
 //! The valid usage rows (only the five [`COLUMNS`] are read, mapped to identities and put on
-//! the calendar) are reduced once to integers: an agent-week hash, the request count, the
-//! second, and u64 keys of (agent-week, prompt) and (agent-week, session). Three group-bys
-//! share that one pass through a cache, each ending in a table of at most (agent, week, hour
-//! of week) rows; the activity plan also names each agent-week hash:
+//! the calendar) are reduced in the lazy plan to integers: an agent-week hash, the request
+//! count, the second, and u64 keys of (agent-week, prompt) and (agent-week, session). A callback
+//! sink hands those rows, batch by batch, to a fold in Rust that keeps one map entry per active
+//! 10-minute bin, distinct prompt and session, and ends in one [`BehaviorWeek`] per agent-week:
 //! - **activity**: requests per 10-minute bin, folded to the hour of the week counted from the
 //!   leaderboard snapshot. It gives the hour-of-day profile (round-the-clock activity), the
 //!   share before the snapshot, and the index of dispersion of requests per active bin (a loop
@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::{i64s, strings, u64s};
 use crate::normalize::calendar::WEEK;
 use crate::schema;
 
@@ -129,14 +128,6 @@ pub const COLUMNS: [&str; 5] = [
     schema::SESSION_ID,
 ];
 
-const BIN: &str = "_bin";
-const HOUR: &str = "_hour_of_week";
-const COUNT: &str = "_count";
-const ROWS: &str = "_rows";
-const SQUARES: &str = "_squares";
-const BINS: &str = "_bins";
-const START: &str = "_start";
-
 fn epoch_seconds() -> Expr {
     col(schema::TS)
         .cast(DataType::Int64)
@@ -147,114 +138,34 @@ fn requests() -> Expr {
     col(schema::REQUESTS).cast(DataType::UInt64)
 }
 
-/// An agent-week as one u64: the later group-bys key on it instead of a string and an integer,
-/// and [`fold`] names it again from the activity plan, which keeps the agent and the week.
+/// An agent-week as one u64, of the agent's name as the logs give it (before the identity
+/// map, which the fold applies once per name): the fold's index, which reads the name and the
+/// week only the first time it meets one.
 fn agent_week() -> Expr {
     as_struct(vec![col(schema::AGENT), col(WEEK)])
         .hash(0x51, 0x7e, 0x3a, 0x90)
         .alias(AGENT_WEEK)
 }
 
-/// Requests per (agent, week, hour of the week from the snapshot), with the dispersion of
-/// 10-minute bin counts inside each hour.
-pub fn activity(usage: LazyFrame, snapshot: Snapshot) -> LazyFrame {
-    let anchor_bin = snapshot.anchor_seconds().div_euclid(BIN_SECONDS);
-    let bins_per_week = WEEK_SECONDS / BIN_SECONDS;
-    let bins_per_hour = 3_600 / BIN_SECONDS;
-    let hour = ((col(BIN) - lit(anchor_bin)) % lit(bins_per_week) + lit(bins_per_week))
-        % lit(bins_per_week);
-    usage
-        .select([
-            col(AGENT_WEEK),
-            col(schema::AGENT),
-            col(WEEK),
-            col(schema::REQUESTS),
-            col(SECONDS).floor_div(lit(BIN_SECONDS)).alias(BIN),
-        ])
-        .group_by([col(AGENT_WEEK), col(BIN)])
-        .agg([
-            col(schema::REQUESTS).sum().alias(COUNT),
-            len().cast(DataType::UInt64).alias(ROWS),
-            col(schema::AGENT).first(),
-            col(WEEK).first(),
-        ])
-        .with_column(hour.floor_div(lit(bins_per_hour)).alias(HOUR))
-        .group_by([col(AGENT_WEEK), col(HOUR)])
-        .agg([
-            col(COUNT).sum(),
-            (col(COUNT) * col(COUNT)).sum().alias(SQUARES),
-            len().cast(DataType::UInt64).alias(BINS),
-            col(ROWS).sum(),
-            col(schema::AGENT).first(),
-            col(WEEK).first(),
-        ])
-}
-
-/// Requests with a prompt hash and distinct hashes, per agent-week.
-pub fn prompts(usage: LazyFrame) -> LazyFrame {
-    usage
-        .filter(col(PROMPT_KEY).is_not_null())
-        .group_by([col(PROMPT_KEY)])
-        .agg([
-            len().cast(DataType::UInt64).alias(COUNT),
-            col(AGENT_WEEK).first(),
-        ])
-        .group_by([col(AGENT_WEEK)])
-        .agg([
-            col(COUNT).sum(),
-            len().cast(DataType::UInt64).alias("_distinct"),
-        ])
-}
-
-/// Sessions per agent-week and the most that started within one 5-minute window.
-pub fn session_starts(usage: LazyFrame) -> LazyFrame {
-    usage
-        .filter(col(SESSION_KEY).is_not_null())
-        .group_by([col(SESSION_KEY)])
-        .agg([col(SECONDS).min().alias(START), col(AGENT_WEEK).first()])
-        .with_column(col(START).floor_div(lit(START_WINDOW_SECONDS)))
-        .group_by([col(AGENT_WEEK), col(START)])
-        .agg([len().cast(DataType::UInt64).alias(COUNT)])
-        .group_by([col(AGENT_WEEK)])
-        .agg([
-            col(COUNT).sum().alias("_sessions"),
-            col(COUNT).max().alias("_max_starts"),
-        ])
-}
-
-/// One row per usage row, everything the plans group on reduced to integers in one pass: the
-/// agent-week, and per-row keys for the prompt and the session. One u64 per (agent, week,
-/// prompt) groups faster than a string and two integers (8.9 s to 3.1 s at 11.6M requests,
-/// BENCHMARKS.md); two of 11.6M keys colliding has a chance of about 4 in a million and would
-/// merge two prompts.
+/// One row per usage row, everything the fold keys on reduced to integers in the plan: the
+/// agent-week, and u64 hashes of the prompt and the session (null where the row has none).
+/// Two of 11.6M prompt hashes colliding has a chance of about 4 in a million and would merge
+/// two prompts.
 fn narrow(usage: LazyFrame) -> LazyFrame {
     let keyed = |column: &str, seeds: [u64; 4]| {
         when(col(column).is_not_null())
-            .then(
-                as_struct(vec![col(AGENT_WEEK), col(column)])
-                    .hash(seeds[0], seeds[1], seeds[2], seeds[3]),
-            )
+            .then(col(column).hash(seeds[0], seeds[1], seeds[2], seeds[3]))
             .otherwise(lit(NULL).cast(DataType::UInt64))
     };
-    usage
-        .select([
-            col(schema::AGENT),
-            col(WEEK),
-            agent_week(),
-            requests().alias(schema::REQUESTS),
-            epoch_seconds().alias(SECONDS),
-            col(schema::PROMPT_HASH),
-            col(schema::SESSION_ID),
-        ])
-        .select([
-            col(schema::AGENT),
-            col(WEEK),
-            col(AGENT_WEEK),
-            col(schema::REQUESTS),
-            col(SECONDS),
-            keyed(schema::PROMPT_HASH, [0x9e37, 0x79b9, 0x7f4a, 0x7c15]).alias(PROMPT_KEY),
-            keyed(schema::SESSION_ID, [0x5e55, 0x10, 0x4b, 0x1d]).alias(SESSION_KEY),
-        ])
+    usage.select([
+        col(schema::AGENT),
+        col(WEEK).cast(DataType::Int32),
+        agent_week(),
+        requests().alias(schema::REQUESTS),
+        epoch_seconds().alias(SECONDS),
+        keyed(schema::PROMPT_HASH, [0x9e37, 0x79b9, 0x7f4a, 0x7c15]).alias(PROMPT_KEY),
+        keyed(schema::SESSION_ID, [0x5e55, 0x10, 0x4b, 0x1d]).alias(SESSION_KEY),
+    ])
 }
 
 const SECONDS: &str = "_seconds";
@@ -262,71 +173,229 @@ const PROMPT_KEY: &str = "_prompt_key";
 const SESSION_KEY: &str = "_session_key";
 const AGENT_WEEK: &str = "_agent_week";
 
-/// The three plans, in the order [`fold`] reads their results.
-pub fn plans(usage: LazyFrame, snapshot: Snapshot) -> Vec<LazyFrame> {
-    let usage = narrow(usage).cache();
-    vec![
-        activity(usage.clone(), snapshot),
-        prompts(usage.clone()),
-        session_starts(usage),
-    ]
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// Prompt keys an agent-week holds before it sorts them and drops repeats.
+const COMPACT_AT: usize = 4_096;
+
+/// What the fold has seen of one agent-week, under one name as the logs give it. Everything is
+/// kept per agent-week, so that the maps stay small enough to be cheap to update, and so that
+/// two names of one agent can be merged exactly once the identity map has spoken.
+#[derive(Debug)]
+struct Seen {
+    name: String,
+    week: i32,
+    /// 10-minute bin → (requests, rows).
+    bins: Map<i64, (u64, u64)>,
+    /// Rows with a prompt hash.
+    prompted: u64,
+    /// Prompt keys, sorted and without repeats up to `sorted`, then as they came.
+    prompts: Vec<u64>,
+    sorted: usize,
+    /// Session key → first second.
+    sessions: Map<u64, i64>,
 }
 
-/// Folds the collected plans into agent-weeks, sorted by agent then week. Weeks outside the
-/// calendar window are dropped by the caller's filter on the usage rows.
-pub fn fold(frames: &[DataFrame]) -> PolarsResult<Vec<BehaviorWeek>> {
-    let mut weeks: BTreeMap<(String, i32), BehaviorWeek> = BTreeMap::new();
-    let entry = |agent: &Option<String>, week: i64| {
-        let agent = agent.clone().unwrap_or_default();
-        let week = week as i32;
-        (agent, week)
+impl Seen {
+    fn new(name: String, week: i32) -> Seen {
+        Seen {
+            name,
+            week,
+            bins: Map::default(),
+            prompted: 0,
+            prompts: Vec::new(),
+            sorted: 0,
+            sessions: Map::default(),
+        }
+    }
+
+    /// Sorts the prompt keys and drops repeats, so that they take the room of the distinct
+    /// prompts, not of the rows.
+    fn compact(&mut self) {
+        self.prompts.sort_unstable();
+        self.prompts.dedup();
+        self.sorted = self.prompts.len();
+    }
+
+    fn absorb(&mut self, other: Seen) {
+        for (bin, (count, rows)) in other.bins {
+            let sums = self.bins.entry(bin).or_default();
+            sums.0 += count;
+            sums.1 += rows;
+        }
+        self.prompted += other.prompted;
+        self.prompts.extend(other.prompts);
+        for (session, start) in other.sessions {
+            let first = self.sessions.entry(session).or_insert(start);
+            *first = (*first).min(start);
+        }
+    }
+
+    fn into_week(mut self, agent: String, snapshot: Snapshot) -> BehaviorWeek {
+        let anchor_bin = snapshot.anchor_seconds().div_euclid(BIN_SECONDS);
+        let bins_per_week = WEEK_SECONDS / BIN_SECONDS;
+        let bins_per_hour = 3_600 / BIN_SECONDS;
+        let mut week = BehaviorWeek::new(agent, self.week);
+        // Hour → requests and rows, to tell buckets from single requests.
+        let mut rows: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
+        for (bin, (count, bin_rows)) in &self.bins {
+            let hour = ((bin - anchor_bin).rem_euclid(bins_per_week) / bins_per_hour) as u8;
+            let sums = rows.entry(hour).or_default();
+            sums.0 += count;
+            sums.1 += bin_rows;
+            week.bins += 1;
+            week.bin_requests += count;
+            week.bin_squares += count * count;
+        }
+        for (hour, (count, bin_rows)) in rows {
+            week.hours.insert(hour, count);
+            week.bucketed |= count > bin_rows;
+        }
+        self.compact();
+        week.prompted = self.prompted;
+        week.distinct_prompts = self.prompts.len() as u64;
+        let mut starts: Map<i64, u64> = Map::default();
+        for start in self.sessions.values() {
+            *starts
+                .entry(start.div_euclid(START_WINDOW_SECONDS))
+                .or_default() += 1;
+        }
+        week.sessions = self.sessions.len() as u64;
+        week.max_simultaneous_starts = starts.values().copied().max().unwrap_or(0);
+        week
+    }
+}
+
+/// The running state of the fold.
+#[derive(Debug, Default)]
+struct Accumulator {
+    index: Map<u64, usize>,
+    seen: Vec<Seen>,
+    /// The last agent-week looked up: logs tend to come in runs of one agent.
+    last: Option<(u64, usize)>,
+}
+
+impl Accumulator {
+    /// Adds one batch of [`narrow`] rows.
+    fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
+        let agent_weeks = batch.column(AGENT_WEEK)?.u64()?;
+        let requests = batch.column(schema::REQUESTS)?.u64()?;
+        let seconds = batch.column(SECONDS)?.i64()?;
+        let prompts = batch.column(PROMPT_KEY)?.u64()?;
+        let sessions = batch.column(SESSION_KEY)?.u64()?;
+        let names = batch.column(schema::AGENT)?.str()?;
+        let week_days = batch.column(WEEK)?.i32()?;
+        let rows = agent_weeks
+            .iter()
+            .zip(requests.iter())
+            .zip(seconds.iter())
+            .zip(prompts.iter().zip(sessions.iter()));
+        for (row, (((agent_week, requests), second), (prompt, session))) in rows.enumerate() {
+            let agent_week = agent_week.unwrap_or(0);
+            let at = match self.last {
+                Some((key, at)) if key == agent_week => at,
+                _ => {
+                    let next = self.seen.len();
+                    let at = *self.index.entry(agent_week).or_insert(next);
+                    if at == next {
+                        self.seen.push(Seen::new(
+                            names.get(row).unwrap_or_default().to_string(),
+                            week_days.get(row).unwrap_or(0),
+                        ));
+                    }
+                    self.last = Some((agent_week, at));
+                    at
+                }
+            };
+            let seen = &mut self.seen[at];
+            if let Some(prompt) = prompt {
+                seen.prompted += 1;
+                seen.prompts.push(prompt);
+                if seen.prompts.len() - seen.sorted >= COMPACT_AT.max(seen.sorted) {
+                    seen.compact();
+                }
+            }
+            let Some(second) = second else { continue };
+            let bin = seen.bins.entry(second.div_euclid(BIN_SECONDS)).or_default();
+            bin.0 += requests.unwrap_or(0);
+            bin.1 += 1;
+            if let Some(session) = session {
+                let first = seen.sessions.entry(session).or_insert(second);
+                *first = (*first).min(second);
+            }
+        }
+        Ok(())
+    }
+
+    /// The agent-weeks, under their canonical names, sorted by agent then week. Names the logs
+    /// spell differently for one agent are merged here, once per name rather than once per row.
+    fn finish(self, canonical: impl Fn(&str) -> String, snapshot: Snapshot) -> Vec<BehaviorWeek> {
+        let mut names: Map<String, String> = Map::default();
+        let mut merged: BTreeMap<(String, i32), Seen> = BTreeMap::new();
+        for seen in self.seen {
+            let agent = names
+                .entry(seen.name.clone())
+                .or_insert_with(|| canonical(&seen.name))
+                .clone();
+            match merged.entry((agent, seen.week)) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(seen);
+                }
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    slot.get_mut().absorb(seen)
+                }
+            }
+        }
+        merged
+            .into_iter()
+            .map(|((agent, _), seen)| seen.into_week(agent, snapshot))
+            .collect()
+    }
+}
+
+/// The behaviour features of one run: filled batch by batch while the plan from [`plan`]
+/// streams, read once it has run.
+#[derive(Debug, Clone)]
+pub struct Collector {
+    state: std::sync::Arc<std::sync::Mutex<Accumulator>>,
+    snapshot: Snapshot,
+}
+
+impl Collector {
+    /// The agent-weeks the plan streamed through, each name mapped by `canonical` (the
+    /// identity map), sorted by agent then week. Weeks outside the calendar window are dropped
+    /// by the caller's filter on the usage rows.
+    pub fn finish(self, canonical: impl Fn(&str) -> String) -> Vec<BehaviorWeek> {
+        let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        state.finish(canonical, self.snapshot)
+    }
+}
+
+/// The behaviour plan: `usage` (agent names as the logs give them, on the calendar) reduced to
+/// integer keys in the lazy plan, then streamed into a fold in Rust, batch by batch, through a
+/// callback sink. Collect the plan (alone or with others), then call [`Collector::finish`].
+///
+/// The fold replaced three streaming group-bys (10-minute bins, prompts, session starts) and
+/// the identity join on every row: per row, one lookup of the agent-week (mostly the last
+/// one) and updates to its own small maps, where a group-by hashes into one table over every
+/// row (BENCHMARKS.md). Memory is one entry per active 10-minute bin, distinct prompt and
+/// session, as the group-bys held.
+pub fn plan(usage: LazyFrame, snapshot: Snapshot) -> PolarsResult<(LazyFrame, Collector)> {
+    let collector = Collector {
+        state: Default::default(),
+        snapshot,
     };
-    let activity = &frames[0];
-    let (agents, week_days, hours) = (
-        strings(activity, schema::AGENT)?,
-        i64s(activity, WEEK)?,
-        i64s(activity, HOUR)?,
-    );
-    let (counts, squares, bins, rows) = (
-        u64s(activity, COUNT)?,
-        u64s(activity, SQUARES)?,
-        u64s(activity, BINS)?,
-        u64s(activity, ROWS)?,
-    );
-    // The later plans name agent-weeks by their hash; the activity plan has every agent-week.
-    let mut named: std::collections::HashMap<u64, (String, i32)> = Default::default();
-    let keys = u64s(activity, AGENT_WEEK)?;
-    for i in 0..activity.height() {
-        let key = entry(&agents[i], week_days[i]);
-        named.insert(keys[i], key.clone());
-        let week = weeks
-            .entry(key.clone())
-            .or_insert_with(|| BehaviorWeek::new(key.0, key.1));
-        *week.hours.entry(hours[i] as u8).or_default() += counts[i];
-        week.bins += bins[i];
-        week.bin_requests += counts[i];
-        week.bin_squares += squares[i];
-        week.bucketed |= counts[i] > rows[i];
-    }
-    let prompts = &frames[1];
-    let keys = u64s(prompts, AGENT_WEEK)?;
-    let (prompted, distinct) = (u64s(prompts, COUNT)?, u64s(prompts, "_distinct")?);
-    for i in 0..prompts.height() {
-        if let Some(week) = named.get(&keys[i]).and_then(|key| weeks.get_mut(key)) {
-            week.prompted += prompted[i];
-            week.distinct_prompts += distinct[i];
-        }
-    }
-    let starts = &frames[2];
-    let keys = u64s(starts, AGENT_WEEK)?;
-    let (sessions, max_starts) = (u64s(starts, "_sessions")?, u64s(starts, "_max_starts")?);
-    for i in 0..starts.height() {
-        if let Some(week) = named.get(&keys[i]).and_then(|key| weeks.get_mut(key)) {
-            week.sessions += sessions[i];
-            week.max_simultaneous_starts = week.max_simultaneous_starts.max(max_starts[i]);
-        }
-    }
-    Ok(weeks.into_values().collect())
+    let state = collector.state.clone();
+    let sink = narrow(usage).sink_batches(
+        PlanCallback::new(move |batch: DataFrame| {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            state.add(&batch)?;
+            Ok(false)
+        }),
+        false,
+        None,
+    )?;
+    Ok((sink, collector))
 }
 
 #[cfg(test)]
@@ -373,11 +442,9 @@ mod tests {
         let chrono_time = chrono::DateTime::from_timestamp(friday, 0).unwrap();
         assert_eq!(chrono_time.format("%a %H:%M").to_string(), "Fri 16:00");
         let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
-        let frames: Vec<DataFrame> = plans(frame.lazy(), snapshot)
-            .into_iter()
-            .map(|p| p.collect().unwrap())
-            .collect();
-        let weeks = fold(&frames).unwrap();
+        let (plan, collector) = plan(frame.lazy(), snapshot).unwrap();
+        plan.collect().unwrap();
+        let weeks = collector.finish(str::to_string);
         assert_eq!(weeks.len(), 1);
         let week = &weeks[0];
         assert_eq!(week.hours.get(&167), Some(&2));
@@ -386,5 +453,100 @@ mod tests {
         assert_eq!((week.prompted, week.distinct_prompts), (2, 1));
         assert_eq!((week.sessions, week.max_simultaneous_starts), (3, 2));
         assert!(!week.bucketed);
+    }
+
+    /// Usage rows at `seconds` after 2026-09-18T16:00:00Z, all in week 0.
+    fn rows(agents: &[&str], seconds: &[i64], prompts: &[Option<&str>]) -> DataFrame {
+        let friday = 1_789_747_200i64;
+        let ts = Series::new(
+            schema::TS.into(),
+            seconds
+                .iter()
+                .map(|s| (friday + s) * 1_000_000)
+                .collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+        .unwrap();
+        let n = agents.len();
+        DataFrame::new_infer_height(vec![
+            Column::from(ts),
+            Column::new(schema::AGENT.into(), agents),
+            Column::new(WEEK.into(), vec![0i32; n]),
+            Column::new(schema::REQUESTS.into(), vec![1u64; n]),
+            Column::new(schema::PROMPT_HASH.into(), prompts),
+            Column::new(
+                schema::SESSION_ID.into(),
+                (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn folded(frame: DataFrame, canonical: impl Fn(&str) -> String) -> Vec<BehaviorWeek> {
+        let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
+        let (plan, collector) = plan(frame.lazy(), snapshot).unwrap();
+        plan.collect().unwrap();
+        collector.finish(canonical)
+    }
+
+    #[test]
+    fn two_names_of_one_agent_are_one_agent_week_counted_exactly() {
+        // "Dana" and "dana@corp" are one agent. Their requests share a 10-minute bin, which
+        // counts 2 (squares 4, not 1 + 1), and one prompt, which counts once.
+        let frame = rows(
+            &["Dana", "dana@corp", "dana@corp"],
+            &[60, 120, 7_200],
+            &[Some("p"), Some("p"), Some("q")],
+        );
+        let weeks = folded(frame, |name| {
+            if name.starts_with("dana") || name == "Dana" {
+                "dana".to_string()
+            } else {
+                name.to_string()
+            }
+        });
+        assert_eq!(weeks.len(), 1);
+        let week = &weeks[0];
+        assert_eq!(week.agent, "dana");
+        assert_eq!((week.bins, week.bin_requests, week.bin_squares), (2, 3, 5));
+        assert_eq!((week.prompted, week.distinct_prompts), (3, 2));
+        assert_eq!((week.sessions, week.max_simultaneous_starts), (3, 2));
+    }
+
+    #[test]
+    fn interleaved_rows_fold_as_sorted_ones_do() {
+        // 10,000 requests of two agents, 9,000 distinct prompts each: past the point where the
+        // fold compacts its prompt keys, and in both orders.
+        let n = 10_000usize;
+        let mut agents = Vec::new();
+        let mut seconds = Vec::new();
+        let mut prompts = Vec::new();
+        for i in 0..n {
+            for agent in ["a", "b"] {
+                agents.push(agent);
+                seconds.push((i as i64 * 37) % 200_000);
+                prompts.push(format!("{agent}{}", i % 9_000));
+            }
+        }
+        let prompt_refs: Vec<Option<&str>> = prompts.iter().map(|p| Some(p.as_str())).collect();
+        let interleaved = folded(rows(&agents, &seconds, &prompt_refs), str::to_string);
+        let order: Vec<usize> = (0..2 * n).step_by(2).chain((1..2 * n).step_by(2)).collect();
+        let sorted = folded(
+            rows(
+                &order.iter().map(|i| agents[*i]).collect::<Vec<_>>(),
+                &order.iter().map(|i| seconds[*i]).collect::<Vec<_>>(),
+                &order.iter().map(|i| prompt_refs[*i]).collect::<Vec<_>>(),
+            ),
+            str::to_string,
+        );
+        assert_eq!(interleaved, sorted);
+        assert_eq!(interleaved.len(), 2);
+        for week in &interleaved {
+            assert_eq!((week.prompted, week.distinct_prompts), (n as u64, 9_000));
+            assert_eq!(week.requests(), n as u64);
+        }
     }
 }

@@ -196,6 +196,13 @@ impl IdentityMap {
         self.by_alias.get(&alias_key(name))
     }
 
+    /// The agent a name belongs to: the mapped agent, or the name itself, trimmed and
+    /// lowercased, as [`apply`] names it.
+    pub fn canonical(&self, name: &str) -> String {
+        self.resolve(name)
+            .map_or_else(|| alias_key(name), |identity| identity.agent.clone())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_alias.is_empty()
     }
@@ -281,6 +288,40 @@ mod tests {
         );
         assert_eq!(map.resolve("release-bot").unwrap().kind, AgentKind::Service);
         assert!(map.resolve("someone-else").is_none());
+    }
+
+    #[test]
+    fn canonical_names_agents_as_the_plan_does() {
+        // The behaviour fold maps names with `canonical`, the usage plan with `apply`: an
+        // agent must come out of both under one name, or its fingerprints go unread.
+        let (_dir, path) =
+            write("alias,agent\nJane.Doe@corp.example,jane\nDana@Corp.Example,dana\n");
+        let map = IdentityMap::load(&path).unwrap();
+        let names = [
+            "JANE.DOE@corp.example",
+            "dana@corp.example",
+            "Ünal.Kaya",
+            "jane",
+        ];
+        let frame = df![schema::AGENT => names, "raw" => names].unwrap().lazy();
+        let applied = apply(frame, &map).collect().unwrap();
+        let column = |name: &str| -> Vec<String> {
+            let values = applied.column(name).unwrap().str().unwrap();
+            values.iter().map(|v| v.unwrap().to_string()).collect()
+        };
+        let mut applied: Vec<(String, String)> = column("raw")
+            .into_iter()
+            .zip(column(schema::AGENT))
+            .collect();
+        applied.sort();
+        let mut canonical: Vec<(String, String)> = names
+            .iter()
+            .map(|n| (n.to_string(), map.canonical(n)))
+            .collect();
+        canonical.sort();
+        assert_eq!(applied, canonical);
+        let canonical: Vec<String> = names.iter().map(|n| map.canonical(n)).collect();
+        assert_eq!(canonical, ["jane", "dana", "ünal.kaya", "jane"]);
     }
 
     #[test]
