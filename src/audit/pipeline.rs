@@ -357,8 +357,8 @@ fn quarantined_rows(
 mod tests {
     use super::*;
 
-    /// The behaviour plans read only their columns and leave out the rows the checks rejected
-    /// by row number: they must see exactly the valid rows, no more.
+    /// The behaviour plan reads only its columns and leaves out the rows the checks rejected
+    /// by row number: it must see exactly the valid rows, no more.
     #[test]
     fn behaviour_features_count_the_valid_rows_only() {
         let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/quarantine/usage.csv");

@@ -1,10 +1,11 @@
 //! Behaviour features: request-level fingerprints reduced to small aggregates per agent-week.
 //!
-//! The valid usage rows (only the five [`COLUMNS`] are read, mapped to identities and put on
-//! the calendar) are reduced in the lazy plan to integers: an agent-week hash, the request
-//! count, the second, and u64 keys of (agent-week, prompt) and (agent-week, session). A callback
-//! sink hands those rows, batch by batch, to a fold in Rust that keeps one map entry per active
-//! 10-minute bin, distinct prompt and session, and ends in one [`BehaviorWeek`] per agent-week:
+//! The valid usage rows (only the five [`COLUMNS`] are read, and put on the calendar) are
+//! reduced in the lazy plan to integers: a hash of the agent's name and the week, the request
+//! count, the second, and u64 hashes of the prompt and the session. A callback sink hands those
+//! rows, batch by batch, to a fold in Rust that keeps, per agent-week, its active 10-minute
+//! bins, prompt keys and sessions, maps each name through the identity map once, and ends in
+//! one [`BehaviorWeek`] per agent-week:
 //! - **activity**: requests per 10-minute bin, folded to the hour of the week counted from the
 //!   leaderboard snapshot. It gives the hour-of-day profile (round-the-clock activity), the
 //!   share before the snapshot, and the index of dispersion of requests per active bin (a loop
@@ -16,7 +17,9 @@
 //! Rows that carry several requests (bucketed vendor exports) say nothing about timing within
 //! the bucket; an agent-week with such rows is marked `bucketed` and its cadence is not judged.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
@@ -119,7 +122,7 @@ impl BehaviorWeek {
     }
 }
 
-/// The canonical usage columns the behaviour plans read.
+/// The canonical usage columns the behaviour plan reads.
 pub const COLUMNS: [&str; 5] = [
     schema::AGENT,
     schema::TS,
@@ -149,8 +152,8 @@ fn agent_week() -> Expr {
 
 /// One row per usage row, everything the fold keys on reduced to integers in the plan: the
 /// agent-week, and u64 hashes of the prompt and the session (null where the row has none).
-/// Two of 11.6M prompt hashes colliding has a chance of about 4 in a million and would merge
-/// two prompts.
+/// Keys are only compared within one agent-week, so two prompts are merged by a collision with
+/// a chance of about n² / 2⁶⁵ for an agent-week of n prompts: 10⁻¹³ for 2,000.
 fn narrow(usage: LazyFrame) -> LazyFrame {
     let keyed = |column: &str, seeds: [u64; 4]| {
         when(col(column).is_not_null())
@@ -175,14 +178,17 @@ const AGENT_WEEK: &str = "_agent_week";
 
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
-/// Prompt keys an agent-week holds before it sorts them and drops repeats.
-const COMPACT_AT: usize = 4_096;
+/// Unsorted prompt keys an agent-week holds, at least, before it sorts them and drops repeats.
+/// Compacting when the unsorted tail reaches max(this, the sorted part) costs O(log n) per key
+/// and holds at most max(2d, d + 256) keys for d distinct prompts: a loop that repeats a few
+/// prompts all week holds a few hundred, not one per request.
+const COMPACT_AT: usize = 256;
 
 /// What the fold has seen of one agent-week, under one name as the logs give it. Everything is
 /// kept per agent-week, so that the maps stay small enough to be cheap to update, and so that
 /// two names of one agent can be merged exactly once the identity map has spoken.
 #[derive(Debug)]
-struct Seen {
+struct NameWeek {
     name: String,
     week: i32,
     /// 10-minute bin → (requests, rows).
@@ -196,9 +202,9 @@ struct Seen {
     sessions: Map<u64, i64>,
 }
 
-impl Seen {
-    fn new(name: String, week: i32) -> Seen {
-        Seen {
+impl NameWeek {
+    fn new(name: String, week: i32) -> NameWeek {
+        NameWeek {
             name,
             week,
             bins: Map::default(),
@@ -217,10 +223,10 @@ impl Seen {
         self.sorted = self.prompts.len();
     }
 
-    fn absorb(&mut self, other: Seen) {
+    fn absorb(&mut self, other: NameWeek) {
         for (bin, (count, rows)) in other.bins {
             let sums = self.bins.entry(bin).or_default();
-            sums.0 += count;
+            sums.0 = sums.0.saturating_add(count);
             sums.1 += rows;
         }
         self.prompted += other.prompted;
@@ -236,18 +242,22 @@ impl Seen {
         let bins_per_week = WEEK_SECONDS / BIN_SECONDS;
         let bins_per_hour = 3_600 / BIN_SECONDS;
         let mut week = BehaviorWeek::new(agent, self.week);
-        // Hour → requests and rows, to tell buckets from single requests.
-        let mut rows: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
+        // Hour → requests and rows, to tell buckets from single requests. Sums saturate: a
+        // bucketed export can claim any count, and its cadence is not judged anyway.
+        let mut by_hour: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
         for (bin, (count, bin_rows)) in &self.bins {
+            // In 0..168: rem_euclid is non-negative and below the bins of a week.
             let hour = ((bin - anchor_bin).rem_euclid(bins_per_week) / bins_per_hour) as u8;
-            let sums = rows.entry(hour).or_default();
-            sums.0 += count;
+            let sums = by_hour.entry(hour).or_default();
+            sums.0 = sums.0.saturating_add(*count);
             sums.1 += bin_rows;
             week.bins += 1;
-            week.bin_requests += count;
-            week.bin_squares += count * count;
+            week.bin_requests = week.bin_requests.saturating_add(*count);
+            week.bin_squares = week
+                .bin_squares
+                .saturating_add(count.saturating_mul(*count));
         }
-        for (hour, (count, bin_rows)) in rows {
+        for (hour, (count, bin_rows)) in by_hour {
             week.hours.insert(hour, count);
             week.bucketed |= count > bin_rows;
         }
@@ -269,14 +279,17 @@ impl Seen {
 /// The running state of the fold.
 #[derive(Debug, Default)]
 struct Accumulator {
+    /// Agent-week key → its slot in `weeks`.
     index: Map<u64, usize>,
-    seen: Vec<Seen>,
+    weeks: Vec<NameWeek>,
     /// The last agent-week looked up: logs tend to come in runs of one agent.
     last: Option<(u64, usize)>,
 }
 
 impl Accumulator {
-    /// Adds one batch of [`narrow`] rows.
+    /// Adds one batch of [`narrow`] rows. The first pass's checks have rejected rows without a
+    /// timestamp or an agent and filled missing request counts with 1, so the `None` arms below
+    /// are for library callers only.
     fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
         let agent_weeks = batch.column(AGENT_WEEK)?.u64()?;
         let requests = batch.column(schema::REQUESTS)?.u64()?;
@@ -292,35 +305,35 @@ impl Accumulator {
             .zip(prompts.iter().zip(sessions.iter()));
         for (row, (((agent_week, requests), second), (prompt, session))) in rows.enumerate() {
             let agent_week = agent_week.unwrap_or(0);
-            let at = match self.last {
-                Some((key, at)) if key == agent_week => at,
+            let slot = match self.last {
+                Some((key, slot)) if key == agent_week => slot,
                 _ => {
-                    let next = self.seen.len();
-                    let at = *self.index.entry(agent_week).or_insert(next);
-                    if at == next {
-                        self.seen.push(Seen::new(
+                    let next = self.weeks.len();
+                    let slot = *self.index.entry(agent_week).or_insert(next);
+                    if slot == next {
+                        self.weeks.push(NameWeek::new(
                             names.get(row).unwrap_or_default().to_string(),
                             week_days.get(row).unwrap_or(0),
                         ));
                     }
-                    self.last = Some((agent_week, at));
-                    at
+                    self.last = Some((agent_week, slot));
+                    slot
                 }
             };
-            let seen = &mut self.seen[at];
+            let week = &mut self.weeks[slot];
             if let Some(prompt) = prompt {
-                seen.prompted += 1;
-                seen.prompts.push(prompt);
-                if seen.prompts.len() - seen.sorted >= COMPACT_AT.max(seen.sorted) {
-                    seen.compact();
+                week.prompted += 1;
+                week.prompts.push(prompt);
+                if week.prompts.len() - week.sorted >= COMPACT_AT.max(week.sorted) {
+                    week.compact();
                 }
             }
             let Some(second) = second else { continue };
-            let bin = seen.bins.entry(second.div_euclid(BIN_SECONDS)).or_default();
-            bin.0 += requests.unwrap_or(0);
+            let bin = week.bins.entry(second.div_euclid(BIN_SECONDS)).or_default();
+            bin.0 = bin.0.saturating_add(requests.unwrap_or(0));
             bin.1 += 1;
             if let Some(session) = session {
-                let first = seen.sessions.entry(session).or_insert(second);
+                let first = week.sessions.entry(session).or_insert(second);
                 *first = (*first).min(second);
             }
         }
@@ -331,42 +344,42 @@ impl Accumulator {
     /// spell differently for one agent are merged here, once per name rather than once per row.
     fn finish(self, canonical: impl Fn(&str) -> String, snapshot: Snapshot) -> Vec<BehaviorWeek> {
         let mut names: Map<String, String> = Map::default();
-        let mut merged: BTreeMap<(String, i32), Seen> = BTreeMap::new();
-        for seen in self.seen {
+        let mut merged: BTreeMap<(String, i32), NameWeek> = BTreeMap::new();
+        for week in self.weeks {
             let agent = names
-                .entry(seen.name.clone())
-                .or_insert_with(|| canonical(&seen.name))
+                .entry(week.name.clone())
+                .or_insert_with(|| canonical(&week.name))
                 .clone();
-            match merged.entry((agent, seen.week)) {
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(seen);
+            match merged.entry((agent, week.week)) {
+                Entry::Vacant(slot) => {
+                    slot.insert(week);
                 }
-                std::collections::btree_map::Entry::Occupied(mut slot) => {
-                    slot.get_mut().absorb(seen)
-                }
+                Entry::Occupied(mut slot) => slot.get_mut().absorb(week),
             }
         }
         merged
             .into_iter()
-            .map(|((agent, _), seen)| seen.into_week(agent, snapshot))
+            .map(|((agent, _), week)| week.into_week(agent, snapshot))
             .collect()
     }
 }
 
 /// The behaviour features of one run: filled batch by batch while the plan from [`plan`]
-/// streams, read once it has run.
-#[derive(Debug, Clone)]
+/// streams, read once it has run. The sink calls back one batch at a time; the mutex is there
+/// because a callback must be `Sync`, not for contention.
+#[derive(Debug)]
 pub struct Collector {
-    state: std::sync::Arc<std::sync::Mutex<Accumulator>>,
+    state: Arc<Mutex<Accumulator>>,
     snapshot: Snapshot,
 }
 
 impl Collector {
     /// The agent-weeks the plan streamed through, each name mapped by `canonical` (the
     /// identity map), sorted by agent then week. Weeks outside the calendar window are dropped
-    /// by the caller's filter on the usage rows.
+    /// by the caller's filter on the usage rows. Call it once the plan has been collected: a
+    /// plan that failed never gets here (its error ends the run).
     pub fn finish(self, canonical: impl Fn(&str) -> String) -> Vec<BehaviorWeek> {
-        let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        let state = std::mem::take(&mut *self.state.lock().expect("the behaviour fold panicked"));
         state.finish(canonical, self.snapshot)
     }
 }
@@ -378,8 +391,8 @@ impl Collector {
 /// The fold replaced three streaming group-bys (10-minute bins, prompts, session starts) and
 /// the identity join on every row: per row, one lookup of the agent-week (mostly the last
 /// one) and updates to its own small maps, where a group-by hashes into one table over every
-/// row (BENCHMARKS.md). Memory is one entry per active 10-minute bin, distinct prompt and
-/// session, as the group-bys held.
+/// row (BENCHMARKS.md). Memory is an entry per active 10-minute bin and session and about one
+/// per distinct prompt (at most twice the distinct prompts, plus 256, per agent-week).
 pub fn plan(usage: LazyFrame, snapshot: Snapshot) -> PolarsResult<(LazyFrame, Collector)> {
     let collector = Collector {
         state: Default::default(),
@@ -388,7 +401,7 @@ pub fn plan(usage: LazyFrame, snapshot: Snapshot) -> PolarsResult<(LazyFrame, Co
     let state = collector.state.clone();
     let sink = narrow(usage).sink_batches(
         PlanCallback::new(move |batch: DataFrame| {
-            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = state.lock().expect("the behaviour fold panicked");
             state.add(&batch)?;
             Ok(false)
         }),
@@ -547,6 +560,39 @@ mod tests {
         for week in &interleaved {
             assert_eq!((week.prompted, week.distinct_prompts), (n as u64, 9_000));
             assert_eq!(week.requests(), n as u64);
+        }
+    }
+
+    #[test]
+    fn batches_fold_as_one_frame_does() {
+        // The sink hands the fold many batches, and the last agent-week and the unsorted
+        // prompt keys carry over from one to the next.
+        let n = 3_000usize;
+        let agents: Vec<&str> = (0..n).map(|i| ["a", "b"][(i / 7) % 2]).collect();
+        let seconds: Vec<i64> = (0..n).map(|i| i as i64 * 53).collect();
+        let prompts: Vec<String> = (0..n).map(|i| format!("p{}", i % 700)).collect();
+        let prompt_refs: Vec<Option<&str>> = prompts.iter().map(|p| Some(p.as_str())).collect();
+        let narrowed = narrow(rows(&agents, &seconds, &prompt_refs).lazy())
+            .collect()
+            .unwrap();
+        let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
+        let mut whole = Accumulator::default();
+        whole.add(&narrowed).unwrap();
+        let mut batched = Accumulator::default();
+        let mut offset = 0;
+        for size in [1, 6, 250, 1_000, 1_743] {
+            batched.add(&narrowed.slice(offset, size)).unwrap();
+            offset += size as i64;
+        }
+        assert_eq!(offset as usize, n);
+        let whole = whole.finish(str::to_string, snapshot);
+        assert_eq!(whole, batched.finish(str::to_string, snapshot));
+        assert_eq!(whole.len(), 2);
+        // Blocks of seven rows alternate between the agents, and a prompt returns every 700
+        // rows (a hundred blocks), always to the same agent.
+        for (week, agent) in whole.iter().zip(["a", "b"]) {
+            let rows = agents.iter().filter(|a| **a == agent).count() as u64;
+            assert_eq!((week.prompted, week.distinct_prompts), (rows, 350));
         }
     }
 }

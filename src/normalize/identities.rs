@@ -196,8 +196,8 @@ impl IdentityMap {
         self.by_alias.get(&alias_key(name))
     }
 
-    /// The agent a name belongs to: the mapped agent, or the name itself, trimmed and
-    /// lowercased, as [`apply`] names it.
+    /// The agent a name belongs to: the mapped agent, or the name itself, lowercased, as
+    /// [`apply`] names it. (Names reach both trimmed: the checks strip every text column.)
     pub fn canonical(&self, name: &str) -> String {
         self.resolve(name)
             .map_or_else(|| alias_key(name), |identity| identity.agent.clone())
