@@ -22,6 +22,9 @@ struct PlantedAgent {
     inflator: bool,
     #[serde(default)]
     visible_to: Vec<String>,
+    /// First inflated week, for inflators that began mid-period (all weeks otherwise).
+    #[serde(default)]
+    onset_week: Option<chrono::NaiveDate>,
 }
 
 /// How one archetype fared.
@@ -46,6 +49,11 @@ pub struct Evaluation {
     pub archetypes: Vec<ArchetypeScore>,
     /// The severity of every finding, in report order.
     pub severities: Vec<String>,
+    /// Over the flagged inflators: the share of the weeks their findings are about that were
+    /// inflated (from the planted onset on), and the share of their inflated weeks with usage
+    /// that the findings are about.
+    pub week_precision: f64,
+    pub week_recall: f64,
 }
 
 /// Audits `dir` (usage.parquet or usage.csv, outputs.csv, identities.csv) and scores it.
@@ -68,6 +76,7 @@ pub fn evaluate(dir: &Path, mut settings: AuditSettings) -> Result<Evaluation, A
     let report = build_report(&settings)?;
     let flagged: BTreeSet<&str> = report.findings.iter().map(|f| f.agent.as_str()).collect();
     let mut evaluation = score(&truth.planted, &flagged);
+    (evaluation.week_precision, evaluation.week_recall) = score_weeks(&truth.planted, &report);
     evaluation.severities = report
         .findings
         .iter()
@@ -130,7 +139,46 @@ fn score(planted: &[PlantedAgent], flagged: &BTreeSet<&str>) -> Evaluation {
         },
         archetypes: archetypes.into_values().collect(),
         severities: Vec::new(),
+        week_precision: 1.0,
+        week_recall: 1.0,
     }
+}
+
+/// Week precision and recall over the flagged inflators (1 when there is nothing to score).
+fn score_weeks(planted: &[PlantedAgent], report: &crate::report::AuditReport) -> (f64, f64) {
+    let inflators: BTreeMap<&str, &PlantedAgent> = planted
+        .iter()
+        .filter(|p| p.inflator)
+        .map(|p| (p.agent.as_str(), p))
+        .collect();
+    let (mut named, mut named_inflated, mut inflated, mut inflated_named) = (0, 0, 0, 0);
+    for finding in &report.findings {
+        let Some(truth) = inflators.get(finding.agent.as_str()) else {
+            continue;
+        };
+        let is_inflated = |week: chrono::NaiveDate| truth.onset_week.is_none_or(|o| week >= o);
+        let about: BTreeSet<chrono::NaiveDate> = finding
+            .weeks
+            .iter()
+            .filter_map(|w| w.week.parse().ok())
+            .collect();
+        named += about.len();
+        named_inflated += about.iter().filter(|w| is_inflated(**w)).count();
+        for week in report
+            .detail
+            .weeks
+            .iter()
+            .filter(|w| w.agent == finding.agent && w.requests > 0 && is_inflated(w.week))
+        {
+            inflated += 1;
+            inflated_named += usize::from(about.contains(&week.week));
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    (
+        ratio(named_inflated, named),
+        ratio(inflated_named, inflated),
+    )
 }
 
 /// The evaluation as a table (regular agents are not planted, so only their flags are counted).
@@ -144,6 +192,11 @@ pub fn render_table(evaluation: &Evaluation, out: &mut dyn Write) -> std::io::Re
         evaluation.recall,
         evaluation.true_positives,
         evaluation.inflators
+    )?;
+    writeln!(
+        out,
+        "weeks of the flagged inflators' findings: precision {:.2} (share of the weeks named that were inflated), recall {:.2} (share of inflated weeks named)\n",
+        evaluation.week_precision, evaluation.week_recall
     )?;
     writeln!(
         out,
@@ -176,6 +229,7 @@ mod tests {
             archetype: archetype.into(),
             inflator,
             visible_to: Vec::new(),
+            onset_week: None,
         }
     }
 

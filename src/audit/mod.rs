@@ -25,7 +25,7 @@ use crate::ingest::{self, IngestError};
 use crate::normalize::pricing::PriceTable;
 use crate::normalize::NormalizeError;
 use crate::report::{
-    self, AgentEntry, AuditReport, FindingEntry, Period, ReasonEntry, ToolInfo, Totals,
+    self, AgentEntry, AuditReport, FindingEntry, Period, ReasonEntry, ToolInfo, Totals, WeekEntry,
 };
 use crate::units::round_to;
 use progress::Progress;
@@ -494,6 +494,10 @@ fn assemble(
                 .unwrap_or_default(),
         })
         .collect();
+    let weekly_cost: std::collections::BTreeMap<(&str, chrono::NaiveDate), f64> = weeks
+        .iter()
+        .map(|w| ((w.agent.as_str(), w.week), w.cost_usd))
+        .collect();
     let findings: Vec<FindingEntry> = detection
         .findings
         .iter()
@@ -507,6 +511,21 @@ fn assemble(
             q_value: significant(f.q_value),
             excess_cost_usd: f.excess_cost_usd,
             onset_week: f.onset_week.map(|w| w.to_string()),
+            weeks: f
+                .weeks
+                .iter()
+                .map(|(week, q)| WeekEntry {
+                    week: week.to_string(),
+                    q_value: significant(*q),
+                    cost_usd: round_to(
+                        weekly_cost
+                            .get(&(f.agent.as_str(), *week))
+                            .copied()
+                            .unwrap_or(0.0),
+                        2,
+                    ),
+                })
+                .collect(),
             reasons: f
                 .reasons
                 .iter()
@@ -545,6 +564,7 @@ fn assemble(
             weeks,
             spend,
             curves: detection.curves,
+            weekly_q: detection.weekly,
         },
     }
 }

@@ -25,8 +25,9 @@
 use std::collections::BTreeMap;
 
 use super::codes::CodeDoc;
-use super::stats::{median, normal_sf, poisson_sf, robust_scale};
-use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
+use super::groups;
+use super::stats::{median, normal_isf, normal_sf, poisson_sf, robust_scale};
+use super::{AgentSummary, Assessment, Coverage, DetectConfig, Lens, Population, Reason};
 use crate::features::behavior::{BehaviorWeek, HOURS, START_WINDOW_SECONDS};
 use crate::normalize::identities::AgentKind;
 use crate::units::{grouped, round_to};
@@ -44,6 +45,9 @@ pub const TRIVIAL_TURNS: &str = "TA307";
 /// A fingerprint's p-value at or below which it is named in the reasons and its share of spend
 /// counts towards the dollars at stake.
 const REPORT_P: f64 = 0.01;
+
+/// Sessions started within one 5-minute window that the parallel fingerprint needs.
+const MIN_PARALLEL_STARTS: u64 = 4;
 
 pub const CODES: [CodeDoc; 7] = [
     CodeDoc {
@@ -151,10 +155,12 @@ struct Profile {
     prompted: u64,
     repeats: u64,
     /// Share of each week's requests before the snapshot.
-    snapshot_shares: Vec<f64>,
+    snapshot_shares: Vec<(chrono::NaiveDate, f64)>,
     snapshot_requests: u64,
     /// (p-value, starts, sessions, week) of the most surprising week of session starts.
     parallel: Option<(f64, u64, u64, chrono::NaiveDate)>,
+    /// Weeks whose own session starts clear the bars the reported week clears.
+    parallel_weeks: std::collections::BTreeSet<chrono::NaiveDate>,
 }
 
 impl Profile {
@@ -245,12 +251,13 @@ fn profiles(
                 }
             }
             let requests = week.requests();
+            let date = crate::normalize::calendar::from_day_number(week.week);
             profile.requests += requests;
             profile.snapshot_requests += in_window;
             if requests > 0 {
                 profile
                     .snapshot_shares
-                    .push(in_window as f64 / requests as f64);
+                    .push((date, in_window as f64 / requests as f64));
             }
             profile.bins += week.bins;
             profile.bin_requests += week.bin_requests;
@@ -268,7 +275,11 @@ fn profiles(
                 let per_window = (START_WINDOW_SECONDS as f64 / 3_600.0).min(1.0);
                 let lambda = week.sessions as f64 * busiest / requests.max(1) as f64 * per_window;
                 let p = (windows * poisson_sf(week.max_simultaneous_starts, lambda)).min(1.0);
-                let date = crate::normalize::calendar::from_day_number(week.week);
+                if week.max_simultaneous_starts >= MIN_PARALLEL_STARTS
+                    && p * agent_weeks.len() as f64 <= REPORT_P
+                {
+                    profile.parallel_weeks.insert(date);
+                }
                 if profile.parallel.is_none_or(|(best, ..)| p < best) {
                     profile.parallel = Some((p, week.max_simultaneous_starts, week.sessions, date));
                 }
@@ -303,6 +314,8 @@ fn calibrate(values: &[f64], floor: f64, min_agents: usize) -> Option<Calibratio
 /// One fingerprint's verdict on one agent.
 struct Signal {
     p: f64,
+    /// The weeks it is about.
+    covers: Coverage,
     /// Estimated share of the agent's spend the fingerprint accounts for.
     share: f64,
     reason: Reason,
@@ -438,6 +451,7 @@ impl Lens for Behavior {
         );
 
         let mut assessments = Vec::new();
+        let mut fingerprints = BTreeMap::new();
         for (name, profile) in &profiles {
             let agent = agents[name.as_str()];
             let mut signals: Vec<Signal> = Vec::new();
@@ -446,6 +460,7 @@ impl Lens for Behavior {
                 if dispersion < 0.5 {
                     signals.push(Signal {
                         p: normal_sf(*z),
+                        covers: Coverage::Period,
                         share: (1.0 - dispersion).clamp(0.0, 1.0),
                         reason: Reason {
                             code: CADENCE,
@@ -465,6 +480,7 @@ impl Lens for Behavior {
                 if *share >= 0.3 {
                     signals.push(Signal {
                         p: normal_sf(*z),
+                        covers: Coverage::Period,
                         share: *share,
                         reason: Reason {
                             code: REPEATED_PROMPTS,
@@ -485,6 +501,7 @@ impl Lens for Behavior {
                 if ratio >= MIN_CONTEXT_RATIO {
                     signals.push(Signal {
                         p: normal_sf(*z),
+                        covers: Coverage::Period,
                         share: 1.0 - 1.0 / ratio,
                         reason: Reason {
                             code: CONTEXT_STUFFING,
@@ -505,6 +522,7 @@ impl Lens for Behavior {
                 if *share >= 0.1 {
                     signals.push(Signal {
                         p: normal_sf(*z),
+                        covers: Coverage::Period,
                         share: *share,
                         reason: Reason {
                             code: ROUND_THE_CLOCK,
@@ -520,15 +538,18 @@ impl Lens for Behavior {
                 }
             }
             if let Some((z, share, c)) = snapshot.get(name) {
-                let high_weeks = profile
+                let high: std::collections::BTreeSet<chrono::NaiveDate> = profile
                     .snapshot_shares
                     .iter()
-                    .filter(|s| **s >= 2.0 * c.median)
-                    .count();
+                    .filter(|(_, s)| *s >= 2.0 * c.median)
+                    .map(|(week, _)| *week)
+                    .collect();
+                let high_weeks = high.len();
                 let repeated = 2 * high_weeks >= profile.snapshot_shares.len();
                 if *share >= 0.25 && *share >= 2.0 * c.median && repeated {
                     signals.push(Signal {
                         p: normal_sf(*z),
+                        covers: Coverage::Weeks(high),
                         share: ((share - c.median) / (1.0 - c.median)).clamp(0.0, 1.0),
                         reason: Reason {
                             code: PRE_SNAPSHOT,
@@ -548,9 +569,10 @@ impl Lens for Behavior {
                 }
             }
             if let Some((p, starts, sessions, week)) = profile.parallel {
-                if starts >= 4 {
+                if starts >= MIN_PARALLEL_STARTS {
                     signals.push(Signal {
                         p,
+                        covers: Coverage::Weeks(profile.parallel_weeks.clone()),
                         share: 1.0 - 1.0 / starts as f64,
                         reason: Reason {
                             code: PARALLEL_SESSIONS,
@@ -571,6 +593,7 @@ impl Lens for Behavior {
                     let excess = agent.trivial_cost_usd - agent.trivial_requests as f64 * usual;
                     signals.push(Signal {
                         p: normal_sf(*z),
+                        covers: Coverage::Period,
                         share: (excess / agent.cost_usd).clamp(0.0, 1.0),
                         reason: Reason {
                             code: TRIVIAL_TURNS,
@@ -589,8 +612,16 @@ impl Lens for Behavior {
                     });
                 }
             }
+            let mut print = [0.0; groups::TRAITS.len()];
+            for signal in signals.iter().filter(|s| s.p <= REPORT_P) {
+                if let Some(j) = groups::trait_index(signal.reason.code) {
+                    print[j] = normal_isf(signal.p).max(0.0);
+                }
+            }
+            fingerprints.insert(name.clone(), print);
             assessments.push(combine(agent, signals));
         }
+        let _ = population.fingerprints.set(fingerprints);
         assessments
     }
 }
@@ -607,7 +638,10 @@ fn combine(agent: &AgentSummary, mut signals: Vec<Signal>) -> Assessment {
     let excess = agent.cost_usd * share;
     Assessment {
         agent: agent.agent.clone(),
-        week: None,
+        // The lens's p is the strongest fingerprint's: so are the weeks it is about.
+        covers: signals
+            .first()
+            .map_or(Coverage::Period, |s| s.covers.clone()),
         onset_week: None,
         p_value,
         score: super::stats::normal_isf(p_value),
@@ -716,6 +750,7 @@ mod tests {
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
             elasticities: Default::default(),
             curves: Default::default(),
+            fingerprints: Default::default(),
         };
         Behavior.assess(&population, &DetectConfig::default())
     }

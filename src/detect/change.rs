@@ -323,7 +323,7 @@ fn assessment(agent: &AgentSummary, points: &[Point], tested: &Tested) -> Assess
     };
     Assessment {
         agent: agent.agent.clone(),
-        week: None,
+        covers: super::Coverage::From(onset_week),
         onset_week: Some(onset_week),
         p_value: tested.p_value,
         score: tested.z,

@@ -23,6 +23,7 @@ pub fn all() -> Vec<&'static CodeDoc> {
         .iter()
         .chain(super::change::CODES.iter())
         .chain(super::behavior::CODES.iter())
+        .chain(super::groups::CODES.iter())
         .collect();
     docs.sort_by_key(|d| d.code);
     docs

@@ -535,7 +535,7 @@ fn assess_window<'a>(
             }
             assessments.push(Assessment {
                 agent: agent.agent.clone(),
-                week: None,
+                covers: from.map_or(super::Coverage::Period, super::Coverage::From),
                 onset_week: None,
                 p_value,
                 score: z,
@@ -653,6 +653,7 @@ mod tests {
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
             elasticities: Default::default(),
             curves: Default::default(),
+            fingerprints: Default::default(),
         };
         Efficiency.assess(&population, &DetectConfig::default())
     }

@@ -11,6 +11,7 @@ pub mod behavior;
 pub mod change;
 pub mod codes;
 pub mod efficiency;
+pub mod groups;
 pub mod stats;
 
 pub use efficiency::Curve;
@@ -154,11 +155,33 @@ pub struct Reason {
     pub expected: f64,
 }
 
-/// A lens's judgement of one agent (or agent-week).
+/// The weeks a lens's evidence is about: each week's family reads only the evidence about it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Coverage {
+    /// Every week of the period (a whole-period comparison with peers, a habit).
+    Period,
+    /// The weeks from this one on (a recent window, a change from its onset).
+    From(NaiveDate),
+    /// These weeks only (bursts before a snapshot in some weeks, one week of parallel starts).
+    Weeks(BTreeSet<NaiveDate>),
+}
+
+impl Coverage {
+    pub fn includes(&self, week: NaiveDate) -> bool {
+        match self {
+            Coverage::Period => true,
+            Coverage::From(from) => week >= *from,
+            Coverage::Weeks(weeks) => weeks.contains(&week),
+        }
+    }
+}
+
+/// A lens's judgement of one agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
     pub agent: String,
-    pub week: Option<NaiveDate>,
+    /// The weeks the evidence is about.
+    pub covers: Coverage,
     /// First week of the change, for lenses that date one.
     pub onset_week: Option<NaiveDate>,
     /// One-sided p-value of "spends more than this agent's output explains".
@@ -283,6 +306,8 @@ pub struct Population<'a> {
     pub elasticities: std::cell::OnceCell<BTreeMap<AgentKind, f64>>,
     /// The efficiency lens's whole-period curves, kept for the report's chart.
     pub curves: std::cell::OnceCell<Vec<efficiency::Curve>>,
+    /// The fingerprints the behaviour lens reported per agent, for [`groups`].
+    pub fingerprints: std::cell::OnceCell<BTreeMap<String, groups::Fingerprint>>,
 }
 
 impl<'a> Population<'a> {
@@ -340,6 +365,7 @@ impl<'a> Population<'a> {
             snapshot: config.snapshot().unwrap_or(DEFAULT_SNAPSHOT),
             elasticities: std::cell::OnceCell::new(),
             curves: std::cell::OnceCell::new(),
+            fingerprints: std::cell::OnceCell::new(),
         }
     }
 }
@@ -364,6 +390,8 @@ pub struct Finding {
     pub excess_cost_usd: f64,
     /// First week of the inflation, when a lens could date it.
     pub onset_week: Option<NaiveDate>,
+    /// The agent's weeks whose own q ([`Detection::weekly`]) is at most `fdr_q`, with that q.
+    pub weeks: Vec<(NaiveDate, f64)>,
     pub reasons: Vec<Reason>,
 }
 
@@ -385,6 +413,9 @@ pub struct Detection {
     pub verdicts: BTreeMap<String, Verdict>,
     /// The efficiency lens's peer curves (empty when it did not run).
     pub curves: Vec<efficiency::Curve>,
+    /// q of every judged agent-week with usage: Benjamini–Hochberg across the agents of the
+    /// week, on the lens evidence about that week ([`weekly_q_values`]).
+    pub weekly: BTreeMap<(String, NaiveDate), f64>,
 }
 
 /// What the lenses said about one agent.
@@ -459,6 +490,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
             )
         })
         .collect();
+    let weekly = weekly_q_values(weeks, &by_agent);
     let mut findings = Vec::new();
     for ((agent, lenses), (p, q)) in by_agent.iter().zip(combined.iter().zip(&q_values)) {
         if *q > config.fdr_q {
@@ -501,11 +533,19 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
             q_value: *q,
             excess_cost_usd: crate::units::round_to(excess, 2),
             onset_week: supporting.iter().find_map(|(_, a)| a.onset_week),
+            weeks: weekly
+                .range((agent.clone(), NaiveDate::MIN)..=(agent.clone(), NaiveDate::MAX))
+                .filter(|(_, q)| **q <= config.fdr_q)
+                .map(|((_, week), q)| (*week, *q))
+                .collect(),
             reasons: supporting
                 .iter()
                 .flat_map(|(_, a)| a.reasons.iter().cloned())
                 .collect(),
         });
+    }
+    if let Some(fingerprints) = population.fingerprints.get() {
+        groups::annotate(&mut findings, fingerprints);
     }
     findings.sort_by(|a, b| {
         b.severity
@@ -535,7 +575,47 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         findings,
         verdicts,
         curves: population.curves.get().cloned().unwrap_or_default(),
+        weekly,
     }
+}
+
+/// The weekly families: for every week, each judged agent with usage in it gets the Cauchy
+/// combination of the lens p-values whose evidence is about that week ([`Coverage`]), and
+/// Benjamini–Hochberg runs across the agents of the week. A whole-period comparison speaks for
+/// every week; a change only for the weeks from its onset; bursts before the snapshot only for
+/// the weeks they happened in. An agent-week no lens speaks for has p = 1.
+///
+/// These q-values say which weeks a finding is about. Findings themselves come from the one
+/// family of the run: each week's family holds about as many agents, so a week judged on the
+/// same evidence gets about the same q, and a per-week decision would add a test per week.
+fn weekly_q_values(
+    weeks: &[AgentWeek],
+    by_agent: &BTreeMap<String, Vec<(&'static str, Assessment)>>,
+) -> BTreeMap<(String, NaiveDate), f64> {
+    let mut families: BTreeMap<NaiveDate, Vec<(&str, f64)>> = BTreeMap::new();
+    for week in weeks.iter().filter(|w| w.requests > 0) {
+        let Some(lenses) = by_agent.get(&week.agent) else {
+            continue;
+        };
+        let p = combine(
+            lenses
+                .iter()
+                .filter(|(_, a)| a.covers.includes(week.week))
+                .map(|(_, a)| a.p_value),
+        );
+        families
+            .entry(week.week)
+            .or_default()
+            .push((week.agent.as_str(), p));
+    }
+    let mut out = BTreeMap::new();
+    for (week, family) in families {
+        let p: Vec<f64> = family.iter().map(|(_, p)| *p).collect();
+        for ((agent, _), q) in family.iter().zip(stats::benjamini_hochberg(&p)) {
+            out.insert((agent.to_string(), week), q);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -589,6 +669,96 @@ mod tests {
         assert_eq!(combine([1.0, 1.0].into_iter()), 1.0);
         let both = combine([0.01, 0.02, 1.0].into_iter());
         assert_eq!(both, stats::cauchy_combination(&[0.01, 0.02]).unwrap());
+    }
+
+    fn assessment(agent: &str, p_value: f64, covers: Coverage) -> Assessment {
+        Assessment {
+            agent: agent.to_string(),
+            covers,
+            onset_week: None,
+            p_value,
+            score: 0.0,
+            excess_cost_usd: 0.0,
+            excess_factor: 1.0,
+            reasons: Vec::new(),
+        }
+    }
+
+    fn week_of(agent: &str, week: NaiveDate, requests: u64) -> AgentWeek {
+        AgentWeek {
+            agent: agent.into(),
+            team: "payments".into(),
+            kind: AgentKind::Human,
+            week,
+            tokens: Tokens::default(),
+            requests,
+            sessions: 1,
+            active_days: 3,
+            cost_usd: 10.0,
+            billed_cost_usd: 0.0,
+            unpriced_tokens: 0,
+            outputs: BTreeMap::new(),
+            output_index: 1.0,
+            trivial_requests: 0,
+            trivial_cost_usd: 0.0,
+        }
+    }
+
+    #[test]
+    fn each_week_is_judged_on_the_evidence_about_it() {
+        let start = NaiveDate::from_ymd_opt(2026, 9, 7).unwrap();
+        let week = |i: i64| start + chrono::Duration::weeks(i);
+        // Twenty honest agents, one whose change began in week 2, one that burst before the
+        // snapshot in week 1 only, one that spends above its peers all period.
+        let mut by_agent: BTreeMap<String, Vec<(&'static str, Assessment)>> = BTreeMap::new();
+        for i in 0..20 {
+            let name = format!("honest{i:02}");
+            let p = 0.2 + 0.04 * i as f64;
+            by_agent.insert(
+                name.clone(),
+                vec![("efficiency", assessment(&name, p, Coverage::Period))],
+            );
+        }
+        by_agent.insert(
+            "changer".into(),
+            vec![
+                ("efficiency", assessment("changer", 0.6, Coverage::Period)),
+                (
+                    "change",
+                    assessment("changer", 1e-6, Coverage::From(week(2))),
+                ),
+            ],
+        );
+        by_agent.insert(
+            "spiker".into(),
+            vec![(
+                "behavior",
+                assessment("spiker", 1e-6, Coverage::Weeks([week(1)].into())),
+            )],
+        );
+        by_agent.insert(
+            "burner".into(),
+            vec![("efficiency", assessment("burner", 1e-6, Coverage::Period))],
+        );
+        let mut weeks = Vec::new();
+        for agent in by_agent.keys() {
+            for i in 0..4 {
+                weeks.push(week_of(agent, week(i), 100));
+            }
+        }
+        // A week without usage has no q.
+        weeks.push(week_of("burner", week(4), 0));
+        let q = weekly_q_values(&weeks, &by_agent);
+        let q_of = |agent: &str, i: i64| q[&(agent.to_string(), week(i))];
+        for i in 0..4 {
+            assert!(q_of("burner", i) < 1e-4, "burner week {i}");
+            assert!(q_of("honest00", i) > 0.1, "honest week {i}");
+            assert_eq!(q_of("changer", i) < 1e-4, i >= 2, "changer week {i}");
+            assert_eq!(q_of("spiker", i) < 1e-4, i == 1, "spiker week {i}");
+        }
+        assert!(!q.contains_key(&("burner".to_string(), week(4))));
+        // An agent-week no lens speaks for is p = 1, and so q = 1.
+        assert_eq!(q_of("spiker", 0), 1.0);
     }
 
     #[test]

@@ -227,8 +227,12 @@ fn explanations(report: &AuditReport, html: &mut String) {
             .as_ref()
             .map(|w| format!("; began in the week of {w}"))
             .unwrap_or_default();
+        let weeks = f
+            .weeks_text()
+            .map(|w| format!("<br><span class=\"muted\">weeks: {}</span>", esc(&w)))
+            .unwrap_or_default();
         html.push_str(&format!(
-            "<p><b>{}</b> at stake · {} lens · q {} · {}{}</p>\n<ul>\n",
+            "<p><b>{}</b> at stake · {} lens · q {} · {}{}{weeks}</p>\n<ul>\n",
             usd(f.excess_cost_usd),
             esc(f.detector),
             q_text(f.q_value),

@@ -67,6 +67,9 @@ impl Reporter for MarkdownReporter {
         writeln!(out)?;
         for (i, f) in report.findings.iter().enumerate() {
             writeln!(out, "**{}. {}**", i + 1, cell(&f.agent))?;
+            if let Some(weeks) = f.weeks_text() {
+                writeln!(out, "- weeks: {weeks}")?;
+            }
             for reason in &f.reasons {
                 writeln!(
                     out,

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use model::{
     AgentEntry, AuditReport, Detail, FindingEntry, IngestSummary, InputSummary, Period,
-    ReasonEntry, ToolInfo, Totals, SCHEMA_VERSION,
+    ReasonEntry, ToolInfo, Totals, WeekEntry, SCHEMA_VERSION,
 };
 pub use pseudonym::{Pseudonymizer, KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE};
 pub use spend::{SpendFormat, SpendReport, SpendTotals};

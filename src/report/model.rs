@@ -33,6 +33,8 @@ pub struct Detail {
     pub spend: Vec<SpendRow>,
     /// The efficiency lens's peer curves.
     pub curves: Vec<Curve>,
+    /// q of each judged agent-week, from the weekly families (`detect::Detection::weekly`).
+    pub weekly_q: std::collections::BTreeMap<(String, chrono::NaiveDate), f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -117,7 +119,57 @@ pub struct FindingEntry {
     pub excess_cost_usd: f64,
     /// First day of the week the inflation began, when the change lens dated it.
     pub onset_week: Option<String>,
+    /// The weeks the finding is about: the agent's weeks whose own q, across the agents of
+    /// that week, is at most the FDR level.
+    pub weeks: Vec<WeekEntry>,
     pub reasons: Vec<ReasonEntry>,
+}
+
+impl FindingEntry {
+    /// The weeks the finding is about, runs of consecutive weeks as ranges:
+    /// "2026-09-07 to 2026-09-21, 2026-10-12 (4 weeks)"; `None` when no week is.
+    pub fn weeks_text(&self) -> Option<String> {
+        let dates: Vec<chrono::NaiveDate> = self
+            .weeks
+            .iter()
+            .filter_map(|w| w.week.parse().ok())
+            .collect();
+        let mut runs: Vec<(chrono::NaiveDate, chrono::NaiveDate)> = Vec::new();
+        for date in dates {
+            match runs.last_mut() {
+                Some((_, end)) if (date - *end).num_days() == 7 => *end = date,
+                _ => runs.push((date, date)),
+            }
+        }
+        if runs.is_empty() {
+            return None;
+        }
+        let text: Vec<String> = runs
+            .iter()
+            .map(|(start, end)| {
+                if start == end {
+                    start.to_string()
+                } else {
+                    format!("{start} to {end}")
+                }
+            })
+            .collect();
+        let n = self.weeks.len();
+        Some(format!(
+            "{} ({n} week{})",
+            text.join(", "),
+            if n == 1 { "" } else { "s" }
+        ))
+    }
+}
+
+/// One week a finding is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekEntry {
+    /// First day of the week.
+    pub week: String,
+    pub q_value: f64,
+    pub cost_usd: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

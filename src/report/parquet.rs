@@ -176,6 +176,19 @@ pub fn agent_weeks_frame(report: &AuditReport) -> PolarsResult<DataFrame> {
             .collect::<Vec<_>>(),
     ));
     columns.push(Column::new(
+        "week_q_value".into(),
+        weeks
+            .iter()
+            .map(|w| {
+                report
+                    .detail
+                    .weekly_q
+                    .get(&(w.agent.clone(), w.week))
+                    .copied()
+            })
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
         "cohort".into(),
         weeks
             .iter()

@@ -111,6 +111,13 @@ impl Pseudonymizer {
         for row in &mut report.detail.spend {
             rename(&mut row.agent);
         }
+        report.detail.weekly_q = std::mem::take(&mut report.detail.weekly_q)
+            .into_iter()
+            .map(|((mut agent, week), q)| {
+                rename(&mut agent);
+                ((agent, week), q)
+            })
+            .collect();
         for curve in &mut report.detail.curves {
             curve.agents.iter_mut().for_each(rename);
         }

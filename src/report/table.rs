@@ -93,6 +93,9 @@ impl Reporter for TableReporter {
                 printable(&finding.agent),
                 printable(&finding.team)
             )?;
+            if let Some(weeks) = finding.weeks_text() {
+                writeln!(out, "   weeks: {weeks}")?;
+            }
             for reason in &finding.reasons {
                 writeln!(out, "   {} {}", reason.code, printable(&reason.message))?;
             }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use tokenaudit::audit::eval::{evaluate, ArchetypeScore};
+use tokenaudit::audit::eval::{evaluate, Evaluation};
 use tokenaudit::audit::{AuditSettings, Verbosity};
 use tokenaudit::generate::{self, GenerateSettings};
 
@@ -22,7 +22,7 @@ fn company(seed: u64, weeks: u32, requests_per_week: f64, inflators: bool) -> Ge
     }
 }
 
-fn audit(settings: GenerateSettings) -> (Vec<ArchetypeScore>, Vec<String>) {
+fn audit(settings: GenerateSettings) -> Evaluation {
     let dir = tempfile::tempdir().unwrap();
     generate::write(&GenerateSettings {
         out: dir.path().to_path_buf(),
@@ -33,8 +33,7 @@ fn audit(settings: GenerateSettings) -> (Vec<ArchetypeScore>, Vec<String>) {
         verbosity: Verbosity::Quiet,
         ..AuditSettings::default()
     };
-    let evaluation = evaluate(dir.path(), audit).unwrap();
-    (evaluation.archetypes, evaluation.severities)
+    evaluate(dir.path(), audit).unwrap()
 }
 
 #[derive(Default, Debug)]
@@ -47,8 +46,12 @@ struct Pooled {
 #[test]
 fn planted_inflators_are_found_and_look_alikes_spared() {
     let mut pooled: BTreeMap<String, Pooled> = BTreeMap::new();
+    let (mut week_precision, mut week_recall) = (1.0_f64, 1.0_f64);
     for seed in 1..=6 {
-        for a in audit(company(seed, 12, 400.0, true)).0 {
+        let evaluation = audit(company(seed, 12, 400.0, true));
+        week_precision = week_precision.min(evaluation.week_precision);
+        week_recall = week_recall.min(evaluation.week_recall);
+        for a in evaluation.archetypes {
             let entry = pooled.entry(a.archetype.clone()).or_default();
             entry.planted += a.agents;
             entry.flagged += a.flagged;
@@ -117,6 +120,13 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
     }
     let regular = pooled.get("regular").map_or(0, |v| v.flagged);
     assert!(regular <= 1, "{regular} regular agents flagged");
+    // The weeks each finding is about (its weekly q ≤ 0.1): inflated ones, and how many of the
+    // inflated weeks. Measured, worst seed: precision 0.97 (a drifter's honest first week,
+    // named by the whole-period peer comparison), recall 0.79 (seed 6: an onset inflater
+    // caught by one week of parallel starts, a constant inflater by the recent window only).
+    eprintln!("weeks named: precision {week_precision:.2}, recall {week_recall:.2} (worst seed)");
+    assert!(week_precision >= 0.95, "week precision {week_precision:.2}");
+    assert!(week_recall >= 0.75, "week recall {week_recall:.2}");
 }
 
 #[test]
@@ -125,7 +135,7 @@ fn an_honest_company_gets_no_medium_or_high_finding() {
     // 19. Measured: in none of the 20 (two low findings in all).
     let mut clean = 0;
     for seed in 101..=120 {
-        let (_, severities) = audit(company(seed, 8, 200.0, false));
+        let severities = audit(company(seed, 8, 200.0, false)).severities;
         if severities.iter().all(|s| s == "low") {
             clean += 1;
         }
@@ -225,5 +235,107 @@ fn trivial_turns_on_a_costly_model_are_flagged_end_to_end() {
             .unwrap()
             .starts_with("60 of 120 turns are trivial"),
         "{reason}"
+    );
+}
+
+/// The names a TA308 reason lists after its colon, without their status.
+fn group_members(message: &str) -> Vec<String> {
+    let (_, names) = message.split_once(": ").expect("a list of agents");
+    names
+        .split(", ")
+        .filter(|part| !part.starts_with("and "))
+        .map(|part| {
+            part.rsplit_once(" (")
+                .map_or(part, |(name, _)| name)
+                .to_string()
+        })
+        .collect()
+}
+
+/// A company large enough to plant four agents of each inflator archetype: the fingerprint
+/// groups (TA308) gather the flagged loop bots, snapshot spikers, context stuffers and parallel
+/// burners with their own kind, and never with an honest agent.
+#[test]
+fn fingerprint_groups_gather_inflators_of_one_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    generate::write(&GenerateSettings {
+        agents: 200,
+        weeks: 8,
+        seed: 7,
+        requests_per_week: 200.0,
+        out: dir.path().to_path_buf(),
+        verbosity: Verbosity::Quiet,
+        ..GenerateSettings::default()
+    })
+    .unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
+    let archetype: BTreeMap<String, String> = truth["planted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["agent"].as_str().unwrap().to_string(),
+                p["archetype"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let kind_of = |agent: &str| archetype.get(agent).map_or("regular", String::as_str);
+    let output = super::tokenaudit()
+        .current_dir(dir.path())
+        .args([
+            "audit",
+            "--usage",
+            "usage.parquet",
+            "--outputs",
+            "outputs.csv",
+            "--identities",
+            "identities.csv",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report = super::json(&output);
+    let behavioural = [
+        "loop_bot",
+        "snapshot_spiker",
+        "context_stuffer",
+        "parallel_burner",
+    ];
+    let (mut eligible, mut grouped) = (0, 0);
+    for finding in report["findings"].as_array().unwrap() {
+        let agent = finding["agent"].as_str().unwrap();
+        let groups: Vec<&serde_json::Value> = finding["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["code"] == "TA308")
+            .collect();
+        if behavioural.contains(&kind_of(agent)) {
+            eligible += 1;
+            grouped += usize::from(!groups.is_empty());
+        }
+        for reason in groups {
+            let message = reason["message"].as_str().unwrap();
+            for member in group_members(message) {
+                assert_eq!(
+                    kind_of(&member),
+                    kind_of(agent),
+                    "{agent} grouped with {member}: {message}"
+                );
+            }
+        }
+    }
+    eprintln!("{grouped} of {eligible} flagged behavioural inflators carry a fingerprint group");
+    // Measured: 12 of 12 flagged, all grouped.
+    assert!(
+        eligible >= 10,
+        "only {eligible} behavioural inflators flagged"
+    );
+    assert!(
+        grouped * 10 >= eligible * 9,
+        "{grouped} of {eligible} grouped"
     );
 }
