@@ -415,7 +415,7 @@ pub struct Detection {
     pub curves: Vec<efficiency::Curve>,
     /// q of every judged agent-week with usage: Benjamini–Hochberg across the agents of the
     /// week, on the lens evidence about that week ([`weekly_q_values`]).
-    pub weekly: BTreeMap<(String, NaiveDate), f64>,
+    pub weekly: BTreeMap<String, Vec<(NaiveDate, f64)>>,
 }
 
 /// What the lenses said about one agent.
@@ -534,10 +534,15 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
             excess_cost_usd: crate::units::round_to(excess, 2),
             onset_week: supporting.iter().find_map(|(_, a)| a.onset_week),
             weeks: weekly
-                .range((agent.clone(), NaiveDate::MIN)..=(agent.clone(), NaiveDate::MAX))
-                .filter(|(_, q)| **q <= config.fdr_q)
-                .map(|((_, week), q)| (*week, *q))
-                .collect(),
+                .get(agent)
+                .map(|weeks| {
+                    weeks
+                        .iter()
+                        .filter(|(_, q)| *q <= config.fdr_q)
+                        .copied()
+                        .collect()
+                })
+                .unwrap_or_default(),
             reasons: supporting
                 .iter()
                 .flat_map(|(_, a)| a.reasons.iter().cloned())
@@ -591,29 +596,56 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
 fn weekly_q_values(
     weeks: &[AgentWeek],
     by_agent: &BTreeMap<String, Vec<(&'static str, Assessment)>>,
-) -> BTreeMap<(String, NaiveDate), f64> {
-    let mut families: BTreeMap<NaiveDate, Vec<(&str, f64)>> = BTreeMap::new();
-    for week in weeks.iter().filter(|w| w.requests > 0) {
-        let Some(lenses) = by_agent.get(&week.agent) else {
+) -> BTreeMap<String, Vec<(NaiveDate, f64)>> {
+    // Week → (agent's slot, position of the week in the agent's list, p). An agent's weeks
+    // take at most 2^lenses distinct p-values: one combination per set of lenses speaking.
+    let mut families: BTreeMap<NaiveDate, Vec<(usize, usize, f64)>> = BTreeMap::new();
+    let mut slots: Vec<(String, Vec<(NaiveDate, f64)>)> = Vec::new();
+    let mut cache: BTreeMap<u32, f64> = BTreeMap::new();
+    for run in weeks.chunk_by(|a, b| a.agent == b.agent) {
+        let Some(lenses) = by_agent.get(&run[0].agent) else {
             continue;
         };
-        let p = combine(
-            lenses
+        cache.clear();
+        let slot = slots.len();
+        let mut list = Vec::new();
+        for week in run.iter().filter(|w| w.requests > 0) {
+            let mask = lenses
                 .iter()
-                .filter(|(_, a)| a.covers.includes(week.week))
-                .map(|(_, a)| a.p_value),
-        );
-        families
-            .entry(week.week)
-            .or_default()
-            .push((week.agent.as_str(), p));
-    }
-    let mut out = BTreeMap::new();
-    for (week, family) in families {
-        let p: Vec<f64> = family.iter().map(|(_, p)| *p).collect();
-        for ((agent, _), q) in family.iter().zip(stats::benjamini_hochberg(&p)) {
-            out.insert((agent.to_string(), week), q);
+                .enumerate()
+                .filter(|(_, (_, a))| a.covers.includes(week.week))
+                .fold(0u32, |mask, (i, _)| mask | 1 << i);
+            let p = *cache.entry(mask).or_insert_with(|| {
+                combine(
+                    lenses
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| mask & 1 << i != 0)
+                        .map(|(_, (_, a))| a.p_value),
+                )
+            });
+            families
+                .entry(week.week)
+                .or_default()
+                .push((slot, list.len(), p));
+            list.push((week.week, 1.0));
         }
+        slots.push((run[0].agent.clone(), list));
+    }
+    for family in families.values() {
+        let p: Vec<f64> = family.iter().map(|(_, _, p)| *p).collect();
+        for ((slot, at, _), q) in family.iter().zip(stats::benjamini_hochberg(&p)) {
+            slots[*slot].1[*at].1 = q;
+        }
+    }
+    // One agent can own several runs when the table is not sorted by agent.
+    let mut out: BTreeMap<String, Vec<(NaiveDate, f64)>> = BTreeMap::new();
+    for (agent, list) in slots {
+        out.entry(agent).or_default().extend(list);
+    }
+    // In week order, whatever the order of the table.
+    for list in out.values_mut() {
+        list.sort_by_key(|(week, _)| *week);
     }
     out
 }
@@ -749,14 +781,20 @@ mod tests {
         // A week without usage has no q.
         weeks.push(week_of("burner", week(4), 0));
         let q = weekly_q_values(&weeks, &by_agent);
-        let q_of = |agent: &str, i: i64| q[&(agent.to_string(), week(i))];
+        let q_of = |agent: &str, i: i64| {
+            q[agent]
+                .iter()
+                .find(|(w, _)| *w == week(i))
+                .map(|(_, q)| *q)
+                .unwrap()
+        };
         for i in 0..4 {
             assert!(q_of("burner", i) < 1e-4, "burner week {i}");
             assert!(q_of("honest00", i) > 0.1, "honest week {i}");
             assert_eq!(q_of("changer", i) < 1e-4, i >= 2, "changer week {i}");
             assert_eq!(q_of("spiker", i) < 1e-4, i == 1, "spiker week {i}");
         }
-        assert!(!q.contains_key(&("burner".to_string(), week(4))));
+        assert!(q["burner"].iter().all(|(w, _)| *w != week(4)));
         // An agent-week no lens speaks for is p = 1, and so q = 1.
         assert_eq!(q_of("spiker", 0), 1.0);
     }

@@ -180,11 +180,11 @@ pub fn agent_weeks_frame(report: &AuditReport) -> PolarsResult<DataFrame> {
         weeks
             .iter()
             .map(|w| {
-                report
-                    .detail
-                    .weekly_q
-                    .get(&(w.agent.clone(), w.week))
-                    .copied()
+                let weeks = report.detail.weekly_q.get(&w.agent)?;
+                let at = weeks
+                    .binary_search_by_key(&w.week, |(week, _)| *week)
+                    .ok()?;
+                Some(weeks[at].1)
             })
             .collect::<Vec<_>>(),
     ));

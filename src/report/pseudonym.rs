@@ -113,9 +113,9 @@ impl Pseudonymizer {
         }
         report.detail.weekly_q = std::mem::take(&mut report.detail.weekly_q)
             .into_iter()
-            .map(|((mut agent, week), q)| {
+            .map(|(mut agent, weeks)| {
                 rename(&mut agent);
-                ((agent, week), q)
+                (agent, weeks)
             })
             .collect();
         for curve in &mut report.detail.curves {
