@@ -352,6 +352,22 @@ fn pseudonymize_removes_every_name_from_every_output_and_keeps_the_findings() {
             texts.push(messages.join("\n"));
         }
     }
+    // The weekly q-values follow the agents to their pseudonyms: every judged agent-week with
+    // usage keeps its q.
+    let (weeks, _) = read_parquet(&tmp.path().join("a").join("agent_weeks.parquet"));
+    let judged_with_usage = weeks
+        .column("q_value")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .zip(weeks.column("requests").unwrap().u64().unwrap().iter())
+        .filter(|(q, requests)| q.is_some() && requests.unwrap_or(0) > 0)
+        .count();
+    let week_q = weeks.column("week_q_value").unwrap().f64().unwrap();
+    assert!(judged_with_usage > 100, "{judged_with_usage}");
+    assert_eq!(week_q.len() - week_q.null_count(), judged_with_usage);
+
     let names = demo_names();
     assert!(names.len() > 10);
     for text in &texts {
