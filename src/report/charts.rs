@@ -24,6 +24,10 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(90, 90, 90),
 ];
 const FLAG: RGBColor = RGBColor(200, 30, 30);
+/// Background of the weeks a finding is about: the flag colour, faint.
+const NAMED: RGBColor = RGBColor(250, 228, 228);
+/// `NAMED` for legends written in HTML.
+pub const NAMED_CSS: &str = "#fae4e4";
 const MUTED: RGBColor = RGBColor(150, 150, 150);
 
 /// A name as a chart shows it: printable, at most 28 characters.
@@ -136,7 +140,7 @@ pub fn efficiency(
 }
 
 /// One flagged agent's weeks: spend (bars) and tokens (line) above, delivered output below,
-/// the onset week marked in both.
+/// the onset week marked in both and the weeks the finding is about (`named`) shaded.
 pub fn timeline(
     title: &str,
     weeks: &[String],
@@ -144,6 +148,7 @@ pub fn timeline(
     tokens: &[f64],
     output: &[f64],
     onset: Option<usize>,
+    named: &[bool],
 ) -> ChartResult {
     let mut svg = String::new();
     {
@@ -178,6 +183,17 @@ pub fn timeline(
         top.configure_secondary_axes()
             .y_desc("tokens (millions)")
             .draw()?;
+        let ceiling = max(cost, 1.0);
+        top.draw_series(
+            named
+                .iter()
+                .enumerate()
+                .filter(|(_, named)| **named)
+                .map(|(i, _)| {
+                    let x = i as f64;
+                    Rectangle::new([(x - 0.5, 0.0), (x + 0.5, ceiling)], NAMED.filled())
+                }),
+        )?;
         top.draw_series(cost.iter().enumerate().map(|(i, c)| {
             let x = i as f64;
             Rectangle::new(
@@ -346,7 +362,7 @@ mod tests {
     #[test]
     fn every_chart_draws_with_empty_and_flat_data() {
         let weeks = vec!["09-07".to_string()];
-        assert!(timeline("a", &weeks, &[0.0], &[0.0], &[0.0], Some(0)).is_ok());
+        assert!(timeline("a", &weeks, &[0.0], &[0.0], &[0.0], Some(0), &[true]).is_ok());
         assert!(stacked_area("s", &weeks, &[("t".into(), vec![0.0])]).is_ok());
         assert!(stacked_area("s", &[], &[]).is_ok());
         assert!(lorenz("l", &[(0.0, 0.0), (1.0, 1.0)]).is_ok());

@@ -439,6 +439,15 @@ fn timeline_charts(
             .as_ref()
             .and_then(|o| chrono::NaiveDate::parse_from_str(o, "%Y-%m-%d").ok())
             .and_then(|o| weeks.binary_search(&o).ok());
+        let mut named = vec![false; weeks.len()];
+        for w in &finding.weeks {
+            if let Some(i) = chrono::NaiveDate::parse_from_str(&w.week, "%Y-%m-%d")
+                .ok()
+                .and_then(|week| weeks.binary_search(&week).ok())
+            {
+                named[i] = true;
+            }
+        }
         let svg = charts::timeline(
             &format!("{} ({})", finding.agent, finding.team),
             &labels,
@@ -446,6 +455,7 @@ fn timeline_charts(
             &tokens,
             &output,
             onset,
+            &named,
         )?;
         let onset_text = finding
             .onset_week
@@ -459,6 +469,12 @@ fn timeline_charts(
         ]);
         if onset.is_some() {
             keys.push(("#c81e1e".into(), "onset".into()));
+        }
+        if named.iter().any(|n| *n) {
+            keys.push((
+                charts::NAMED_CSS.into(),
+                "weeks the finding is about".into(),
+            ));
         }
         figure(
             html,

@@ -77,6 +77,31 @@ fn the_page_is_self_contained() {
     assert!(html.matches("<svg").count() >= 8);
 }
 
+/// Each flagged agent's timeline shades the weeks its finding is about, and only those.
+#[test]
+fn timelines_shade_the_weeks_each_finding_is_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json_path = tmp.path().join("report.json");
+    let output = tokenaudit()
+        .args(["demo", "-q", "--format", "html", "--out"])
+        .arg(format!("json={}", json_path.display()))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let html = String::from_utf8(output.stdout).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json_path).unwrap()).unwrap();
+    let named: usize = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["weeks"].as_array().unwrap().len())
+        .sum();
+    assert!(named > 0);
+    assert_eq!(html.matches("fill=\"#FAE4E4\"").count(), named);
+    assert!(html.contains("weeks the finding is about"));
+}
+
 fn chromium() -> PathBuf {
     let candidates = [
         std::env::var_os("TOKENAUDIT_CHROMIUM").map(PathBuf::from),
