@@ -366,9 +366,10 @@ impl Lens for Behavior {
     }
 
     fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
+        // Grouped by runs of one agent: one lookup per agent when the weeks come sorted.
         let mut weeks: BTreeMap<&str, Vec<&BehaviorWeek>> = BTreeMap::new();
-        for week in population.behavior {
-            weeks.entry(&week.agent).or_default().push(week);
+        for run in population.behavior.chunk_by(|a, b| a.agent == b.agent) {
+            weeks.entry(&run[0].agent).or_default().extend(run);
         }
         let profiles = profiles(population, &weeks);
         if profiles.is_empty() {

@@ -281,12 +281,16 @@ pub fn poisson_sf(k: u64, lambda: f64) -> f64 {
     if cdf < 0.999 {
         return (1.0 - cdf).max(0.0);
     }
-    // Upper tail summed directly when the cdf is too close to 1 to subtract.
-    let mut log_term = -lambda + k as f64 * lambda.ln() - ln_factorial(k);
+    // Upper tail summed directly when the cdf is too close to 1 to subtract: the first term in
+    // logs (it can be tiny), the rest by the ratio λ/(i + 1), until they stop counting.
+    let mut term = (-lambda + k as f64 * lambda.ln() - ln_factorial(k)).exp();
     let mut tail = 0.0;
     for i in k..k + 200 {
-        tail += log_term.exp();
-        log_term += lambda.ln() - ((i + 1) as f64).ln();
+        tail += term;
+        term *= lambda / (i + 1) as f64;
+        if term <= tail * 1e-17 {
+            break;
+        }
     }
     tail.min(1.0)
 }
@@ -483,6 +487,15 @@ mod tests {
         let tail = poisson_sf(8, 0.1);
         assert!(close(tail / 2.269_327e-13, 1.0, 1e-5), "{tail}");
         assert_eq!(poisson_sf(0, 3.0), 1.0);
+        // Deep tails, against scipy.stats.poisson.sf(k − 1, λ).
+        for (k, lambda, expected) in [
+            (30, 0.5, 2.164_467_298_149_885e-42),
+            (5, 0.01, 8.264_185_641_806_515e-13),
+            (12, 2.0, 1.364_615_159_615_193e-6),
+        ] {
+            let tail = poisson_sf(k, lambda);
+            assert!(close(tail / expected, 1.0, 1e-9), "{k} {lambda}: {tail}");
+        }
     }
 
     #[test]
