@@ -494,10 +494,6 @@ fn assemble(
                 .unwrap_or_default(),
         })
         .collect();
-    let weekly_cost: std::collections::BTreeMap<(&str, chrono::NaiveDate), f64> = weeks
-        .iter()
-        .map(|w| ((w.agent.as_str(), w.week), w.cost_usd))
-        .collect();
     let findings: Vec<FindingEntry> = detection
         .findings
         .iter()
@@ -514,16 +510,10 @@ fn assemble(
             weeks: f
                 .weeks
                 .iter()
-                .map(|(week, q)| WeekEntry {
-                    week: week.to_string(),
-                    q_value: significant(*q),
-                    cost_usd: round_to(
-                        weekly_cost
-                            .get(&(f.agent.as_str(), *week))
-                            .copied()
-                            .unwrap_or(0.0),
-                        2,
-                    ),
+                .map(|w| WeekEntry {
+                    week: w.week.to_string(),
+                    q_value: significant(w.q_value),
+                    cost_usd: round_to(w.cost_usd, 2),
                 })
                 .collect(),
             reasons: f

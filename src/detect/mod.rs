@@ -176,6 +176,15 @@ impl Coverage {
     }
 }
 
+/// One judged agent-week in its week's family.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WeekQ {
+    pub week: NaiveDate,
+    /// Benjamini–Hochberg q across the agents of the week ([`weekly_q_values`]).
+    pub q_value: f64,
+    pub cost_usd: f64,
+}
+
 /// A lens's judgement of one agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
@@ -391,7 +400,7 @@ pub struct Finding {
     /// First week of the inflation, when a lens could date it.
     pub onset_week: Option<NaiveDate>,
     /// The agent's weeks whose own q ([`Detection::weekly`]) is at most `fdr_q`, with that q.
-    pub weeks: Vec<(NaiveDate, f64)>,
+    pub weeks: Vec<WeekQ>,
     pub reasons: Vec<Reason>,
 }
 
@@ -415,7 +424,7 @@ pub struct Detection {
     pub curves: Vec<efficiency::Curve>,
     /// q of every judged agent-week with usage: Benjamini–Hochberg across the agents of the
     /// week, on the lens evidence about that week ([`weekly_q_values`]).
-    pub weekly: BTreeMap<String, Vec<(NaiveDate, f64)>>,
+    pub weekly: BTreeMap<String, Vec<WeekQ>>,
 }
 
 /// What the lenses said about one agent.
@@ -538,7 +547,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
                 .map(|weeks| {
                     weeks
                         .iter()
-                        .filter(|(_, q)| *q <= config.fdr_q)
+                        .filter(|w| w.q_value <= config.fdr_q)
                         .copied()
                         .collect()
                 })
@@ -596,11 +605,11 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
 fn weekly_q_values(
     weeks: &[AgentWeek],
     by_agent: &BTreeMap<String, Vec<(&'static str, Assessment)>>,
-) -> BTreeMap<String, Vec<(NaiveDate, f64)>> {
+) -> BTreeMap<String, Vec<WeekQ>> {
     // Week → (agent's slot, position of the week in the agent's list, p). An agent's weeks
     // take at most 2^lenses distinct p-values: one combination per set of lenses speaking.
     let mut families: BTreeMap<NaiveDate, Vec<(usize, usize, f64)>> = BTreeMap::new();
-    let mut slots: Vec<(String, Vec<(NaiveDate, f64)>)> = Vec::new();
+    let mut slots: Vec<(String, Vec<WeekQ>)> = Vec::new();
     let mut cache: BTreeMap<u32, f64> = BTreeMap::new();
     for run in weeks.chunk_by(|a, b| a.agent == b.agent) {
         let Some(lenses) = by_agent.get(&run[0].agent) else {
@@ -628,24 +637,28 @@ fn weekly_q_values(
                 .entry(week.week)
                 .or_default()
                 .push((slot, list.len(), p));
-            list.push((week.week, 1.0));
+            list.push(WeekQ {
+                week: week.week,
+                q_value: 1.0,
+                cost_usd: week.cost_usd,
+            });
         }
         slots.push((run[0].agent.clone(), list));
     }
     for family in families.values() {
         let p: Vec<f64> = family.iter().map(|(_, _, p)| *p).collect();
         for ((slot, at, _), q) in family.iter().zip(stats::benjamini_hochberg(&p)) {
-            slots[*slot].1[*at].1 = q;
+            slots[*slot].1[*at].q_value = q;
         }
     }
     // One agent can own several runs when the table is not sorted by agent.
-    let mut out: BTreeMap<String, Vec<(NaiveDate, f64)>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<WeekQ>> = BTreeMap::new();
     for (agent, list) in slots {
         out.entry(agent).or_default().extend(list);
     }
     // In week order, whatever the order of the table.
     for list in out.values_mut() {
-        list.sort_by_key(|(week, _)| *week);
+        list.sort_by_key(|w| w.week);
     }
     out
 }
@@ -784,8 +797,8 @@ mod tests {
         let q_of = |agent: &str, i: i64| {
             q[agent]
                 .iter()
-                .find(|(w, _)| *w == week(i))
-                .map(|(_, q)| *q)
+                .find(|w| w.week == week(i))
+                .map(|w| w.q_value)
                 .unwrap()
         };
         for i in 0..4 {
@@ -794,7 +807,7 @@ mod tests {
             assert_eq!(q_of("changer", i) < 1e-4, i >= 2, "changer week {i}");
             assert_eq!(q_of("spiker", i) < 1e-4, i == 1, "spiker week {i}");
         }
-        assert!(q["burner"].iter().all(|(w, _)| *w != week(4)));
+        assert!(q["burner"].iter().all(|w| w.week != week(4)));
         // An agent-week no lens speaks for is p = 1, and so q = 1.
         assert_eq!(q_of("spiker", 0), 1.0);
     }

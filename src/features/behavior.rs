@@ -225,15 +225,12 @@ impl NameWeek {
 
     fn absorb(&mut self, other: NameWeek) {
         for (bin, (count, rows)) in other.bins {
-            let sums = self.bins.entry(bin).or_default();
-            sums.0 = sums.0.saturating_add(count);
-            sums.1 += rows;
+            add_counts(self.bins.entry(bin).or_default(), count, rows);
         }
         self.prompted += other.prompted;
         self.prompts.extend(other.prompts);
         for (session, start) in other.sessions {
-            let first = self.sessions.entry(session).or_insert(start);
-            *first = (*first).min(start);
+            keep_earliest(&mut self.sessions, session, start);
         }
     }
 
@@ -248,9 +245,7 @@ impl NameWeek {
         for (bin, (count, bin_rows)) in &self.bins {
             // In 0..168: rem_euclid is non-negative and below the bins of a week.
             let hour = ((bin - anchor_bin).rem_euclid(bins_per_week) / bins_per_hour) as u8;
-            let sums = by_hour.entry(hour).or_default();
-            sums.0 = sums.0.saturating_add(*count);
-            sums.1 += bin_rows;
+            add_counts(by_hour.entry(hour).or_default(), *count, *bin_rows);
             week.bins += 1;
             week.bin_requests = week.bin_requests.saturating_add(*count);
             week.bin_squares = week
@@ -274,6 +269,19 @@ impl NameWeek {
         week.max_simultaneous_starts = starts.values().copied().max().unwrap_or(0);
         week
     }
+}
+
+/// Adds requests and rows to a bin's or an hour's sums. Requests saturate: a bucketed export
+/// can claim any count.
+fn add_counts(sums: &mut (u64, u64), requests: u64, rows: u64) {
+    sums.0 = sums.0.saturating_add(requests);
+    sums.1 += rows;
+}
+
+/// Keeps a session's earliest start.
+fn keep_earliest(sessions: &mut Map<u64, i64>, session: u64, start: i64) {
+    let first = sessions.entry(session).or_insert(start);
+    *first = (*first).min(start);
 }
 
 /// The running state of the fold.
@@ -330,11 +338,9 @@ impl Accumulator {
             }
             let Some(second) = second else { continue };
             let bin = week.bins.entry(second.div_euclid(BIN_SECONDS)).or_default();
-            bin.0 = bin.0.saturating_add(requests.unwrap_or(0));
-            bin.1 += 1;
+            add_counts(bin, requests.unwrap_or(0), 1);
             if let Some(session) = session {
-                let first = week.sessions.entry(session).or_insert(second);
-                *first = (*first).min(second);
+                keep_earliest(&mut week.sessions, session, second);
             }
         }
         Ok(())

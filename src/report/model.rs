@@ -34,7 +34,7 @@ pub struct Detail {
     /// The efficiency lens's peer curves.
     pub curves: Vec<Curve>,
     /// q of each judged agent-week, from the weekly families (`detect::Detection::weekly`).
-    pub weekly_q: std::collections::BTreeMap<String, Vec<(chrono::NaiveDate, f64)>>,
+    pub weekly_q: std::collections::BTreeMap<String, Vec<crate::detect::WeekQ>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

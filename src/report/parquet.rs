@@ -181,10 +181,8 @@ pub fn agent_weeks_frame(report: &AuditReport) -> PolarsResult<DataFrame> {
             .iter()
             .map(|w| {
                 let weeks = report.detail.weekly_q.get(&w.agent)?;
-                let at = weeks
-                    .binary_search_by_key(&w.week, |(week, _)| *week)
-                    .ok()?;
-                Some(weeks[at].1)
+                let at = weeks.binary_search_by_key(&w.week, |v| v.week).ok()?;
+                Some(weeks[at].q_value)
             })
             .collect::<Vec<_>>(),
     ));
