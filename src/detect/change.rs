@@ -1,25 +1,32 @@
 //! The change lens: each agent against its own earlier weeks.
 //!
-//! For every week with usage the lens takes the agent's spend for its output,
-//! r = ln(weekly cost) − ln(weekly output index)/β: the log of actual spend over the spend the
-//! production curve (output ∝ spend^β, β the elasticity the efficiency lens fits for the
-//! agent's kind) says that output needs. Honest growth moves cost and output together along the
-//! curve and leaves r flat; burning raises r. A step also needs spend itself to have at least
-//! doubled, so that a dip in output alone is never read as inflation. Two one-sided tests read the series:
-//! - a **step**: the largest standardized difference between the weeks after a split and the
-//!   weeks before it (at least two on each side), Bonferroni-corrected over the splits;
-//! - a **trend**: the least-squares slope of r over the weeks, for slow drift.
+//! If the agent were honest all along, its weekly output would follow its weekly spend along
+//! the production curve, output ∝ spend^β (β the elasticity the efficiency lens fits for the
+//! agent's kind), at a level of its own. Honest growth moves output with spend and keeps to
+//! that; burning raises spend and leaves output behind. Two one-sided quasi-Poisson score tests
+//! (a Poisson GLM with ln spend as offset, the agent's level profiled out) ask whether output
+//! fell behind:
+//! - a **step**: output after a split against before it (at least two weeks on each side, spend
+//!   at least doubled, so that a dip in output alone is never read as inflation),
+//!   Bonferroni-corrected over the splits;
+//! - a **trend**: output falling behind spend week after week, for slow drift.
 //!
-//! The noise σ of r comes from the agent's own successive differences (robust to a step and to
-//! a drift, since each only moves a few differences or all of them alike), at least the count
-//! noise of its weekly output, and shrunk towards a prior at its output level (the kind's
-//! typical noise beyond counting, plus that count noise) so that eight weeks do not make a
-//! noisy agent look precise. A one-sided
-//! CUSUM (Page 1954; reference value k = 0.5σ) over r against the agent's first weeks dates the
-//! onset: the week after its last return to zero before its peak.
+//! Output is read as the counts it is: a week with nothing delivered is a zero count, not a log
+//! floor, and each week weighs as much as it delivers. The dispersion (variance of a week's
+//! output over its expectation: commits, pull requests and tickets weigh differently, and
+//! productivity varies from week to week) is the kind's at the agent's output level, φ + κ·μ
+//! fitted robustly over the kind, shrunk with the agent's own, measured around each
+//! alternative so that a change does not inflate the noise it is judged against.
 //!
-//! What it cannot see: an agent that burned from its first week (the efficiency lens), a
-//! change shorter than two weeks, and agents with fewer than `min_change_weeks` weeks.
+//! For the message and the dollars, r = ln(weekly cost) − ln(weekly output index)/β is the log of
+//! actual spend over what the curve says the output needs. A one-sided CUSUM (Page 1954;
+//! reference value k = 0.5σ, σ from the agent's successive differences of r shrunk towards its
+//! kind) over r against the agent's first weeks dates a drift's onset: the week after its last
+//! return to zero before its peak.
+//!
+//! What it cannot see: an agent that burned from its first week (the efficiency lens), a change
+//! shorter than two weeks, an agent that delivered nothing at all (nothing to fall behind: the
+//! efficiency lens's TA103), and agents with fewer than `min_change_weeks` weeks.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +34,7 @@ use chrono::NaiveDate;
 
 use super::codes::CodeDoc;
 use super::efficiency::OUTPUT_FLOOR;
-use super::stats::{median, normal_sf};
+use super::stats::{median, normal_sf, theil_sen};
 use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason, PRIOR_WEEKS};
 use crate::features::AgentWeek;
 use crate::normalize::identities::AgentKind;
@@ -44,13 +51,14 @@ const MIN_SIGMA: f64 = 0.1;
 const CUSUM_K: f64 = 0.5;
 /// CUSUM decision interval, in σ: the value the reason reports against (Montgomery's h = 4).
 const CUSUM_H: f64 = 4.0;
+const SEED: u64 = 0xc4a9_6e01;
 
 pub const CODES: [CodeDoc; 2] = [
     CodeDoc {
         code: STEP,
         title: "Spend jumped while output did not",
         lens: "change",
-        what_it_means: "From the onset week on, the agent spent several times what it spent in its own earlier weeks for the same output. Spend is adjusted for output with the cohort's elasticity, so weeks that delivered more may cost more; the step is tested against the agent's own week-to-week noise.",
+        what_it_means: "From the onset week on, the agent spent several times what it spent in its own earlier weeks for the same output. Spend is adjusted for output with the cohort's elasticity, so weeks that delivered more may cost more: the lens asks whether the weeks after the onset delivered less than their spend predicts, reading output as counts (a quasi-Poisson score test) against the week-to-week noise of agents of its kind at its output level.",
         why_it_matters: "Inflation that starts mid-period hides inside a cohort: averaged over the period the agent can still look like its peers. Against its own history the jump is plain, and the onset week says when to look.",
         benign_explanations: &[
             "A new project, migration or codebase whose output lands after the period.",
@@ -64,7 +72,7 @@ pub const CODES: [CodeDoc; 2] = [
         code: DRIFT,
         title: "Spend drifting up week after week",
         lens: "change",
-        what_it_means: "The agent's spend for its output rose steadily over the period. The lens fits a trend over the weeks and runs a one-sided CUSUM (Page 1954) against the agent's first weeks; the message gives the weekly growth and how far the CUSUM climbed (4 is the conventional alarm).",
+        what_it_means: "The agent's spend for its output rose steadily over the period. The lens tests whether output fell further behind what spend predicts week after week (a quasi-Poisson score test on a trend) and runs a one-sided CUSUM (Page 1954) against the agent's first weeks to date the onset; the message gives the weekly growth of spend for the same output and how far the CUSUM climbed (4 is the conventional alarm).",
         why_it_matters: "A slow climb never shows as a jump, and each week looks like the last; it is how a usage target gets met a little more every week.",
         benign_explanations: &[
             "Onboarding: an agent learning a codebase uses more context before delivering more.",
@@ -130,10 +138,138 @@ struct Tested {
     step_wins: bool,
 }
 
-fn test(points: &[Point], sigma: f64) -> Tested {
+/// Weight, in weeks, of the kind's dispersion at an agent's output level against the agent's
+/// own estimate. Ten weeks give an own estimate good to about ±45% (a χ² with about ten degrees
+/// of freedom); a burner's noisy weeks would inflate it further and hide its change.
+const DISPERSION_PRIOR_WEEKS: f64 = 12.0;
+
+/// Each week's output expected if the agent were honest all along: output ∝ spend^β, at the
+/// agent's own level (its total output spread over its weeks in proportion to spend^β). `None`
+/// when nothing was delivered: then output cannot say whether spend outgrew it.
+fn expected_output(points: &[Point], elasticity: f64) -> Option<Vec<f64>> {
+    let elasticity = elasticity.max(MIN_ELASTICITY);
+    let delivered: f64 = points.iter().map(|p| p.output).sum();
+    let shape: Vec<f64> = points.iter().map(|p| p.cost.powf(elasticity)).collect();
+    let total: f64 = shape.iter().sum();
+    (delivered > 0.0 && total > 0.0).then(|| {
+        let level = delivered / total;
+        shape.iter().map(|m| level * m).collect()
+    })
+}
+
+/// Pearson's estimate of dispersion (variance of a week's output over its expectation) around
+/// `fitted`, a fit with two parameters: the level, and the change under test. Measured around
+/// the alternative, so that a change does not inflate the noise it is judged against.
+fn pearson_dispersion(points: &[Point], fitted: &[f64]) -> Option<f64> {
     let n = points.len();
+    (n > 2).then(|| {
+        points
+            .iter()
+            .zip(fitted)
+            .map(|(p, f)| (p.output - f).powi(2) / f.max(MIN_EXPECTED))
+            .sum::<f64>()
+            / (n - 2) as f64
+    })
+}
+
+/// Expected output below which a week is taken to expect this much, so that a week of cents
+/// cannot divide by nothing.
+const MIN_EXPECTED: f64 = 1e-6;
+
+/// `expected` rescaled so that each side of a split delivers what it did: the fit of a step.
+fn step_fit(points: &[Point], expected: &[f64], split: usize) -> Vec<f64> {
+    let scale = |range: std::ops::Range<usize>| {
+        let delivered: f64 = points[range.clone()].iter().map(|p| p.output).sum();
+        delivered / expected[range].iter().sum::<f64>().max(MIN_EXPECTED)
+    };
+    let (before, after) = (scale(0..split), scale(split..points.len()));
+    expected
+        .iter()
+        .enumerate()
+        .map(|(t, mu)| mu * if t < split { before } else { after })
+        .collect()
+}
+
+/// `expected` with a log-linear trend in `weeks` fitted by Poisson likelihood (Newton steps on
+/// the trend, the level profiled out): the fit of a drift.
+fn trend_fit(points: &[Point], expected: &[f64], weeks: &[f64]) -> Vec<f64> {
+    let delivered: f64 = points.iter().map(|p| p.output).sum();
+    let fitted = |gamma: f64| -> Vec<f64> {
+        let shape: Vec<f64> = expected
+            .iter()
+            .zip(weeks)
+            .map(|(mu, t)| mu * (gamma * t).exp())
+            .collect();
+        let level = delivered / shape.iter().sum::<f64>().max(MIN_EXPECTED);
+        shape.iter().map(|m| m * level).collect()
+    };
+    let mut gamma = 0.0;
+    for _ in 0..30 {
+        let f = fitted(gamma);
+        let total: f64 = f.iter().sum();
+        let centre = f.iter().zip(weeks).map(|(f, t)| f * t).sum::<f64>() / total;
+        let (mut score, mut information) = (0.0, 0.0);
+        for ((p, f), t) in points.iter().zip(&f).zip(weeks) {
+            score += (t - centre) * (p.output - f);
+            information += f * (t - centre).powi(2);
+        }
+        if information <= 0.0 {
+            break;
+        }
+        // Bounded steps: a series that ends in weeks with nothing would otherwise run away.
+        let step = (score / information).clamp(-1.0, 1.0);
+        gamma += step;
+        if step.abs() < 1e-9 {
+            break;
+        }
+    }
+    fitted(gamma)
+}
+
+/// One-sided quasi-Poisson score test (log link, variance d·μ) that output fell behind what
+/// spend predicts along `x`, the agent's level profiled out: z > 0 when the weeks high in `x`
+/// delivered less than expected. Weeks with nothing delivered count as what they are, a zero
+/// count, rather than a log floor.
+fn score_z(points: &[Point], expected: &[f64], x: &[f64], dispersion: f64) -> f64 {
+    let weight: f64 = expected.iter().sum();
+    let centre = expected.iter().zip(x).map(|(mu, x)| mu * x).sum::<f64>() / weight;
+    let (mut score, mut information) = (0.0, 0.0);
+    for ((p, mu), x) in points.iter().zip(expected).zip(x) {
+        score -= (x - centre) * (p.output - mu);
+        information += mu * (x - centre).powi(2);
+    }
+    if information <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    score / (dispersion * information).sqrt()
+}
+
+/// Weeks since the agent's first week with usage: a week away is a gap, not a neighbour.
+fn week_offsets(points: &[Point]) -> Vec<f64> {
+    points
+        .iter()
+        .map(|p| (p.week - points[0].week).num_weeks() as f64)
+        .collect()
+}
+
+/// The two tests on an agent's series. The p-value comes from output counts against what spend
+/// predicts (`expected`), with a dispersion measured around each alternative and shrunk
+/// towards `prior_dispersion`; the CUSUM that dates a drift reads r in units of `sigma`.
+fn test(points: &[Point], sigma: f64, expected: Option<&[f64]>, prior_dispersion: f64) -> Tested {
+    let n = points.len();
+    let own_weight = (n - 2) as f64;
+    // Never below Poisson: an index is a count, or a weighted sum of counts.
+    let dispersion = |fitted: &[f64]| {
+        pearson_dispersion(points, fitted)
+            .map_or(prior_dispersion, |own| {
+                (DISPERSION_PRIOR_WEEKS * prior_dispersion + own_weight * own)
+                    / (DISPERSION_PRIOR_WEEKS + own_weight)
+            })
+            .max(1.0)
+    };
+    let weeks = week_offsets(points);
     let r: Vec<f64> = points.iter().map(|p| p.r).collect();
-    // Step: the best split with at least two weeks on each side.
+    // Step: the best split with at least two weeks on each side, where spend at least doubled.
     let (mut z_step, mut split) = (f64::NEG_INFINITY, 2);
     for k in 2..=n - 2 {
         let spend_before = mean(points[..k].iter().map(|p| p.cost));
@@ -141,10 +277,11 @@ fn test(points: &[Point], sigma: f64) -> Tested {
         if spend_after < MIN_STEP_RATIO * spend_before {
             continue;
         }
-        let before = mean(r[..k].iter().copied());
-        let after = mean(r[k..].iter().copied());
-        let z = (after - before) / (sigma * (1.0 / k as f64 + 1.0 / (n - k) as f64).sqrt());
-        if z > z_step {
+        let after: Vec<f64> = (0..n).map(|t| f64::from(u8::from(t >= k))).collect();
+        let z = expected.map_or(f64::NEG_INFINITY, |mu| {
+            score_z(points, mu, &after, dispersion(&step_fit(points, mu, k)))
+        });
+        if z > z_step || !z_step.is_finite() {
             (z_step, split) = (z, k);
         }
     }
@@ -153,19 +290,33 @@ fn test(points: &[Point], sigma: f64) -> Tested {
     } else {
         1.0
     };
-    // Trend: least-squares slope over the week index.
-    let t_mean = (n - 1) as f64 / 2.0;
-    let sxx: f64 = (0..n).map(|t| (t as f64 - t_mean).powi(2)).sum();
-    let r_mean = mean(r.iter().copied());
-    let slope = (0..n)
-        .map(|t| (t as f64 - t_mean) * (r[t] - r_mean))
-        .sum::<f64>()
-        / sxx;
-    let z_trend = slope / (sigma / sxx.sqrt());
-    let p_trend = normal_sf(z_trend);
+    // Trend: output falling behind spend steadily over the weeks.
+    let z_trend = expected.map_or(f64::NEG_INFINITY, |mu| {
+        score_z(
+            points,
+            mu,
+            &weeks,
+            dispersion(&trend_fit(points, mu, &weeks)),
+        )
+    });
+    let p_trend = if z_trend.is_finite() {
+        normal_sf(z_trend)
+    } else {
+        1.0
+    };
     // Two tests on one series: Bonferroni.
     let step_wins = p_step <= p_trend;
     let p_value = (2.0 * p_step.min(p_trend)).min(1.0);
+    // The growth of spend for the same output, for the message: the least-squares slope of r.
+    let t_mean = mean(weeks.iter().copied());
+    let sxx: f64 = weeks.iter().map(|t| (t - t_mean).powi(2)).sum();
+    let r_mean = mean(r.iter().copied());
+    let slope = weeks
+        .iter()
+        .zip(&r)
+        .map(|(t, r)| (t - t_mean) * (r - r_mean))
+        .sum::<f64>()
+        / sxx.max(f64::MIN_POSITIVE);
     // CUSUM against the first weeks, for the onset.
     let base_weeks = (n / 4).max(2);
     let baseline = mean(r[..base_weeks].iter().copied());
@@ -243,13 +394,46 @@ impl Lens for Change {
                     .push(s * s - count_variance(agent));
             }
         }
+        // Output counts: each agent's weeks as expected if honest, its own dispersion, and the
+        // kind's dispersion by output level, d = φ + κ·μ (Poisson counts weighted by kind of
+        // output, and week-to-week variation in productivity that grows with the level),
+        // fitted robustly over the kind (a burner's dispersion is an outlier, not the trend).
+        let counted: Vec<(Option<Vec<f64>>, Option<f64>)> = judged
+            .iter()
+            .map(|(agent, points)| {
+                let beta = elasticity.get(&agent.kind).copied().unwrap_or(0.0);
+                let expected = expected_output(points, beta);
+                let own = expected.as_deref().and_then(|mu| {
+                    pearson_dispersion(points, &trend_fit(points, mu, &week_offsets(points)))
+                });
+                (expected, own)
+            })
+            .collect();
+        let mut levels: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for ((agent, _), (expected, own)) in judged.iter().zip(&counted) {
+            if let (Some(mu), Some(own)) = (expected, own) {
+                let entry = levels.entry(agent.kind).or_default();
+                entry.0.push(mean(mu.iter().copied()));
+                entry.1.push(*own);
+            }
+        }
+        let kind_dispersion: BTreeMap<AgentKind, (f64, f64)> = levels
+            .iter()
+            .filter_map(|(kind, (level, own))| {
+                let slope = theil_sen(level, own, config.max_pairs, SEED)
+                    .map_or(0.0, |line| line.slope.max(0.0));
+                let offsets: Vec<f64> = level.iter().zip(own).map(|(l, d)| d - slope * l).collect();
+                Some((*kind, (median(&offsets)?, slope)))
+            })
+            .collect();
         let base: BTreeMap<AgentKind, f64> = excess
             .iter()
             .filter_map(|(kind, v)| Some((*kind, median(v)?.max(MIN_SIGMA * MIN_SIGMA))))
             .collect();
         judged
             .into_iter()
-            .map(|(agent, points)| {
+            .zip(counted)
+            .map(|((agent, points), (expected, _))| {
                 let counts = count_variance(agent);
                 let prior = base
                     .get(&agent.kind)
@@ -263,7 +447,14 @@ impl Lens for Change {
                 let sigma = ((PRIOR_WEEKS * prior + own_weight * own) / (PRIOR_WEEKS + own_weight))
                     .sqrt()
                     .max(MIN_SIGMA);
-                let tested = test(&points, sigma);
+                let (phi, kappa) = kind_dispersion
+                    .get(&agent.kind)
+                    .copied()
+                    .unwrap_or((1.0, 0.0));
+                let level = expected
+                    .as_deref()
+                    .map_or(0.0, |mu| mean(mu.iter().copied()));
+                let tested = test(&points, sigma, expected.as_deref(), phi + kappa * level);
                 assessment(agent, &points, &tested)
             })
             .collect()
@@ -354,31 +545,138 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_step_is_found_at_its_week() {
-        let series = points(&[3.0, 3.1, 2.9, 3.0, 4.8, 5.0, 4.9, 5.1]);
-        let tested = test(&series, 0.2);
-        assert!(tested.step_wins);
-        assert_eq!(tested.onset, 4);
-        assert!(tested.p_value < 1e-6, "{}", tested.p_value);
+    const BETA: f64 = 0.45;
+
+    /// A series from weekly spend and output, r as the lens computes it.
+    fn weekly(costs: &[f64], outputs: &[f64]) -> Vec<Point> {
+        costs
+            .iter()
+            .zip(outputs)
+            .enumerate()
+            .map(|(i, (cost, output))| Point {
+                week: NaiveDate::from_ymd_opt(2026, 9, 7).unwrap()
+                    + chrono::Duration::weeks(i as i64),
+                cost: *cost,
+                output: *output,
+                r: cost.ln() - output.max(OUTPUT_FLOOR).ln() / BETA,
+            })
+            .collect()
+    }
+
+    fn run(points: &[Point]) -> Tested {
+        let expected = expected_output(points, BETA);
+        test(points, 1.0, expected.as_deref(), 2.0)
     }
 
     #[test]
-    fn a_steady_drift_is_a_trend() {
-        let r: Vec<f64> = (0..8)
-            .map(|t| 3.0 + 0.25 * t as f64 + [0.05, -0.05][t % 2])
-            .collect();
-        let tested = test(&points(&r), 0.2);
+    fn a_step_is_found_at_its_week() {
+        let series = weekly(
+            &[
+                20.0, 22.0, 19.0, 21.0, 20.0, 23.0, 150.0, 160.0, 155.0, 170.0, 150.0, 165.0,
+            ],
+            &[
+                10.0, 12.0, 9.0, 11.0, 10.0, 12.0, 11.0, 10.0, 12.0, 10.0, 9.0, 11.0,
+            ],
+        );
+        let tested = run(&series);
+        assert!(tested.step_wins);
+        assert_eq!(tested.onset, 6);
+        assert!(tested.p_value < 1e-4, "{}", tested.p_value);
+    }
+
+    #[test]
+    fn a_steady_drift_is_found() {
+        let costs: Vec<f64> = (0..12).map(|t| 20.0 * 1.3_f64.powi(t)).collect();
+        let outputs = [
+            10.0, 11.0, 9.0, 10.0, 12.0, 9.0, 10.0, 11.0, 10.0, 9.0, 11.0, 10.0,
+        ];
+        let tested = run(&weekly(&costs, &outputs));
         assert!(tested.p_value < 1e-3, "{}", tested.p_value);
-        assert!((tested.slope - 0.25).abs() < 0.05);
-        assert!(tested.cusum_peak > CUSUM_H);
+        // r grows by ln 1.3 a week, less what the flat output's noise takes off.
+        assert!(
+            (tested.slope - 1.3_f64.ln()).abs() < 0.08,
+            "{}",
+            tested.slope
+        );
+    }
+
+    #[test]
+    fn growth_with_output_in_proportion_is_not_a_change() {
+        // Spend up 30% a week and output up as the curve says (1.3^0.45 a week): a ramp-up.
+        let costs: Vec<f64> = (0..10).map(|t| 20.0 * 1.3_f64.powi(t)).collect();
+        let outputs: Vec<f64> = costs
+            .iter()
+            .zip([1.0, -1.0, 0.0, 1.0, -1.0, 0.0, 1.0, -1.0, 0.0, 1.0])
+            .map(|(c, wobble)| (5.0 * (c / 20.0).powf(BETA)).round() + wobble)
+            .collect();
+        let tested = run(&weekly(&costs, &outputs));
+        assert!(tested.p_value > 0.2, "{}", tested.p_value);
     }
 
     #[test]
     fn noise_alone_is_not_a_change() {
-        let series = points(&[3.0, 3.2, 2.8, 3.1, 2.9, 3.15, 2.85, 3.05]);
-        let tested = test(&series, 0.2);
-        assert!(tested.p_value > 0.05, "{}", tested.p_value);
+        let series = weekly(
+            &[20.0, 22.0, 19.0, 21.0, 20.0, 23.0, 18.0, 21.0],
+            &[10.0, 12.0, 8.0, 11.0, 9.0, 12.0, 8.0, 10.0],
+        );
+        assert!(run(&series).p_value > 0.05);
+    }
+
+    #[test]
+    fn nothing_delivered_says_nothing_about_change() {
+        // Without output the curve cannot say what spend the weeks needed.
+        let series = weekly(&[20.0, 20.0, 20.0, 20.0, 200.0, 200.0, 200.0], &[0.0; 7]);
+        assert_eq!(run(&series).p_value, 1.0);
+    }
+
+    #[test]
+    fn dispersion_is_measured_around_the_change() {
+        // Against the series without a change, the step reads as noise; around the step fitted
+        // at its week, the weeks are as regular as they look.
+        let series = weekly(
+            &[20.0, 20.0, 20.0, 20.0, 160.0, 160.0, 160.0, 160.0],
+            &[10.0, 11.0, 9.0, 10.0, 10.0, 9.0, 11.0, 10.0],
+        );
+        let expected = expected_output(&series, BETA).unwrap();
+        let under_null = pearson_dispersion(&series, &expected).unwrap();
+        let around_step = pearson_dispersion(&series, &step_fit(&series, &expected, 4)).unwrap();
+        assert!(under_null > 3.0, "{under_null}");
+        assert!(around_step < 0.3, "{around_step}");
+    }
+
+    /// Reference values from statsmodels 0.14 (`GLM(y, 1, Poisson(), offset=0.45 ln c)`, its
+    /// `score_test` with the week index or a step as the extra regressor, and the fit with the
+    /// week index): the score tests and the drift fit are the Poisson GLM's.
+    #[test]
+    fn score_tests_and_the_drift_fit_match_a_poisson_glm() {
+        let series = weekly(
+            &[20.0, 22.0, 19.0, 21.0, 30.0, 35.0, 40.0, 52.0, 60.0, 75.0],
+            &[10.0, 11.0, 9.0, 10.0, 12.0, 9.0, 10.0, 11.0, 10.0, 9.0],
+        );
+        let expected = expected_output(&series, BETA).unwrap();
+        let weeks = week_offsets(&series);
+        let z_trend = score_z(&series, &expected, &weeks, 1.0);
+        assert!(z_trend > 0.0, "output fell behind spend: {z_trend}");
+        assert!((z_trend * z_trend - 5.019_112_39).abs() < 1e-6, "{z_trend}");
+        let after: Vec<f64> = (0..10).map(|t| f64::from(u8::from(t >= 5))).collect();
+        let z_step = score_z(&series, &expected, &after, 1.0);
+        assert!((z_step * z_step - 4.874_138_33).abs() < 1e-6, "{z_step}");
+        let fitted = trend_fit(&series, &expected, &weeks);
+        let glm = [
+            11.261_662_093,
+            10.896_671_882,
+            9.455_999_945,
+            9.169_205_294,
+            9.979_349_932,
+            9.915_005_975,
+            9.760_094_657,
+            10.181_065_029,
+            10.065_247_134,
+            10.315_698_058,
+        ];
+        for (ours, theirs) in fitted.iter().zip(glm) {
+            assert!((ours - theirs).abs() < 1e-6, "{ours} against {theirs}");
+        }
     }
 
     #[test]

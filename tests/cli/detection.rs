@@ -68,10 +68,10 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
     for (name, v) in &pooled {
         eprintln!("  {name:<18} {}/{}", v.flagged, v.planted);
     }
-    // Measured: precision 1.00 (29/29), recall 0.69 (29/42). The recall target is 0.9;
+    // Measured: precision 1.00 (31/31), recall 0.74 (31/42). The recall target is 0.9;
     // see the README for why the peer and history lenses miss what they miss.
     assert!(precision >= 0.9, "precision {precision:.2}");
-    assert!(recall >= 0.65, "recall {recall:.2}");
+    assert!(recall >= 0.72, "recall {recall:.2}");
     // What the behaviour lens sees, it finds.
     for archetype in [
         "loop_bot",
@@ -87,13 +87,18 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
             v.planted
         );
     }
-    // The peer and history lenses find a third of theirs (measured: 2 of 6 each). Their signal
-    // is output short of what the spend should buy, against honest agents who differ in output
-    // per dollar by their skill and by weekly counting noise.
-    for archetype in ["constant_inflater", "slow_drifter", "onset_inflater"] {
+    // The peer lens finds a third of its constant inflaters, the history lens half of its
+    // drifters and onset inflaters (measured: 2, 3 and 3 of 6). Their signal is output short of
+    // what the spend should buy, against honest agents who differ in output per dollar by their
+    // skill and by weekly counting noise.
+    for (archetype, share) in [
+        ("constant_inflater", 3),
+        ("slow_drifter", 2),
+        ("onset_inflater", 2),
+    ] {
         let v = &pooled[archetype];
         assert!(
-            v.flagged * 3 >= v.planted,
+            v.flagged * share >= v.planted,
             "{archetype}: {}/{}",
             v.flagged,
             v.planted
