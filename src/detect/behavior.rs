@@ -752,6 +752,7 @@ mod tests {
             elasticities: Default::default(),
             curves: Default::default(),
             fingerprints: Default::default(),
+            suspects: Default::default(),
         };
         Behavior.assess(&population, &DetectConfig::default())
     }

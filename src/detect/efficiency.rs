@@ -83,13 +83,24 @@ pub const CODES: [CodeDoc; 3] = [
     },
 ];
 
+/// Behaviour p-value at or below which an agent is left out of the fit of the elasticity: its
+/// request logs already show burning (a loop, padded contexts, bursts before the snapshot,
+/// sessions started together), and such agents sit at high spend with ordinary output, where
+/// they flatten the slope. Measured on the planted seeds: the fitted elasticity 0.04–0.11 below
+/// the one through honest agents alone without this, half of that with it. Honest agents reach
+/// it about once in a thousand (the null seeds).
+pub const SUSPECT_P: f64 = 0.001;
+
 /// Agents compared with one another, and the agents that form the curve they are compared with.
 struct Cohort<'a> {
     label: String,
     kind: AgentKind,
     assessed: Vec<&'a AgentSummary>,
     reference: Vec<&'a AgentSummary>,
-    /// The references the elasticity is fitted on: all of them at first, then without those
+    /// The references the elasticity may be fitted on: all but the behaviour lens's suspects
+    /// (all of them, if that leaves too few).
+    candidates: Vec<&'a AgentSummary>,
+    /// The candidates the elasticity is fitted on: all of them at first, then without those
     /// the previous fit found clearly unusual.
     slope_sample: Vec<&'a AgentSummary>,
     /// Variance of a weekly output index over its mean, typical of the kind.
@@ -109,7 +120,11 @@ fn point(agent: &AgentSummary) -> (f64, f64) {
     )
 }
 
-fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<'a>> {
+fn cohorts<'a>(
+    agents: &'a [AgentSummary],
+    suspects: &std::collections::BTreeSet<String>,
+    config: &DetectConfig,
+) -> Vec<Cohort<'a>> {
     let mut by_team: BTreeMap<(AgentKind, &str), Vec<&AgentSummary>> = BTreeMap::new();
     for agent in agents.iter().filter(|a| a.eligible) {
         by_team
@@ -127,6 +142,7 @@ fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<
                 label: format!("peers in team {team}"),
                 kind,
                 reference: members.clone(),
+                candidates: members.clone(),
                 slope_sample: members.clone(),
                 assessed: members,
                 dispersion: 1.0,
@@ -152,6 +168,7 @@ fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<
                 label: format!("{kind_name} across small teams"),
                 kind,
                 assessed: members,
+                candidates: reference.clone(),
                 slope_sample: reference.clone(),
                 reference,
                 dispersion: 1.0,
@@ -164,6 +181,17 @@ fn cohorts<'a>(agents: &'a [AgentSummary], config: &DetectConfig) -> Vec<Cohort<
         .collect();
     for cohort in &mut cohorts {
         cohort.dispersion = dispersion[&cohort.kind];
+        // The slope is fitted without the suspects, unless that leaves too few to fit.
+        let clean: Vec<&AgentSummary> = cohort
+            .reference
+            .iter()
+            .copied()
+            .filter(|a| !suspects.contains(&a.agent))
+            .collect();
+        if clean.len() >= config.min_cohort_agents {
+            cohort.slope_sample = clean.clone();
+            cohort.candidates = clean;
+        }
     }
     cohorts
 }
@@ -409,7 +437,7 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
         .map(|f| {
             let kept: Vec<&AgentSummary> = f
                 .cohort
-                .reference
+                .candidates
                 .iter()
                 .copied()
                 .filter(|a| f.z(a, spread[&a.kind], f.model_residual(a)).abs() <= REFIT_EXCLUDE_Z)
@@ -419,12 +447,13 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
                 kind: f.cohort.kind,
                 assessed: f.cohort.assessed.clone(),
                 reference: f.cohort.reference.clone(),
+                candidates: f.cohort.candidates.clone(),
                 dispersion: f.cohort.dispersion,
                 // Trimming never leaves a cohort too small to fit.
                 slope_sample: if kept.len() >= config.min_cohort_agents {
                     kept
                 } else {
-                    f.cohort.reference.clone()
+                    f.cohort.candidates.clone()
                 },
             }
         })
@@ -440,7 +469,10 @@ pub fn elasticities<'p>(
     config: &DetectConfig,
 ) -> &'p BTreeMap<AgentKind, f64> {
     population.elasticities.get_or_init(|| {
-        let (fitted, _) = fit(cohorts(&population.agents, config), config);
+        let (fitted, _) = fit(
+            cohorts(&population.agents, &population.suspects, config),
+            config,
+        );
         elasticities_of(&fitted)
     })
 }
@@ -461,7 +493,7 @@ impl Lens for Efficiency {
     /// three weeks, in periods of eight or more), so that inflation which began mid-period is
     /// compared with peers undiluted. The smaller p-value counts, doubled (Bonferroni).
     fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
-        let (whole, fitted) = assess_window(&population.agents, config, None);
+        let (whole, fitted) = assess_window(&population.agents, &population.suspects, config, None);
         let _ = population.elasticities.set(elasticities_of(&fitted));
         let _ = population
             .curves
@@ -485,12 +517,16 @@ impl Lens for Efficiency {
             primary_models: &empty,
         };
         let recent_population = Population::new(&recent_weeks, evidence, config);
-        let recent: BTreeMap<String, Assessment> =
-            assess_window(&recent_population.agents, config, Some(from))
-                .0
-                .into_iter()
-                .map(|a| (a.agent.clone(), a))
-                .collect();
+        let recent: BTreeMap<String, Assessment> = assess_window(
+            &recent_population.agents,
+            &population.suspects,
+            config,
+            Some(from),
+        )
+        .0
+        .into_iter()
+        .map(|a| (a.agent.clone(), a))
+        .collect();
         whole
             .into_iter()
             .map(|overall| {
@@ -509,10 +545,11 @@ impl Lens for Efficiency {
 /// returns the curves it fitted.
 fn assess_window<'a>(
     agents: &'a [AgentSummary],
+    suspects: &std::collections::BTreeSet<String>,
     config: &DetectConfig,
     from: Option<chrono::NaiveDate>,
 ) -> (Vec<Assessment>, Vec<Fitted<'a>>) {
-    let (fitted, spread) = fit(cohorts(agents, config), config);
+    let (fitted, spread) = fit(cohorts(agents, suspects, config), config);
     let mut assessments = Vec::new();
     for f in &fitted {
         for agent in &f.cohort.assessed {
@@ -645,8 +682,9 @@ mod tests {
         agents
     }
 
-    fn judge(agents: Vec<AgentSummary>) -> Vec<Assessment> {
-        let population = Population {
+    /// A population of `agents` alone, with `suspects` named by the behaviour lens.
+    fn population<'a>(agents: Vec<AgentSummary>, suspects: &[&str]) -> Population<'a> {
+        Population {
             weeks: &[],
             agents,
             behavior: &[],
@@ -654,8 +692,51 @@ mod tests {
             elasticities: Default::default(),
             curves: Default::default(),
             fingerprints: Default::default(),
-        };
-        Efficiency.assess(&population, &DetectConfig::default())
+            suspects: suspects.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn judge(agents: Vec<AgentSummary>) -> Vec<Assessment> {
+        Efficiency.assess(&population(agents, &[]), &DetectConfig::default())
+    }
+
+    /// The elasticity the lens fits with `suspects` left out of the slope.
+    fn fitted_elasticity(agents: Vec<AgentSummary>, suspects: &[&str]) -> f64 {
+        elasticities(&population(agents, suspects), &DetectConfig::default())[&AgentKind::Human]
+    }
+
+    #[test]
+    fn burners_the_behaviour_lens_found_do_not_flatten_the_curve() {
+        // Twelve honest people whose output per dollar differs by ±30% (skill), and five who
+        // spend 2.5 to 5 times what their work needs, spread across the cost range: too close to
+        // the honest spread for the refit to trim, they flatten the slope; left out as
+        // suspects, the honest slope (0.45) returns.
+        let mut agents: Vec<AgentSummary> = (0..12)
+            .map(|i| {
+                let cost = 50.0 * 1.4f64.powi(i);
+                let skill = [
+                    0.78, 1.21, 0.95, 1.30, 0.85, 1.10, 0.72, 1.05, 1.25, 0.90, 1.15, 0.80,
+                ][i as usize];
+                agent(
+                    &format!("person-{i}"),
+                    "payments",
+                    cost,
+                    skill * 2.0 * cost.powf(0.45),
+                )
+            })
+            .collect();
+        let burners: Vec<String> = (0..5).map(|i| format!("burner-{i}")).collect();
+        agents.extend(burners.iter().enumerate().map(|(i, name)| {
+            let work = 60.0 * 1.8f64.powi(i as i32);
+            let burn = [2.5, 4.0, 3.0, 5.0, 3.5][i];
+            agent(name, "payments", burn * work, 2.0 * work.powf(0.45))
+        }));
+        let names: Vec<&str> = burners.iter().map(String::as_str).collect();
+        let with = fitted_elasticity(agents.clone(), &[]);
+        let without = fitted_elasticity(agents, &names);
+        eprintln!("elasticity with the burners {with:.3}, without {without:.3}");
+        assert!(with < 0.41, "burners in the slope: {with}");
+        assert!((without - 0.45).abs() < 0.03, "burners left out: {without}");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! The behaviour lens reports, per agent, which fingerprints stood out and how strongly. Agents
 //! whose reported fingerprints match (a fixed cadence with repeated prompts, say, or bursts
 //! before the snapshot) are often one script or one habit under several accounts, and are
-//! fixed together. This module clusters the agents the lens reported anything for with DBSCAN
-//! (Ester et al. 1996, linfa's implementation): each agent is a point whose coordinate per
+//! fixed together. This module clusters the agents whose fingerprints are clear (the lens's p
+//! at most [`super::efficiency::SUSPECT_P`]; a weak fingerprint next to a strong one would
+//! chain a passing habit into a group of burners) with DBSCAN (Ester et al. 1996, linfa's
+//! implementation): each agent is a point whose coordinate per
 //! fingerprint is its strength, the robust z capped at [`Z_CAP`] and scaled to 0..1 (0 when
 //! the fingerprint was not reported), so agents group by which fingerprints they show and
 //! roughly how strongly, never by how much they spend.
@@ -32,7 +34,7 @@ pub const CODES: [CodeDoc; 1] = [CodeDoc {
     code: SHARED_FINGERPRINT,
     title: "Burns the way other agents do",
     lens: "behavior",
-    what_it_means: "The agent's behaviour fingerprints (the TA301–TA307 reasons it was given, and how strongly each stood out against its kind) match those of other agents in this audit: DBSCAN groups agents whose fingerprint strengths lie within 0.5 of each other. The reason names the other members and says which of them were flagged. It adds no weight to the finding.",
+    what_it_means: "The agent's behaviour fingerprints (the TA301–TA307 reasons it was given, and how strongly each stood out against its kind) match those of other agents in this audit: DBSCAN groups agents whose fingerprint strengths lie within 0.5 of each other, among the agents whose fingerprints are clear (behaviour p at most 0.001). The reason names the other members and says which of them were flagged. It adds no weight to the finding.",
     why_it_matters: "The same fingerprint on several accounts is usually one script, one shared configuration or one habit spreading through a team: one conversation fixes all of them, and members below the materiality floor are worth a look before they grow.",
     benign_explanations: &[
         "A shared team tool or CI job that every member runs the same way.",

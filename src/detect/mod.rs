@@ -317,6 +317,10 @@ pub struct Population<'a> {
     pub curves: std::cell::OnceCell<Vec<efficiency::Curve>>,
     /// The fingerprints the behaviour lens reported per agent, for [`groups`].
     pub fingerprints: std::cell::OnceCell<BTreeMap<String, groups::Fingerprint>>,
+    /// Agents whose request logs show burning beyond doubt (behaviour p at most
+    /// [`efficiency::SUSPECT_P`]): the production curve's elasticity is fitted without them.
+    /// Empty when the behaviour lens does not run.
+    pub suspects: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Population<'a> {
@@ -375,6 +379,7 @@ impl<'a> Population<'a> {
             elasticities: std::cell::OnceCell::new(),
             curves: std::cell::OnceCell::new(),
             fingerprints: std::cell::OnceCell::new(),
+            suspects: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -454,9 +459,9 @@ const SUPPORT_P: f64 = 0.01;
 /// p = 1) is left out rather than entered as evidence of innocence, which in the Cauchy sum
 /// would cancel another lens's evidence. That is not exactly valid: a lens that survives alone
 /// is no longer divided among the lenses, and a gated p-value is not uniform below 1. Measured
-/// on the 1,162 honest agents of the null seeds (README): combined p ≤ 0.1 for 9.7%, ≤ 0.05
-/// for 5.6%, ≤ 0.01 for 2.2% and ≤ 0.001 for 0.17%, where the combination over every lens
-/// gives 2.2%, 2.1%, 1.4% and 0.17%.
+/// on the 1,161 honest agents of the eight-week null seeds (README): combined p ≤ 0.1 for 8.4%,
+/// ≤ 0.05 for 4.5%, ≤ 0.01 for 1.4% and ≤ 0.001 for 0.17%, where the combination over every
+/// lens gives 1.8%, 1.6%, 0.7% and 0.17%.
 fn combine(p_values: impl Iterator<Item = f64>) -> f64 {
     let tested: Vec<f64> = p_values.filter(|p| *p < 1.0).collect();
     stats::cauchy_combination(&tested).unwrap_or(1.0)
@@ -464,7 +469,21 @@ fn combine(p_values: impl Iterator<Item = f64>) -> f64 {
 
 /// Runs every lens, combines each agent's p-values and turns them into findings.
 pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> Detection {
-    let population = Population::new(weeks, evidence, config);
+    let mut population = Population::new(weeks, evidence, config);
+    // The behaviour lens reads request logs, not the curve, so it runs first: agents it finds
+    // burning beyond doubt are left out of the curve the others are judged against, where they
+    // would flatten it (they spend much for ordinary output) and hide one another.
+    let mut behavior = None;
+    if config.runs("behavior") {
+        let assessments = behavior::Behavior.assess(&population, config);
+        population.suspects = assessments
+            .iter()
+            .filter(|a| a.p_value <= efficiency::SUSPECT_P)
+            .map(|a| a.agent.clone())
+            .collect();
+        behavior = Some(assessments);
+    }
+    let population = population;
     let summaries: BTreeMap<&str, &AgentSummary> = population
         .agents
         .iter()
@@ -472,7 +491,14 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         .collect();
     let mut by_agent: BTreeMap<String, Vec<(&'static str, Assessment)>> = BTreeMap::new();
     for lens in lenses().into_iter().filter(|l| config.runs(l.name())) {
-        for assessment in lens.assess(&population, config) {
+        let assessments = match (lens.name(), behavior.take()) {
+            ("behavior", Some(done)) => done,
+            (_, kept) => {
+                behavior = kept;
+                lens.assess(&population, config)
+            }
+        };
+        for assessment in assessments {
             by_agent
                 .entry(assessment.agent.clone())
                 .or_default()
@@ -559,7 +585,14 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         });
     }
     if let Some(fingerprints) = population.fingerprints.get() {
-        groups::annotate(&mut findings, fingerprints);
+        // Only clear fingerprints group: a weak one next to a strong one would chain an agent
+        // with a passing habit into a group of burners.
+        let clear: BTreeMap<String, groups::Fingerprint> = fingerprints
+            .iter()
+            .filter(|(agent, _)| population.suspects.contains(*agent))
+            .map(|(agent, print)| (agent.clone(), *print))
+            .collect();
+        groups::annotate(&mut findings, &clear);
     }
     findings.sort_by(|a, b| {
         b.severity

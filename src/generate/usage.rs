@@ -99,22 +99,32 @@ fn needed_context(profile: &AgentProfile) -> f64 {
 
 /// Session start in UTC seconds: a weekday at working hours local time, or anywhere in the
 /// week for service accounts.
+///
+/// Draws outside the working day or the UTC week are drawn again rather than clamped: a clamp
+/// would pile every such session onto one instant (07:00 sharp, or the week's edge), and a
+/// heavy user's pile reads as sessions started together on purpose.
 fn session_start(rng: &mut ChaCha8Rng, profile: &AgentProfile, week_start: i64) -> i64 {
     if profile.archetype == Archetype::Service {
         return week_start + rng.gen_range(0..7 * 86_400);
     }
-    let day = if rng.gen_bool(0.97) {
-        rng.gen_range(0..5)
-    } else {
-        rng.gen_range(5..7)
-    };
-    let hour = Normal::new(13.5_f64, 2.5)
-        .expect("valid")
-        .sample(rng)
-        .clamp(7.0, 21.0);
-    let ts = week_start + day * 86_400 + ((hour - profile.utc_offset_hours) * 3_600.0) as i64;
+    let hours = Normal::new(13.5_f64, 2.5).expect("valid");
     // Keep the week's work inside its UTC week, so generated weeks line up with audit weeks.
-    ts.clamp(week_start, week_start + 7 * 86_400 - 6 * 3_600)
+    let latest = week_start + 7 * 86_400 - 6 * 3_600;
+    loop {
+        let day = if rng.gen_bool(0.97) {
+            rng.gen_range(0..5)
+        } else {
+            rng.gen_range(5..7)
+        };
+        let hour = hours.sample(rng);
+        if !(7.0..=21.0).contains(&hour) {
+            continue;
+        }
+        let ts = week_start + day * 86_400 + ((hour - profile.utc_offset_hours) * 3_600.0) as i64;
+        if (week_start..=latest).contains(&ts) {
+            return ts;
+        }
+    }
 }
 
 /// Where a burst of sessions starts.

@@ -47,7 +47,7 @@ struct Pooled {
 fn planted_inflators_are_found_and_look_alikes_spared() {
     let mut pooled: BTreeMap<String, Pooled> = BTreeMap::new();
     let (mut week_precision, mut week_recall) = (1.0_f64, 1.0_f64);
-    for seed in 1..=6 {
+    for seed in 1..=12 {
         let evaluation = audit(company(seed, 12, 400.0, true));
         week_precision = week_precision.min(evaluation.week_precision);
         week_recall = week_recall.min(evaluation.week_recall);
@@ -64,14 +64,14 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
     let flagged = sum(&|v| v.flagged);
     let recall = found as f64 / inflators as f64;
     let precision = found as f64 / flagged.max(1) as f64;
-    eprintln!("6 seeds: precision {precision:.2} ({found}/{flagged}), recall {recall:.2} ({found}/{inflators})");
+    eprintln!("12 seeds: precision {precision:.2} ({found}/{flagged}), recall {recall:.2} ({found}/{inflators})");
     for (name, v) in &pooled {
         eprintln!("  {name:<18} {}/{}", v.flagged, v.planted);
     }
-    // Measured: precision 1.00 (31/31), recall 0.74 (31/42). The recall target is 0.9;
+    // Measured: precision 0.96 (68/71), recall 0.81 (68/84). The recall target is 0.9;
     // see the README for why the peer and history lenses miss what they miss.
     assert!(precision >= 0.9, "precision {precision:.2}");
-    assert!(recall >= 0.72, "recall {recall:.2}");
+    assert!(recall >= 0.78, "recall {recall:.2}");
     // What the behaviour lens sees, it finds.
     for archetype in [
         "loop_bot",
@@ -87,24 +87,25 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
             v.planted
         );
     }
-    // The peer lens finds a third of its constant inflaters, the history lens half of its
-    // drifters and onset inflaters (measured: 2, 3 and 3 of 6). Their signal is output short of
-    // what the spend should buy, against honest agents who differ in output per dollar by their
-    // skill and by weekly counting noise.
-    for (archetype, share) in [
-        ("constant_inflater", 3),
-        ("slow_drifter", 2),
-        ("onset_inflater", 2),
+    // The peer lens finds a third of its constant inflaters, the history lens two thirds of its
+    // drifters and onset inflaters (measured: 4, 8 and 9 of 12). Their signal is output short
+    // of what the spend should buy, against honest agents who differ in output per dollar by
+    // their skill and by weekly counting noise.
+    for (archetype, found, of) in [
+        ("constant_inflater", 1, 3),
+        ("slow_drifter", 2, 3),
+        ("onset_inflater", 2, 3),
     ] {
         let v = &pooled[archetype];
         assert!(
-            v.flagged * share >= v.planted,
+            v.flagged * of >= v.planted * found,
             "{archetype}: {}/{}",
             v.flagged,
             v.planted
         );
     }
-    // The target: at most 5% of each look-alike group (measured: none flagged).
+    // The target: at most 5% of each look-alike group (measured: one heavy but
+    // productive user of 36, a low finding from the recent-window peer comparison).
     for look_alike in [
         "heavy_productive",
         "tiny",
@@ -123,30 +124,37 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
             v.planted
         );
     }
+    // Measured: two regular agents of about 380, both low.
     let regular = pooled.get("regular").map_or(0, |v| v.flagged);
-    assert!(regular <= 1, "{regular} regular agents flagged");
+    assert!(regular <= 2, "{regular} regular agents flagged");
     // The weeks each finding is about (its weekly q ≤ 0.1): inflated ones, and how many of the
-    // inflated weeks. Measured, worst seed: precision 0.97 (a drifter's honest first week,
-    // named by the whole-period peer comparison), recall 0.79 (seed 6: an onset inflater
-    // caught by one week of parallel starts, a constant inflater by the recent window only).
+    // inflated weeks. Measured, worst seed: precision 0.95 (honest first weeks of drifters and
+    // onset inflaters, named by the whole-period peer comparison), recall 0.83 (inflaters
+    // caught by the recent window or by some weeks of a fingerprint only).
     eprintln!("weeks named: precision {week_precision:.2}, recall {week_recall:.2} (worst seed)");
-    assert!(week_precision >= 0.95, "week precision {week_precision:.2}");
-    assert!(week_recall >= 0.75, "week recall {week_recall:.2}");
+    assert!(week_precision >= 0.9, "week precision {week_precision:.2}");
+    assert!(week_recall >= 0.8, "week recall {week_recall:.2}");
 }
 
 #[test]
 fn an_honest_company_gets_no_medium_or_high_finding() {
-    // 20 seeds of a company with no inflators. The target: no medium or high finding in
-    // 19. Measured: in none of the 20 (two low findings in all).
-    let mut clean = 0;
-    for seed in 101..=120 {
-        let severities = audit(company(seed, 8, 200.0, false)).severities;
-        if severities.iter().all(|s| s == "low") {
-            clean += 1;
+    // 20 seeds of a company with no inflators, in two shapes: eight weeks at half the default
+    // request rate, and a quarter at the default rate like the planted companies above. The
+    // issue's target: no medium or high finding in 19 of 20. Measured: in none of the 20, in
+    // both (one and two low findings).
+    for (seeds, weeks, requests_per_week) in [(101..=120, 8, 200.0), (201..=220, 12, 400.0)] {
+        let mut clean = 0;
+        for seed in seeds {
+            let severities = audit(company(seed, weeks, requests_per_week, false)).severities;
+            if severities.iter().all(|s| s == "low") {
+                clean += 1;
+            }
         }
+        eprintln!(
+            "null population, {weeks} weeks: {clean}/20 seeds without a medium or high finding"
+        );
+        assert!(clean >= 19, "{weeks} weeks: {clean}/20");
     }
-    eprintln!("null population: {clean}/20 seeds without a medium or high finding");
-    assert!(clean >= 19, "{clean}/20");
 }
 
 /// Thirteen people on the same model; one sends its trivial turns (a few output tokens each)
