@@ -15,8 +15,9 @@
 //! floor, and each week weighs as much as it delivers. The dispersion (variance of a week's
 //! output over its expectation: commits, pull requests and tickets weigh differently, and
 //! productivity varies from week to week) is the kind's at the agent's output level, φ + κ·μ
-//! fitted robustly over the kind, shrunk with the agent's own, measured around each
-//! alternative so that a change does not inflate the noise it is judged against.
+//! fitted robustly over the kind (over every agent when the kind has too few for a line),
+//! shrunk with the agent's own, measured around each alternative so that a change does not
+//! inflate the noise it is judged against.
 //!
 //! For the message and the dollars, r = ln(weekly cost) − ln(weekly output index)/β is the log of
 //! actual spend over what the curve says the output needs. A one-sided CUSUM (Page 1954;
@@ -170,6 +171,14 @@ fn pearson_dispersion(points: &[Point], fitted: &[f64]) -> Option<f64> {
             .sum::<f64>()
             / (n - 2) as f64
     })
+}
+
+/// The dispersion of agents by output level, d = φ + κ·μ, fitted robustly (Theil–Sen for κ,
+/// at least 0; φ the median of d − κ·μ): a burner's dispersion is an outlier, not the trend.
+fn dispersion_line(level: &[f64], own: &[f64], max_pairs: usize) -> Option<(f64, f64)> {
+    let slope = theil_sen(level, own, max_pairs, SEED).map_or(0.0, |line| line.slope.max(0.0));
+    let offsets: Vec<f64> = level.iter().zip(own).map(|(l, d)| d - slope * l).collect();
+    Some((median(&offsets)?, slope))
 }
 
 /// Expected output below which a week is taken to expect this much, so that a week of cents
@@ -396,8 +405,7 @@ impl Lens for Change {
         }
         // Output counts: each agent's weeks as expected if honest, its own dispersion, and the
         // kind's dispersion by output level, d = φ + κ·μ (Poisson counts weighted by kind of
-        // output, and week-to-week variation in productivity that grows with the level),
-        // fitted robustly over the kind (a burner's dispersion is an outlier, not the trend).
+        // output, and week-to-week variation in productivity that grows with the level).
         let counted: Vec<(Option<Vec<f64>>, Option<f64>)> = judged
             .iter()
             .map(|(agent, points)| {
@@ -409,23 +417,34 @@ impl Lens for Change {
                 (expected, own)
             })
             .collect();
-        let mut levels: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        let mut levels: BTreeMap<Option<AgentKind>, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         for ((agent, _), (expected, own)) in judged.iter().zip(&counted) {
             if let (Some(mu), Some(own)) = (expected, own) {
-                let entry = levels.entry(agent.kind).or_default();
-                entry.0.push(mean(mu.iter().copied()));
-                entry.1.push(*own);
+                let level = mean(mu.iter().copied());
+                // Each agent counts for its kind and for everyone (`None`).
+                for key in [Some(agent.kind), None] {
+                    let entry = levels.entry(key).or_default();
+                    entry.0.push(level);
+                    entry.1.push(*own);
+                }
             }
         }
-        let kind_dispersion: BTreeMap<AgentKind, (f64, f64)> = levels
+        // A kind with too few agents for a line of its own (two service accounts, say) takes the
+        // line through every agent: the dispersion is the output index's, whoever delivers it.
+        let lines: BTreeMap<Option<AgentKind>, (f64, f64)> = levels
             .iter()
-            .filter_map(|(kind, (level, own))| {
-                let slope = theil_sen(level, own, config.max_pairs, SEED)
-                    .map_or(0.0, |line| line.slope.max(0.0));
-                let offsets: Vec<f64> = level.iter().zip(own).map(|(l, d)| d - slope * l).collect();
-                Some((*kind, (median(&offsets)?, slope)))
+            .filter(|(_, (level, _))| level.len() >= config.min_cohort_agents)
+            .filter_map(|(key, (level, own))| {
+                Some((*key, dispersion_line(level, own, config.max_pairs)?))
             })
             .collect();
+        let kind_dispersion = |kind: AgentKind| {
+            lines
+                .get(&Some(kind))
+                .or_else(|| lines.get(&None))
+                .copied()
+                .unwrap_or((1.0, 0.0))
+        };
         let base: BTreeMap<AgentKind, f64> = excess
             .iter()
             .filter_map(|(kind, v)| Some((*kind, median(v)?.max(MIN_SIGMA * MIN_SIGMA))))
@@ -447,10 +466,7 @@ impl Lens for Change {
                 let sigma = ((PRIOR_WEEKS * prior + own_weight * own) / (PRIOR_WEEKS + own_weight))
                     .sqrt()
                     .max(MIN_SIGMA);
-                let (phi, kappa) = kind_dispersion
-                    .get(&agent.kind)
-                    .copied()
-                    .unwrap_or((1.0, 0.0));
+                let (phi, kappa) = kind_dispersion(agent.kind);
                 let level = expected
                     .as_deref()
                     .map_or(0.0, |mu| mean(mu.iter().copied()));
@@ -642,6 +658,20 @@ mod tests {
         let around_step = pearson_dispersion(&series, &step_fit(&series, &expected, 4)).unwrap();
         assert!(under_null > 3.0, "{under_null}");
         assert!(around_step < 0.3, "{around_step}");
+    }
+
+    #[test]
+    fn the_dispersion_line_ignores_a_burner() {
+        // d = 2 + 0.05·μ for nine agents; a tenth, whose change inflated its noise, at 30.
+        let level = [2.0, 4.0, 6.0, 8.0, 10.0, 14.0, 20.0, 30.0, 40.0, 12.0];
+        let own: Vec<f64> = level
+            .iter()
+            .enumerate()
+            .map(|(i, l)| if i == 9 { 30.0 } else { 2.0 + 0.05 * l })
+            .collect();
+        let (phi, kappa) = dispersion_line(&level, &own, 1_000).unwrap();
+        assert!((phi - 2.0).abs() < 1e-9, "{phi}");
+        assert!((kappa - 0.05).abs() < 1e-9, "{kappa}");
     }
 
     /// Reference values from statsmodels 0.14 (`GLM(y, 1, Poisson(), offset=0.45 ln c)`, its
