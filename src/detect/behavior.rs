@@ -619,8 +619,12 @@ impl Lens for Behavior {
                     print[j] = normal_isf(signal.p).max(0.0);
                 }
             }
-            fingerprints.insert(name.clone(), print);
-            assessments.push(combine(agent, signals));
+            let assessment = combine(agent, signals);
+            // Only clear fingerprints are grouped (see `Population::fingerprints`).
+            if assessment.p_value <= super::efficiency::SUSPECT_P {
+                fingerprints.insert(name.clone(), print);
+            }
+            assessments.push(assessment);
         }
         let _ = population.fingerprints.set(fingerprints);
         assessments

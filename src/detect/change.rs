@@ -144,17 +144,38 @@ struct Tested {
 /// of freedom); a burner's noisy weeks would inflate it further and hide its change.
 const DISPERSION_PRIOR_WEEKS: f64 = 12.0;
 
-/// Each week's output expected if the agent were honest all along: output ∝ spend^β, at the
-/// agent's own level (its total output spread over its weeks in proportion to spend^β). `None`
-/// when nothing was delivered: then output cannot say whether spend outgrew it.
-fn expected_output(points: &[Point], elasticity: f64) -> Option<Vec<f64>> {
-    let elasticity = elasticity.max(MIN_ELASTICITY);
+/// `shape` scaled so that it adds up to what `points` delivered.
+fn delivered_along(points: &[Point], shape: Vec<f64>) -> Vec<f64> {
     let delivered: f64 = points.iter().map(|p| p.output).sum();
-    let shape: Vec<f64> = points.iter().map(|p| p.cost.powf(elasticity)).collect();
-    let total: f64 = shape.iter().sum();
-    (delivered > 0.0 && total > 0.0).then(|| {
-        let level = delivered / total;
-        shape.iter().map(|m| level * m).collect()
+    let level = delivered / shape.iter().sum::<f64>().max(MIN_EXPECTED);
+    shape.into_iter().map(|m| m * level).collect()
+}
+
+/// What an agent's output counts say before any test is run.
+struct Counts {
+    /// Each week's output expected if the agent were honest all along: output ∝ spend^β, at
+    /// the agent's own level (its total output spread over its weeks in proportion to spend^β).
+    expected: Vec<f64>,
+    /// The mean of `expected`: the output level the kind's dispersion is read at.
+    level: f64,
+    /// The agent's own dispersion around a fitted drift ([`trend_fit`]).
+    trend_dispersion: Option<f64>,
+}
+
+/// The agent's [`Counts`]; `None` when nothing was delivered: then output cannot say whether
+/// spend outgrew it.
+fn counts(points: &[Point], elasticity: f64) -> Option<Counts> {
+    let elasticity = elasticity.max(MIN_ELASTICITY);
+    if points.iter().map(|p| p.output).sum::<f64>() <= 0.0 {
+        return None;
+    }
+    let shape = points.iter().map(|p| p.cost.powf(elasticity)).collect();
+    let expected = delivered_along(points, shape);
+    let trend = trend_fit(points, &expected, &week_offsets(points));
+    Some(Counts {
+        level: mean(expected.iter().copied()),
+        trend_dispersion: pearson_dispersion(points, &trend),
+        expected,
     })
 }
 
@@ -202,15 +223,13 @@ fn step_fit(points: &[Point], expected: &[f64], split: usize) -> Vec<f64> {
 /// `expected` with a log-linear trend in `weeks` fitted by Poisson likelihood (Newton steps on
 /// the trend, the level profiled out): the fit of a drift.
 fn trend_fit(points: &[Point], expected: &[f64], weeks: &[f64]) -> Vec<f64> {
-    let delivered: f64 = points.iter().map(|p| p.output).sum();
     let fitted = |gamma: f64| -> Vec<f64> {
-        let shape: Vec<f64> = expected
+        let shape = expected
             .iter()
             .zip(weeks)
             .map(|(mu, t)| mu * (gamma * t).exp())
             .collect();
-        let level = delivered / shape.iter().sum::<f64>().max(MIN_EXPECTED);
-        shape.iter().map(|m| m * level).collect()
+        delivered_along(points, shape)
     };
     let mut gamma = 0.0;
     for _ in 0..30 {
@@ -262,19 +281,18 @@ fn week_offsets(points: &[Point]) -> Vec<f64> {
 }
 
 /// The two tests on an agent's series. The p-value comes from output counts against what spend
-/// predicts (`expected`), with a dispersion measured around each alternative and shrunk
+/// predicts ([`Counts`]), with a dispersion measured around each alternative and shrunk
 /// towards `prior_dispersion`; the CUSUM that dates a drift reads r in units of `sigma`.
-fn test(points: &[Point], sigma: f64, expected: Option<&[f64]>, prior_dispersion: f64) -> Tested {
+fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion: f64) -> Tested {
     let n = points.len();
     let own_weight = (n - 2) as f64;
     // Never below Poisson: an index is a count, or a weighted sum of counts.
-    let dispersion = |fitted: &[f64]| {
-        pearson_dispersion(points, fitted)
-            .map_or(prior_dispersion, |own| {
-                (DISPERSION_PRIOR_WEEKS * prior_dispersion + own_weight * own)
-                    / (DISPERSION_PRIOR_WEEKS + own_weight)
-            })
-            .max(1.0)
+    let shrunk = |own: Option<f64>| {
+        own.map_or(prior_dispersion, |own| {
+            (DISPERSION_PRIOR_WEEKS * prior_dispersion + own_weight * own)
+                / (DISPERSION_PRIOR_WEEKS + own_weight)
+        })
+        .max(1.0)
     };
     let weeks = week_offsets(points);
     let r: Vec<f64> = points.iter().map(|p| p.r).collect();
@@ -287,8 +305,10 @@ fn test(points: &[Point], sigma: f64, expected: Option<&[f64]>, prior_dispersion
             continue;
         }
         let after: Vec<f64> = (0..n).map(|t| f64::from(u8::from(t >= k))).collect();
-        let z = expected.map_or(f64::NEG_INFINITY, |mu| {
-            score_z(points, mu, &after, dispersion(&step_fit(points, mu, k)))
+        let z = counts.map_or(f64::NEG_INFINITY, |c| {
+            let fit = step_fit(points, &c.expected, k);
+            let dispersion = shrunk(pearson_dispersion(points, &fit));
+            score_z(points, &c.expected, &after, dispersion)
         });
         if z > z_step || !z_step.is_finite() {
             (z_step, split) = (z, k);
@@ -300,13 +320,8 @@ fn test(points: &[Point], sigma: f64, expected: Option<&[f64]>, prior_dispersion
         1.0
     };
     // Trend: output falling behind spend steadily over the weeks.
-    let z_trend = expected.map_or(f64::NEG_INFINITY, |mu| {
-        score_z(
-            points,
-            mu,
-            &weeks,
-            dispersion(&trend_fit(points, mu, &weeks)),
-        )
+    let z_trend = counts.map_or(f64::NEG_INFINITY, |c| {
+        score_z(points, &c.expected, &weeks, shrunk(c.trend_dispersion))
     });
     let p_trend = if z_trend.is_finite() {
         normal_sf(z_trend)
@@ -406,26 +421,23 @@ impl Lens for Change {
         // Output counts: each agent's weeks as expected if honest, its own dispersion, and the
         // kind's dispersion by output level, d = φ + κ·μ (Poisson counts weighted by kind of
         // output, and week-to-week variation in productivity that grows with the level).
-        let counted: Vec<(Option<Vec<f64>>, Option<f64>)> = judged
+        let counted: Vec<Option<Counts>> = judged
             .iter()
             .map(|(agent, points)| {
-                let beta = elasticity.get(&agent.kind).copied().unwrap_or(0.0);
-                let expected = expected_output(points, beta);
-                let own = expected.as_deref().and_then(|mu| {
-                    pearson_dispersion(points, &trend_fit(points, mu, &week_offsets(points)))
-                });
-                (expected, own)
+                counts(points, elasticity.get(&agent.kind).copied().unwrap_or(0.0))
             })
             .collect();
         let mut levels: BTreeMap<Option<AgentKind>, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for ((agent, _), (expected, own)) in judged.iter().zip(&counted) {
-            if let (Some(mu), Some(own)) = (expected, own) {
-                let level = mean(mu.iter().copied());
+        for ((agent, _), c) in judged.iter().zip(&counted) {
+            if let Some((level, own)) = c
+                .as_ref()
+                .and_then(|c| Some((c.level, c.trend_dispersion?)))
+            {
                 // Each agent counts for its kind and for everyone (`None`).
                 for key in [Some(agent.kind), None] {
                     let entry = levels.entry(key).or_default();
                     entry.0.push(level);
-                    entry.1.push(*own);
+                    entry.1.push(own);
                 }
             }
         }
@@ -452,25 +464,23 @@ impl Lens for Change {
         judged
             .into_iter()
             .zip(counted)
-            .map(|((agent, points), (expected, _))| {
-                let counts = count_variance(agent);
+            .map(|((agent, points), counts)| {
+                let count_noise = count_variance(agent);
                 let prior = base
                     .get(&agent.kind)
                     .copied()
                     .unwrap_or(MIN_SIGMA * MIN_SIGMA)
-                    + counts;
+                    + count_noise;
                 // A robust σ ignores the weeks with nothing counted, which the means below do
                 // not: never below the count noise.
-                let own = own_sigma(&points).map_or(prior, |s| (s * s).max(counts));
+                let own = own_sigma(&points).map_or(prior, |s| (s * s).max(count_noise));
                 let own_weight = (points.len() - 2) as f64;
                 let sigma = ((PRIOR_WEEKS * prior + own_weight * own) / (PRIOR_WEEKS + own_weight))
                     .sqrt()
                     .max(MIN_SIGMA);
                 let (phi, kappa) = kind_dispersion(agent.kind);
-                let level = expected
-                    .as_deref()
-                    .map_or(0.0, |mu| mean(mu.iter().copied()));
-                let tested = test(&points, sigma, expected.as_deref(), phi + kappa * level);
+                let level = counts.as_ref().map_or(0.0, |c| c.level);
+                let tested = test(&points, sigma, counts.as_ref(), phi + kappa * level);
                 assessment(agent, &points, &tested)
             })
             .collect()
@@ -580,8 +590,7 @@ mod tests {
     }
 
     fn run(points: &[Point]) -> Tested {
-        let expected = expected_output(points, BETA);
-        test(points, 1.0, expected.as_deref(), 2.0)
+        test(points, 1.0, counts(points, BETA).as_ref(), 2.0)
     }
 
     #[test]
@@ -653,7 +662,7 @@ mod tests {
             &[20.0, 20.0, 20.0, 20.0, 160.0, 160.0, 160.0, 160.0],
             &[10.0, 11.0, 9.0, 10.0, 10.0, 9.0, 11.0, 10.0],
         );
-        let expected = expected_output(&series, BETA).unwrap();
+        let expected = counts(&series, BETA).unwrap().expected;
         let under_null = pearson_dispersion(&series, &expected).unwrap();
         let around_step = pearson_dispersion(&series, &step_fit(&series, &expected, 4)).unwrap();
         assert!(under_null > 3.0, "{under_null}");
@@ -683,7 +692,7 @@ mod tests {
             &[20.0, 22.0, 19.0, 21.0, 30.0, 35.0, 40.0, 52.0, 60.0, 75.0],
             &[10.0, 11.0, 9.0, 10.0, 12.0, 9.0, 10.0, 11.0, 10.0, 9.0],
         );
-        let expected = expected_output(&series, BETA).unwrap();
+        let expected = counts(&series, BETA).unwrap().expected;
         let weeks = week_offsets(&series);
         let z_trend = score_z(&series, &expected, &weeks, 1.0);
         assert!(z_trend > 0.0, "output fell behind spend: {z_trend}");

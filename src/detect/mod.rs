@@ -315,7 +315,9 @@ pub struct Population<'a> {
     pub elasticities: std::cell::OnceCell<BTreeMap<AgentKind, f64>>,
     /// The efficiency lens's whole-period curves, kept for the report's chart.
     pub curves: std::cell::OnceCell<Vec<efficiency::Curve>>,
-    /// The fingerprints the behaviour lens reported per agent, for [`groups`].
+    /// The fingerprints of the agents whose fingerprints are clear (behaviour p at most
+    /// [`efficiency::SUSPECT_P`]), for [`groups`]: a weak fingerprint next to a strong one would
+    /// chain an agent with a passing habit into a group of burners.
     pub fingerprints: std::cell::OnceCell<BTreeMap<String, groups::Fingerprint>>,
     /// Agents whose request logs show burning beyond doubt (behaviour p at most
     /// [`efficiency::SUSPECT_P`]): the production curve's elasticity is fitted without them.
@@ -491,9 +493,9 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         .collect();
     let mut by_agent: BTreeMap<String, Vec<(&'static str, Assessment)>> = BTreeMap::new();
     for lens in lenses().into_iter().filter(|l| config.runs(l.name())) {
-        let assessments = match (lens.name(), behavior.take()) {
-            ("behavior", Some(done)) => done,
-            (_, kept) => {
+        let assessments = match behavior.take() {
+            Some(done) if lens.name() == "behavior" => done,
+            kept => {
                 behavior = kept;
                 lens.assess(&population, config)
             }
@@ -585,14 +587,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         });
     }
     if let Some(fingerprints) = population.fingerprints.get() {
-        // Only clear fingerprints group: a weak one next to a strong one would chain an agent
-        // with a passing habit into a group of burners.
-        let clear: BTreeMap<String, groups::Fingerprint> = fingerprints
-            .iter()
-            .filter(|(agent, _)| population.suspects.contains(*agent))
-            .map(|(agent, print)| (agent.clone(), *print))
-            .collect();
-        groups::annotate(&mut findings, &clear);
+        groups::annotate(&mut findings, fingerprints);
     }
     findings.sort_by(|a, b| {
         b.severity
