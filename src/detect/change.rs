@@ -7,9 +7,12 @@
 //! (a Poisson GLM with ln spend as offset, the agent's level profiled out) ask whether output
 //! fell behind:
 //! - a **step**: output after a split against before it (at least two weeks on each side, spend
-//!   at least doubled, so that a dip in output alone is never read as inflation),
-//!   Bonferroni-corrected over the splits;
+//!   at least doubled, so that a dip in output alone is never read as inflation);
 //! - a **trend**: output falling behind spend week after week, for slow drift.
+//!
+//! The lens's p is the weighted Cauchy combination (Liu & Xie 2020) of the trend (weight ½) and
+//! every split tried (½ shared): neighbouring splits of one real step agree, where Bonferroni
+//! would charge the step for every split.
 //!
 //! Output is read as the counts it is: a week with nothing delivered is a zero count, not a log
 //! floor, and each week weighs as much as it delivers. The dispersion (variance of a week's
@@ -35,7 +38,7 @@ use chrono::NaiveDate;
 
 use super::codes::CodeDoc;
 use super::efficiency::OUTPUT_FLOOR;
-use super::stats::{median, normal_sf, theil_sen};
+use super::stats::{median, normal_sf, theil_sen, weighted_cauchy_combination};
 use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason, PRIOR_WEEKS};
 use crate::features::AgentWeek;
 use crate::normalize::identities::AgentKind;
@@ -298,6 +301,7 @@ fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion:
     let r: Vec<f64> = points.iter().map(|p| p.r).collect();
     // Step: the best split with at least two weeks on each side, where spend at least doubled.
     let (mut z_step, mut split) = (f64::NEG_INFINITY, 2);
+    let mut split_p = Vec::new();
     for k in 2..=n - 2 {
         let spend_before = mean(points[..k].iter().map(|p| p.cost));
         let spend_after = mean(points[k..].iter().map(|p| p.cost));
@@ -310,15 +314,11 @@ fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion:
             let dispersion = shrunk(pearson_dispersion(points, &fit));
             score_z(points, &c.expected, &after, dispersion)
         });
+        split_p.push(if z.is_finite() { normal_sf(z) } else { 1.0 });
         if z > z_step || !z_step.is_finite() {
             (z_step, split) = (z, k);
         }
     }
-    let p_step = if z_step.is_finite() {
-        (normal_sf(z_step) * (n - 3) as f64).min(1.0)
-    } else {
-        1.0
-    };
     // Trend: output falling behind spend steadily over the weeks.
     let z_trend = counts.map_or(f64::NEG_INFINITY, |c| {
         score_z(points, &c.expected, &weeks, shrunk(c.trend_dispersion))
@@ -328,9 +328,28 @@ fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion:
     } else {
         1.0
     };
-    // Two tests on one series: Bonferroni.
+    // Overlapping tests of one series, combined by Cauchy: half the weight on the trend, half
+    // shared by the splits. Neighbouring splits of a real step agree, and Bonferroni over them
+    // charged the step for every split it did not need.
+    let p_step = if z_step.is_finite() {
+        normal_sf(z_step)
+    } else {
+        1.0
+    };
     let step_wins = p_step <= p_trend;
-    let p_value = (2.0 * p_step.min(p_trend)).min(1.0);
+    let mut tests: Vec<(f64, f64)> = split_p
+        .iter()
+        .map(|p| (*p, 0.5 / split_p.len() as f64))
+        .collect();
+    tests.push((p_trend, if tests.is_empty() { 1.0 } else { 0.5 }));
+    // Neither test on the side of inflation is nothing to report (p = 1, a stricter test), as
+    // for the efficiency lens at or below its peers: output that kept up with spend is no
+    // evidence against another lens's finding.
+    let p_value = if p_step.min(p_trend) < 0.5 {
+        weighted_cauchy_combination(&tests).unwrap_or(1.0)
+    } else {
+        1.0
+    };
     // The growth of spend for the same output, for the message: the least-squares slope of r.
     let t_mean = mean(weeks.iter().copied());
     let sxx: f64 = weeks.iter().map(|t| (t - t_mean).powi(2)).sum();

@@ -13,7 +13,9 @@
 //! points over twelve weeks) and τ the spread agents of the kind show beyond that noise,
 //! estimated robustly. A one-sided normal tail gives the p-value. On the log scale and robust,
 //! heavy users who deliver in proportion sit on the curve, and a few inflators cannot bend it
-//! (breakdown 29%).
+//! (breakdown 29%). Agents already under suspicion (clear fingerprints, or flagged by an earlier
+//! pass of the lenses) are left out of the slope and of τ, though never out of the levels: they
+//! flatten the one and widen the other, and every inflator not yet caught then looks ordinary.
 //!
 //! What it cannot see: inflation that started mid-period and is diluted by earlier honest weeks
 //! (the change lens), a cohort where most agents inflate (the curve moves with them), and
@@ -22,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use super::codes::CodeDoc;
-use super::stats::{between_spread, median, normal_sf, theil_sen};
+use super::stats::{between_spread, cauchy_combination, median, normal_sf, theil_sen};
 use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
 use crate::normalize::identities::AgentKind;
 use crate::units::{factor, usd};
@@ -88,7 +90,8 @@ pub const CODES: [CodeDoc; 3] = [
 /// sessions started together), and such agents sit at high spend with ordinary output, where
 /// they flatten the slope. Measured on the planted seeds: the fitted elasticity 0.04–0.11 below
 /// the one through honest agents alone without this, half of that with it. Honest agents reach
-/// it about once in a thousand (the null seeds).
+/// it about once in a thousand (the null seeds). The agents a first pass of the lenses flags
+/// join them (`detect::run`), and the spread is measured without them too.
 pub const SUSPECT_P: f64 = 0.001;
 
 /// Agents compared with one another, and the agents that form the curve they are compared with.
@@ -105,6 +108,11 @@ struct Cohort<'a> {
     slope_sample: Vec<&'a AgentSummary>,
     /// Variance of a weekly output index over its mean, typical of the kind.
     dispersion: f64,
+    /// The assessed agents the spread is measured over: all but the suspects (all, if that
+    /// leaves none). An inflator the
+    /// behaviour lens or an earlier pass already caught is no measure of how far honest agents
+    /// stray from the curve, and it would widen the yardstick every other agent is held to.
+    spread_sample: Vec<&'a AgentSummary>,
 }
 
 /// Weekly output index below which output counts as this much: a log needs a floor, and half
@@ -144,6 +152,7 @@ fn cohorts<'a>(
                 reference: members.clone(),
                 candidates: members.clone(),
                 slope_sample: members.clone(),
+                spread_sample: members.clone(),
                 assessed: members,
                 dispersion: 1.0,
             });
@@ -167,6 +176,7 @@ fn cohorts<'a>(
             cohorts.push(Cohort {
                 label: format!("{kind_name} across small teams"),
                 kind,
+                spread_sample: members.clone(),
                 assessed: members,
                 candidates: reference.clone(),
                 slope_sample: reference.clone(),
@@ -191,6 +201,15 @@ fn cohorts<'a>(
         if clean.len() >= config.min_cohort_agents {
             cohort.slope_sample = clean.clone();
             cohort.candidates = clean;
+        }
+        let unsuspected: Vec<&AgentSummary> = cohort
+            .assessed
+            .iter()
+            .copied()
+            .filter(|a| !suspects.contains(&a.agent))
+            .collect();
+        if !unsuspected.is_empty() {
+            cohort.spread_sample = unsuspected;
         }
     }
     cohorts
@@ -325,7 +344,11 @@ fn median_without(sorted: &[f64], index: usize) -> Option<f64> {
 /// One elasticity per kind, from every cohort's points centred on the cohort's medians: a
 /// team of twelve is too few to estimate a slope, and teams differ in level, not in how
 /// output responds to spend. Each cohort keeps its own level (intercept).
-fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> {
+fn fit_once<'a>(
+    cohorts: Vec<Cohort<'a>>,
+    given: Option<&BTreeMap<AgentKind, f64>>,
+    config: &DetectConfig,
+) -> Vec<Fitted<'a>> {
     let mut centred: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for cohort in &cohorts {
         let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
@@ -340,7 +363,11 @@ fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'
     let elasticity: BTreeMap<AgentKind, f64> = centred
         .into_iter()
         .map(|(kind, (x, y))| {
-            let slope = theil_sen(&x, &y, config.max_pairs, SEED).map_or(0.0, |l| l.slope);
+            let slope = given
+                .and_then(|g| g.get(&kind).copied())
+                .unwrap_or_else(|| {
+                    theil_sen(&x, &y, config.max_pairs, SEED).map_or(0.0, |l| l.slope)
+                });
             (kind, slope)
         })
         .collect();
@@ -386,12 +413,13 @@ fn fit_once<'a>(cohorts: Vec<Cohort<'a>>, config: &DetectConfig) -> Vec<Fitted<'
         .collect()
 }
 
-/// The spread of residuals beyond each agent's own noise, per kind, over the assessed agents:
-/// agents differ in skill and work, and that is what an agent is judged against.
+/// The spread of residuals beyond each agent's own noise, per kind, over the assessed agents
+/// not under suspicion: agents differ in skill and work, and that is what an agent is judged
+/// against.
 fn spread(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
     let mut residuals: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for f in fitted {
-        for agent in &f.cohort.assessed {
+        for agent in &f.cohort.spread_sample {
             let entry = residuals.entry(agent.kind).or_default();
             entry.0.push(f.model_residual(agent));
             entry.1.push(f.noise(agent));
@@ -414,12 +442,16 @@ const REFIT_EXCLUDE_Z: f64 = 2.0;
 /// Fits, drops clearly unusual peers from the references, and fits again.
 fn fit<'a>(
     cohorts: Vec<Cohort<'a>>,
+    given: Option<&BTreeMap<AgentKind, f64>>,
     config: &DetectConfig,
 ) -> (Vec<Fitted<'a>>, BTreeMap<AgentKind, f64>) {
-    let mut fitted = fit_once(cohorts, config);
-    // Twice: the first trim is decided on a curve the suspects still bend.
-    for _ in 0..2 {
-        fitted = refit(fitted, config);
+    let mut fitted = fit_once(cohorts, given, config);
+    // Twice: the first trim is decided on a curve the suspects still bend. (Given slopes need
+    // no trimming.)
+    if given.is_none() {
+        for _ in 0..2 {
+            fitted = refit(fitted, config);
+        }
     }
     let spread = spread(&fitted);
     (fitted, spread)
@@ -446,6 +478,7 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
                 label: f.cohort.label.clone(),
                 kind: f.cohort.kind,
                 assessed: f.cohort.assessed.clone(),
+                spread_sample: f.cohort.spread_sample.clone(),
                 reference: f.cohort.reference.clone(),
                 candidates: f.cohort.candidates.clone(),
                 dispersion: f.cohort.dispersion,
@@ -458,7 +491,7 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
             }
         })
         .collect();
-    fit_once(trimmed, config)
+    fit_once(trimmed, None, config)
 }
 
 /// The output elasticity of spend the lens fits for each kind, for lenses that need to adjust
@@ -471,6 +504,7 @@ pub fn elasticities<'p>(
     population.elasticities.get_or_init(|| {
         let (fitted, _) = fit(
             cohorts(&population.agents, &population.suspects, config),
+            None,
             config,
         );
         elasticities_of(&fitted)
@@ -491,16 +525,20 @@ impl Lens for Efficiency {
 
     /// Judged twice: over the whole period, and over its last third on its own (at least
     /// three weeks, in periods of eight or more), so that inflation which began mid-period is
-    /// compared with peers undiluted. The smaller p-value counts, doubled (Bonferroni).
+    /// compared with peers undiluted. The two p-values are combined by the Cauchy test: the
+    /// windows overlap, so where both see the agent (constant burning) the combination costs
+    /// next to nothing, and where only the recent one does, about what Bonferroni would.
     fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
-        let (whole, fitted) = assess_window(&population.agents, &population.suspects, config, None);
-        let _ = population.elasticities.set(elasticities_of(&fitted));
+        let (whole, fitted) =
+            assess_window(&population.agents, &population.suspects, None, config, None);
+        let elasticities = elasticities_of(&fitted);
         let _ = population
             .curves
             .set(fitted.into_iter().map(|f| f.curve).collect());
         let weeks: std::collections::BTreeSet<chrono::NaiveDate> =
             population.weeks.iter().map(|w| w.week).collect();
         if weeks.len() < 8 {
+            let _ = population.elasticities.set(elasticities);
             return whole;
         }
         let recent = weeks.len().div_ceil(3).max(3);
@@ -517,9 +555,12 @@ impl Lens for Efficiency {
             primary_models: &empty,
         };
         let recent_population = Population::new(&recent_weeks, evidence, config);
+        // The recent window keeps the period's elasticity: a third of the weeks says less about
+        // how output responds to spend, and the curve's level and spread are what it re-measures.
         let recent: BTreeMap<String, Assessment> = assess_window(
             &recent_population.agents,
             &population.suspects,
+            Some(&elasticities),
             config,
             Some(from),
         )
@@ -527,17 +568,27 @@ impl Lens for Efficiency {
         .into_iter()
         .map(|a| (a.agent.clone(), a))
         .collect();
-        whole
+        let combined = whole
             .into_iter()
             .map(|overall| {
-                let mut best = match recent.get(&overall.agent) {
-                    Some(r) if r.p_value < overall.p_value => r.clone(),
-                    _ => overall,
+                let Some(recent) = recent.get(&overall.agent) else {
+                    return overall;
                 };
-                best.p_value = (best.p_value * 2.0).min(1.0);
+                let p_values = [overall.p_value, recent.p_value];
+                let mut best = if recent.p_value < overall.p_value {
+                    recent.clone()
+                } else {
+                    overall
+                };
+                // Nothing above peers in either window stays nothing (p = 1), not 0.99.
+                if best.p_value < 1.0 {
+                    best.p_value = cauchy_combination(&p_values).unwrap_or(1.0);
+                }
                 best
             })
-            .collect()
+            .collect();
+        let _ = population.elasticities.set(elasticities);
+        combined
     }
 }
 
@@ -546,10 +597,11 @@ impl Lens for Efficiency {
 fn assess_window<'a>(
     agents: &'a [AgentSummary],
     suspects: &std::collections::BTreeSet<String>,
+    elasticities: Option<&BTreeMap<AgentKind, f64>>,
     config: &DetectConfig,
     from: Option<chrono::NaiveDate>,
 ) -> (Vec<Assessment>, Vec<Fitted<'a>>) {
-    let (fitted, spread) = fit(cohorts(agents, suspects, config), config);
+    let (fitted, spread) = fit(cohorts(agents, suspects, config), elasticities, config);
     let mut assessments = Vec::new();
     for f in &fitted {
         for agent in &f.cohort.assessed {
@@ -705,12 +757,10 @@ mod tests {
         elasticities(&population(agents, suspects), &DetectConfig::default())[&AgentKind::Human]
     }
 
-    #[test]
-    fn burners_the_behaviour_lens_found_do_not_flatten_the_curve() {
-        // Twelve honest people whose output per dollar differs by ±30% (skill), and five who
-        // spend 2.5 to 5 times what their work needs, spread across the cost range: too close to
-        // the honest spread for the refit to trim, they flatten the slope; left out as
-        // suspects, the honest slope (0.45) returns.
+    /// Twelve honest people whose output per dollar differs by ±30% (skill), and five burners
+    /// who spend 2.5 to 5 times what their work needs, spread across the cost range: too close
+    /// to the honest spread for the refit to trim.
+    fn people_and_burners() -> (Vec<AgentSummary>, Vec<String>) {
         let mut agents: Vec<AgentSummary> = (0..12)
             .map(|i| {
                 let cost = 50.0 * 1.4f64.powi(i);
@@ -731,12 +781,36 @@ mod tests {
             let burn = [2.5, 4.0, 3.0, 5.0, 3.5][i];
             agent(name, "payments", burn * work, 2.0 * work.powf(0.45))
         }));
+        (agents, burners)
+    }
+
+    #[test]
+    fn burners_the_behaviour_lens_found_do_not_flatten_the_curve() {
+        // The burners flatten the slope; left out as suspects, the honest slope (0.45) returns.
+        let (agents, burners) = people_and_burners();
         let names: Vec<&str> = burners.iter().map(String::as_str).collect();
         let with = fitted_elasticity(agents.clone(), &[]);
         let without = fitted_elasticity(agents, &names);
         eprintln!("elasticity with the burners {with:.3}, without {without:.3}");
         assert!(with < 0.41, "burners in the slope: {with}");
         assert!((without - 0.45).abs() < 0.03, "burners left out: {without}");
+    }
+
+    #[test]
+    fn suspects_do_not_widen_the_spread_others_are_judged_by() {
+        // Four burners already under suspicion: measured with them, the spread every agent is
+        // divided by, the fifth burner's included, is half as wide again.
+        let (agents, burners) = people_and_burners();
+        let config = DetectConfig::default();
+        let suspects: Vec<&str> = burners[1..].iter().map(String::as_str).collect();
+        let spread_with = |suspects: &[&str]| {
+            let names = suspects.iter().map(|s| s.to_string()).collect();
+            let (_, spread) = fit(cohorts(&agents, &names, &config), None, &config);
+            spread[&AgentKind::Human]
+        };
+        let (wide, narrow) = (spread_with(&[]), spread_with(&suspects));
+        eprintln!("spread with the suspects {wide:.3}, without {narrow:.3}");
+        assert!(narrow < 0.8 * wide, "{narrow} against {wide}");
     }
 
     #[test]

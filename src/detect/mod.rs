@@ -319,9 +319,9 @@ pub struct Population<'a> {
     /// [`efficiency::SUSPECT_P`]), for [`groups`]: a weak fingerprint next to a strong one would
     /// chain an agent with a passing habit into a group of burners.
     pub fingerprints: std::cell::OnceCell<BTreeMap<String, groups::Fingerprint>>,
-    /// Agents whose request logs show burning beyond doubt (behaviour p at most
-    /// [`efficiency::SUSPECT_P`]): the production curve's elasticity is fitted without them.
-    /// Empty when the behaviour lens does not run.
+    /// Agents under suspicion, whom the production curve's elasticity is fitted without: those
+    /// whose request logs show burning beyond doubt (behaviour p at most
+    /// [`efficiency::SUSPECT_P`]), then those an earlier pass of the lenses flagged ([`run`]).
     pub suspects: std::collections::BTreeSet<String>,
 }
 
@@ -461,13 +461,20 @@ const SUPPORT_P: f64 = 0.01;
 /// p = 1) is left out rather than entered as evidence of innocence, which in the Cauchy sum
 /// would cancel another lens's evidence. That is not exactly valid: a lens that survives alone
 /// is no longer divided among the lenses, and a gated p-value is not uniform below 1. Measured
-/// on the 1,161 honest agents of the eight-week null seeds (README): combined p ≤ 0.1 for 8.4%,
-/// ≤ 0.05 for 4.5%, ≤ 0.01 for 1.4% and ≤ 0.001 for 0.17%, where the combination over every
-/// lens gives 1.8%, 1.6%, 0.7% and 0.17%.
+/// on the 1,161 honest agents of the eight-week null seeds (README): combined p ≤ 0.1 for 12.9%,
+/// ≤ 0.05 for 6.6%, ≤ 0.01 for 1.8% and ≤ 0.001 for 0.26%, where the combination over every
+/// lens gives 2.2%, 2.0%, 0.9% and 0.17%.
 fn combine(p_values: impl Iterator<Item = f64>) -> f64 {
     let tested: Vec<f64> = p_values.filter(|p| *p < 1.0).collect();
     stats::cauchy_combination(&tested).unwrap_or(1.0)
 }
+
+/// Each agent's lens assessments, by agent.
+type ByAgent = BTreeMap<String, Vec<(&'static str, Assessment)>>;
+
+/// Passes of the peer and history lenses after the first, each with the curve fitted without
+/// the agents the pass before flagged. On the planted seeds the second pass settles it.
+const MAX_REFITS: usize = 2;
 
 /// Runs every lens, combines each agent's p-values and turns them into findings.
 pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> Detection {
@@ -485,34 +492,34 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
             .collect();
         behavior = Some(assessments);
     }
+    let mut by_agent = assess(&population, behavior.as_deref(), config);
+    let (mut combined, mut q_values) = family(&by_agent);
+    // The same holds for the agents the lenses together flag: the curve is fitted again
+    // without them, and the peer and history lenses judge again. Inflators the fingerprints
+    // miss (constant burning at human hours, drift) otherwise flatten the elasticity, and
+    // every other inflator then looks less unusual.
+    for _ in 0..MAX_REFITS {
+        let flagged: BTreeSet<String> = by_agent
+            .keys()
+            .zip(&q_values)
+            .filter(|(_, q)| **q <= config.fdr_q)
+            .map(|(agent, _)| agent.clone())
+            .collect();
+        if flagged.is_subset(&population.suspects) {
+            break;
+        }
+        population.suspects.extend(flagged);
+        population.elasticities = std::cell::OnceCell::new();
+        population.curves = std::cell::OnceCell::new();
+        by_agent = assess(&population, behavior.as_deref(), config);
+        (combined, q_values) = family(&by_agent);
+    }
     let population = population;
     let summaries: BTreeMap<&str, &AgentSummary> = population
         .agents
         .iter()
         .map(|a| (a.agent.as_str(), a))
         .collect();
-    let mut by_agent: BTreeMap<String, Vec<(&'static str, Assessment)>> = BTreeMap::new();
-    for lens in lenses().into_iter().filter(|l| config.runs(l.name())) {
-        let assessments = match behavior.take() {
-            Some(done) if lens.name() == "behavior" => done,
-            kept => {
-                behavior = kept;
-                lens.assess(&population, config)
-            }
-        };
-        for assessment in assessments {
-            by_agent
-                .entry(assessment.agent.clone())
-                .or_default()
-                .push((lens.name(), assessment));
-        }
-    }
-    // One p per agent (Cauchy combination over its lenses), then one BH family per run.
-    let combined: Vec<f64> = by_agent
-        .values()
-        .map(|lenses| combine(lenses.iter().map(|(_, a)| a.p_value)))
-        .collect();
-    let q_values = stats::benjamini_hochberg(&combined);
     let verdicts: BTreeMap<String, Verdict> = by_agent
         .iter()
         .zip(&q_values)
@@ -621,6 +628,39 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
     }
 }
 
+/// Every lens's assessments, with the behaviour lens's taken as already made.
+fn assess(
+    population: &Population,
+    behavior: Option<&[Assessment]>,
+    config: &DetectConfig,
+) -> ByAgent {
+    let mut by_agent = ByAgent::new();
+    for lens in lenses().into_iter().filter(|l| config.runs(l.name())) {
+        let assessments = match behavior {
+            Some(done) if lens.name() == "behavior" => done.to_vec(),
+            _ => lens.assess(population, config),
+        };
+        for assessment in assessments {
+            by_agent
+                .entry(assessment.agent.clone())
+                .or_default()
+                .push((lens.name(), assessment));
+        }
+    }
+    by_agent
+}
+
+/// One p per agent (Cauchy combination over its lenses), and the q-values of the run's one
+/// Benjamini–Hochberg family.
+fn family(by_agent: &ByAgent) -> (Vec<f64>, Vec<f64>) {
+    let combined: Vec<f64> = by_agent
+        .values()
+        .map(|lenses| combine(lenses.iter().map(|(_, a)| a.p_value)))
+        .collect();
+    let q_values = stats::benjamini_hochberg(&combined);
+    (combined, q_values)
+}
+
 /// The weekly families: for every week, each judged agent with usage in it gets the Cauchy
 /// combination of the lens p-values whose evidence is about that week ([`Coverage`]), and
 /// Benjamini–Hochberg runs across the agents of the week. A whole-period comparison speaks for
@@ -630,10 +670,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
 /// These q-values say which weeks a finding is about. Findings themselves come from the one
 /// family of the run: each week's family holds about as many agents, so a week judged on the
 /// same evidence gets about the same q, and a per-week decision would add a test per week.
-fn weekly_q_values(
-    weeks: &[AgentWeek],
-    by_agent: &BTreeMap<String, Vec<(&'static str, Assessment)>>,
-) -> BTreeMap<String, Vec<WeekQ>> {
+fn weekly_q_values(weeks: &[AgentWeek], by_agent: &ByAgent) -> BTreeMap<String, Vec<WeekQ>> {
     // Week → (agent's slot, position of the week in the agent's list, p). An agent's weeks
     // take at most 2^lenses distinct p-values: one combination per set of lenses speaking.
     let mut families: BTreeMap<NaiveDate, Vec<(usize, usize, f64)>> = BTreeMap::new();

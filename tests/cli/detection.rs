@@ -68,10 +68,10 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
     for (name, v) in &pooled {
         eprintln!("  {name:<18} {}/{}", v.flagged, v.planted);
     }
-    // Measured: precision 0.96 (68/71), recall 0.81 (68/84). The recall target is 0.9;
-    // see the README for why the peer and history lenses miss what they miss.
+    // Measured: precision 0.95 (77/81), recall 0.92 (77/84): the targets. On twelve
+    // seeds held out while the lenses were tuned (13-24): precision 0.91, recall 0.89 (README).
     assert!(precision >= 0.9, "precision {precision:.2}");
-    assert!(recall >= 0.78, "recall {recall:.2}");
+    assert!(recall >= 0.9, "recall {recall:.2}");
     // What the behaviour lens sees, it finds.
     for archetype in [
         "loop_bot",
@@ -87,14 +87,14 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
             v.planted
         );
     }
-    // The peer lens finds a third of its constant inflaters, the history lens two thirds of its
-    // drifters and onset inflaters (measured: 4, 8 and 9 of 12). Their signal is output short
-    // of what the spend should buy, against honest agents who differ in output per dollar by
-    // their skill and by weekly counting noise.
+    // The peer lens finds seven of its twelve constant inflaters, the history lens eleven or
+    // more of its drifters and onset inflaters (measured: 7, 12 and 11 of 12). Their signal is
+    // output short of what the spend should buy, against honest agents who differ in output
+    // per dollar by their skill and by weekly counting noise.
     for (archetype, found, of) in [
-        ("constant_inflater", 1, 3),
-        ("slow_drifter", 2, 3),
-        ("onset_inflater", 2, 3),
+        ("constant_inflater", 7, 12),
+        ("slow_drifter", 11, 12),
+        ("onset_inflater", 11, 12),
     ] {
         let v = &pooled[archetype];
         assert!(
@@ -124,12 +124,12 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
             v.planted
         );
     }
-    // Measured: two regular agents of about 380, both low.
+    // Measured: three regular agents of about 380, all low.
     let regular = pooled.get("regular").map_or(0, |v| v.flagged);
-    assert!(regular <= 2, "{regular} regular agents flagged");
+    assert!(regular <= 3, "{regular} regular agents flagged");
     // The weeks each finding is about (its weekly q ≤ 0.1): inflated ones, and how many of the
-    // inflated weeks. Measured, worst seed: precision 0.95 (honest first weeks of drifters and
-    // onset inflaters, named by the whole-period peer comparison), recall 0.83 (inflaters
+    // inflated weeks. Measured, worst seed: precision 0.91 (honest first weeks of drifters and
+    // onset inflaters, named by the whole-period peer comparison), recall 0.81 (inflaters
     // caught by the recent window or by some weeks of a fingerprint only).
     eprintln!("weeks named: precision {week_precision:.2}, recall {week_recall:.2} (worst seed)");
     assert!(week_precision >= 0.9, "week precision {week_precision:.2}");
