@@ -314,7 +314,10 @@ fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion:
             let dispersion = shrunk(pearson_dispersion(points, &fit));
             score_z(points, &c.expected, &after, dispersion)
         });
-        split_p.push(if z.is_finite() { normal_sf(z) } else { 1.0 });
+        // A split the score test could not be computed at is no test, not evidence against.
+        if z.is_finite() {
+            split_p.push(normal_sf(z));
+        }
         if z > z_step || !z_step.is_finite() {
             (z_step, split) = (z, k);
         }
@@ -337,11 +340,16 @@ fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion:
         1.0
     };
     let step_wins = p_step <= p_trend;
+    // Only tests that ran: half the weight each to the step and the trend, all of it to the
+    // one that ran alone.
+    let step_share = if z_trend.is_finite() { 0.5 } else { 1.0 };
     let mut tests: Vec<(f64, f64)> = split_p
         .iter()
-        .map(|p| (*p, 0.5 / split_p.len() as f64))
+        .map(|p| (*p, step_share / split_p.len() as f64))
         .collect();
-    tests.push((p_trend, if tests.is_empty() { 1.0 } else { 0.5 }));
+    if z_trend.is_finite() {
+        tests.push((p_trend, if tests.is_empty() { 1.0 } else { 0.5 }));
+    }
     // Neither test on the side of inflation is nothing to report (p = 1, a stricter test), as
     // for the efficiency lens at or below its peers: output that kept up with spend is no
     // evidence against another lens's finding.

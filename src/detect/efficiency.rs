@@ -100,16 +100,16 @@ struct Cohort<'a> {
     kind: AgentKind,
     assessed: Vec<&'a AgentSummary>,
     reference: Vec<&'a AgentSummary>,
-    /// The references the elasticity may be fitted on: all but the behaviour lens's suspects
-    /// (all of them, if that leaves too few).
+    /// The references the elasticity may be fitted on: all but the suspects (all of them, if
+    /// that leaves too few).
     candidates: Vec<&'a AgentSummary>,
     /// The candidates the elasticity is fitted on: all of them at first, then without those
     /// the previous fit found clearly unusual.
     slope_sample: Vec<&'a AgentSummary>,
     /// Variance of a weekly output index over its mean, typical of the kind.
     dispersion: f64,
-    /// The assessed agents the spread is measured over: all but the suspects (all, if that
-    /// leaves none). An inflator the
+    /// The assessed agents the spread is measured over: all but the suspects (all of a kind's,
+    /// if that leaves none of the kind). An inflator the
     /// behaviour lens or an earlier pass already caught is no measure of how far honest agents
     /// stray from the curve, and it would widen the yardstick every other agent is held to.
     spread_sample: Vec<&'a AgentSummary>,
@@ -202,15 +202,9 @@ fn cohorts<'a>(
             cohort.slope_sample = clean.clone();
             cohort.candidates = clean;
         }
-        let unsuspected: Vec<&AgentSummary> = cohort
-            .assessed
-            .iter()
-            .copied()
-            .filter(|a| !suspects.contains(&a.agent))
-            .collect();
-        if !unsuspected.is_empty() {
-            cohort.spread_sample = unsuspected;
-        }
+        cohort
+            .spread_sample
+            .retain(|a| !suspects.contains(&a.agent));
     }
     cohorts
 }
@@ -417,12 +411,23 @@ fn fit_once<'a>(
 /// not under suspicion: agents differ in skill and work, and that is what an agent is judged
 /// against.
 fn spread(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
-    let mut residuals: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    type Residuals = BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)>;
+    fn add(residuals: &mut Residuals, f: &Fitted, agent: &AgentSummary) {
+        let entry = residuals.entry(agent.kind).or_default();
+        entry.0.push(f.model_residual(agent));
+        entry.1.push(f.noise(agent));
+    }
+    let mut residuals = Residuals::new();
     for f in fitted {
         for agent in &f.cohort.spread_sample {
-            let entry = residuals.entry(agent.kind).or_default();
-            entry.0.push(f.model_residual(agent));
-            entry.1.push(f.noise(agent));
+            add(&mut residuals, f, agent);
+        }
+    }
+    // A kind whose assessed agents are all suspects is measured over all of them.
+    let measured: Vec<AgentKind> = residuals.keys().copied().collect();
+    for f in fitted.iter().filter(|f| !measured.contains(&f.cohort.kind)) {
+        for agent in &f.cohort.assessed {
+            add(&mut residuals, f, agent);
         }
     }
     residuals
@@ -527,7 +532,8 @@ impl Lens for Efficiency {
     /// three weeks, in periods of eight or more), so that inflation which began mid-period is
     /// compared with peers undiluted. The two p-values are combined by the Cauchy test: the
     /// windows overlap, so where both see the agent (constant burning) the combination costs
-    /// next to nothing, and where only the recent one does, about what Bonferroni would.
+    /// next to nothing, and where only the recent one does, about what Bonferroni would
+    /// ([`windows_p`]).
     fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
         let (whole, fitted) =
             assess_window(&population.agents, &population.suspects, None, config, None);
@@ -580,15 +586,27 @@ impl Lens for Efficiency {
                 } else {
                     overall
                 };
-                // Nothing above peers in either window stays nothing (p = 1), not 0.99.
-                if best.p_value < 1.0 {
-                    best.p_value = cauchy_combination(&p_values).unwrap_or(1.0);
-                }
+                best.p_value = windows_p(p_values);
                 best
             })
             .collect();
         let _ = population.elasticities.set(elasticities);
         combined
+    }
+}
+
+/// One p from the two windows' p-values. Cauchy when both windows saw the agent above its
+/// peers; when one did not (p = 1, nothing to report), Bonferroni on the other: in the Cauchy
+/// sum a 1, capped at 0.99, would cancel a 0.01 exactly, and a late inflater that was cheap
+/// until then is what the recent window is there for.
+fn windows_p(p_values: [f64; 2]) -> f64 {
+    let smaller = p_values[0].min(p_values[1]);
+    if smaller >= 1.0 {
+        1.0
+    } else if p_values.contains(&1.0) {
+        (2.0 * smaller).min(1.0)
+    } else {
+        cauchy_combination(&p_values).unwrap_or(1.0)
     }
 }
 
@@ -794,6 +812,18 @@ mod tests {
         eprintln!("elasticity with the burners {with:.3}, without {without:.3}");
         assert!(with < 0.41, "burners in the slope: {with}");
         assert!((without - 0.45).abs() < 0.03, "burners left out: {without}");
+    }
+
+    #[test]
+    fn a_window_with_nothing_to_report_does_not_cancel_the_other() {
+        // Cheap over the whole period, above peers in the last third: Bonferroni, not the
+        // Cauchy sum, where a capped 1 would cancel 0.01 exactly (p = 0.5).
+        assert_eq!(windows_p([1.0, 0.01]), 0.02);
+        assert_eq!(windows_p([0.005, 1.0]), 0.01);
+        assert_eq!(windows_p([1.0, 1.0]), 1.0);
+        // Both windows above peers: the Cauchy combination, which costs little when they agree.
+        let both = windows_p([0.01, 0.012]);
+        assert!(both > 0.01 && both < 0.012, "{both}");
     }
 
     #[test]

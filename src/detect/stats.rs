@@ -254,9 +254,16 @@ pub fn weighted_cauchy_combination(tests: &[(f64, f64)]) -> Option<f64> {
     if tests.is_empty() {
         return None;
     }
+    debug_assert!(
+        tests.iter().all(|(_, w)| *w >= 0.0)
+            && (tests.iter().map(|(_, w)| w).sum::<f64>() - 1.0).abs() < 1e-9,
+        "Cauchy weights must be non-negative and sum to 1: {tests:?}"
+    );
     let t: f64 = tests
         .iter()
         .map(|(p, w)| {
+            // A p that is not a number counts as nothing to report.
+            let p = if p.is_nan() { 1.0 } else { *p };
             let p = p.clamp(1e-300, CAUCHY_P_CAP);
             // tan((½ − p)π) = 1/tan(pπ), which stays accurate for tiny p.
             w / (p * std::f64::consts::PI).tan()
