@@ -342,13 +342,17 @@ fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion:
     let step_wins = p_step <= p_trend;
     // Only tests that ran: half the weight each to the step and the trend, all of it to the
     // one that ran alone.
-    let step_share = if z_trend.is_finite() { 0.5 } else { 1.0 };
+    let (step_weight, trend_weight) = match (split_p.is_empty(), z_trend.is_finite()) {
+        (false, true) => (0.5, 0.5),
+        (false, false) => (1.0, 0.0),
+        (true, _) => (0.0, 1.0),
+    };
     let mut tests: Vec<(f64, f64)> = split_p
         .iter()
-        .map(|p| (*p, step_share / split_p.len() as f64))
+        .map(|p| (*p, step_weight / split_p.len() as f64))
         .collect();
     if z_trend.is_finite() {
-        tests.push((p_trend, if tests.is_empty() { 1.0 } else { 0.5 }));
+        tests.push((p_trend, trend_weight));
     }
     // Neither test on the side of inflation is nothing to report (p = 1, a stricter test), as
     // for the efficiency lens at or below its peers: output that kept up with spend is no

@@ -537,14 +537,14 @@ impl Lens for Efficiency {
     fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
         let (whole, fitted) =
             assess_window(&population.agents, &population.suspects, None, config, None);
-        let elasticities = elasticities_of(&fitted);
+        let _ = population.elasticities.set(elasticities_of(&fitted));
+        let elasticities = population.elasticities.get().expect("set above");
         let _ = population
             .curves
             .set(fitted.into_iter().map(|f| f.curve).collect());
         let weeks: std::collections::BTreeSet<chrono::NaiveDate> =
             population.weeks.iter().map(|w| w.week).collect();
         if weeks.len() < 8 {
-            let _ = population.elasticities.set(elasticities);
             return whole;
         }
         let recent = weeks.len().div_ceil(3).max(3);
@@ -566,7 +566,7 @@ impl Lens for Efficiency {
         let recent: BTreeMap<String, Assessment> = assess_window(
             &recent_population.agents,
             &population.suspects,
-            Some(&elasticities),
+            Some(elasticities),
             config,
             Some(from),
         )
@@ -574,7 +574,7 @@ impl Lens for Efficiency {
         .into_iter()
         .map(|a| (a.agent.clone(), a))
         .collect();
-        let combined = whole
+        whole
             .into_iter()
             .map(|overall| {
                 let Some(recent) = recent.get(&overall.agent) else {
@@ -589,9 +589,7 @@ impl Lens for Efficiency {
                 best.p_value = windows_p(p_values);
                 best
             })
-            .collect();
-        let _ = population.elasticities.set(elasticities);
-        combined
+            .collect()
     }
 }
 
