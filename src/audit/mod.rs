@@ -102,23 +102,23 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
         }
         Command::Explain { code: Some(code) } if code.eq_ignore_ascii_case("all") => {
             stdout
-                .write_all(detect::codes::catalog().as_bytes())
+                .write_all(detect::catalog::catalog().as_bytes())
                 .map_err(write_err)?;
             Ok(Exit::Clean)
         }
         Command::Explain { code: Some(code) } => {
-            let doc = detect::codes::lookup(&code).ok_or_else(|| {
+            let doc = detect::catalog::lookup(&code).ok_or_else(|| {
                 AuditError::Engine(format!(
                     "Unknown reason code `{code}`\n\nhint: `tokenaudit explain` lists every code"
                 ))
             })?;
             stdout
-                .write_all(detect::codes::render(doc).as_bytes())
+                .write_all(detect::catalog::render(doc).as_bytes())
                 .map_err(write_err)?;
             Ok(Exit::Clean)
         }
         Command::Explain { code: None } => {
-            for doc in detect::codes::all() {
+            for doc in detect::catalog::all() {
                 writeln!(stdout, "{}  {} ({})", doc.code, doc.title, doc.lens)
                     .map_err(write_err)?;
             }

@@ -24,23 +24,16 @@
 
 use std::collections::BTreeMap;
 
-use super::codes::CodeDoc;
+use super::codes::{
+    CodeDoc, CADENCE, CONTEXT_STUFFING, PARALLEL_SESSIONS, PRE_SNAPSHOT, REPEATED_PROMPTS,
+    ROUND_THE_CLOCK, TRIVIAL_TURNS,
+};
 use super::groups;
 use super::stats::{median, normal_isf, normal_sf, poisson_sf, robust_scale};
-use super::{AgentSummary, Assessment, Coverage, DetectConfig, Lens, Population, Reason};
+use super::{AgentSummary, Assessment, Coverage, DetectConfig, Population, Reason};
 use crate::features::behavior::{BehaviorWeek, HOURS, START_WINDOW_SECONDS};
 use crate::normalize::identities::AgentKind;
 use crate::units::{grouped, round_to};
-
-pub struct Behavior;
-
-pub const CADENCE: &str = "TA301";
-pub const REPEATED_PROMPTS: &str = "TA302";
-pub const CONTEXT_STUFFING: &str = "TA303";
-pub const ROUND_THE_CLOCK: &str = "TA304";
-pub const PRE_SNAPSHOT: &str = "TA305";
-pub const PARALLEL_SESSIONS: &str = "TA306";
-pub const TRIVIAL_TURNS: &str = "TA307";
 
 /// A fingerprint's p-value at or below which it is named in the reasons and its share of spend
 /// counts towards the dollars at stake.
@@ -360,274 +353,280 @@ fn kind_group(agent: &AgentSummary) -> String {
     agent.kind.name().to_string()
 }
 
-impl Lens for Behavior {
-    fn name(&self) -> &'static str {
-        "behavior"
+/// The lens's verdicts, and the fingerprints of the agents whose fingerprints are clear (lens p
+/// at most [`super::efficiency::SUSPECT_P`]), for [`groups`]: a weak fingerprint next to a
+/// strong one would chain an agent with a passing habit into a group of burners.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    pub assessments: Vec<Assessment>,
+    pub fingerprints: BTreeMap<String, groups::Fingerprint>,
+}
+
+/// Judges every eligible agent with request-level fingerprints.
+pub fn assess(population: &Population, config: &DetectConfig) -> Judgement {
+    // Grouped by runs of one agent: one lookup per agent when the weeks come sorted.
+    let mut weeks: BTreeMap<&str, Vec<&BehaviorWeek>> = BTreeMap::new();
+    for run in population.behavior.chunk_by(|a, b| a.agent == b.agent) {
+        weeks.entry(&run[0].agent).or_default().extend(run);
     }
+    let profiles = profiles(population, &weeks);
+    if profiles.is_empty() {
+        return Judgement::default();
+    }
+    let agents: BTreeMap<&str, &AgentSummary> = population
+        .agents
+        .iter()
+        .map(|a| (a.agent.as_str(), a))
+        .collect();
+    let min = config.min_cohort_agents;
 
-    fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
-        // Grouped by runs of one agent: one lookup per agent when the weeks come sorted.
-        let mut weeks: BTreeMap<&str, Vec<&BehaviorWeek>> = BTreeMap::new();
-        for run in population.behavior.chunk_by(|a, b| a.agent == b.agent) {
-            weeks.entry(&run[0].agent).or_default().extend(run);
-        }
-        let profiles = profiles(population, &weeks);
-        if profiles.is_empty() {
-            return Vec::new();
-        }
-        let agents: BTreeMap<&str, &AgentSummary> = population
-            .agents
-            .iter()
-            .map(|a| (a.agent.as_str(), a))
-            .collect();
-        let min = config.min_cohort_agents;
+    // Lower dispersion is more regular: z of −ln(dispersion).
+    let cadence = z_scores(
+        &profiles,
+        &agents,
+        kind_group,
+        |p, _| p.dispersion().map(|d| -(d.max(0.01)).ln()),
+        0.1,
+        min,
+    );
+    let repeats = z_scores(
+        &profiles,
+        &agents,
+        kind_group,
+        |p, _| p.repeat_share(),
+        0.05,
+        min,
+    );
+    // Context per request, by primary model where enough agents share it.
+    let mut per_model: BTreeMap<String, usize> = BTreeMap::new();
+    for agent in agents.values().filter(|a| a.eligible) {
+        *per_model.entry(model_group(agent)).or_default() += 1;
+    }
+    let context = z_scores(
+        &profiles,
+        &agents,
+        |agent| {
+            let model = model_group(agent);
+            if per_model.get(&model).copied().unwrap_or(0) >= 2 * min {
+                format!("{} on {model}", agent.kind.name())
+            } else {
+                kind_group(agent)
+            }
+        },
+        |_, agent| context_per_request(agent).map(f64::ln),
+        CONTEXT_SCALE_FLOOR,
+        min,
+    );
+    let quiet = z_scores(
+        &profiles,
+        &agents,
+        kind_group,
+        |p, agent| {
+            if agent.kind == AgentKind::Human {
+                p.quiet_share()
+            } else {
+                None
+            }
+        },
+        0.02,
+        min,
+    );
+    let snapshot = z_scores(
+        &profiles,
+        &agents,
+        kind_group,
+        |p, _| p.snapshot_share(),
+        0.03,
+        min,
+    );
 
-        // Lower dispersion is more regular: z of −ln(dispersion).
-        let cadence = z_scores(
-            &profiles,
-            &agents,
-            kind_group,
-            |p, _| p.dispersion().map(|d| -(d.max(0.01)).ln()),
-            0.1,
-            min,
-        );
-        let repeats = z_scores(
-            &profiles,
-            &agents,
-            kind_group,
-            |p, _| p.repeat_share(),
-            0.05,
-            min,
-        );
-        // Context per request, by primary model where enough agents share it.
-        let mut per_model: BTreeMap<String, usize> = BTreeMap::new();
-        for agent in agents.values().filter(|a| a.eligible) {
-            *per_model.entry(model_group(agent)).or_default() += 1;
-        }
-        let context = z_scores(
-            &profiles,
-            &agents,
-            |agent| {
-                let model = model_group(agent);
-                if per_model.get(&model).copied().unwrap_or(0) >= 2 * min {
-                    format!("{} on {model}", agent.kind.name())
-                } else {
-                    kind_group(agent)
-                }
-            },
-            |_, agent| context_per_request(agent).map(f64::ln),
-            CONTEXT_SCALE_FLOOR,
-            min,
-        );
-        let quiet = z_scores(
-            &profiles,
-            &agents,
-            kind_group,
-            |p, agent| {
-                if agent.kind == AgentKind::Human {
-                    p.quiet_share()
-                } else {
-                    None
-                }
-            },
-            0.02,
-            min,
-        );
-        let snapshot = z_scores(
-            &profiles,
-            &agents,
-            kind_group,
-            |p, _| p.snapshot_share(),
-            0.03,
-            min,
-        );
+    let trivial = z_scores(
+        &profiles,
+        &agents,
+        kind_group,
+        |_, agent| trivial_turn_cost(agent).map(f64::ln),
+        TRIVIAL_SCALE_FLOOR,
+        min,
+    );
 
-        let trivial = z_scores(
-            &profiles,
-            &agents,
-            kind_group,
-            |_, agent| trivial_turn_cost(agent).map(f64::ln),
-            TRIVIAL_SCALE_FLOOR,
-            min,
-        );
-
-        let mut assessments = Vec::new();
-        let mut fingerprints = BTreeMap::new();
-        for (name, profile) in &profiles {
-            let agent = agents[name.as_str()];
-            let mut signals: Vec<Signal> = Vec::new();
-            if let Some((z, value, c)) = cadence.get(name) {
-                let dispersion = (-value).exp();
-                if dispersion < 0.5 {
-                    signals.push(Signal {
-                        p: normal_sf(*z),
-                        covers: Coverage::Period,
-                        share: (1.0 - dispersion).clamp(0.0, 1.0),
-                        reason: Reason {
-                            code: CADENCE,
-                            message: format!(
-                                "requests per active 10-minute bin vary with dispersion {:.2} (agents of its kind: {:.2}) over {} bins",
-                                dispersion,
-                                (-c.median).exp(),
-                                grouped(profile.bins)
-                            ),
-                            observed: round_to(dispersion, 3),
-                            expected: round_to((-c.median).exp(), 3),
-                        },
-                    });
-                }
+    let mut assessments = Vec::new();
+    let mut fingerprints = BTreeMap::new();
+    for (name, profile) in &profiles {
+        let agent = agents[name.as_str()];
+        let mut signals: Vec<Signal> = Vec::new();
+        if let Some((z, value, c)) = cadence.get(name) {
+            let dispersion = (-value).exp();
+            if dispersion < 0.5 {
+                signals.push(Signal {
+                    p: normal_sf(*z),
+                    covers: Coverage::Period,
+                    share: (1.0 - dispersion).clamp(0.0, 1.0),
+                    reason: Reason {
+                        code: CADENCE,
+                        message: format!(
+                            "requests per active 10-minute bin vary with dispersion {:.2} (agents of its kind: {:.2}) over {} bins",
+                            dispersion,
+                            (-c.median).exp(),
+                            grouped(profile.bins)
+                        ),
+                        observed: round_to(dispersion, 3),
+                        expected: round_to((-c.median).exp(), 3),
+                    },
+                });
             }
-            if let Some((z, share, c)) = repeats.get(name) {
-                if *share >= 0.3 {
-                    signals.push(Signal {
-                        p: normal_sf(*z),
-                        covers: Coverage::Period,
-                        share: *share,
-                        reason: Reason {
-                            code: REPEATED_PROMPTS,
-                            message: format!(
-                                "{:.0}% of {} prompted requests repeat a prompt sent earlier that week (median of its kind {:.0}%)",
-                                share * 100.0,
-                                grouped(profile.prompted),
-                                c.median * 100.0
-                            ),
-                            observed: round_to(*share, 4),
-                            expected: round_to(c.median, 4),
-                        },
-                    });
-                }
-            }
-            if let Some((z, value, c)) = context.get(name) {
-                let ratio = (value - c.median).exp();
-                if ratio >= MIN_CONTEXT_RATIO {
-                    signals.push(Signal {
-                        p: normal_sf(*z),
-                        covers: Coverage::Period,
-                        share: 1.0 - 1.0 / ratio,
-                        reason: Reason {
-                            code: CONTEXT_STUFFING,
-                            message: format!(
-                                "{} context tokens per request against {} for agents on {} ({:.1}x)",
-                                grouped(value.exp().round() as u64),
-                                grouped(c.median.exp().round() as u64),
-                                model_group(agent),
-                                ratio
-                            ),
-                            observed: value.exp().round(),
-                            expected: c.median.exp().round(),
-                        },
-                    });
-                }
-            }
-            if let Some((z, share, c)) = quiet.get(name) {
-                if *share >= 0.1 {
-                    signals.push(Signal {
-                        p: normal_sf(*z),
-                        covers: Coverage::Period,
-                        share: *share,
-                        reason: Reason {
-                            code: ROUND_THE_CLOCK,
-                            message: format!(
-                                "{:.0}% of requests fall in its quietest 8 hours of the day (people in the cohort: {:.0}%)",
-                                share * 100.0,
-                                c.median * 100.0
-                            ),
-                            observed: round_to(*share, 4),
-                            expected: round_to(c.median, 4),
-                        },
-                    });
-                }
-            }
-            if let Some((z, share, c)) = snapshot.get(name) {
-                let high: std::collections::BTreeSet<chrono::NaiveDate> = profile
-                    .snapshot_shares
-                    .iter()
-                    .filter(|(_, s)| *s >= 2.0 * c.median)
-                    .map(|(week, _)| *week)
-                    .collect();
-                let high_weeks = high.len();
-                let repeated = 2 * high_weeks >= profile.snapshot_shares.len();
-                if *share >= 0.25 && *share >= 2.0 * c.median && repeated {
-                    signals.push(Signal {
-                        p: normal_sf(*z),
-                        covers: Coverage::Weeks(high),
-                        share: ((share - c.median) / (1.0 - c.median)).clamp(0.0, 1.0),
-                        reason: Reason {
-                            code: PRE_SNAPSHOT,
-                            message: format!(
-                                "{:.0}% of requests in the {} hours before the weekly snapshot ({}) against a median of {:.0}%, in {} of {} weeks",
-                                share * 100.0,
-                                population.snapshot.window_hours,
-                                config.snapshot,
-                                c.median * 100.0,
-                                high_weeks,
-                                profile.snapshot_shares.len()
-                            ),
-                            observed: round_to(*share, 4),
-                            expected: round_to(c.median, 4),
-                        },
-                    });
-                }
-            }
-            if let Some((p, starts, sessions, week)) = profile.parallel {
-                if starts >= MIN_PARALLEL_STARTS {
-                    signals.push(Signal {
-                        p,
-                        covers: Coverage::Weeks(profile.parallel_weeks.clone()),
-                        share: 1.0 - 1.0 / starts as f64,
-                        reason: Reason {
-                            code: PARALLEL_SESSIONS,
-                            message: format!(
-                                "{starts} sessions started within 5 minutes in the week of {week}; at its {sessions} sessions that week, chance alone rarely starts more than 2 together"
-                            ),
-                            observed: starts as f64,
-                            expected: 1.0,
-                        },
-                    });
-                }
-            }
-            if let Some((z, value, c)) = trivial.get(name) {
-                let ratio = (value - c.median).exp();
-                let share = agent.trivial_requests as f64 / agent.requests.max(1) as f64;
-                if ratio >= MIN_TRIVIAL_RATIO && share >= MIN_TRIVIAL_SHARE {
-                    let usual = c.median.exp();
-                    let excess = agent.trivial_cost_usd - agent.trivial_requests as f64 * usual;
-                    signals.push(Signal {
-                        p: normal_sf(*z),
-                        covers: Coverage::Period,
-                        share: (excess / agent.cost_usd).clamp(0.0, 1.0),
-                        reason: Reason {
-                            code: TRIVIAL_TURNS,
-                            message: format!(
-                                "{} of {} turns are trivial and cost {} each at list price against {} for agents of its kind ({:.1}x): {} above what such turns usually cost",
-                                grouped(agent.trivial_requests),
-                                grouped(agent.requests),
-                                per_turn(value.exp()),
-                                per_turn(usual),
-                                ratio,
-                                crate::units::usd(excess.max(0.0))
-                            ),
-                            observed: round_to(value.exp(), 5),
-                            expected: round_to(usual, 5),
-                        },
-                    });
-                }
-            }
-            let mut print = [0.0; groups::TRAITS.len()];
-            for signal in signals.iter().filter(|s| s.p <= REPORT_P) {
-                if let Some(j) = groups::trait_index(signal.reason.code) {
-                    print[j] = normal_isf(signal.p).max(0.0);
-                }
-            }
-            let assessment = combine(agent, signals);
-            // Only clear fingerprints are grouped (see `Population::fingerprints`).
-            if assessment.p_value <= super::efficiency::SUSPECT_P {
-                fingerprints.insert(name.clone(), print);
-            }
-            assessments.push(assessment);
         }
-        let _ = population.fingerprints.set(fingerprints);
-        assessments
+        if let Some((z, share, c)) = repeats.get(name) {
+            if *share >= 0.3 {
+                signals.push(Signal {
+                    p: normal_sf(*z),
+                    covers: Coverage::Period,
+                    share: *share,
+                    reason: Reason {
+                        code: REPEATED_PROMPTS,
+                        message: format!(
+                            "{:.0}% of {} prompted requests repeat a prompt sent earlier that week (median of its kind {:.0}%)",
+                            share * 100.0,
+                            grouped(profile.prompted),
+                            c.median * 100.0
+                        ),
+                        observed: round_to(*share, 4),
+                        expected: round_to(c.median, 4),
+                    },
+                });
+            }
+        }
+        if let Some((z, value, c)) = context.get(name) {
+            let ratio = (value - c.median).exp();
+            if ratio >= MIN_CONTEXT_RATIO {
+                signals.push(Signal {
+                    p: normal_sf(*z),
+                    covers: Coverage::Period,
+                    share: 1.0 - 1.0 / ratio,
+                    reason: Reason {
+                        code: CONTEXT_STUFFING,
+                        message: format!(
+                            "{} context tokens per request against {} for agents on {} ({:.1}x)",
+                            grouped(value.exp().round() as u64),
+                            grouped(c.median.exp().round() as u64),
+                            model_group(agent),
+                            ratio
+                        ),
+                        observed: value.exp().round(),
+                        expected: c.median.exp().round(),
+                    },
+                });
+            }
+        }
+        if let Some((z, share, c)) = quiet.get(name) {
+            if *share >= 0.1 {
+                signals.push(Signal {
+                    p: normal_sf(*z),
+                    covers: Coverage::Period,
+                    share: *share,
+                    reason: Reason {
+                        code: ROUND_THE_CLOCK,
+                        message: format!(
+                            "{:.0}% of requests fall in its quietest 8 hours of the day (people in the cohort: {:.0}%)",
+                            share * 100.0,
+                            c.median * 100.0
+                        ),
+                        observed: round_to(*share, 4),
+                        expected: round_to(c.median, 4),
+                    },
+                });
+            }
+        }
+        if let Some((z, share, c)) = snapshot.get(name) {
+            let high: std::collections::BTreeSet<chrono::NaiveDate> = profile
+                .snapshot_shares
+                .iter()
+                .filter(|(_, s)| *s >= 2.0 * c.median)
+                .map(|(week, _)| *week)
+                .collect();
+            let high_weeks = high.len();
+            let repeated = 2 * high_weeks >= profile.snapshot_shares.len();
+            if *share >= 0.25 && *share >= 2.0 * c.median && repeated {
+                signals.push(Signal {
+                    p: normal_sf(*z),
+                    covers: Coverage::Weeks(high),
+                    share: ((share - c.median) / (1.0 - c.median)).clamp(0.0, 1.0),
+                    reason: Reason {
+                        code: PRE_SNAPSHOT,
+                        message: format!(
+                            "{:.0}% of requests in the {} hours before the weekly snapshot ({}) against a median of {:.0}%, in {} of {} weeks",
+                            share * 100.0,
+                            population.snapshot.window_hours,
+                            config.snapshot,
+                            c.median * 100.0,
+                            high_weeks,
+                            profile.snapshot_shares.len()
+                        ),
+                        observed: round_to(*share, 4),
+                        expected: round_to(c.median, 4),
+                    },
+                });
+            }
+        }
+        if let Some((p, starts, sessions, week)) = profile.parallel {
+            if starts >= MIN_PARALLEL_STARTS {
+                signals.push(Signal {
+                    p,
+                    covers: Coverage::Weeks(profile.parallel_weeks.clone()),
+                    share: 1.0 - 1.0 / starts as f64,
+                    reason: Reason {
+                        code: PARALLEL_SESSIONS,
+                        message: format!(
+                            "{starts} sessions started within 5 minutes in the week of {week}; at its {sessions} sessions that week, chance alone rarely starts more than 2 together"
+                        ),
+                        observed: starts as f64,
+                        expected: 1.0,
+                    },
+                });
+            }
+        }
+        if let Some((z, value, c)) = trivial.get(name) {
+            let ratio = (value - c.median).exp();
+            let share = agent.trivial_requests as f64 / agent.requests.max(1) as f64;
+            if ratio >= MIN_TRIVIAL_RATIO && share >= MIN_TRIVIAL_SHARE {
+                let usual = c.median.exp();
+                let excess = agent.trivial_cost_usd - agent.trivial_requests as f64 * usual;
+                signals.push(Signal {
+                    p: normal_sf(*z),
+                    covers: Coverage::Period,
+                    share: (excess / agent.cost_usd).clamp(0.0, 1.0),
+                    reason: Reason {
+                        code: TRIVIAL_TURNS,
+                        message: format!(
+                            "{} of {} turns are trivial and cost {} each at list price against {} for agents of its kind ({:.1}x): {} above what such turns usually cost",
+                            grouped(agent.trivial_requests),
+                            grouped(agent.requests),
+                            per_turn(value.exp()),
+                            per_turn(usual),
+                            ratio,
+                            crate::units::usd(excess.max(0.0))
+                        ),
+                        observed: round_to(value.exp(), 5),
+                        expected: round_to(usual, 5),
+                    },
+                });
+            }
+        }
+        let mut print = [0.0; groups::TRAITS.len()];
+        for signal in signals.iter().filter(|s| s.p <= REPORT_P) {
+            if let Some(j) = groups::trait_index(signal.reason.code) {
+                print[j] = normal_isf(signal.p).max(0.0);
+            }
+        }
+        let assessment = combine(agent, signals);
+        // Only clear fingerprints are grouped (see `Population::fingerprints`).
+        if assessment.p_value <= super::efficiency::SUSPECT_P {
+            fingerprints.insert(name.clone(), print);
+        }
+        assessments.push(assessment);
+    }
+    Judgement {
+        assessments,
+        fingerprints,
     }
 }
 
@@ -753,12 +752,8 @@ mod tests {
             agents,
             behavior: &behavior,
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
-            elasticities: Default::default(),
-            curves: Default::default(),
-            fingerprints: Default::default(),
-            suspects: Default::default(),
         };
-        Behavior.assess(&population, &DetectConfig::default())
+        assess(&population, &DetectConfig::default()).assessments
     }
 
     /// Twelve people with 300 trivial turns each, at a cent to about a cent and a half.

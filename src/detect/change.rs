@@ -36,18 +36,13 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::codes::CodeDoc;
+use super::codes::{CodeDoc, DRIFT, STEP};
 use super::efficiency::OUTPUT_FLOOR;
 use super::stats::{median, normal_sf, theil_sen, weighted_cauchy_combination};
-use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason, PRIOR_WEEKS};
+use super::{AgentSummary, Assessment, DetectConfig, Population, Reason, PRIOR_WEEKS};
 use crate::features::AgentWeek;
 use crate::normalize::identities::AgentKind;
 use crate::units::{factor, round_to, usd};
-
-pub struct Change;
-
-pub const STEP: &str = "TA201";
-pub const DRIFT: &str = "TA202";
 
 /// Noise below which a series is treated as this noisy (synthetic or constant data).
 const MIN_SIGMA: f64 = 0.1;
@@ -403,119 +398,116 @@ fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion:
     }
 }
 
-impl Lens for Change {
-    fn name(&self) -> &'static str {
-        "change"
+/// Judges every eligible agent with enough weeks against its own history, adjusting spend for
+/// output with the `elasticity` of its kind (the peer curves').
+pub fn assess(
+    population: &Population,
+    elasticity: &BTreeMap<AgentKind, f64>,
+    config: &DetectConfig,
+) -> Vec<Assessment> {
+    let mut by_agent: BTreeMap<&str, Vec<&AgentWeek>> = BTreeMap::new();
+    for week in population.weeks {
+        by_agent.entry(&week.agent).or_default().push(week);
     }
-
-    fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
-        let elasticity = super::efficiency::elasticities(population, config);
-        let mut by_agent: BTreeMap<&str, Vec<&AgentWeek>> = BTreeMap::new();
-        for week in population.weeks {
-            by_agent.entry(&week.agent).or_default().push(week);
-        }
-        let judged: Vec<(&AgentSummary, Vec<Point>)> = population
-            .agents
-            .iter()
-            .filter(|a| a.eligible)
-            .filter_map(|agent| {
-                let beta = elasticity.get(&agent.kind).copied().unwrap_or(0.0);
-                let points = series(by_agent.get(agent.agent.as_str())?, beta);
-                (points.len() >= config.min_change_weeks as usize).then_some((agent, points))
-            })
-            .collect();
-        // Two parts to a week's noise: the count noise of its output, larger the less an
-        // agent delivers (a week with nothing counted moves r by ln(m / floor) / β), and the
-        // rest, typical of the kind. Each agent's own σ is shrunk towards the sum at its level.
-        let mut members: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
-        for (agent, _) in &judged {
-            members.entry(agent.kind).or_default().push(agent);
-        }
-        let dispersion: BTreeMap<AgentKind, f64> = members
-            .iter()
-            .map(|(kind, agents)| (*kind, super::output_dispersion(agents)))
-            .collect();
-        let count_variance = |agent: &AgentSummary| {
+    let judged: Vec<(&AgentSummary, Vec<Point>)> = population
+        .agents
+        .iter()
+        .filter(|a| a.eligible)
+        .filter_map(|agent| {
             let beta = elasticity.get(&agent.kind).copied().unwrap_or(0.0);
-            dispersion[&agent.kind]
-                / (beta.max(MIN_ELASTICITY).powi(2) * agent.mean_weekly_output().max(OUTPUT_FLOOR))
-        };
-        let mut excess: BTreeMap<AgentKind, Vec<f64>> = BTreeMap::new();
-        for (agent, points) in &judged {
-            if let Some(s) = own_sigma(points) {
-                excess
-                    .entry(agent.kind)
-                    .or_default()
-                    .push(s * s - count_variance(agent));
-            }
-        }
-        // Output counts: each agent's weeks as expected if honest, its own dispersion, and the
-        // kind's dispersion by output level, d = φ + κ·μ (Poisson counts weighted by kind of
-        // output, and week-to-week variation in productivity that grows with the level).
-        let counted: Vec<Option<Counts>> = judged
-            .iter()
-            .map(|(agent, points)| {
-                counts(points, elasticity.get(&agent.kind).copied().unwrap_or(0.0))
-            })
-            .collect();
-        let mut levels: BTreeMap<Option<AgentKind>, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-        for ((agent, _), c) in judged.iter().zip(&counted) {
-            if let Some((level, own)) = c
-                .as_ref()
-                .and_then(|c| Some((c.level, c.trend_dispersion?)))
-            {
-                // Each agent counts for its kind and for everyone (`None`).
-                for key in [Some(agent.kind), None] {
-                    let entry = levels.entry(key).or_default();
-                    entry.0.push(level);
-                    entry.1.push(own);
-                }
-            }
-        }
-        // A kind with too few agents for a line of its own (two service accounts, say) takes the
-        // line through every agent: the dispersion is the output index's, whoever delivers it.
-        let lines: BTreeMap<Option<AgentKind>, (f64, f64)> = levels
-            .iter()
-            .filter(|(_, (level, _))| level.len() >= config.min_cohort_agents)
-            .filter_map(|(key, (level, own))| {
-                Some((*key, dispersion_line(level, own, config.max_pairs)?))
-            })
-            .collect();
-        let kind_dispersion = |kind: AgentKind| {
-            lines
-                .get(&Some(kind))
-                .or_else(|| lines.get(&None))
-                .copied()
-                .unwrap_or((1.0, 0.0))
-        };
-        let base: BTreeMap<AgentKind, f64> = excess
-            .iter()
-            .filter_map(|(kind, v)| Some((*kind, median(v)?.max(MIN_SIGMA * MIN_SIGMA))))
-            .collect();
-        judged
-            .into_iter()
-            .zip(counted)
-            .map(|((agent, points), counts)| {
-                let count_noise = count_variance(agent);
-                let prior = base
-                    .get(&agent.kind)
-                    .copied()
-                    .unwrap_or(MIN_SIGMA * MIN_SIGMA)
-                    + count_noise;
-                // A robust σ ignores the weeks with nothing counted, which the means below do
-                // not: never below the count noise.
-                let own = own_sigma(&points).map_or(prior, |s| (s * s).max(count_noise));
-                let own_weight = (points.len() - 2) as f64;
-                let sigma = ((PRIOR_WEEKS * prior + own_weight * own) / (PRIOR_WEEKS + own_weight))
-                    .sqrt()
-                    .max(MIN_SIGMA);
-                let (phi, kappa) = kind_dispersion(agent.kind);
-                let level = counts.as_ref().map_or(0.0, |c| c.level);
-                let tested = test(&points, sigma, counts.as_ref(), phi + kappa * level);
-                assessment(agent, &points, &tested)
-            })
-            .collect()
+            let points = series(by_agent.get(agent.agent.as_str())?, beta);
+            (points.len() >= config.min_change_weeks as usize).then_some((agent, points))
+        })
+        .collect();
+    // Two parts to a week's noise: the count noise of its output, larger the less an
+    // agent delivers (a week with nothing counted moves r by ln(m / floor) / β), and the
+    // rest, typical of the kind. Each agent's own σ is shrunk towards the sum at its level.
+    let mut members: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
+    for (agent, _) in &judged {
+        members.entry(agent.kind).or_default().push(agent);
     }
+    let dispersion: BTreeMap<AgentKind, f64> = members
+        .iter()
+        .map(|(kind, agents)| (*kind, super::output_dispersion(agents)))
+        .collect();
+    let count_variance = |agent: &AgentSummary| {
+        let beta = elasticity.get(&agent.kind).copied().unwrap_or(0.0);
+        dispersion[&agent.kind]
+            / (beta.max(MIN_ELASTICITY).powi(2) * agent.mean_weekly_output().max(OUTPUT_FLOOR))
+    };
+    let mut excess: BTreeMap<AgentKind, Vec<f64>> = BTreeMap::new();
+    for (agent, points) in &judged {
+        if let Some(s) = own_sigma(points) {
+            excess
+                .entry(agent.kind)
+                .or_default()
+                .push(s * s - count_variance(agent));
+        }
+    }
+    // Output counts: each agent's weeks as expected if honest, its own dispersion, and the
+    // kind's dispersion by output level, d = φ + κ·μ (Poisson counts weighted by kind of
+    // output, and week-to-week variation in productivity that grows with the level).
+    let counted: Vec<Option<Counts>> = judged
+        .iter()
+        .map(|(agent, points)| counts(points, elasticity.get(&agent.kind).copied().unwrap_or(0.0)))
+        .collect();
+    let mut levels: BTreeMap<Option<AgentKind>, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for ((agent, _), c) in judged.iter().zip(&counted) {
+        if let Some((level, own)) = c
+            .as_ref()
+            .and_then(|c| Some((c.level, c.trend_dispersion?)))
+        {
+            // Each agent counts for its kind and for everyone (`None`).
+            for key in [Some(agent.kind), None] {
+                let entry = levels.entry(key).or_default();
+                entry.0.push(level);
+                entry.1.push(own);
+            }
+        }
+    }
+    // A kind with too few agents for a line of its own (two service accounts, say) takes the
+    // line through every agent: the dispersion is the output index's, whoever delivers it.
+    let lines: BTreeMap<Option<AgentKind>, (f64, f64)> = levels
+        .iter()
+        .filter(|(_, (level, _))| level.len() >= config.min_cohort_agents)
+        .filter_map(|(key, (level, own))| {
+            Some((*key, dispersion_line(level, own, config.max_pairs)?))
+        })
+        .collect();
+    let kind_dispersion = |kind: AgentKind| {
+        lines
+            .get(&Some(kind))
+            .or_else(|| lines.get(&None))
+            .copied()
+            .unwrap_or((1.0, 0.0))
+    };
+    let base: BTreeMap<AgentKind, f64> = excess
+        .iter()
+        .filter_map(|(kind, v)| Some((*kind, median(v)?.max(MIN_SIGMA * MIN_SIGMA))))
+        .collect();
+    judged
+        .into_iter()
+        .zip(counted)
+        .map(|((agent, points), counts)| {
+            let count_noise = count_variance(agent);
+            let prior = base
+                .get(&agent.kind)
+                .copied()
+                .unwrap_or(MIN_SIGMA * MIN_SIGMA)
+                + count_noise;
+            // A robust σ ignores the weeks with nothing counted, which the means below do
+            // not: never below the count noise.
+            let own = own_sigma(&points).map_or(prior, |s| (s * s).max(count_noise));
+            let own_weight = (points.len() - 2) as f64;
+            let sigma = ((PRIOR_WEEKS * prior + own_weight * own) / (PRIOR_WEEKS + own_weight))
+                .sqrt()
+                .max(MIN_SIGMA);
+            let (phi, kappa) = kind_dispersion(agent.kind);
+            let level = counts.as_ref().map_or(0.0, |c| c.level);
+            let tested = test(&points, sigma, counts.as_ref(), phi + kappa * level);
+            assessment(agent, &points, &tested)
+        })
+        .collect()
 }
 
 fn assessment(agent: &AgentSummary, points: &[Point], tested: &Tested) -> Assessment {
@@ -807,7 +799,12 @@ mod tests {
                 primary_models: &empty,
             };
             let population = Population::new(&weeks, evidence, &config);
-            for assessment in Change.assess(&population, &config) {
+            let curves = super::super::efficiency::fit_curves(
+                &population.agents,
+                &Default::default(),
+                &config,
+            );
+            for assessment in assess(&population, &curves.elasticities(), &config) {
                 tested += 1;
                 small += usize::from(assessment.p_value < 0.01);
             }

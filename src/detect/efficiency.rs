@@ -21,19 +21,13 @@
 //! (the change lens), a cohort where most agents inflate (the curve moves with them), and
 //! burning that also manufactures cheap output (behaviour fingerprints).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::codes::CodeDoc;
+use super::codes::{CodeDoc, EXCESS_SPEND, LOW_ELASTICITY, NO_OUTPUT};
 use super::stats::{between_spread, cauchy_combination, median, normal_sf, theil_sen};
-use super::{AgentSummary, Assessment, DetectConfig, Lens, Population, Reason};
+use super::{AgentSummary, Assessment, DetectConfig, Population, Reason};
 use crate::normalize::identities::AgentKind;
 use crate::units::{factor, usd};
-
-pub struct Efficiency;
-
-pub const EXCESS_SPEND: &str = "TA101";
-pub const LOW_ELASTICITY: &str = "TA102";
-pub const NO_OUTPUT: &str = "TA103";
 
 /// Residual spread below which z-scores would explode on near-identical synthetic peers.
 const MIN_SCALE: f64 = 0.05;
@@ -130,7 +124,7 @@ fn point(agent: &AgentSummary) -> (f64, f64) {
 
 fn cohorts<'a>(
     agents: &'a [AgentSummary],
-    suspects: &std::collections::BTreeSet<String>,
+    suspects: &BTreeSet<String>,
     config: &DetectConfig,
 ) -> Vec<Cohort<'a>> {
     let mut by_team: BTreeMap<(AgentKind, &str), Vec<&AgentSummary>> = BTreeMap::new();
@@ -499,98 +493,98 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
     fit_once(trimmed, None, config)
 }
 
-/// The output elasticity of spend the lens fits for each kind, for lenses that need to adjust
-/// spend for output (the change lens).
-/// Fitted once per population: by [`Efficiency::assess`] when it runs, here otherwise.
-pub fn elasticities<'p>(
-    population: &'p Population,
-    config: &DetectConfig,
-) -> &'p BTreeMap<AgentKind, f64> {
-    population.elasticities.get_or_init(|| {
-        let (fitted, _) = fit(
-            cohorts(&population.agents, &population.suspects, config),
-            None,
-            config,
-        );
-        elasticities_of(&fitted)
-    })
+/// The whole period's peer curves: fitted once per pass of `detect::run`, without the agents
+/// under suspicion, and passed to whoever needs them (this lens judges on them, the change lens
+/// reads their elasticities, the report draws them).
+pub struct Curves<'a> {
+    fitted: Vec<Fitted<'a>>,
+    spread: BTreeMap<AgentKind, f64>,
 }
 
-fn elasticities_of(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
-    fitted
-        .iter()
-        .map(|f| (f.cohort.kind, f.curve.elasticity))
-        .collect()
-}
-
-impl Lens for Efficiency {
-    fn name(&self) -> &'static str {
-        "efficiency"
+impl Curves<'_> {
+    /// The output elasticity of spend fitted for each kind.
+    pub fn elasticities(&self) -> BTreeMap<AgentKind, f64> {
+        self.fitted
+            .iter()
+            .map(|f| (f.cohort.kind, f.curve.elasticity))
+            .collect()
     }
 
-    /// Judged twice: over the whole period, and over its last third on its own (at least
-    /// three weeks, in periods of eight or more), so that inflation which began mid-period is
-    /// compared with peers undiluted. The two p-values are combined by the Cauchy test: the
-    /// windows overlap, so where both see the agent (constant burning) the combination costs
-    /// next to nothing, and where only the recent one does, about what Bonferroni would
-    /// ([`windows_p`]).
-    fn assess(&self, population: &Population, config: &DetectConfig) -> Vec<Assessment> {
-        let (whole, fitted) =
-            assess_window(&population.agents, &population.suspects, None, config, None);
-        let _ = population.elasticities.set(elasticities_of(&fitted));
-        let elasticities = population.elasticities.get().expect("set above");
-        let _ = population
-            .curves
-            .set(fitted.into_iter().map(|f| f.curve).collect());
-        let weeks: std::collections::BTreeSet<chrono::NaiveDate> =
-            population.weeks.iter().map(|w| w.week).collect();
-        if weeks.len() < 8 {
-            return whole;
-        }
-        let recent = weeks.len().div_ceil(3).max(3);
-        let from = *weeks.iter().nth(weeks.len() - recent).expect("non-empty");
-        let recent_weeks: Vec<crate::features::AgentWeek> = population
-            .weeks
-            .iter()
-            .filter(|w| w.week >= from)
-            .cloned()
-            .collect();
-        let empty = BTreeMap::new();
-        let evidence = super::Evidence {
-            behavior: &[],
-            primary_models: &empty,
-        };
-        let recent_population = Population::new(&recent_weeks, evidence, config);
-        // The recent window keeps the period's elasticity: a third of the weeks says less about
-        // how output responds to spend, and the curve's level and spread are what it re-measures.
-        let recent: BTreeMap<String, Assessment> = assess_window(
-            &recent_population.agents,
-            &population.suspects,
-            Some(elasticities),
-            config,
-            Some(from),
-        )
-        .0
+    /// Each cohort's curve, for the report's chart.
+    pub fn curves(&self) -> Vec<Curve> {
+        self.fitted.iter().map(|f| f.curve.clone()).collect()
+    }
+}
+
+/// Fits the curves of every cohort of `agents` over the whole period, with `suspects` left out
+/// of the slope and of the spread (never out of the levels).
+pub fn fit_curves<'a>(
+    agents: &'a [AgentSummary],
+    suspects: &BTreeSet<String>,
+    config: &DetectConfig,
+) -> Curves<'a> {
+    let (fitted, spread) = fit(cohorts(agents, suspects, config), None, config);
+    Curves { fitted, spread }
+}
+
+/// Judged twice: over the whole period, on `curves`, and over its last third on its own (at
+/// least three weeks, in periods of eight or more), so that inflation which began mid-period is
+/// compared with peers undiluted. The two p-values are combined by the Cauchy test: the
+/// windows overlap, so where both see the agent (constant burning) the combination costs next
+/// to nothing, and where only the recent one does, about what Bonferroni would ([`windows_p`]).
+pub fn assess(
+    population: &Population,
+    curves: &Curves,
+    suspects: &BTreeSet<String>,
+    config: &DetectConfig,
+) -> Vec<Assessment> {
+    let whole = judge(&curves.fitted, &curves.spread, None);
+    let weeks: BTreeSet<chrono::NaiveDate> = population.weeks.iter().map(|w| w.week).collect();
+    if weeks.len() < 8 {
+        return whole;
+    }
+    let recent = weeks.len().div_ceil(3).max(3);
+    let from = *weeks.iter().nth(weeks.len() - recent).expect("non-empty");
+    let recent_weeks: Vec<crate::features::AgentWeek> = population
+        .weeks
+        .iter()
+        .filter(|w| w.week >= from)
+        .cloned()
+        .collect();
+    let empty = BTreeMap::new();
+    let evidence = super::Evidence {
+        behavior: &[],
+        primary_models: &empty,
+    };
+    let recent_population = Population::new(&recent_weeks, evidence, config);
+    // The recent window keeps the period's elasticity: a third of the weeks says less about
+    // how output responds to spend, and the curve's level and spread are what it re-measures.
+    let elasticities = curves.elasticities();
+    let (fitted, spread) = fit(
+        cohorts(&recent_population.agents, suspects, config),
+        Some(&elasticities),
+        config,
+    );
+    let recent: BTreeMap<String, Assessment> = judge(&fitted, &spread, Some(from))
         .into_iter()
         .map(|a| (a.agent.clone(), a))
         .collect();
-        whole
-            .into_iter()
-            .map(|overall| {
-                let Some(recent) = recent.get(&overall.agent) else {
-                    return overall;
-                };
-                let p_values = [overall.p_value, recent.p_value];
-                let mut best = if recent.p_value < overall.p_value {
-                    recent.clone()
-                } else {
-                    overall
-                };
-                best.p_value = windows_p(p_values);
-                best
-            })
-            .collect()
-    }
+    whole
+        .into_iter()
+        .map(|overall| {
+            let Some(recent) = recent.get(&overall.agent) else {
+                return overall;
+            };
+            let p_values = [overall.p_value, recent.p_value];
+            let mut best = if recent.p_value < overall.p_value {
+                recent.clone()
+            } else {
+                overall
+            };
+            best.p_value = windows_p(p_values);
+            best
+        })
+        .collect()
 }
 
 /// One p from the two windows' p-values. Cauchy when both windows saw the agent above its
@@ -608,18 +602,15 @@ fn windows_p(p_values: [f64; 2]) -> f64 {
     }
 }
 
-/// Assesses every eligible agent of `agents` (a whole period, or the weeks from `from`), and
-/// returns the curves it fitted.
-fn assess_window<'a>(
-    agents: &'a [AgentSummary],
-    suspects: &std::collections::BTreeSet<String>,
-    elasticities: Option<&BTreeMap<AgentKind, f64>>,
-    config: &DetectConfig,
+/// Judges every assessed agent of the `fitted` cohorts (a whole period, or the weeks from
+/// `from`) against its cohort's curve and its kind's `spread`.
+fn judge(
+    fitted: &[Fitted],
+    spread: &BTreeMap<AgentKind, f64>,
     from: Option<chrono::NaiveDate>,
-) -> (Vec<Assessment>, Vec<Fitted<'a>>) {
-    let (fitted, spread) = fit(cohorts(agents, suspects, config), elasticities, config);
+) -> Vec<Assessment> {
     let mut assessments = Vec::new();
-    for f in &fitted {
+    for f in fitted {
         for agent in &f.cohort.assessed {
             // Judged on the curve itself, in units of the cohort's spread and the agent's own
             // noise, which is what keeps light agents with little output from standing out;
@@ -650,7 +641,7 @@ fn assess_window<'a>(
             });
         }
     }
-    (assessments, fitted)
+    assessments
 }
 
 fn reasons(
@@ -750,27 +741,32 @@ mod tests {
         agents
     }
 
-    /// A population of `agents` alone, with `suspects` named by the behaviour lens.
-    fn population<'a>(agents: Vec<AgentSummary>, suspects: &[&str]) -> Population<'a> {
+    /// A population of `agents` alone.
+    fn population<'a>(agents: Vec<AgentSummary>) -> Population<'a> {
         Population {
             weeks: &[],
             agents,
             behavior: &[],
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
-            elasticities: Default::default(),
-            curves: Default::default(),
-            fingerprints: Default::default(),
-            suspects: suspects.iter().map(|s| s.to_string()).collect(),
         }
     }
 
-    fn judge(agents: Vec<AgentSummary>) -> Vec<Assessment> {
-        Efficiency.assess(&population(agents, &[]), &DetectConfig::default())
+    fn names(suspects: &[&str]) -> BTreeSet<String> {
+        suspects.iter().map(|s| s.to_string()).collect()
     }
 
-    /// The elasticity the lens fits with `suspects` left out of the slope.
+    fn judge_all(agents: Vec<AgentSummary>) -> Vec<Assessment> {
+        let config = DetectConfig::default();
+        let population = population(agents);
+        let curves = fit_curves(&population.agents, &BTreeSet::new(), &config);
+        assess(&population, &curves, &BTreeSet::new(), &config)
+    }
+
+    /// The elasticity the lens fits with `suspects` (named by the behaviour lens) left out of
+    /// the slope.
     fn fitted_elasticity(agents: Vec<AgentSummary>, suspects: &[&str]) -> f64 {
-        elasticities(&population(agents, suspects), &DetectConfig::default())[&AgentKind::Human]
+        fit_curves(&agents, &names(suspects), &DetectConfig::default()).elasticities()
+            [&AgentKind::Human]
     }
 
     /// Twelve honest people whose output per dollar differs by ±30% (skill), and five burners
@@ -849,7 +845,7 @@ mod tests {
             2000.0,
             2.0 * 200f64.powf(0.45),
         );
-        let results = judge(population_with(vec![inflator]));
+        let results = judge_all(population_with(vec![inflator]));
         let burner = results
             .iter()
             .find(|a| a.agent == "payments-burner")
@@ -878,7 +874,7 @@ mod tests {
             agent: "payments-whale".into(),
             ..whale
         };
-        let results = judge(population_with(vec![whale]));
+        let results = judge_all(population_with(vec![whale]));
         let whale = results
             .iter()
             .find(|a| a.agent == "payments-whale")
@@ -908,7 +904,7 @@ mod tests {
                 weekly_output,
             )
         };
-        let results = judge(population_with(vec![
+        let results = judge_all(population_with(vec![
             at_three_times("payments-light", 1.0),
             at_three_times("payments-heavy", 20.0),
         ]));
@@ -921,7 +917,7 @@ mod tests {
     #[test]
     fn zero_output_spend_says_so() {
         let idle = agent("payments-idle", "payments", 900.0, 0.0);
-        let results = judge(population_with(vec![idle]));
+        let results = judge_all(population_with(vec![idle]));
         let idle = results.iter().find(|a| a.agent == "payments-idle").unwrap();
         assert!(idle.reasons.iter().any(|r| r.code == NO_OUTPUT));
     }
@@ -931,7 +927,7 @@ mod tests {
         let mut agents = population_with(vec![]);
         agents.push(honest(1, "tiny", 120.0));
         agents.push(honest(2, "tiny", 300.0));
-        let results = judge(agents);
+        let results = judge_all(agents);
         assert!(results.iter().any(|a| a.agent == "tiny-1"));
     }
 }

@@ -21,14 +21,11 @@ use linfa::traits::Transformer;
 use linfa_clustering::Dbscan;
 use ndarray::Array2;
 
-use super::behavior::{
-    CADENCE, CONTEXT_STUFFING, PARALLEL_SESSIONS, PRE_SNAPSHOT, REPEATED_PROMPTS, ROUND_THE_CLOCK,
-    TRIVIAL_TURNS,
+use super::codes::{
+    CodeDoc, CADENCE, CONTEXT_STUFFING, PARALLEL_SESSIONS, PRE_SNAPSHOT, REPEATED_PROMPTS,
+    ROUND_THE_CLOCK, SHARED_FINGERPRINT, TRIVIAL_TURNS,
 };
-use super::codes::CodeDoc;
 use super::{Finding, Reason};
-
-pub const SHARED_FINGERPRINT: &str = "TA308";
 
 pub const CODES: [CodeDoc; 1] = [CodeDoc {
     code: SHARED_FINGERPRINT,

@@ -252,7 +252,7 @@ fn explanations(report: &AuditReport, html: &mut String) {
         let codes: BTreeSet<&str> = f.reasons.iter().map(|r| r.code).collect();
         let benign: Vec<&str> = codes
             .iter()
-            .filter_map(|c| crate::detect::codes::lookup(c))
+            .filter_map(|c| crate::detect::catalog::lookup(c))
             .flat_map(|doc| doc.benign_explanations.iter().copied())
             .collect();
         if !benign.is_empty() {

@@ -49,7 +49,7 @@ impl Reporter for MarkdownReporter {
             let codes: Vec<String> = f
                 .reasons
                 .iter()
-                .map(|r| format!("[{}]({})", r.code, crate::detect::codes::url(r.code)))
+                .map(|r| format!("[{}]({})", r.code, crate::detect::catalog::url(r.code)))
                 .collect();
             writeln!(
                 out,
@@ -75,7 +75,7 @@ impl Reporter for MarkdownReporter {
                     out,
                     "- [`{}`]({}) {}",
                     reason.code,
-                    crate::detect::codes::url(reason.code),
+                    crate::detect::catalog::url(reason.code),
                     cell(&reason.message)
                 )?;
             }

@@ -1,0 +1,213 @@
+//! Findings: from each agent's lens assessments and q-value to the reported findings, their
+//! severity, the dollars at stake and the deterministic order of the report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::combine::ByAgent;
+use super::config::{DetectConfig, Severity};
+use super::population::AgentSummary;
+use super::{efficiency, stats, Assessment, Reason, WeekQ};
+
+/// A reported finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub agent: String,
+    pub team: String,
+    pub week: Option<NaiveDate>,
+    pub severity: Severity,
+    pub detector: &'static str,
+    pub score: f64,
+    pub q_value: f64,
+    pub excess_cost_usd: f64,
+    /// First week of the inflation, when a lens could date it.
+    pub onset_week: Option<NaiveDate>,
+    /// The agent's weeks whose own q ([`Detection::weekly`]) is at most `fdr_q`, with that q.
+    pub weeks: Vec<WeekQ>,
+    pub reasons: Vec<Reason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Ok,
+    Flagged,
+    InsufficientData,
+}
+
+/// The outcome of detection.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub agents: Vec<(AgentSummary, AgentStatus)>,
+    pub findings: Vec<Finding>,
+    /// Every judged agent's combined q-value and the p-value of each lens that judged it, so a
+    /// reader can see why an agent was not flagged as well as why one was.
+    pub verdicts: BTreeMap<String, Verdict>,
+    /// The efficiency lens's peer curves (empty when it did not run).
+    pub curves: Vec<efficiency::Curve>,
+    /// q of every judged agent-week with usage: Benjamini–Hochberg across the agents of the
+    /// week, on the lens evidence about that week ([`weekly_q_values`]).
+    pub weekly: BTreeMap<String, Vec<WeekQ>>,
+}
+
+/// What the lenses said about one agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub q_value: f64,
+    pub p_values: BTreeMap<&'static str, f64>,
+}
+
+fn severity(q: f64, excess_factor: f64, config: &DetectConfig) -> Severity {
+    if q <= config.high_q && excess_factor >= config.high_excess_factor {
+        Severity::High
+    } else if q <= config.medium_q {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
+}
+
+/// A lens's p-value at or below which it supports a finding: its reasons are given and its
+/// dollars count. When no lens reaches it, the strongest one speaks alone.
+pub const SUPPORT_P: f64 = 0.01;
+/// The findings of one run: every agent whose q is at most `fdr_q` and whose supporting
+/// lenses put at least the materiality floor at stake, in report order.
+pub fn findings(
+    by_agent: &ByAgent,
+    combined: &[f64],
+    q_values: &[f64],
+    weekly: &BTreeMap<String, Vec<WeekQ>>,
+    agents: &[AgentSummary],
+    config: &DetectConfig,
+) -> Vec<Finding> {
+    let summaries: BTreeMap<&str, &AgentSummary> =
+        agents.iter().map(|a| (a.agent.as_str(), a)).collect();
+    let mut findings = Vec::new();
+    for ((agent, lenses), (p, q)) in by_agent.iter().zip(combined.iter().zip(q_values)) {
+        if *q > config.fdr_q {
+            continue;
+        }
+        let mut ranked: Vec<&(&'static str, Assessment)> = lenses.iter().collect();
+        ranked.sort_by(|a, b| a.1.p_value.total_cmp(&b.1.p_value).then(a.0.cmp(b.0)));
+        let supporting: Vec<&(&'static str, Assessment)> = ranked
+            .iter()
+            .copied()
+            .filter(|(_, a)| a.p_value <= SUPPORT_P)
+            .collect();
+        let supporting = if supporting.is_empty() {
+            ranked[..1].to_vec()
+        } else {
+            supporting
+        };
+        // Lenses measure overlapping spend: the largest estimate, never their sum.
+        let excess = supporting
+            .iter()
+            .map(|(_, a)| a.excess_cost_usd)
+            .fold(0.0, f64::max);
+        if excess < config.materiality_usd {
+            continue;
+        }
+        let excess_factor = supporting
+            .iter()
+            .map(|(_, a)| a.excess_factor)
+            .fold(1.0, f64::max);
+        findings.push(Finding {
+            agent: agent.clone(),
+            team: summaries
+                .get(agent.as_str())
+                .map(|s| s.team.clone())
+                .unwrap_or_default(),
+            week: None,
+            severity: severity(*q, excess_factor, config),
+            detector: supporting[0].0,
+            score: crate::units::round_to(stats::normal_isf(*p), 3),
+            q_value: *q,
+            excess_cost_usd: crate::units::round_to(excess, 2),
+            onset_week: supporting.iter().find_map(|(_, a)| a.onset_week),
+            weeks: weekly
+                .get(agent)
+                .map(|weeks| {
+                    weeks
+                        .iter()
+                        .filter(|w| w.q_value <= config.fdr_q)
+                        .copied()
+                        .collect()
+                })
+                .unwrap_or_default(),
+            reasons: supporting
+                .iter()
+                .flat_map(|(_, a)| a.reasons.iter().cloned())
+                .collect(),
+        });
+    }
+    findings
+}
+
+/// Findings in report order: severity, then dollars at stake, then agent, so the same input
+/// always gives the same bytes.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.excess_cost_usd.total_cmp(&a.excess_cost_usd))
+            .then_with(|| a.agent.cmp(&b.agent))
+            .then_with(|| a.week.cmp(&b.week))
+            .then_with(|| a.detector.cmp(b.detector))
+    });
+}
+
+/// Every agent of the population with its status: flagged, judged and not flagged, or not
+/// judged for want of data.
+pub fn statuses(
+    agents: &[AgentSummary],
+    findings: &[Finding],
+    by_agent: &ByAgent,
+) -> Vec<(AgentSummary, AgentStatus)> {
+    let flagged: BTreeSet<&str> = findings.iter().map(|f| f.agent.as_str()).collect();
+    agents
+        .iter()
+        .map(|agent| {
+            let status = if flagged.contains(agent.agent.as_str()) {
+                AgentStatus::Flagged
+            } else if agent.eligible && by_agent.contains_key(&agent.agent) {
+                AgentStatus::Ok
+            } else {
+                AgentStatus::InsufficientData
+            };
+            (agent.clone(), status)
+        })
+        .collect()
+}
+
+/// Each judged agent's q-value and the p-value of each lens that judged it.
+pub fn verdicts(by_agent: &ByAgent, q_values: &[f64]) -> BTreeMap<String, Verdict> {
+    by_agent
+        .iter()
+        .zip(q_values)
+        .map(|((agent, lenses), q)| {
+            let p_values = lenses.iter().map(|(n, a)| (*n, a.p_value)).collect();
+            (
+                agent.clone(),
+                Verdict {
+                    q_value: *q,
+                    p_values,
+                },
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_needs_both_a_small_q_and_a_large_factor_for_high() {
+        let config = DetectConfig::default();
+        assert_eq!(severity(0.0001, 5.0, &config), Severity::High);
+        assert_eq!(severity(0.0001, 1.5, &config), Severity::Medium);
+        assert_eq!(severity(0.03, 9.0, &config), Severity::Low);
+    }
+}
