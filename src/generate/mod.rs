@@ -121,10 +121,13 @@ impl GenerateSettings {
             settings.layout = UsageLayout::HourlyBuckets;
         }
         if settings.format == UsageFileFormat::ClaudeCode
-            && settings.worlds.session_semantics() != SessionSemantics::Contiguous
+            && matches!(
+                settings.worlds.session_semantics(),
+                SessionSemantics::Labels | SessionSemantics::Absent
+            )
         {
             return Err(GenerateError::Invalid(
-                "--usage-format claude-code writes session logs, whose requests always run in sessions; drop the session worlds (session-labels, no-sessions, hourly)".into(),
+                "--usage-format claude-code writes session logs, whose requests always run in sessions; drop the world session-labels or no-sessions".into(),
             ));
         }
         Ok(settings)
