@@ -13,7 +13,7 @@ use crate::audit::spend::SpendSettings;
 use crate::audit::{AuditSettings, Command, InputSettings, Verbosity};
 use crate::detect::DetectConfig;
 use crate::features::{OutputWeights, SpendDim};
-use crate::generate::{GenerateSettings, UsageFileFormat, UsageLayout};
+use crate::generate::{GenerateSettings, UsageFileFormat, UsageLayout, World, Worlds};
 use crate::ingest::Format;
 use crate::normalize::calendar::{Calendar, WeekStart};
 use crate::report::{ReportFile, ReportFormat};
@@ -184,9 +184,25 @@ pub struct GenerateArgs {
     /// Monday the first week starts on.
     #[arg(long, default_value = "2026-09-07")]
     pub start: String,
-    /// Write usage in hourly buckets (a vendor-style export) instead of one row per request.
+    /// Write usage in hourly buckets (a vendor-style export) instead of one row per request;
+    /// the same as `--world hourly`.
     #[arg(long)]
     pub hourly: bool,
+    /// Reshape the company the way real data differ from it (repeatable, or comma-separated):
+    /// session-labels (session_id a label reused across days), no-sessions (session_id null),
+    /// hourly (hourly buckets), global-time-zones (UTC offsets -11..+13), diverse-elasticity
+    /// (elasticity per agent, wider appetite), power-users (5% honest users of 3-6 parallel
+    /// worktree sessions), ci-accounts (3% CI service accounts on a fixed cadence, with
+    /// output), review-heavy (few tickets, many reviews), all (every world but hourly and
+    /// no-sessions). Default: none, the standard company. hourly and no-sessions exclude
+    /// session-labels. truth.json records the worlds.
+    #[arg(
+        long = "world",
+        value_name = "NAME",
+        value_delimiter = ',',
+        value_parser = clap::builder::PossibleValuesParser::new(crate::generate::WORLD_NAMES),
+    )]
+    pub worlds: Vec<String>,
     /// Plant no inflators: an all-honest company, to see what the detector flags by chance.
     #[arg(long)]
     pub no_inflators: bool,
@@ -493,31 +509,38 @@ pub fn resolve(cli: Cli) -> Result<Command> {
                 json,
             }
         }
-        Commands::Generate(args) => Command::Generate(GenerateSettings {
-            agents: args.agents,
-            weeks: args.weeks,
-            seed: args.seed,
-            out: args.out,
-            requests_per_week: args.requests_per_week,
-            inflators: !args.no_inflators,
-            start: {
-                let start = parse_date(&args.start, "--start")?;
-                if start.format("%u").to_string() != "1" {
-                    bail!("--start {start} is not a Monday");
-                }
-                start
-            },
-            layout: if args.hourly {
-                UsageLayout::HourlyBuckets
-            } else {
-                UsageLayout::Requests
-            },
-            format: match args.usage_format.as_str() {
-                "csv" => UsageFileFormat::Csv,
-                "claude-code" => UsageFileFormat::ClaudeCode,
-                _ => UsageFileFormat::Parquet,
-            },
-            verbosity,
-        }),
+        Commands::Generate(args) => {
+            let mut worlds = Worlds::parse(&args.worlds)?;
+            if args.hourly {
+                worlds = worlds.with(World::Hourly)?;
+            }
+            Command::Generate(GenerateSettings {
+                agents: args.agents,
+                weeks: args.weeks,
+                seed: args.seed,
+                out: args.out,
+                requests_per_week: args.requests_per_week,
+                inflators: !args.no_inflators,
+                start: {
+                    let start = parse_date(&args.start, "--start")?;
+                    if start.format("%u").to_string() != "1" {
+                        bail!("--start {start} is not a Monday");
+                    }
+                    start
+                },
+                layout: if worlds.contains(World::Hourly) {
+                    UsageLayout::HourlyBuckets
+                } else {
+                    UsageLayout::Requests
+                },
+                worlds,
+                format: match args.usage_format.as_str() {
+                    "csv" => UsageFileFormat::Csv,
+                    "claude-code" => UsageFileFormat::ClaudeCode,
+                    _ => UsageFileFormat::Parquet,
+                },
+                verbosity,
+            })
+        }
     })
 }

@@ -6,9 +6,27 @@
 //! list-price cost of the *productive* requests (elasticity 0.45); inflators add requests that
 //! buy nothing. Some agents deliver under an email alias that only the identity map links.
 //! A small share of rows is duplicated, as overlapping exports are. Same seed, same bytes.
+//!
+//! `--world NAME[,NAME…]` reshapes the company the way real data differ from it, so detection
+//! can be tested on each ([`World`]; default none, the company above, byte for byte):
+//! - `session-labels`: `session_id` is a label from a per-agent pool of 3–12, drawn per
+//!   request, so one id recurs across hours and days.
+//! - `no-sessions`: `session_id` null on every row.
+//! - `hourly`: hourly buckets per (agent, hour, model), as `--hourly`.
+//! - `global-time-zones`: UTC offsets from −11 to +13 in whole and half hours.
+//! - `diverse-elasticity`: output elasticity per agent (0.25–0.65) and a wider appetite spread.
+//! - `power-users`: ~5% honest power users, 3–6 parallel worktree sessions, output on the curve.
+//! - `ci-accounts`: ~3% CI service accounts on a fixed cadence, with real output.
+//! - `review-heavy`: few tickets, fewer PRs, many reviews; the same weighted index.
+//! - `all`: all of the above but `hourly` and `no-sessions`, which exclude `session-labels`
+//!   (combining those is refused).
+//!
+//! `truth.json` then records `worlds`, a `world_notes` sentence for each and the
+//! `session_semantics` of the usage (`contiguous`, `labels`, `absent` or `bucketed`).
 
 mod population;
 mod usage;
+mod world;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,6 +35,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 pub use population::{AgentProfile, Archetype};
+pub use world::{SessionSemantics, World, Worlds, ALL_WORLDS, WORLDS, WORLD_NAMES};
 
 use crate::audit::Verbosity;
 
@@ -66,6 +85,9 @@ pub struct GenerateSettings {
     pub format: UsageFileFormat,
     /// Plant inflators; off, the company is all honest (a null population).
     pub inflators: bool,
+    /// How the company differs from the default one; `World::Hourly` and
+    /// `UsageLayout::HourlyBuckets` each imply the other.
+    pub worlds: Worlds,
     pub verbosity: Verbosity,
 }
 
@@ -81,8 +103,34 @@ impl Default for GenerateSettings {
             layout: UsageLayout::Requests,
             format: UsageFileFormat::Parquet,
             inflators: true,
+            worlds: Worlds::default(),
             verbosity: Verbosity::Normal,
         }
+    }
+}
+
+impl GenerateSettings {
+    /// The settings with the hourly layout and the `hourly` world in step, checked: `--hourly`
+    /// is the `hourly` world.
+    fn in_step(&self) -> Result<GenerateSettings, GenerateError> {
+        let mut settings = self.clone();
+        if settings.layout == UsageLayout::HourlyBuckets {
+            settings.worlds = settings.worlds.with(World::Hourly)?;
+        }
+        if settings.worlds.contains(World::Hourly) {
+            settings.layout = UsageLayout::HourlyBuckets;
+        }
+        if settings.format == UsageFileFormat::ClaudeCode
+            && matches!(
+                settings.worlds.session_semantics(),
+                SessionSemantics::Labels | SessionSemantics::Absent
+            )
+        {
+            return Err(GenerateError::Invalid(
+                "--usage-format claude-code writes session logs, whose requests always run in sessions; drop the world session-labels or no-sessions".into(),
+            ));
+        }
+        Ok(settings)
     }
 }
 
@@ -109,6 +157,14 @@ pub struct Truth {
     pub weeks: u32,
     pub start: String,
     pub requests: u64,
+    /// The worlds of `--world` (absent for the default company, whose bytes stay as they were).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub worlds: Vec<&'static str>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub world_notes: std::collections::BTreeMap<&'static str, &'static str>,
+    /// `contiguous`, `labels`, `absent` or `bucketed`; absent with no world (contiguous).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_semantics: Option<&'static str>,
     pub archetypes: std::collections::BTreeMap<&'static str, &'static str>,
     pub planted: Vec<Planted>,
 }
@@ -121,6 +177,7 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
             "--agents and --weeks must be at least 1".into(),
         ));
     }
+    let settings = &settings.in_step()?;
     let io = |path: PathBuf| move |source| GenerateError::Io { path, source };
     std::fs::create_dir_all(&settings.out).map_err(io(settings.out.clone()))?;
     let profiles = population::draw(
@@ -129,13 +186,14 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
         settings.seed,
         usage::MODELS.len(),
         settings.inflators,
+        &settings.worlds,
     );
     let written = usage::write_all(settings, &profiles)?;
 
     let identities_path = settings.out.join("identities.csv");
     let mut identities = String::from("alias,agent,team,kind\n");
     for p in &profiles {
-        let kind = if p.archetype == Archetype::Service {
+        let kind = if p.archetype.is_service() {
             "service"
         } else {
             "human"
@@ -157,8 +215,17 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
         weeks: settings.weeks,
         start: settings.start.to_string(),
         requests: written.requests,
+        worlds: settings.worlds.iter().map(World::name).collect(),
+        world_notes: settings
+            .worlds
+            .iter()
+            .map(|w| (w.name(), w.note()))
+            .collect(),
+        session_semantics: (!settings.worlds.is_empty())
+            .then(|| settings.worlds.session_semantics().name()),
         archetypes: population::ALL
             .into_iter()
+            .filter(|a| a.drawn_in(&settings.worlds))
             .map(|a| (archetype_name(a), a.description()))
             .collect(),
         planted: profiles
@@ -228,5 +295,344 @@ pub fn archetype_name(archetype: Archetype) -> &'static str {
         Archetype::Vacation => "vacation",
         Archetype::FewArtifacts => "few_artifacts",
         Archetype::Aliased => "aliased",
+        Archetype::PowerUser => "power_user",
+        Archetype::CiAccount => "ci_account",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    /// A small company of `worlds` with CSV usage, written to a temporary folder.
+    fn company(worlds: &[&str], inflators: bool) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        write(&GenerateSettings {
+            agents: 40,
+            weeks: 4,
+            seed: 5,
+            out: dir.path().to_path_buf(),
+            requests_per_week: 60.0,
+            format: UsageFileFormat::Csv,
+            inflators,
+            worlds: Worlds::parse(worlds).unwrap(),
+            verbosity: Verbosity::Quiet,
+            ..GenerateSettings::default()
+        })
+        .unwrap();
+        dir
+    }
+
+    /// The rows of a CSV file the generator wrote (no quoting needed), as column → value.
+    fn rows(dir: &tempfile::TempDir, file: &str) -> Vec<BTreeMap<String, String>> {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        lines
+            .map(|line| {
+                header
+                    .iter()
+                    .zip(line.split(','))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn truth(dir: &tempfile::TempDir) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap()
+    }
+
+    /// Agents of one archetype in the truth file.
+    fn planted(truth: &serde_json::Value, archetype: &str) -> BTreeSet<String> {
+        truth["planted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["archetype"] == archetype)
+            .map(|p| p["agent"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn seconds(ts: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(ts)
+            .unwrap()
+            .timestamp()
+    }
+
+    /// Output index (commit 1, PR 4, ticket 3, review 1) and list-price spend of each agent.
+    fn index_and_spend(dir: &tempfile::TempDir) -> BTreeMap<String, (f64, f64)> {
+        let prices = crate::normalize::pricing::PriceTable::embedded();
+        let mut totals: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        // Some agents deliver under an email alias that only the identity map links.
+        let agent_of: BTreeMap<String, String> = rows(dir, "identities.csv")
+            .into_iter()
+            .map(|row| (row["alias"].clone(), row["agent"].clone()))
+            .collect();
+        for row in rows(dir, "outputs.csv") {
+            let weight = match row["kind"].as_str() {
+                "commit" | "review" => 1.0,
+                "pr_merged" => 4.0,
+                "ticket_closed" => 3.0,
+                _ => 0.0,
+            };
+            totals.entry(agent_of[&row["agent"]].clone()).or_default().0 += weight;
+        }
+        let start = GenerateSettings::default().start;
+        for row in rows(dir, "usage.csv") {
+            let rates = prices.resolve(&row["model"], start).unwrap().rates;
+            let token = |column: &str| row[column].parse::<u64>().unwrap();
+            let tokens = crate::normalize::pricing::Tokens {
+                input: token("input_tokens"),
+                output: token("output_tokens"),
+                cache_read: token("cache_read_tokens"),
+                cache_write: token("cache_write_tokens"),
+            };
+            totals.entry(row["agent"].clone()).or_default().1 +=
+                rates.cost_micro(&tokens) as f64 / 1e6;
+        }
+        totals
+    }
+
+    #[test]
+    fn without_worlds_the_truth_file_names_none() {
+        let dir = company(&[], true);
+        let truth = truth(&dir);
+        for key in ["worlds", "world_notes", "session_semantics"] {
+            assert!(truth.get(key).is_none(), "{key}");
+        }
+        let archetypes = truth["archetypes"].as_object().unwrap();
+        assert!(!archetypes.contains_key("power_user") && !archetypes.contains_key("ci_account"));
+    }
+
+    #[test]
+    fn session_labels_recur_across_days_interleaved_and_change_nothing_else() {
+        let (default, labelled) = (company(&[], true), company(&["session-labels"], true));
+        let (before, after) = (rows(&default, "usage.csv"), rows(&labelled, "usage.csv"));
+        assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(&after) {
+            for column in [
+                "ts",
+                "agent",
+                "request_id",
+                "prompt_hash",
+                "cache_read_tokens",
+            ] {
+                assert_eq!(b[column], a[column], "{column}");
+            }
+        }
+        let mut span: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for row in &after {
+            let ts = seconds(&row["ts"]);
+            let entry = span.entry(&row["session_id"]).or_insert((ts, ts));
+            *entry = (entry.0.min(ts), entry.1.max(ts));
+        }
+        assert!(span.values().any(|(first, last)| last - first > 86_400));
+        // Some agent's requests go label A, then B, then A again.
+        let mut interleaved = false;
+        let mut by_agent: BTreeMap<&str, Vec<(i64, &str)>> = BTreeMap::new();
+        for row in &after {
+            by_agent
+                .entry(&row["agent"])
+                .or_default()
+                .push((seconds(&row["ts"]), &row["session_id"]));
+        }
+        for requests in by_agent.values_mut() {
+            requests.sort();
+            interleaved |= requests
+                .windows(3)
+                .any(|w| w[0].1 == w[2].1 && w[0].1 != w[1].1);
+        }
+        assert!(interleaved);
+        assert_eq!(truth(&labelled)["session_semantics"], "labels");
+    }
+
+    #[test]
+    fn no_sessions_leaves_every_session_id_null() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&GenerateSettings {
+            agents: 40,
+            weeks: 2,
+            seed: 5,
+            out: dir.path().to_path_buf(),
+            requests_per_week: 40.0,
+            worlds: Worlds::parse(&["no-sessions"]).unwrap(),
+            verbosity: Verbosity::Quiet,
+            ..GenerateSettings::default()
+        })
+        .unwrap();
+        use polars::prelude::{ParquetReader, SerReader};
+        let file = std::fs::File::open(dir.path().join("usage.parquet")).unwrap();
+        let usage = ParquetReader::new(file).finish().unwrap();
+        let sessions = usage.column("session_id").unwrap();
+        assert!(usage.height() > 0);
+        assert_eq!(sessions.null_count(), usage.height());
+        assert_eq!(usage.column("request_id").unwrap().null_count(), 0);
+    }
+
+    #[test]
+    fn power_users_run_parallel_worktrees_and_deliver_on_the_curve() {
+        let dir = company(&["power-users"], true);
+        let truth = truth(&dir);
+        let power_users = planted(&truth, "power_user");
+        assert_eq!(power_users.len(), 2);
+        let mut session_starts: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for row in rows(&dir, "usage.csv") {
+            if power_users.contains(&row["agent"]) {
+                let ts = seconds(&row["ts"]);
+                let start = session_starts
+                    .entry((row["agent"].clone(), row["session_id"].clone()))
+                    .or_insert(ts);
+                *start = (*start).min(ts);
+            }
+        }
+        let mut starts: Vec<i64> = session_starts.into_values().collect();
+        starts.sort_unstable();
+        assert!(
+            starts.windows(3).any(|w| w[2] - w[0] <= 600),
+            "no three sessions started within ten minutes"
+        );
+
+        // ln(index) - 0.45 ln(spend) of power users against regulars': all their requests
+        // are productive, so they sit on the same curve (within skill and team noise), well
+        // short of the 0.55 ln(4.5) ≈ 0.8 a linear return would put them above it.
+        let everyone = index_and_spend(&dir);
+        let planted_agents: BTreeSet<&str> = truth["planted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["agent"].as_str().unwrap())
+            .collect();
+        let residual = |(index, spend): (f64, f64)| index.ln() - 0.45 * spend.ln();
+        let mut regulars: Vec<f64> = everyone
+            .iter()
+            .filter(|(agent, _)| !planted_agents.contains(agent.as_str()))
+            .map(|(_, totals)| residual(*totals))
+            .collect();
+        regulars.sort_by(f64::total_cmp);
+        let median = regulars[regulars.len() / 2];
+        let regular_spend = {
+            let mut spend: Vec<f64> = everyone
+                .iter()
+                .filter(|(agent, _)| !planted_agents.contains(agent.as_str()))
+                .map(|(_, totals)| totals.1)
+                .collect();
+            spend.sort_by(f64::total_cmp);
+            spend[spend.len() / 2]
+        };
+        for agent in &power_users {
+            let totals = everyone[agent];
+            assert!(
+                totals.1 > 2.0 * regular_spend,
+                "{agent} spends {}",
+                totals.1
+            );
+            let off_curve = residual(totals) - median;
+            assert!(
+                off_curve.abs() < 0.5,
+                "{agent} is {off_curve:.2} off the curve"
+            );
+        }
+    }
+
+    #[test]
+    fn ci_accounts_are_services_on_a_cadence_with_real_output() {
+        let dir = company(&["ci-accounts"], true);
+        let ci = planted(&truth(&dir), "ci_account");
+        assert_eq!(ci.len(), 1);
+        let identities = std::fs::read_to_string(dir.path().join("identities.csv")).unwrap();
+        for agent in &ci {
+            assert!(identities
+                .lines()
+                .any(|line| line.starts_with(&format!("{agent},")) && line.ends_with(",service")));
+            let mut ts: Vec<i64> = rows(&dir, "usage.csv")
+                .iter()
+                .filter(|row| &row["agent"] == agent)
+                .map(|row| seconds(&row["ts"]))
+                .collect();
+            ts.sort_unstable();
+            ts.dedup();
+            let mut gaps: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+            gaps.sort_unstable();
+            let median = gaps[gaps.len() / 2];
+            assert!((110..=620).contains(&median), "cadence {median}s");
+            let near = gaps.iter().filter(|&&g| (g - median).abs() * 10 <= median);
+            assert!(near.count() * 10 >= gaps.len() * 9, "cadence not fixed");
+            let delivered = rows(&dir, "outputs.csv")
+                .iter()
+                .filter(|row| &row["agent"] == agent && row["kind"] != "loc_added")
+                .count();
+            assert!(delivered > 0);
+        }
+    }
+
+    #[test]
+    fn review_heavy_makes_reviews_the_most_frequent_output() {
+        let dir = company(&["review-heavy"], true);
+        let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+        for row in rows(&dir, "outputs.csv") {
+            *kinds.entry(row["kind"].clone()).or_default() += 1;
+        }
+        let most = kinds.iter().max_by_key(|(_, n)| **n).unwrap().0;
+        assert_eq!(most, "review", "{kinds:?}");
+        assert!(kinds["ticket_closed"] * 10 < kinds["pr_merged"] * 10 + kinds["review"]);
+    }
+
+    #[test]
+    fn all_worlds_keep_every_inflator_and_record_themselves() {
+        for inflators in [true, false] {
+            let dir = company(&["all"], inflators);
+            let truth = truth(&dir);
+            let names: Vec<&str> = truth["worlds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap())
+                .collect();
+            assert_eq!(
+                names,
+                ALL_WORLDS.iter().map(|w| w.name()).collect::<Vec<_>>()
+            );
+            assert_eq!(truth["world_notes"].as_object().unwrap().len(), names.len());
+            let planted_archetypes: BTreeSet<&str> = truth["planted"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["inflator"] == true)
+                .map(|p| p["archetype"].as_str().unwrap())
+                .collect();
+            assert_eq!(planted_archetypes.len(), if inflators { 7 } else { 0 });
+            for look_alike in ["power_user", "ci_account"] {
+                assert!(!planted(&truth, look_alike).is_empty(), "{look_alike}");
+                assert!(truth["archetypes"][look_alike].is_string());
+            }
+        }
+    }
+
+    #[test]
+    fn hourly_is_the_hourly_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = GenerateSettings {
+            agents: 20,
+            weeks: 1,
+            out: dir.path().to_path_buf(),
+            requests_per_week: 20.0,
+            format: UsageFileFormat::Csv,
+            worlds: Worlds::parse(&["hourly"]).unwrap(),
+            verbosity: Verbosity::Quiet,
+            ..GenerateSettings::default()
+        };
+        write(&settings).unwrap();
+        let header = std::fs::read_to_string(dir.path().join("usage.csv")).unwrap();
+        assert!(header.lines().next().unwrap().contains("requests"));
+        assert_eq!(truth(&dir)["session_semantics"], "bucketed");
+        let refused = GenerateSettings {
+            worlds: Worlds::parse(&["session-labels"]).unwrap(),
+            layout: UsageLayout::HourlyBuckets,
+            ..settings
+        };
+        assert!(write(&refused).is_err());
     }
 }

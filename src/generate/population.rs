@@ -8,6 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Normal};
 use serde::Serialize;
 
+use super::world::{World, Worlds};
+
 /// What an agent really does. Inflators burn tokens the work does not need; look-alikes are
 /// honest agents that a naive detector would accuse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -49,10 +51,16 @@ pub enum Archetype {
     /// Look-alike: delivers under a different handle in the output data, linked by the
     /// identity map.
     Aliased,
+    /// Look-alike (world `power-users`): 3–6x a regular's requests in 3–6 worktree sessions
+    /// side by side on most weekdays, every request productive, output on the curve.
+    PowerUser,
+    /// Look-alike (world `ci-accounts`): a CI service account sending a request every 2–10
+    /// minutes, round the clock or in a nightly window, with real output on the curve.
+    CiAccount,
 }
 
 /// Every archetype, in the order the truth file lists them.
-pub const ALL: [Archetype; 15] = [
+pub const ALL: [Archetype; 17] = [
     Archetype::Regular,
     Archetype::ConstantInflater,
     Archetype::LoopBot,
@@ -68,6 +76,8 @@ pub const ALL: [Archetype; 15] = [
     Archetype::Vacation,
     Archetype::FewArtifacts,
     Archetype::Aliased,
+    Archetype::PowerUser,
+    Archetype::CiAccount,
 ];
 
 /// The teams whose agents are [`Archetype::FewArtifacts`].
@@ -78,6 +88,21 @@ pub const FEW_ARTIFACT_TEAMS: [&str; 2] = ["research", "sre"];
 pub const SNAPSHOT_WEEKDAY_OFFSET_HOURS: i64 = 4 * 24 + 17;
 
 impl Archetype {
+    /// Service accounts: `service` in the identity map, no vacations, outputs at any hour.
+    pub fn is_service(self) -> bool {
+        matches!(self, Archetype::Service | Archetype::CiAccount)
+    }
+
+    /// Whether a company of these worlds can have this archetype: the world archetypes only
+    /// in their world, so that without it neither agents nor the truth file change.
+    pub fn drawn_in(self, worlds: &Worlds) -> bool {
+        match self {
+            Archetype::PowerUser => worlds.contains(World::PowerUsers),
+            Archetype::CiAccount => worlds.contains(World::CiAccounts),
+            _ => true,
+        }
+    }
+
     pub fn is_inflator(self) -> bool {
         matches!(
             self,
@@ -122,6 +147,8 @@ impl Archetype {
             Archetype::Vacation => "two or three consecutive weeks away mid-period, otherwise regular",
             Archetype::FewArtifacts => "research or SRE team member: honest work that leaves a quarter of the countable artifacts",
             Archetype::Aliased => "delivers under a different handle in the output data, linked only by the identity map",
+            Archetype::PowerUser => "honest power user: 3-6x a regular's requests in 3-6 parallel worktree sessions started within minutes on most weekdays, all productive, output on the population curve",
+            Archetype::CiAccount => "CI service account: a request every 2-10 minutes (low jitter) round the clock or in a nightly window, with real output on the population curve",
         }
     }
 }
@@ -157,6 +184,20 @@ pub struct AgentProfile {
     pub output_factor: f64,
     /// Weekly growth of burn (slow drifter) or of honest work (ramp-up); 1 otherwise.
     pub growth: f64,
+    /// Output elasticity of productive spend: the shared one, or the agent's own in the world
+    /// `diverse-elasticity`.
+    pub elasticity: f64,
+    /// When a CI account sends its requests.
+    pub ci: Option<CiSchedule>,
+}
+
+/// The loop of a CI account.
+#[derive(Debug, Clone, Copy)]
+pub struct CiSchedule {
+    /// Seconds between requests (jittered by a few percent).
+    pub cadence_seconds: i64,
+    /// `(start hour UTC, hours)` of a nightly window, or `None` for round the clock.
+    pub nightly: Option<(f64, f64)>,
 }
 
 const FIRST: [&str; 24] = [
@@ -182,6 +223,60 @@ const SERVICE_NAMES: [&str; 6] = [
     "release-agent",
 ];
 const OFFSETS: [f64; 7] = [-8.0, -5.0, 0.0, 1.0, 2.0, 5.5, 8.0];
+/// UTC offsets in use round the world, whole and half hours (world `global-time-zones`).
+const GLOBAL_OFFSETS: [f64; 34] = [
+    -11.0, -10.0, -9.5, -9.0, -8.0, -7.0, -6.0, -5.0, -4.0, -3.5, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0,
+    3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 8.0, 9.0, 9.5, 10.0, 10.5, 11.0, 12.0, 12.5, 13.0,
+];
+const CI_NAMES: [&str; 4] = [
+    "ci-review-runner",
+    "ci-test-triage",
+    "ci-lint-fixer",
+    "ci-flaky-test-bot",
+];
+/// Spread of appetite (lognormal sigma of the request rate) in the default company, and in the
+/// world `diverse-elasticity`.
+const APPETITE_SIGMA: f64 = 0.6;
+const DIVERSE_APPETITE_SIGMA: f64 = 0.9;
+
+/// RNG purposes of the worlds, apart from the default company's streams (0 and 1 per agent,
+/// 3 for teams, 7 for loops) so that choosing a world leaves every other draw as it was.
+pub mod purpose {
+    /// Which regular agents become power users and CI accounts (agent `u64::MAX`).
+    pub const CONVERT: u64 = 10;
+    pub const TIME_ZONE: u64 = 11;
+    pub const ELASTICITY: u64 = 12;
+    pub const POWER_USER: u64 = 13;
+    pub const CI_ACCOUNT: u64 = 14;
+    /// Session label pools and each request's label (usage).
+    pub const SESSION_LABELS: u64 = 15;
+}
+
+/// Turns regular agents into the archetypes of the worlds `power-users` (5%) and
+/// `ci-accounts` (3%), at least one each, from a stream of its own: the other agents keep the
+/// archetype they have in the default company.
+fn convert_regulars(plan: &mut [Archetype], seed: u64, worlds: &Worlds) {
+    let agents = plan.len();
+    let mut regulars: Vec<usize> = (0..agents)
+        .filter(|&i| plan[i] == Archetype::Regular)
+        .collect();
+    rand::seq::SliceRandom::shuffle(
+        regulars.as_mut_slice(),
+        &mut agent_rng(seed, u64::MAX, purpose::CONVERT),
+    );
+    let mut regulars = regulars.into_iter();
+    let share = |fraction: f64| ((agents as f64 * fraction).round() as usize).max(1);
+    for (world, archetype, fraction) in [
+        (World::PowerUsers, Archetype::PowerUser, 0.05),
+        (World::CiAccounts, Archetype::CiAccount, 0.03),
+    ] {
+        if worlds.contains(world) {
+            for index in regulars.by_ref().take(share(fraction)) {
+                plan[index] = archetype;
+            }
+        }
+    }
+}
 
 /// Assigns archetypes: a fixed share of each, at least one of each inflator for populations of
 /// twenty or more (none at all with `inflators` off), the rest regular. Positions are spread
@@ -224,13 +319,15 @@ pub fn draw(
     seed: u64,
     models: usize,
     inflators: bool,
+    worlds: &Worlds,
 ) -> Vec<AgentProfile> {
     use rand::SeedableRng;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let plan = archetypes(agents, inflators, &mut rng);
+    let mut plan = archetypes(agents, inflators, &mut rng);
+    convert_regulars(&mut plan, seed, worlds);
     let teams = (agents / 12).clamp(1, TEAMS.len());
     let mut used = std::collections::BTreeSet::new();
-    let (mut services, mut few_artifacts) = (0, 0);
+    let (mut services, mut ci_accounts, mut few_artifacts) = (0, 0, 0);
     plan.into_iter()
         .enumerate()
         .map(|(index, archetype)| {
@@ -246,18 +343,31 @@ pub fn draw(
                     format!("{base}-{}", (services - 1) / SERVICE_NAMES.len() + 1),
                     &mut used,
                 )
+            } else if archetype == Archetype::CiAccount {
+                ci_accounts += 1;
+                let base = CI_NAMES[(ci_accounts - 1) % CI_NAMES.len()];
+                unique(
+                    format!("{base}-{}", (ci_accounts - 1) / CI_NAMES.len() + 1),
+                    &mut used,
+                )
             } else {
                 unique(format!("{first}.{last}"), &mut used)
             };
             let output_name = if archetype == Archetype::Aliased {
                 unique(format!("gh-{first}{}{index}", &last[..1]), &mut used)
-            } else if archetype != Archetype::Service && rng.gen_bool(0.35) {
+            } else if !archetype.is_service() && rng.gen_bool(0.35) {
                 format!("{login}@corp.example")
             } else {
                 login.clone()
             };
-            let spread = LogNormal::new(0.0, 0.6).expect("valid");
-            let mut rate = requests_per_week * spread.sample(&mut rng);
+            let spread = LogNormal::new(0.0, APPETITE_SIGMA).expect("valid");
+            let mut appetite = spread.sample(&mut rng);
+            if worlds.contains(World::DiverseElasticity) {
+                // The same draw, spread wider: e^(0.6 z) becomes e^(0.9 z).
+                appetite = appetite.powf(DIVERSE_APPETITE_SIGMA / APPETITE_SIGMA);
+            }
+            let mut rate = requests_per_week * appetite;
+            let mut ci = None;
             let typical = requests_per_week * rng.gen_range(0.7..1.4);
             let (mut burn, mut growth, mut context, mut output_factor) = (1.0, 1.0, 1.0, 1.0);
             let mut team = TEAMS[index % teams].to_string();
@@ -299,6 +409,23 @@ pub fn draw(
                         .to_string();
                     few_artifacts += 1;
                 }
+                Archetype::PowerUser => {
+                    let mut world = agent_rng(seed, index as u64, purpose::POWER_USER);
+                    rate = typical * world.gen_range(3.0..6.0);
+                }
+                Archetype::CiAccount => {
+                    let mut world = agent_rng(seed, index as u64, purpose::CI_ACCOUNT);
+                    let cadence_seconds = world.gen_range(120..=600);
+                    let nightly = world
+                        .gen_bool(0.5)
+                        .then(|| (world.gen_range(20.0..23.0), world.gen_range(6.0..8.0)));
+                    let hours_a_week = nightly.map_or(168.0, |(_, hours)| 7.0 * hours);
+                    rate = hours_a_week * 3_600.0 / cadence_seconds as f64;
+                    ci = Some(CiSchedule {
+                        cadence_seconds,
+                        nightly,
+                    });
+                }
                 Archetype::Regular | Archetype::Vacation | Archetype::Aliased => {}
             }
             let skill = Normal::new(0.0_f64, SKILL_SIGMA)
@@ -306,6 +433,16 @@ pub fn draw(
                 .sample(&mut rng)
                 .exp();
             context *= LogNormal::new(0.0, 0.25).expect("valid").sample(&mut rng);
+            let mut utc_offset_hours = OFFSETS[rng.gen_range(0..OFFSETS.len())];
+            if worlds.contains(World::GlobalTimeZones) && !archetype.is_service() {
+                let mut world = agent_rng(seed, index as u64, purpose::TIME_ZONE);
+                utc_offset_hours = GLOBAL_OFFSETS[world.gen_range(0..GLOBAL_OFFSETS.len())];
+            }
+            let elasticity = if worlds.contains(World::DiverseElasticity) {
+                agent_rng(seed, index as u64, purpose::ELASTICITY).gen_range(0.25..0.65)
+            } else {
+                super::usage::ELASTICITY
+            };
             AgentProfile {
                 index,
                 team,
@@ -313,11 +450,13 @@ pub fn draw(
                 rate: rate.max(1.0),
                 burn,
                 skill,
-                utc_offset_hours: OFFSETS[rng.gen_range(0..OFFSETS.len())],
+                utc_offset_hours,
                 primary_model: weighted_model(&mut rng, models),
                 context,
                 output_factor,
                 growth,
+                elasticity,
+                ci,
                 output_name,
                 login,
             }
@@ -357,4 +496,75 @@ pub fn agent_rng(seed: u64, agent: u64, purpose: u64) -> ChaCha8Rng {
     key[16..24].copy_from_slice(&purpose.to_le_bytes());
     key[24..].copy_from_slice(b"tokaudit");
     ChaCha8Rng::from_seed(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worlds(names: &[&str]) -> Worlds {
+        Worlds::parse(names).unwrap()
+    }
+
+    #[test]
+    fn without_worlds_there_are_no_world_archetypes_and_seven_offsets() {
+        let profiles = draw(200, 400.0, 5, 5, true, &Worlds::default());
+        assert!(profiles
+            .iter()
+            .all(|p| !matches!(p.archetype, Archetype::PowerUser | Archetype::CiAccount)));
+        assert!(profiles
+            .iter()
+            .all(|p| OFFSETS.contains(&p.utc_offset_hours)));
+        assert!(profiles
+            .iter()
+            .all(|p| p.elasticity.to_bits() == super::super::usage::ELASTICITY.to_bits()));
+    }
+
+    #[test]
+    fn global_time_zones_spread_people_round_the_world() {
+        let profiles = draw(40, 400.0, 5, 5, true, &worlds(&["global-time-zones"]));
+        let offsets: std::collections::BTreeSet<i64> = profiles
+            .iter()
+            .filter(|p| !p.archetype.is_service())
+            .map(|p| (p.utc_offset_hours * 2.0) as i64)
+            .collect();
+        assert!(offsets.len() > 7, "{offsets:?}");
+        assert!(offsets.iter().all(|&o| (-22..=26).contains(&o)));
+    }
+
+    #[test]
+    fn diverse_elasticity_draws_an_elasticity_per_agent() {
+        let profiles = draw(40, 400.0, 5, 5, true, &worlds(&["diverse-elasticity"]));
+        let elasticities: Vec<f64> = profiles.iter().map(|p| p.elasticity).collect();
+        assert!(elasticities.iter().all(|e| (0.25..0.65).contains(e)));
+        let (low, high) = elasticities
+            .iter()
+            .fold((1.0_f64, 0.0_f64), |(l, h), &e| (l.min(e), h.max(e)));
+        assert!(high - low > 0.2, "{low}..{high}");
+    }
+
+    #[test]
+    fn world_archetypes_replace_regulars_only() {
+        let default = draw(60, 400.0, 9, 5, true, &Worlds::default());
+        let converted = draw(
+            60,
+            400.0,
+            9,
+            5,
+            true,
+            &worlds(&["power-users", "ci-accounts"]),
+        );
+        let count = |a: Archetype| converted.iter().filter(|p| p.archetype == a).count();
+        assert_eq!(count(Archetype::PowerUser), 3);
+        assert_eq!(count(Archetype::CiAccount), 2);
+        for (before, after) in default.iter().zip(&converted) {
+            if before.archetype != after.archetype {
+                assert_eq!(before.archetype, Archetype::Regular);
+            }
+        }
+        assert!(converted
+            .iter()
+            .filter(|p| p.archetype == Archetype::CiAccount)
+            .all(|p| p.ci.is_some() && p.login.starts_with("ci-")));
+    }
 }

@@ -10,7 +10,10 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Normal, Poisson};
 
-use super::population::{agent_rng, AgentProfile, Archetype, SNAPSHOT_WEEKDAY_OFFSET_HOURS};
+use super::population::{
+    agent_rng, purpose, AgentProfile, Archetype, CiSchedule, SNAPSHOT_WEEKDAY_OFFSET_HOURS,
+};
+use super::world::{SessionSemantics, World};
 use super::{GenerateError, GenerateSettings, UsageFileFormat, UsageLayout};
 use crate::normalize::pricing::{PriceTable, Rates, Tokens};
 
@@ -29,8 +32,52 @@ pub const MODELS: [(&str, &str); 5] = [
 const OUTPUT_SCALE: f64 = 3.3;
 /// Output elasticity of spend for honest work.
 pub const ELASTICITY: f64 = 0.45;
+/// Weekly productive spend at which an agent's own elasticity (world `diverse-elasticity`)
+/// meets the shared curve, so that a typical agent (the ~$30 of `OUTPUT_SCALE`) delivers the
+/// same whatever its elasticity.
+const REFERENCE_SPEND_USD: f64 = 30.0;
 const DUPLICATE_SHARE: f64 = 0.003;
 const FLUSH_ROWS: usize = 500_000;
+
+/// Mean output index a week for `productive_cost` dollars of productive spend, before skill,
+/// team and noise.
+fn output_curve(productive_cost: f64, elasticity: f64) -> f64 {
+    if elasticity.to_bits() == ELASTICITY.to_bits() {
+        // The default company's expression, kept so that its bytes do not move.
+        OUTPUT_SCALE * productive_cost.powf(ELASTICITY)
+    } else {
+        OUTPUT_SCALE
+            * REFERENCE_SPEND_USD.powf(ELASTICITY)
+            * (productive_cost / REFERENCE_SPEND_USD).powf(elasticity)
+    }
+}
+
+/// Shares of the output index by kind (commit, merged PR, closed ticket, review); each sums to
+/// one, so the weighted index (commit 1, PR 4, ticket 3, review 1) has the same mean whatever
+/// the mix.
+#[derive(Debug, Clone, Copy)]
+struct OutputMix {
+    commit: f64,
+    pr_merged: f64,
+    ticket_closed: f64,
+    review: f64,
+}
+
+const DEFAULT_MIX: OutputMix = OutputMix {
+    commit: 0.35,
+    pr_merged: 0.35,
+    ticket_closed: 0.2,
+    review: 0.1,
+};
+
+/// World `review-heavy`: reviews most of the index and by far the most frequent kind (0.57 per
+/// index point against 0.25 commits, 0.04 PRs and 0.01 tickets).
+const REVIEW_HEAVY_MIX: OutputMix = OutputMix {
+    commit: 0.25,
+    pr_merged: 0.15,
+    ticket_closed: 0.03,
+    review: 0.57,
+};
 
 /// The first inflated week of an onset inflater (0-based).
 pub fn onset_week(weeks: u32) -> u32 {
@@ -104,7 +151,7 @@ fn needed_context(profile: &AgentProfile) -> f64 {
 /// would pile every such session onto one instant (07:00 sharp, or the week's edge), and a
 /// heavy user's pile reads as sessions started together on purpose.
 fn session_start(rng: &mut ChaCha8Rng, profile: &AgentProfile, week_start: i64) -> i64 {
-    if profile.archetype == Archetype::Service {
+    if profile.archetype.is_service() {
         return week_start + rng.gen_range(0..7 * 86_400);
     }
     let hours = Normal::new(13.5_f64, 2.5).expect("valid");
@@ -175,6 +222,101 @@ fn sessions(
         session += 1;
     }
     session
+}
+
+/// `count` requests of a power user: on most weekdays 3–6 worktree sessions started within
+/// minutes of each other in the morning, each a human-paced run; every request is productive.
+fn worktree_sessions(
+    rng: &mut ChaCha8Rng,
+    profile: &AgentProfile,
+    week_start: i64,
+    count: u64,
+    first_session: u32,
+    out: &mut Vec<Request>,
+) -> u32 {
+    let days: Vec<i64> = (0..5).filter(|_| rng.gen_bool(0.85)).collect();
+    if days.is_empty() {
+        return sessions(
+            rng,
+            profile,
+            week_start,
+            count,
+            first_session,
+            Starts::Working,
+            out,
+        );
+    }
+    let gap = Exp::new(1.0 / 75.0).expect("valid");
+    let latest = week_start + 7 * 86_400 - 6 * 3_600;
+    let share = |total: u64, i: usize, parts: usize| {
+        total * (i as u64 + 1) / parts as u64 - total * i as u64 / parts as u64
+    };
+    let mut session = first_session;
+    for (i, day) in days.iter().enumerate() {
+        let day_count = share(count, i, days.len());
+        let lanes = rng.gen_range(3..=6usize);
+        let hour = rng.gen_range(8.5..11.0) - profile.utc_offset_hours;
+        let mut start = week_start + day * 86_400 + (hour * 3_600.0) as i64;
+        // Far time zones put a Monday morning in the previous UTC week: move it by a day.
+        if start < week_start {
+            start += 86_400;
+        } else if start > latest {
+            start -= 86_400;
+        }
+        for lane in 0..lanes {
+            let mut ts = start + rng.gen_range(0..300);
+            for _ in 0..share(day_count, lane, lanes) {
+                let model = if rng.gen_bool(0.85) {
+                    profile.primary_model
+                } else {
+                    MODELS.len() - 1
+                };
+                out.push(Request {
+                    ts,
+                    model,
+                    tokens: turn_tokens(rng, profile.context),
+                    session,
+                    prompt: rng.gen(),
+                });
+                ts += 3 + gap.sample(rng) as i64;
+            }
+            session += 1;
+        }
+    }
+    session
+}
+
+/// A CI account's week: one request every `cadence_seconds` (a few percent of jitter), round
+/// the clock or in its nightly window, one session a day; each request a real task.
+fn ci_requests(
+    rng: &mut ChaCha8Rng,
+    profile: &AgentProfile,
+    schedule: CiSchedule,
+    week_start: i64,
+    out: &mut Vec<Request>,
+) -> u32 {
+    let cadence = schedule.cadence_seconds;
+    let jitter = (cadence / 30).max(1);
+    let week_end = week_start + 7 * 86_400;
+    for day in 0..7i64 {
+        let (from, hours) = match schedule.nightly {
+            Some((hour, hours)) => (week_start + day * 86_400 + (hour * 3_600.0) as i64, hours),
+            None => (week_start + day * 86_400, 24.0),
+        };
+        let end = (from + (hours * 3_600.0) as i64).min(week_end);
+        let mut ts = from + rng.gen_range(0..cadence);
+        while ts < end {
+            out.push(Request {
+                ts,
+                model: profile.primary_model,
+                tokens: turn_tokens(rng, profile.context),
+                session: day as u32,
+                prompt: rng.gen(),
+            });
+            ts += cadence + rng.gen_range(-jitter..=jitter);
+        }
+    }
+    7
 }
 
 /// A fixed-cadence loop on most weekdays: same small set of prompts, same context size.
@@ -640,14 +782,22 @@ pub fn write_all(
         .and_utc()
         .timestamp();
 
+    let semantics = settings.worlds.session_semantics();
+    let mix = if settings.worlds.contains(World::ReviewHeavy) {
+        REVIEW_HEAVY_MIX
+    } else {
+        DEFAULT_MIX
+    };
     for profile in profiles {
         let mut rng = agent_rng(settings.seed, profile.index as u64, 1);
+        let mut labels = (semantics == SessionSemantics::Labels)
+            .then(|| SessionLabels::new(settings.seed, profile.index));
         let mut seq = 0u64;
         let mut pr_number = 0u64;
         let away = vacation_weeks(profile, settings.weeks, &mut rng);
         for week in 0..settings.weeks {
             let week_start = epoch_start + i64::from(week) * 7 * 86_400;
-            let on_vacation = profile.archetype != Archetype::Service && rng.gen_bool(0.06);
+            let on_vacation = !profile.archetype.is_service() && rng.gen_bool(0.06);
             if on_vacation || away.contains(&week) {
                 continue;
             }
@@ -659,15 +809,28 @@ pub fn write_all(
             };
             let productive = poisson(&mut rng, profile.rate * weekly * ramp);
             let mut week_requests = Vec::new();
-            let next = sessions(
-                &mut rng,
-                profile,
-                week_start,
-                productive,
-                0,
-                Starts::Working,
-                &mut week_requests,
-            );
+            let next = match (profile.archetype, profile.ci) {
+                (Archetype::PowerUser, _) => worktree_sessions(
+                    &mut rng,
+                    profile,
+                    week_start,
+                    productive,
+                    0,
+                    &mut week_requests,
+                ),
+                (Archetype::CiAccount, Some(schedule)) => {
+                    ci_requests(&mut rng, profile, schedule, week_start, &mut week_requests)
+                }
+                _ => sessions(
+                    &mut rng,
+                    profile,
+                    week_start,
+                    productive,
+                    0,
+                    Starts::Working,
+                    &mut week_requests,
+                ),
+            };
             // What the work cost at the context it needed: a context stuffer's padding buys
             // nothing.
             let padding = profile.context / needed_context(profile);
@@ -738,12 +901,12 @@ pub fn write_all(
                 &week_requests,
                 &mut seq,
                 &mut rng,
+                labels.as_mut(),
             )?;
 
             let delivers = profile.archetype != Archetype::LoopBot;
             let mean_index = if delivers && productive_cost > 0.0 {
-                OUTPUT_SCALE
-                    * productive_cost.powf(ELASTICITY)
+                output_curve(productive_cost, profile.elasticity)
                     * profile.skill
                     * team_factor
                         .get(profile.team.as_str())
@@ -761,6 +924,7 @@ pub fn write_all(
                 profile,
                 week_start,
                 mean_index,
+                mix,
                 &mut pr_number,
             )?;
         }
@@ -774,6 +938,29 @@ pub fn write_all(
     })
 }
 
+/// World `session-labels`: an agent's pool of 3–12 session labels, and a stream of its own
+/// drawing one for each request, so the default streams are left as they are.
+struct SessionLabels {
+    pool: Vec<String>,
+    rng: ChaCha8Rng,
+}
+
+impl SessionLabels {
+    fn new(seed: u64, agent: usize) -> SessionLabels {
+        let mut rng = agent_rng(seed, agent as u64, purpose::SESSION_LABELS);
+        let size = rng.gen_range(3..=12);
+        let pool = (0..size)
+            .map(|_| format!("ses_{agent:05}_{:012x}", rng.gen::<u64>() >> 16))
+            .collect();
+        SessionLabels { pool, rng }
+    }
+
+    fn draw(&mut self) -> String {
+        self.pool[self.rng.gen_range(0..self.pool.len())].clone()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn emit_usage(
     usage: &mut UsageSink,
     settings: &GenerateSettings,
@@ -782,13 +969,22 @@ fn emit_usage(
     requests: &[Request],
     seq: &mut u64,
     rng: &mut ChaCha8Rng,
+    mut labels: Option<&mut SessionLabels>,
 ) -> Result<(), GenerateError> {
+    let no_sessions = settings.worlds.contains(World::NoSessions);
     match settings.layout {
         UsageLayout::Requests => {
             for request in requests {
                 *seq += 1;
                 let id = format!("req_{:05}_{:08}", profile.index, seq);
-                let session = format!("ses_{:05}_{week:03}_{:04}", profile.index, request.session);
+                let session = match labels.as_deref_mut() {
+                    _ if no_sessions => None,
+                    Some(labels) => Some(labels.draw()),
+                    None => Some(format!(
+                        "ses_{:05}_{week:03}_{:04}",
+                        profile.index, request.session
+                    )),
+                };
                 let copies = if rng.gen_bool(DUPLICATE_SHARE) { 2 } else { 1 };
                 for _ in 0..copies {
                     usage.push(
@@ -797,7 +993,7 @@ fn emit_usage(
                         request.model,
                         request.tokens,
                         1,
-                        Some(session.clone()),
+                        session.clone(),
                         Some(id.clone()),
                         Some(format!("{:016x}", request.prompt)),
                     )?;
@@ -821,7 +1017,9 @@ fn emit_usage(
     Ok(())
 }
 
-/// Artifacts whose weighted sum has mean `mean_index` (commit 1, PR 4, ticket 3, review 1).
+/// Artifacts whose weighted sum has mean `mean_index` (commit 1, PR 4, ticket 3, review 1), in
+/// the shares of `mix`.
+#[allow(clippy::too_many_arguments)]
 fn emit_outputs(
     out: &mut BufWriter<File>,
     path: &Path,
@@ -829,6 +1027,7 @@ fn emit_outputs(
     profile: &AgentProfile,
     week_start: i64,
     mean_index: f64,
+    mix: OutputMix,
     pr_number: &mut u64,
 ) -> Result<u64, GenerateError> {
     let io = |source| GenerateError::Io {
@@ -839,7 +1038,7 @@ fn emit_outputs(
     let mut rows = 0u64;
     let when =
         |rng: &mut ChaCha8Rng| session_start(rng, profile, week_start) + rng.gen_range(0..7_200);
-    for _ in 0..poisson(rng, 0.35 * mean_index) {
+    for _ in 0..poisson(rng, mix.commit * mean_index) {
         let sha: String = (0..5)
             .map(|_| format!("{:08x}", rng.gen::<u32>()))
             .collect();
@@ -864,7 +1063,7 @@ fn emit_outputs(
             rows += 2;
         }
     }
-    for _ in 0..poisson(rng, 0.35 * mean_index / 4.0) {
+    for _ in 0..poisson(rng, mix.pr_merged * mean_index / 4.0) {
         *pr_number += 1;
         let url = format!(
             "https://git.corp.example/{repo}/pull/{}{:04}",
@@ -879,7 +1078,7 @@ fn emit_outputs(
         .map_err(io)?;
         rows += 1;
     }
-    for _ in 0..poisson(rng, 0.2 * mean_index / 3.0) {
+    for _ in 0..poisson(rng, mix.ticket_closed * mean_index / 3.0) {
         *pr_number += 1;
         let key = format!(
             "{}-{}{:04}",
@@ -896,7 +1095,7 @@ fn emit_outputs(
         .map_err(io)?;
         rows += 1;
     }
-    for _ in 0..poisson(rng, 0.1 * mean_index) {
+    for _ in 0..poisson(rng, mix.review * mean_index) {
         let reference = format!("review-{}-{}", profile.index, rng.gen::<u32>());
         writeln!(
             out,
@@ -908,4 +1107,44 @@ fn emit_outputs(
         rows += 1;
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mean weighted index (commit 1, PR 4, ticket 3, review 1) of the artifacts drawn for a
+    /// mean index of one.
+    fn weighted_index(mix: OutputMix) -> f64 {
+        mix.commit + mix.pr_merged / 4.0 * 4.0 + mix.ticket_closed / 3.0 * 3.0 + mix.review
+    }
+
+    #[test]
+    fn every_output_mix_keeps_the_weighted_index() {
+        for mix in [DEFAULT_MIX, REVIEW_HEAVY_MIX] {
+            assert!((weighted_index(mix) - 1.0).abs() < 1e-12, "{mix:?}");
+        }
+        let m = REVIEW_HEAVY_MIX;
+        assert!(m.review > m.commit && m.review > m.pr_merged / 4.0);
+    }
+
+    #[test]
+    fn an_own_elasticity_meets_the_shared_curve_at_the_reference_spend() {
+        let shared = output_curve(REFERENCE_SPEND_USD, ELASTICITY);
+        for elasticity in [0.25, 0.4, 0.65] {
+            let own = output_curve(REFERENCE_SPEND_USD, elasticity);
+            assert!((own / shared - 1.0).abs() < 1e-9, "{elasticity}");
+        }
+        // Steeper above the pivot, flatter below it.
+        assert!(output_curve(300.0, 0.65) > output_curve(300.0, ELASTICITY));
+        assert!(output_curve(3.0, 0.65) < output_curve(3.0, ELASTICITY));
+    }
+
+    #[test]
+    fn session_labels_are_a_small_pool_drawn_per_request() {
+        let mut labels = SessionLabels::new(3, 7);
+        assert!((3..=12).contains(&labels.pool.len()));
+        let drawn: std::collections::BTreeSet<String> = (0..500).map(|_| labels.draw()).collect();
+        assert_eq!(drawn.len(), labels.pool.len());
+    }
 }

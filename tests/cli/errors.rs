@@ -129,3 +129,14 @@ fn a_bad_price_file_names_the_row() {
         .unwrap();
     insta::assert_snapshot!(transcript(&output, Some(dir.path())));
 }
+
+#[test]
+fn incompatible_generate_worlds_are_exit_2_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokenaudit()
+        .args(["generate", "--hourly", "--world", "all", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    insta::assert_snapshot!(transcript(&output, Some(dir.path())));
+}

@@ -1,0 +1,260 @@
+//! Worlds: the ways real data differ from the default synthetic company, chosen with
+//! `tokenaudit generate --world NAME[,NAME…]` so detection can be tested on each.
+//!
+//! A world is an overlay on the default company of the same seed: it changes its own dimension
+//! (session ids, time zones, elasticities, a few converted agents, the output mix) and draws
+//! whatever it needs from RNG streams of its own, so every other draw, and with no world every
+//! byte, is what the default company has. This file only names and combines worlds; the
+//! population and usage code apply them.
+
+use std::collections::BTreeSet;
+
+use super::GenerateError;
+
+/// One way the generated data differ from the default company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum World {
+    /// `session_id` is a label, not a contiguous run: each agent has a pool of 3–12 labels and
+    /// every request draws one at random, as gateways that tag requests do.
+    SessionLabels,
+    /// `session_id` is null on every row, as exports without sessions have it.
+    NoSessions,
+    /// Usage in hourly buckets per (agent, hour, model), without request, session or prompt
+    /// ids (the same as `--hourly`).
+    Hourly,
+    /// People spread over real UTC offsets from −11 to +13 (whole and half hours) instead of
+    /// seven offsets; service accounts unchanged.
+    GlobalTimeZones,
+    /// Output elasticity drawn per agent from 0.25..0.65 (around the shared 0.45), and a wider
+    /// spread of appetite (lognormal sigma 0.9 instead of 0.6 on the request rate).
+    DiverseElasticity,
+    /// About 5% of agents are honest power users running 3–6 worktree sessions side by side,
+    /// with 3–6x a regular's requests, all productive.
+    PowerUsers,
+    /// About 3% of agents are CI service accounts: a fixed cadence of requests, round the clock
+    /// or in a nightly window, with real output on the curve.
+    CiAccounts,
+    /// An output mix of few tickets, fewer PRs and many reviews; the same weighted index.
+    ReviewHeavy,
+}
+
+/// What `all` stands for: every world except `hourly` and `no-sessions`, which rule out
+/// `session-labels` (hourly buckets and sessionless exports carry no session ids to label).
+pub const ALL_WORLDS: [World; 6] = [
+    World::SessionLabels,
+    World::GlobalTimeZones,
+    World::DiverseElasticity,
+    World::PowerUsers,
+    World::CiAccounts,
+    World::ReviewHeavy,
+];
+
+/// Every world, in the order `truth.json` lists them.
+pub const WORLDS: [World; 8] = [
+    World::SessionLabels,
+    World::NoSessions,
+    World::Hourly,
+    World::GlobalTimeZones,
+    World::DiverseElasticity,
+    World::PowerUsers,
+    World::CiAccounts,
+    World::ReviewHeavy,
+];
+
+/// The names `--world` accepts: every world, and `all`.
+pub const WORLD_NAMES: [&str; 9] = [
+    "session-labels",
+    "no-sessions",
+    "hourly",
+    "global-time-zones",
+    "diverse-elasticity",
+    "power-users",
+    "ci-accounts",
+    "review-heavy",
+    "all",
+];
+
+/// Worlds that cannot be combined, and why.
+const EXCLUSIVE: [(World, World, &str); 3] = [
+    (
+        World::Hourly,
+        World::SessionLabels,
+        "hourly buckets carry no session ids to label",
+    ),
+    (
+        World::Hourly,
+        World::NoSessions,
+        "hourly buckets carry no session ids already",
+    ),
+    (
+        World::SessionLabels,
+        World::NoSessions,
+        "session ids cannot be labels and absent at once",
+    ),
+];
+
+impl World {
+    pub fn name(self) -> &'static str {
+        match self {
+            World::SessionLabels => "session-labels",
+            World::NoSessions => "no-sessions",
+            World::Hourly => "hourly",
+            World::GlobalTimeZones => "global-time-zones",
+            World::DiverseElasticity => "diverse-elasticity",
+            World::PowerUsers => "power-users",
+            World::CiAccounts => "ci-accounts",
+            World::ReviewHeavy => "review-heavy",
+        }
+    }
+
+    /// One sentence on how the world reshapes the data, for `truth.json`.
+    pub fn note(self) -> &'static str {
+        match self {
+            World::SessionLabels => "session_id is a label, not a run: each agent has 3-12 labels and every request draws one at random, so one id recurs over many hours and days, interleaved with the others",
+            World::NoSessions => "session_id is null on every usage row",
+            World::Hourly => "usage is bucketed per agent, hour and model, without session, request or prompt ids",
+            World::GlobalTimeZones => "people work in UTC offsets drawn from -11 to +13 in whole and half hours instead of seven offsets; service accounts are unchanged",
+            World::DiverseElasticity => "each agent's output elasticity is drawn from 0.25-0.65 (pivoting at $30 a week, so a typical agent's output is unchanged) and appetite spreads with lognormal sigma 0.9 instead of 0.6",
+            World::PowerUsers => "about 5% of agents are honest power users: 3-6x a regular's requests in 3-6 parallel worktree sessions started within minutes on most weekdays, all productive, output on the curve",
+            World::CiAccounts => "about 3% of agents are CI service accounts sending a request every 2-10 minutes, round the clock or in a nightly window, with real output on the curve",
+            World::ReviewHeavy => "outputs are mostly reviews (57% of the index), few PRs (15%) and rare closed tickets (3%); the weighted index per week is unchanged",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<World> {
+        WORLDS.into_iter().find(|w| w.name() == name)
+    }
+}
+
+/// What `session_id` means in generated usage, for `truth.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionSemantics {
+    /// A contiguous run of requests (the default).
+    Contiguous,
+    /// A label reused across hours and days.
+    Labels,
+    /// Null on every row.
+    Absent,
+    /// Hourly buckets: no per-request ids at all.
+    Bucketed,
+}
+
+impl SessionSemantics {
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionSemantics::Contiguous => "contiguous",
+            SessionSemantics::Labels => "labels",
+            SessionSemantics::Absent => "absent",
+            SessionSemantics::Bucketed => "bucketed",
+        }
+    }
+}
+
+/// A compatible set of worlds; empty is the default company.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Worlds(BTreeSet<World>);
+
+impl Worlds {
+    /// The worlds named on the command line (`all` expands to [`ALL_WORLDS`]).
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Worlds, GenerateError> {
+        let mut worlds = BTreeSet::new();
+        for name in names {
+            let name = name.as_ref().trim();
+            if name == "all" {
+                worlds.extend(ALL_WORLDS);
+            } else if let Some(world) = World::from_name(name) {
+                worlds.insert(world);
+            } else {
+                return Err(GenerateError::Invalid(format!(
+                    "Unknown world `{name}`; expected one of {}",
+                    WORLD_NAMES.join(", ")
+                )));
+            }
+        }
+        Worlds::new(worlds)
+    }
+
+    /// Checks that no two of `worlds` exclude each other.
+    pub fn new(worlds: impl IntoIterator<Item = World>) -> Result<Worlds, GenerateError> {
+        let worlds: BTreeSet<World> = worlds.into_iter().collect();
+        for (a, b, why) in EXCLUSIVE {
+            if worlds.contains(&a) && worlds.contains(&b) {
+                return Err(GenerateError::Invalid(format!(
+                    "The worlds `{}` and `{}` cannot be combined: {why}\n\nhint: drop one of them (`all` includes `session-labels`; `--hourly` is the world `hourly`)",
+                    a.name(),
+                    b.name()
+                )));
+            }
+        }
+        Ok(Worlds(worlds))
+    }
+
+    /// These worlds and one more, checked again.
+    pub fn with(&self, world: World) -> Result<Worlds, GenerateError> {
+        Worlds::new(self.0.iter().copied().chain([world]))
+    }
+
+    pub fn contains(&self, world: World) -> bool {
+        self.0.contains(&world)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = World> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn session_semantics(&self) -> SessionSemantics {
+        if self.contains(World::Hourly) {
+            SessionSemantics::Bucketed
+        } else if self.contains(World::NoSessions) {
+            SessionSemantics::Absent
+        } else if self.contains(World::SessionLabels) {
+            SessionSemantics::Labels
+        } else {
+            SessionSemantics::Contiguous
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_world_has_a_name_that_parses_back() {
+        for world in WORLDS {
+            assert!(WORLD_NAMES.contains(&world.name()));
+            assert_eq!(World::from_name(world.name()), Some(world));
+        }
+        assert_eq!(WORLD_NAMES.len(), WORLDS.len() + 1);
+    }
+
+    #[test]
+    fn all_is_every_world_but_the_session_exclusive_ones() {
+        let all = Worlds::parse(&["all"]).unwrap();
+        assert_eq!(all.iter().collect::<Vec<_>>(), ALL_WORLDS.to_vec());
+        assert_eq!(all.session_semantics(), SessionSemantics::Labels);
+    }
+
+    #[test]
+    fn hourly_with_session_labels_is_refused_naming_both() {
+        let err = Worlds::parse(&["hourly", "session-labels"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`hourly`") && err.contains("`session-labels`"),
+            "{err}"
+        );
+        assert!(Worlds::parse(&["all", "hourly"]).is_err());
+        assert!(Worlds::parse(&["no-sessions", "session-labels"]).is_err());
+    }
+
+    #[test]
+    fn an_unknown_world_is_refused() {
+        let err = Worlds::parse(&["moon"]).unwrap_err().to_string();
+        assert!(err.contains("`moon`"), "{err}");
+    }
+}
