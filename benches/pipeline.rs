@@ -102,6 +102,11 @@ fn behavior_weeks(table: &[AgentWeek]) -> Vec<BehaviorWeek> {
             distinct_prompts: 199,
             sessions: 12,
             max_simultaneous_starts: 1 + (i % 2) as u64,
+            session_rows: 200,
+            long_session_rows: 0,
+            single_row_sessions: 1,
+            rows: 200,
+            rows_on_the_hour: 0,
         })
         .collect()
 }

@@ -550,6 +550,8 @@ fn assemble(
         agents,
         findings,
         unpriced_models: unpriced,
+        data_quality: detection.quality,
+        calibration: detection.calibration,
         detail: report::Detail {
             weeks,
             spend,

@@ -22,13 +22,15 @@
 //! sessions at the same hours: the efficiency lens), timing inside bucketed exports (cadence,
 //! parallel sessions), and prompts in logs that do not carry `prompt_hash`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::calibration::{self, Check};
 use super::codes::{
     CodeDoc, CADENCE, CONTEXT_STUFFING, PARALLEL_SESSIONS, PRE_SNAPSHOT, REPEATED_PROMPTS,
     ROUND_THE_CLOCK, TRIVIAL_TURNS,
 };
 use super::groups;
+use super::quality::{Gate, Skip};
 use super::stats::{median, normal_isf, normal_sf, poisson_sf, robust_scale};
 use super::{AgentSummary, Assessment, Coverage, DetectConfig, Population, Reason};
 use crate::features::behavior::{BehaviorWeek, HOURS, START_WINDOW_SECONDS};
@@ -154,6 +156,14 @@ struct Profile {
     parallel: Option<(f64, u64, u64, chrono::NaiveDate)>,
     /// Weeks whose own session starts clear the bars the reported week clears.
     parallel_weeks: std::collections::BTreeSet<chrono::NaiveDate>,
+    /// What the data-quality gates read: sessions, sessioned rows, rows in day-long session
+    /// ids, single-row sessions, timed rows and rows exactly on the hour.
+    sessions: u64,
+    session_rows: u64,
+    long_session_rows: u64,
+    single_row_sessions: u64,
+    rows: u64,
+    rows_on_the_hour: u64,
 }
 
 impl Profile {
@@ -256,6 +266,12 @@ fn profiles(
             profile.bin_requests += week.bin_requests;
             profile.bin_squares += week.bin_squares;
             profile.bucketed |= week.bucketed;
+            profile.sessions += week.sessions;
+            profile.session_rows += week.session_rows;
+            profile.long_session_rows += week.long_session_rows;
+            profile.single_row_sessions += week.single_row_sessions;
+            profile.rows += week.rows;
+            profile.rows_on_the_hour += week.rows_on_the_hour;
             profile.prompted += week.prompted;
             profile.repeats += week.prompted - week.distinct_prompts.min(week.prompted);
             // Parallel starts: the chance that some 5-minute window of the agent's active
@@ -314,20 +330,94 @@ struct Signal {
     reason: Reason,
 }
 
-type Extract = fn(&Profile, &AgentSummary) -> Option<f64>;
+/// What one fingerprint read of the population.
+struct Reading {
+    code: &'static str,
+    /// Every agent its statistic was computed for: its calibration group and its p-value (1
+    /// where it had nothing to report). The empirical null is fitted over these.
+    judged: BTreeMap<String, (String, f64)>,
+    /// The agents whose effect is material, with what the fingerprint says of them.
+    signals: BTreeMap<String, Signal>,
+    /// Agents its data-quality gates kept out, by gate.
+    gated: BTreeMap<Gate, usize>,
+}
 
-/// Calibrates `extract` within each group of agents and returns a z per agent.
+impl Reading {
+    fn new(code: &'static str) -> Reading {
+        Reading {
+            code,
+            judged: BTreeMap::new(),
+            signals: BTreeMap::new(),
+            gated: BTreeMap::new(),
+        }
+    }
+
+    fn gate(&mut self, gate: Gate) {
+        *self.gated.entry(gate).or_default() += 1;
+    }
+
+    /// Checks the p-values against the population, group by group ([`calibration`]): where
+    /// the model's were too small for it, each agent keeps the larger of the model's and the
+    /// empirical null's. Then a trait shown by more than [`HABIT_SHARE`] of a group is the
+    /// group's habit and is dropped for it. Returns the calibration row.
+    fn calibrate(&mut self) -> Check {
+        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (agent, (group, _)) in &self.judged {
+            groups.entry(group).or_default().push(agent);
+        }
+        let mut nulls = Vec::new();
+        let mut adjusted: BTreeMap<String, f64> = BTreeMap::new();
+        let mut habits: Vec<String> = Vec::new();
+        for members in groups.values() {
+            let p: Vec<f64> = members.iter().map(|a| self.judged[*a].1).collect();
+            let null = calibration::fit(&p);
+            let mut shown = Vec::new();
+            for agent in members {
+                let p = null.map_or(self.judged[*agent].1, |n| n.adjust(self.judged[*agent].1));
+                adjusted.insert(agent.to_string(), p);
+                if let Some(signal) = self.signals.get_mut(*agent) {
+                    signal.p = null.map_or(signal.p, |n| n.adjust(signal.p));
+                    if signal.p <= REPORT_P {
+                        shown.push(agent.to_string());
+                    }
+                }
+            }
+            nulls.extend(null);
+            if shown.len() >= MIN_HABIT_AGENTS
+                && shown.len() as f64 > HABIT_SHARE * members.len() as f64
+            {
+                habits.extend(members.iter().map(|a| a.to_string()));
+                *self.gated.entry(Gate::PopulationHabit).or_default() += shown.len();
+            }
+        }
+        for agent in &habits {
+            self.signals.remove(agent);
+            adjusted.insert(agent.clone(), 1.0);
+        }
+        let p: Vec<f64> = adjusted.into_values().collect();
+        Check::new(self.code, &p, &nulls)
+    }
+}
+
+/// Share of a calibration group that may show a trait before it is the group's habit rather
+/// than evidence: a planted company of our generator has about 2% of each inflating
+/// archetype, and a trait a quarter of a company shares says how that company works.
+const HABIT_SHARE: f64 = 0.25;
+/// Agents that must show a trait before the habit rule applies (two burners in a team of six
+/// are two burners).
+const MIN_HABIT_AGENTS: usize = 3;
+
+/// Calibrates `extract` within each group of agents: the robust z of each agent's value, its
+/// value and its group's calibration, by agent.
 fn z_scores(
-    profiles: &BTreeMap<String, Profile>,
-    agents: &BTreeMap<&str, &AgentSummary>,
+    cx: &Context,
     group: impl Fn(&AgentSummary) -> String,
-    extract: Extract,
+    extract: impl Fn(&Profile, &AgentSummary) -> Option<f64>,
     floor: f64,
-    min_agents: usize,
-) -> BTreeMap<String, (f64, f64, Calibration)> {
+) -> BTreeMap<String, (String, f64, f64, Calibration)> {
     let mut groups: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
-    for (name, profile) in profiles {
-        let agent = agents[name.as_str()];
+    for (name, profile) in cx.profiles {
+        let agent = cx.agents[name.as_str()];
         if let Some(value) = extract(profile, agent) {
             groups
                 .entry(group(agent))
@@ -336,78 +426,187 @@ fn z_scores(
         }
     }
     let mut out = BTreeMap::new();
-    for members in groups.values() {
+    for (label, members) in &groups {
         let values: Vec<f64> = members.iter().map(|(_, v)| *v).collect();
-        let Some(calibration) = calibrate(&values, floor, min_agents) else {
+        let Some(calibration) = calibrate(&values, floor, cx.min_agents) else {
             continue;
         };
         for (name, value) in members {
             let z = (value - calibration.median) / calibration.scale;
-            out.insert(name.clone(), (z, *value, calibration));
+            out.insert(name.clone(), (label.clone(), z, *value, calibration));
         }
     }
     out
+}
+
+/// A robust-z fingerprint's reading: every calibrated agent judged at p = Φ̄(z), and a signal
+/// where `signal` finds the effect material.
+fn robust_reading(
+    code: &'static str,
+    scores: BTreeMap<String, (String, f64, f64, Calibration)>,
+    mut signal: impl FnMut(&str, f64, f64, Calibration) -> Option<Signal>,
+) -> Reading {
+    let mut reading = Reading::new(code);
+    for (name, (group, z, value, c)) in scores {
+        let p = normal_sf(z);
+        reading.judged.insert(name.clone(), (group, p));
+        if let Some(s) = signal(&name, p, value, c) {
+            reading.signals.insert(name, s);
+        }
+    }
+    reading
 }
 
 fn kind_group(agent: &AgentSummary) -> String {
     agent.kind.name().to_string()
 }
 
-/// The lens's verdicts, and the fingerprints of the agents whose fingerprints are clear (lens p
-/// at most [`super::efficiency::SUSPECT_P`]), for [`groups`]: a weak fingerprint next to a
-/// strong one would chain an agent with a passing habit into a group of burners.
-#[derive(Debug, Default)]
-pub struct Judgement {
-    pub assessments: Vec<Assessment>,
-    pub fingerprints: BTreeMap<String, groups::Fingerprint>,
+/// What every fingerprint reads.
+struct Context<'a> {
+    profiles: &'a BTreeMap<String, Profile>,
+    agents: BTreeMap<&'a str, &'a AgentSummary>,
+    min_agents: usize,
+    snapshot_window_hours: u32,
+    snapshot_label: &'a str,
 }
 
-/// Judges every eligible agent with request-level fingerprints.
-pub fn assess(population: &Population, config: &DetectConfig) -> Judgement {
-    // Grouped by runs of one agent: one lookup per agent when the weeks come sorted.
-    let mut weeks: BTreeMap<&str, Vec<&BehaviorWeek>> = BTreeMap::new();
-    for run in population.behavior.chunk_by(|a, b| a.agent == b.agent) {
-        weeks.entry(&run[0].agent).or_default().extend(run);
-    }
-    let profiles = profiles(population, &weeks);
-    if profiles.is_empty() {
-        return Judgement::default();
-    }
-    let agents: BTreeMap<&str, &AgentSummary> = population
-        .agents
-        .iter()
-        .map(|a| (a.agent.as_str(), a))
-        .collect();
-    let min = config.min_cohort_agents;
+/// Share of an agent's rows on the hour from which its timestamps are bucket starts (chance
+/// puts 1 in 3,600 there).
+const MAX_HOUR_SHARE: f64 = 0.5;
+/// Share of an agent's sessioned rows in day-long session ids from which the ids are labels.
+const MAX_LABEL_SHARE: f64 = 0.5;
+/// Share of single-request sessions from which ids name requests, once there are
+/// [`MIN_SESSIONS_FOR_SHAPE`] sessions to tell.
+const MAX_SINGLE_SHARE: f64 = 0.9;
+const MIN_SESSIONS_FOR_SHAPE: u64 = 20;
+/// Median repeat share of a kind from which its prompt hashes are not of prompts.
+const MAX_MEDIAN_REPEAT_SHARE: f64 = 0.5;
 
-    // Lower dispersion is more regular: z of −ln(dispersion).
-    let cadence = z_scores(
-        &profiles,
-        &agents,
+/// The timing gate: `None` when the agent's rows carry request times.
+fn timing_gate(profile: &Profile) -> Option<Gate> {
+    if profile.bucketed {
+        Some(Gate::Bucketed)
+    } else if profile.rows > 0
+        && profile.rows_on_the_hour as f64 > MAX_HOUR_SHARE * profile.rows as f64
+    {
+        Some(Gate::HourTimestamps)
+    } else {
+        None
+    }
+}
+
+/// The session gate: `None` when the agent's session ids are runs of work.
+fn session_gate(profile: &Profile) -> Option<Gate> {
+    timing_gate(profile).or(if profile.session_rows == 0 {
+        Some(Gate::NoSessions)
+    } else if profile.long_session_rows as f64 > MAX_LABEL_SHARE * profile.session_rows as f64 {
+        Some(Gate::SessionLabels)
+    } else if profile.sessions >= MIN_SESSIONS_FOR_SHAPE
+        && profile.single_row_sessions as f64 > MAX_SINGLE_SHARE * profile.sessions as f64
+    {
+        Some(Gate::SessionPerRequest)
+    } else {
+        None
+    })
+}
+
+/// TA301: requests per active 10-minute bin that vary far less than people's (lower
+/// dispersion is more regular: z of −ln dispersion). Null: the kind's robust centre and scale
+/// of that statistic (Iglewicz & Hoaglin 1993), floored at 0.1.
+fn cadence(cx: &Context) -> Reading {
+    let mut gated = BTreeMap::new();
+    for profile in cx.profiles.values() {
+        if let Some(gate) = timing_gate(profile) {
+            *gated.entry(gate).or_default() += 1;
+        }
+    }
+    let scores = z_scores(
+        cx,
         kind_group,
-        |p, _| p.dispersion().map(|d| -(d.max(0.01)).ln()),
+        |p, _| {
+            if timing_gate(p).is_some() {
+                return None;
+            }
+            p.dispersion().map(|d| -(d.max(0.01)).ln())
+        },
         0.1,
-        min,
     );
-    let repeats = z_scores(
-        &profiles,
-        &agents,
-        kind_group,
-        |p, _| p.repeat_share(),
-        0.05,
-        min,
-    );
-    // Context per request, by primary model where enough agents share it.
+    let mut reading = robust_reading(CADENCE, scores, |name, p, value, c| {
+        let dispersion = (-value).exp();
+        (dispersion < 0.5).then(|| Signal {
+            p,
+            covers: Coverage::Period,
+            share: (1.0 - dispersion).clamp(0.0, 1.0),
+            reason: Reason {
+                code: CADENCE,
+                message: format!(
+                    "requests per active 10-minute bin vary with dispersion {:.2} (agents of its kind: {:.2}) over {} bins",
+                    dispersion,
+                    (-c.median).exp(),
+                    grouped(cx.profiles[name].bins)
+                ),
+                observed: round_to(dispersion, 3),
+                expected: round_to((-c.median).exp(), 3),
+            },
+        })
+    });
+    reading.gated = gated;
+    reading
+}
+
+/// TA302: the share of requests whose prompt hash already occurred that week. Null: the kind's
+/// robust centre and scale, floored at 0.05. Gate: a kind whose median agent repeats half its
+/// prompts has hashes that are not of prompts (a fixed system prompt hashed), and is skipped.
+fn repeated_prompts(cx: &Context) -> Reading {
+    let mut scores = z_scores(cx, kind_group, |p, _| p.repeat_share(), 0.05);
+    let mut gated = BTreeMap::new();
+    let constant: Vec<String> = scores
+        .values()
+        .filter(|(_, _, _, c)| c.median >= MAX_MEDIAN_REPEAT_SHARE)
+        .map(|(group, ..)| group.clone())
+        .collect();
+    scores.retain(|_, (group, ..)| {
+        let keep = !constant.contains(group);
+        if !keep {
+            *gated.entry(Gate::ConstantPrompts).or_default() += 1;
+        }
+        keep
+    });
+    let mut reading = robust_reading(REPEATED_PROMPTS, scores, |name, p, share, c| {
+        (share >= 0.3).then(|| Signal {
+            p,
+            covers: Coverage::Period,
+            share,
+            reason: Reason {
+                code: REPEATED_PROMPTS,
+                message: format!(
+                    "{:.0}% of {} prompted requests repeat a prompt sent earlier that week (median of its kind {:.0}%)",
+                    share * 100.0,
+                    grouped(cx.profiles[name].prompted),
+                    c.median * 100.0
+                ),
+                observed: round_to(share, 4),
+                expected: round_to(c.median, 4),
+            },
+        })
+    });
+    reading.gated = gated;
+    reading
+}
+
+/// TA303: context tokens per request, against agents of the kind on the same primary model
+/// where enough share it. Null: that group's robust centre and scale of ln(context), floored
+/// at [`CONTEXT_SCALE_FLOOR`].
+fn context_stuffing(cx: &Context) -> Reading {
     let mut per_model: BTreeMap<String, usize> = BTreeMap::new();
-    for agent in agents.values().filter(|a| a.eligible) {
+    for agent in cx.agents.values().filter(|a| a.eligible) {
         *per_model.entry(model_group(agent)).or_default() += 1;
     }
-    let context = z_scores(
-        &profiles,
-        &agents,
+    let scores = z_scores(
+        cx,
         |agent| {
             let model = model_group(agent);
-            if per_model.get(&model).copied().unwrap_or(0) >= 2 * min {
+            if per_model.get(&model).copied().unwrap_or(0) >= 2 * cx.min_agents {
                 format!("{} on {model}", agent.kind.name())
             } else {
                 kind_group(agent)
@@ -415,11 +614,34 @@ pub fn assess(population: &Population, config: &DetectConfig) -> Judgement {
         },
         |_, agent| context_per_request(agent).map(f64::ln),
         CONTEXT_SCALE_FLOOR,
-        min,
     );
-    let quiet = z_scores(
-        &profiles,
-        &agents,
+    robust_reading(CONTEXT_STUFFING, scores, |name, p, value, c| {
+        let ratio = (value - c.median).exp();
+        (ratio >= MIN_CONTEXT_RATIO).then(|| Signal {
+            p,
+            covers: Coverage::Period,
+            share: 1.0 - 1.0 / ratio,
+            reason: Reason {
+                code: CONTEXT_STUFFING,
+                message: format!(
+                    "{} context tokens per request against {} for agents on {} ({:.1}x)",
+                    grouped(value.exp().round() as u64),
+                    grouped(c.median.exp().round() as u64),
+                    model_group(cx.agents[name]),
+                    ratio
+                ),
+                observed: value.exp().round(),
+                expected: c.median.exp().round(),
+            },
+        })
+    })
+}
+
+/// TA304 (people only): the share of requests in the quietest 8 hours of the day. Null: the
+/// robust centre and scale over people, floored at 0.02.
+fn round_the_clock(cx: &Context) -> Reading {
+    let scores = z_scores(
+        cx,
         kind_group,
         |p, agent| {
             if agent.kind == AgentKind::Human {
@@ -429,147 +651,83 @@ pub fn assess(population: &Population, config: &DetectConfig) -> Judgement {
             }
         },
         0.02,
-        min,
     );
-    let snapshot = z_scores(
-        &profiles,
-        &agents,
-        kind_group,
-        |p, _| p.snapshot_share(),
-        0.03,
-        min,
-    );
+    robust_reading(ROUND_THE_CLOCK, scores, |_, p, share, c| {
+        (share >= 0.1).then(|| Signal {
+            p,
+            covers: Coverage::Period,
+            share,
+            reason: Reason {
+                code: ROUND_THE_CLOCK,
+                message: format!(
+                    "{:.0}% of requests fall in its quietest 8 hours of the day (people in the cohort: {:.0}%)",
+                    share * 100.0,
+                    c.median * 100.0
+                ),
+                observed: round_to(share, 4),
+                expected: round_to(c.median, 4),
+            },
+        })
+    })
+}
 
-    let trivial = z_scores(
-        &profiles,
-        &agents,
-        kind_group,
-        |_, agent| trivial_turn_cost(agent).map(f64::ln),
-        TRIVIAL_SCALE_FLOOR,
-        min,
-    );
+/// TA305: the share of requests in the hours before the weekly leaderboard snapshot, in at
+/// least half the weeks. Null: the kind's robust centre and scale, floored at 0.03.
+fn pre_snapshot(cx: &Context) -> Reading {
+    let scores = z_scores(cx, kind_group, |p, _| p.snapshot_share(), 0.03);
+    robust_reading(PRE_SNAPSHOT, scores, |name, p, share, c| {
+        let profile = &cx.profiles[name];
+        let high: std::collections::BTreeSet<chrono::NaiveDate> = profile
+            .snapshot_shares
+            .iter()
+            .filter(|(_, s)| *s >= 2.0 * c.median)
+            .map(|(week, _)| *week)
+            .collect();
+        let high_weeks = high.len();
+        let repeated = 2 * high_weeks >= profile.snapshot_shares.len();
+        (share >= 0.25 && share >= 2.0 * c.median && repeated).then(|| Signal {
+            p,
+            covers: Coverage::Weeks(high),
+            share: ((share - c.median) / (1.0 - c.median)).clamp(0.0, 1.0),
+            reason: Reason {
+                code: PRE_SNAPSHOT,
+                message: format!(
+                    "{:.0}% of requests in the {} hours before the weekly snapshot ({}) against a median of {:.0}%, in {} of {} weeks",
+                    share * 100.0,
+                    cx.snapshot_window_hours,
+                    cx.snapshot_label,
+                    c.median * 100.0,
+                    high_weeks,
+                    profile.snapshot_shares.len()
+                ),
+                observed: round_to(share, 4),
+                expected: round_to(c.median, 4),
+            },
+        })
+    })
+}
 
-    let mut assessments = Vec::new();
-    let mut fingerprints = BTreeMap::new();
-    for (name, profile) in &profiles {
-        let agent = agents[name.as_str()];
-        let mut signals: Vec<Signal> = Vec::new();
-        if let Some((z, value, c)) = cadence.get(name) {
-            let dispersion = (-value).exp();
-            if dispersion < 0.5 {
-                signals.push(Signal {
-                    p: normal_sf(*z),
-                    covers: Coverage::Period,
-                    share: (1.0 - dispersion).clamp(0.0, 1.0),
-                    reason: Reason {
-                        code: CADENCE,
-                        message: format!(
-                            "requests per active 10-minute bin vary with dispersion {:.2} (agents of its kind: {:.2}) over {} bins",
-                            dispersion,
-                            (-c.median).exp(),
-                            grouped(profile.bins)
-                        ),
-                        observed: round_to(dispersion, 3),
-                        expected: round_to((-c.median).exp(), 3),
-                    },
-                });
-            }
+/// TA306: the most sessions started within one 5-minute window. Null: a Poisson model of the
+/// agent's own session starts (Bonferroni over the windows and weeks looked at), checked
+/// against the empirical null of its kind ([`Reading::calibrate`]). Gates: timestamps that are
+/// request times and session ids that are runs of work ([`session_gate`]).
+fn parallel_sessions(cx: &Context) -> Reading {
+    let mut reading = Reading::new(PARALLEL_SESSIONS);
+    for (name, profile) in cx.profiles {
+        if let Some(gate) = session_gate(profile) {
+            reading.gate(gate);
+            continue;
         }
-        if let Some((z, share, c)) = repeats.get(name) {
-            if *share >= 0.3 {
-                signals.push(Signal {
-                    p: normal_sf(*z),
-                    covers: Coverage::Period,
-                    share: *share,
-                    reason: Reason {
-                        code: REPEATED_PROMPTS,
-                        message: format!(
-                            "{:.0}% of {} prompted requests repeat a prompt sent earlier that week (median of its kind {:.0}%)",
-                            share * 100.0,
-                            grouped(profile.prompted),
-                            c.median * 100.0
-                        ),
-                        observed: round_to(*share, 4),
-                        expected: round_to(c.median, 4),
-                    },
-                });
-            }
-        }
-        if let Some((z, value, c)) = context.get(name) {
-            let ratio = (value - c.median).exp();
-            if ratio >= MIN_CONTEXT_RATIO {
-                signals.push(Signal {
-                    p: normal_sf(*z),
-                    covers: Coverage::Period,
-                    share: 1.0 - 1.0 / ratio,
-                    reason: Reason {
-                        code: CONTEXT_STUFFING,
-                        message: format!(
-                            "{} context tokens per request against {} for agents on {} ({:.1}x)",
-                            grouped(value.exp().round() as u64),
-                            grouped(c.median.exp().round() as u64),
-                            model_group(agent),
-                            ratio
-                        ),
-                        observed: value.exp().round(),
-                        expected: c.median.exp().round(),
-                    },
-                });
-            }
-        }
-        if let Some((z, share, c)) = quiet.get(name) {
-            if *share >= 0.1 {
-                signals.push(Signal {
-                    p: normal_sf(*z),
-                    covers: Coverage::Period,
-                    share: *share,
-                    reason: Reason {
-                        code: ROUND_THE_CLOCK,
-                        message: format!(
-                            "{:.0}% of requests fall in its quietest 8 hours of the day (people in the cohort: {:.0}%)",
-                            share * 100.0,
-                            c.median * 100.0
-                        ),
-                        observed: round_to(*share, 4),
-                        expected: round_to(c.median, 4),
-                    },
-                });
-            }
-        }
-        if let Some((z, share, c)) = snapshot.get(name) {
-            let high: std::collections::BTreeSet<chrono::NaiveDate> = profile
-                .snapshot_shares
-                .iter()
-                .filter(|(_, s)| *s >= 2.0 * c.median)
-                .map(|(week, _)| *week)
-                .collect();
-            let high_weeks = high.len();
-            let repeated = 2 * high_weeks >= profile.snapshot_shares.len();
-            if *share >= 0.25 && *share >= 2.0 * c.median && repeated {
-                signals.push(Signal {
-                    p: normal_sf(*z),
-                    covers: Coverage::Weeks(high),
-                    share: ((share - c.median) / (1.0 - c.median)).clamp(0.0, 1.0),
-                    reason: Reason {
-                        code: PRE_SNAPSHOT,
-                        message: format!(
-                            "{:.0}% of requests in the {} hours before the weekly snapshot ({}) against a median of {:.0}%, in {} of {} weeks",
-                            share * 100.0,
-                            population.snapshot.window_hours,
-                            config.snapshot,
-                            c.median * 100.0,
-                            high_weeks,
-                            profile.snapshot_shares.len()
-                        ),
-                        observed: round_to(*share, 4),
-                        expected: round_to(c.median, 4),
-                    },
-                });
-            }
-        }
-        if let Some((p, starts, sessions, week)) = profile.parallel {
-            if starts >= MIN_PARALLEL_STARTS {
-                signals.push(Signal {
+        let agent = cx.agents[name.as_str()];
+        let p = profile.parallel.map_or(1.0, |(p, ..)| p);
+        reading.judged.insert(name.clone(), (kind_group(agent), p));
+        let Some((p, starts, sessions, week)) = profile.parallel else {
+            continue;
+        };
+        if starts >= MIN_PARALLEL_STARTS {
+            reading.signals.insert(
+                name.clone(),
+                Signal {
                     p,
                     covers: Coverage::Weeks(profile.parallel_weeks.clone()),
                     share: 1.0 - 1.0 / starts as f64,
@@ -581,36 +739,144 @@ pub fn assess(population: &Population, config: &DetectConfig) -> Judgement {
                         observed: starts as f64,
                         expected: 1.0,
                     },
-                });
-            }
+                },
+            );
         }
-        if let Some((z, value, c)) = trivial.get(name) {
-            let ratio = (value - c.median).exp();
-            let share = agent.trivial_requests as f64 / agent.requests.max(1) as f64;
-            if ratio >= MIN_TRIVIAL_RATIO && share >= MIN_TRIVIAL_SHARE {
-                let usual = c.median.exp();
-                let excess = agent.trivial_cost_usd - agent.trivial_requests as f64 * usual;
-                signals.push(Signal {
-                    p: normal_sf(*z),
-                    covers: Coverage::Period,
-                    share: (excess / agent.cost_usd).clamp(0.0, 1.0),
-                    reason: Reason {
-                        code: TRIVIAL_TURNS,
-                        message: format!(
-                            "{} of {} turns are trivial and cost {} each at list price against {} for agents of its kind ({:.1}x): {} above what such turns usually cost",
-                            grouped(agent.trivial_requests),
-                            grouped(agent.requests),
-                            per_turn(value.exp()),
-                            per_turn(usual),
-                            ratio,
-                            crate::units::usd(excess.max(0.0))
-                        ),
-                        observed: round_to(value.exp(), 5),
-                        expected: round_to(usual, 5),
-                    },
-                });
-            }
+    }
+    reading
+}
+
+/// TA307: the list-price cost per trivial turn. Null: the kind's robust centre and scale of
+/// its logarithm, floored at [`TRIVIAL_SCALE_FLOOR`].
+fn trivial_turns(cx: &Context) -> Reading {
+    let scores = z_scores(
+        cx,
+        kind_group,
+        |_, agent| trivial_turn_cost(agent).map(f64::ln),
+        TRIVIAL_SCALE_FLOOR,
+    );
+    robust_reading(TRIVIAL_TURNS, scores, |name, p, value, c| {
+        let agent = cx.agents[name];
+        let ratio = (value - c.median).exp();
+        let share = agent.trivial_requests as f64 / agent.requests.max(1) as f64;
+        if ratio < MIN_TRIVIAL_RATIO || share < MIN_TRIVIAL_SHARE {
+            return None;
         }
+        let usual = c.median.exp();
+        let excess = agent.trivial_cost_usd - agent.trivial_requests as f64 * usual;
+        Some(Signal {
+            p,
+            covers: Coverage::Period,
+            share: (excess / agent.cost_usd).clamp(0.0, 1.0),
+            reason: Reason {
+                code: TRIVIAL_TURNS,
+                message: format!(
+                    "{} of {} turns are trivial and cost {} each at list price against {} for agents of its kind ({:.1}x): {} above what such turns usually cost",
+                    grouped(agent.trivial_requests),
+                    grouped(agent.requests),
+                    per_turn(value.exp()),
+                    per_turn(usual),
+                    ratio,
+                    crate::units::usd(excess.max(0.0))
+                ),
+                observed: round_to(value.exp(), 5),
+                expected: round_to(usual, 5),
+            },
+        })
+    })
+}
+
+/// The lens's verdicts, and the fingerprints of the agents whose fingerprints are clear (lens p
+/// at most [`super::efficiency::SUSPECT_P`]), for [`groups`]: a weak fingerprint next to a
+/// strong one would chain an agent with a passing habit into a group of burners.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    pub assessments: Vec<Assessment>,
+    pub fingerprints: BTreeMap<String, groups::Fingerprint>,
+    /// Each fingerprint's calibration against the population, in code order.
+    pub checks: Vec<Check>,
+    /// Fingerprints skipped for some agents, and why.
+    pub skipped: Vec<Skip>,
+    /// Agents with a [`WORKFLOW`] fingerprint reported.
+    pub workflow: BTreeSet<String>,
+}
+
+/// Fingerprints of a way of working rather than of waste: sessions side by side (worktrees),
+/// work at all hours (on-call, time zones), large contexts (a monorepo). They are evidence of
+/// burning only where the spend is not matched by output, so they are not reported for an
+/// agent the peer comparison found spending no more than its peers do for its output.
+pub const WORKFLOW: [&str; 3] = [PARALLEL_SESSIONS, ROUND_THE_CLOCK, CONTEXT_STUFFING];
+
+/// Judges every eligible agent with request-level fingerprints. `in_proportion` names the
+/// agents whose spend the peer comparison found matched by their output: their [`WORKFLOW`]
+/// fingerprints are not reported.
+pub fn assess(
+    population: &Population,
+    config: &DetectConfig,
+    in_proportion: &BTreeSet<String>,
+) -> Judgement {
+    // Grouped by runs of one agent: one lookup per agent when the weeks come sorted.
+    let mut weeks: BTreeMap<&str, Vec<&BehaviorWeek>> = BTreeMap::new();
+    for run in population.behavior.chunk_by(|a, b| a.agent == b.agent) {
+        weeks.entry(&run[0].agent).or_default().extend(run);
+    }
+    let profiles = profiles(population, &weeks);
+    if profiles.is_empty() {
+        return Judgement::default();
+    }
+    let cx = Context {
+        profiles: &profiles,
+        agents: population
+            .agents
+            .iter()
+            .map(|a| (a.agent.as_str(), a))
+            .collect(),
+        min_agents: config.min_cohort_agents,
+        snapshot_window_hours: population.snapshot.window_hours,
+        snapshot_label: &config.snapshot,
+    };
+    let mut readings = [
+        cadence(&cx),
+        repeated_prompts(&cx),
+        context_stuffing(&cx),
+        round_the_clock(&cx),
+        pre_snapshot(&cx),
+        parallel_sessions(&cx),
+        trivial_turns(&cx),
+    ];
+    let checks: Vec<Check> = readings.iter_mut().map(Reading::calibrate).collect();
+    for reading in readings.iter_mut().filter(|r| WORKFLOW.contains(&r.code)) {
+        let explained: Vec<String> = reading
+            .signals
+            .iter()
+            .filter(|(name, s)| s.p <= REPORT_P && in_proportion.contains(*name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in explained {
+            reading.signals.remove(&name);
+            reading.gate(Gate::DeliversInProportion);
+        }
+    }
+    let skipped = readings
+        .iter()
+        .flat_map(|r| super::quality::skips(r.code, &r.gated))
+        .collect();
+    let workflow = readings
+        .iter()
+        .filter(|r| WORKFLOW.contains(&r.code))
+        .flat_map(|r| r.signals.iter())
+        .filter(|(_, s)| s.p <= REPORT_P)
+        .map(|(name, _)| name.clone())
+        .collect();
+
+    let mut assessments = Vec::new();
+    let mut fingerprints = BTreeMap::new();
+    for name in profiles.keys() {
+        let agent = cx.agents[name.as_str()];
+        let signals: Vec<Signal> = readings
+            .iter_mut()
+            .filter_map(|r| r.signals.remove(name))
+            .collect();
         let mut print = [0.0; groups::TRAITS.len()];
         for signal in signals.iter().filter(|s| s.p <= REPORT_P) {
             if let Some(j) = groups::trait_index(signal.reason.code) {
@@ -618,7 +884,7 @@ pub fn assess(population: &Population, config: &DetectConfig) -> Judgement {
             }
         }
         let assessment = combine(agent, signals);
-        // Only clear fingerprints are grouped (see `Population::fingerprints`).
+        // Only clear fingerprints are grouped (see `Judgement::fingerprints`).
         if assessment.p_value <= super::efficiency::SUSPECT_P {
             fingerprints.insert(name.clone(), print);
         }
@@ -627,6 +893,9 @@ pub fn assess(population: &Population, config: &DetectConfig) -> Judgement {
     Judgement {
         assessments,
         fingerprints,
+        checks,
+        skipped,
+        workflow,
     }
 }
 
@@ -745,6 +1014,11 @@ mod tests {
                 distinct_prompts: 0,
                 sessions: 0,
                 max_simultaneous_starts: 0,
+                session_rows: 0,
+                long_session_rows: 0,
+                single_row_sessions: 0,
+                rows: 2,
+                rows_on_the_hour: 0,
             })
             .collect();
         let population = Population {
@@ -753,7 +1027,7 @@ mod tests {
             behavior: &behavior,
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
         };
-        assess(&population, &DetectConfig::default()).assessments
+        assess(&population, &DetectConfig::default(), &BTreeSet::new()).assessments
     }
 
     /// Twelve people with 300 trivial turns each, at a cent to about a cent and a half.

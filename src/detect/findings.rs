@@ -48,8 +48,12 @@ pub struct Detection {
     /// The efficiency lens's peer curves (empty when it did not run).
     pub curves: Vec<efficiency::Curve>,
     /// q of every judged agent-week with usage: Benjamini–Hochberg across the agents of the
-    /// week, on the lens evidence about that week ([`weekly_q_values`]).
+    /// week, on the lens evidence about that week ([`super::combine::weekly_q_values`]).
     pub weekly: BTreeMap<String, Vec<WeekQ>>,
+    /// What the lenses could not read, for whom and why.
+    pub quality: super::quality::DataQuality,
+    /// Each lens's and fingerprint's p-values against the population they judged.
+    pub calibration: Vec<super::calibration::Check>,
 }
 
 /// What the lenses said about one agent.

@@ -25,6 +25,7 @@ use super::codes::{
     CodeDoc, CADENCE, CONTEXT_STUFFING, PARALLEL_SESSIONS, PRE_SNAPSHOT, REPEATED_PROMPTS,
     ROUND_THE_CLOCK, SHARED_FINGERPRINT, TRIVIAL_TURNS,
 };
+use super::quality::{Gate, Skip};
 use super::{Finding, Reason};
 
 pub const CODES: [CodeDoc; 1] = [CodeDoc {
@@ -108,10 +109,35 @@ pub fn groups(fingerprints: &BTreeMap<String, Fingerprint>) -> Vec<Vec<String>> 
     out
 }
 
-/// Adds a TA308 reason to every finding whose agent shares its fingerprint with others.
-pub fn annotate(findings: &mut [Finding], fingerprints: &BTreeMap<String, Fingerprint>) {
+/// Share of the judged agents a group may hold and still be a lead: a fingerprint a tenth of
+/// the population shares is how that population works (one tool's default, one team's
+/// habit), not one script or one conversation.
+pub const MAX_GROUP_SHARE: f64 = 0.1;
+/// Members any group may have whatever the population's size, so that a small company's
+/// group of three burners is still named.
+pub const MIN_GROUP_LIMIT: usize = 5;
+
+/// Adds a TA308 reason to every finding whose agent shares its fingerprint with others, in a
+/// group that is a minority of the `judged` agents. Groups too large to be a lead are not
+/// named; they come back as data-quality rows (the population's habit).
+pub fn annotate(
+    findings: &mut [Finding],
+    fingerprints: &BTreeMap<String, Fingerprint>,
+    judged: usize,
+) -> Vec<Skip> {
     let flagged: BTreeSet<String> = findings.iter().map(|f| f.agent.clone()).collect();
+    let limit = MIN_GROUP_LIMIT.max((MAX_GROUP_SHARE * judged as f64).floor() as usize);
+    let mut habits = Vec::new();
     for group in groups(fingerprints) {
+        if group.len() > limit {
+            habits.push(Skip {
+                code: SHARED_FINGERPRINT,
+                check: Gate::PopulationHabit,
+                agents: group.len(),
+                reason: "a fingerprint group holds more than a tenth of the judged agents: this population's habit, not one script",
+            });
+            continue;
+        }
         if !group.iter().any(|name| flagged.contains(name)) {
             continue;
         }
@@ -146,6 +172,7 @@ pub fn annotate(findings: &mut [Finding], fingerprints: &BTreeMap<String, Finger
             });
         }
     }
+    habits
 }
 
 /// The fingerprints most of a group shows: mean strength at least one half.
@@ -247,7 +274,7 @@ mod tests {
     fn flagged_members_name_the_others_and_say_which_were_flagged() {
         // loop-b fell under the materiality floor; no spiker was flagged.
         let mut findings = vec![finding("loop-a"), finding("cadence-only")];
-        annotate(&mut findings, &population());
+        assert!(annotate(&mut findings, &population(), 60).is_empty());
         assert_eq!(findings[0].reasons.len(), 1);
         let reason = &findings[0].reasons[0];
         assert_eq!(reason.code, SHARED_FINGERPRINT);
@@ -266,11 +293,28 @@ mod tests {
             .map(|i| (format!("bot-{i}"), print(&[(PRE_SNAPSHOT, 9.0)])))
             .collect();
         let mut findings = vec![finding("bot-0"), finding("bot-3")];
-        annotate(&mut findings, &prints);
+        annotate(&mut findings, &prints, 200);
         assert_eq!(
             findings[0].reasons[0].message,
             "shares its behaviour fingerprint (pre-snapshot bursts) with 7 other agents: bot-1 (not flagged), bot-2 (not flagged), bot-3 (flagged), bot-4 (not flagged), bot-5 (not flagged), and 2 more"
         );
         assert!(findings[1].reasons[0].message.contains("bot-0 (flagged)"));
+    }
+
+    #[test]
+    fn a_group_of_a_large_share_of_the_population_is_its_habit_not_a_lead() {
+        // Eight of sixty judged agents share a fingerprint: more than a tenth.
+        let prints: BTreeMap<String, Fingerprint> = (0..8)
+            .map(|i| (format!("person-{i}"), print(&[(PARALLEL_SESSIONS, 9.0)])))
+            .collect();
+        let mut findings = vec![finding("person-0")];
+        let habits = annotate(&mut findings, &prints, 60);
+        assert!(findings[0].reasons.is_empty());
+        assert_eq!(habits.len(), 1);
+        assert_eq!((habits[0].code, habits[0].agents), (SHARED_FINGERPRINT, 8));
+        assert_eq!(habits[0].check, Gate::PopulationHabit);
+        // The same eight among two hundred are a lead.
+        assert!(annotate(&mut findings, &prints, 200).is_empty());
+        assert_eq!(findings[0].reasons.len(), 1);
     }
 }

@@ -20,6 +20,7 @@
 //! | `stats.rs` | the statistics every lens shares |
 
 pub mod behavior;
+pub mod calibration;
 pub mod catalog;
 pub mod change;
 pub mod codes;
@@ -29,6 +30,7 @@ pub mod efficiency;
 pub mod findings;
 pub mod groups;
 pub mod population;
+pub mod quality;
 pub mod stats;
 
 pub use config::{DetectConfig, Severity};
@@ -109,21 +111,35 @@ const MAX_REFITS: usize = 2;
 /// Runs every lens, combines each agent's p-values and turns them into findings.
 pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> Detection {
     let population = Population::new(weeks, evidence, config);
+    // Spend is compared with output only where some output was given: with none, every agent
+    // would sit at the output floor and the lenses would rank spend alone.
+    let has_outputs = population.agents.iter().any(|a| a.output_index > 0.0);
     // The behaviour lens reads request logs, not the curve, so it runs first: agents it finds
     // burning beyond doubt are left out of the curve the others are judged against, where they
     // would flatten it (they spend much for ordinary output) and hide one another.
-    let behavior = config
+    let mut behavior = config
         .runs(codes::BEHAVIOR)
-        .then(|| behavior::assess(&population, config));
+        .then(|| behavior::assess(&population, config, &BTreeSet::new()));
     let mut suspects: BTreeSet<String> = behavior
         .iter()
         .flat_map(|b| &b.assessments)
         .filter(|a| a.p_value <= efficiency::SUSPECT_P)
         .map(|a| a.agent.clone())
         .collect();
-    let mut curves = efficiency::fit_curves(&population.agents, &suspects, config);
-    let mut by_agent = assess(&population, &curves, &suspects, behavior.as_ref(), config);
-    let (mut combined, mut q_values) = combine::family(&by_agent);
+    let judge = |suspects: &BTreeSet<String>, behavior: Option<&behavior::Judgement>| {
+        let curves = efficiency::fit_curves(&population.agents, suspects, config);
+        let pass = assess(
+            &population,
+            &curves,
+            suspects,
+            behavior,
+            has_outputs,
+            config,
+        );
+        (curves, pass)
+    };
+    let (mut curves, mut pass) = judge(&suspects, behavior.as_ref());
+    let (mut combined, mut q_values) = combine::family(&pass.by_agent);
     // The same holds for the agents the lenses together flag: the curve is fitted again
     // without them, and the peer and history lenses judge again. Inflators the fingerprints
     // miss (constant burning at human hours, drift) otherwise flatten the elasticity and widen
@@ -132,7 +148,8 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
     // suspect stays one. On honest companies it changes nothing measurable: the 40 null seeds
     // give the efficiency lens the same share of p ≤ 0.01 with and without it (0.9%, 1.1%).
     for _ in 0..MAX_REFITS {
-        let flagged: BTreeSet<String> = by_agent
+        let flagged: BTreeSet<String> = pass
+            .by_agent
             .keys()
             .zip(&q_values)
             .filter(|(_, q)| **q <= config.fdr_q)
@@ -142,48 +159,91 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
             break;
         }
         suspects.extend(flagged);
-        curves = efficiency::fit_curves(&population.agents, &suspects, config);
-        by_agent = assess(&population, &curves, &suspects, behavior.as_ref(), config);
-        (combined, q_values) = combine::family(&by_agent);
+        (curves, pass) = judge(&suspects, behavior.as_ref());
+        (combined, q_values) = combine::family(&pass.by_agent);
     }
-    let verdicts = findings::verdicts(&by_agent, &q_values);
-    let weekly = combine::weekly_q_values(weeks, &by_agent);
+    // Sessions side by side, work at all hours and large contexts are ways of working; where
+    // the peer comparison finds an agent's spend matched by its output (p = 1: no more than
+    // its peers spend for it), they are not evidence of burn, and the behaviour lens judges
+    // that agent again without them.
+    if let Some(judged) = &behavior {
+        let in_proportion: BTreeSet<String> = pass
+            .by_agent
+            .iter()
+            .filter(|(agent, lenses)| {
+                judged.workflow.contains(*agent)
+                    && lenses
+                        .iter()
+                        .any(|(lens, a)| *lens == codes::EFFICIENCY && a.p_value >= 1.0)
+            })
+            .map(|(agent, _)| agent.clone())
+            .collect();
+        if !in_proportion.is_empty() {
+            behavior = Some(behavior::assess(&population, config, &in_proportion));
+            (curves, pass) = judge(&suspects, behavior.as_ref());
+            (combined, q_values) = combine::family(&pass.by_agent);
+        }
+    }
+    let by_agent = &pass.by_agent;
+    let verdicts = findings::verdicts(by_agent, &q_values);
+    let weekly = combine::weekly_q_values(weeks, by_agent);
     let mut found = findings::findings(
-        &by_agent,
+        by_agent,
         &combined,
         &q_values,
         &weekly,
         &population.agents,
         config,
     );
+    let mut skipped = Vec::new();
+    let mut calibration = pass.checks;
     if let Some(behavior) = &behavior {
-        groups::annotate(&mut found, &behavior.fingerprints);
+        let judged = behavior.assessments.len();
+        skipped.extend(behavior.skipped.iter().cloned());
+        skipped.extend(groups::annotate(&mut found, &behavior.fingerprints, judged));
+        calibration.extend(behavior.checks.iter().cloned());
     }
     findings::sort(&mut found);
-    let agents = findings::statuses(&population.agents, &found, &by_agent);
+    let agents = findings::statuses(&population.agents, &found, by_agent);
+    let quality = quality::DataQuality {
+        lenses: lens_notes(&population, by_agent, has_outputs, config),
+        skipped,
+    };
     Detection {
         agents,
         findings: found,
         verdicts,
-        curves: if config.runs(codes::EFFICIENCY) {
+        curves: if config.runs(codes::EFFICIENCY) && has_outputs {
             curves.curves()
         } else {
             Vec::new()
         },
         weekly,
+        quality,
+        calibration,
     }
 }
 
+/// One pass of the lenses: their assessments by agent, each lens's p-values checked against
+/// the population ([`calibration`]), and the calibration rows of the lenses.
+struct Pass {
+    by_agent: combine::ByAgent,
+    checks: Vec<calibration::Check>,
+}
+
 /// Every lens's assessments by agent, in lens order, with the behaviour lens's taken as
-/// already made.
+/// already made. The peer and history lenses' p-values are checked against the empirical null
+/// of each kind they judge; the behaviour lens checked each fingerprint's already.
 fn assess(
     population: &Population,
     curves: &efficiency::Curves,
     suspects: &BTreeSet<String>,
     behavior: Option<&behavior::Judgement>,
+    has_outputs: bool,
     config: &DetectConfig,
-) -> combine::ByAgent {
+) -> Pass {
     let mut by_agent = combine::ByAgent::new();
+    let mut checks = Vec::new();
     let mut add = |lens: &'static str, assessments: Vec<Assessment>| {
         for assessment in assessments {
             by_agent
@@ -192,20 +252,164 @@ fn assess(
                 .push((lens, assessment));
         }
     };
-    if config.runs(codes::EFFICIENCY) {
-        add(
+    if config.runs(codes::EFFICIENCY) && has_outputs {
+        let (assessments, check) = calibrated(
             codes::EFFICIENCY,
             efficiency::assess(population, curves, suspects, config),
+            population,
         );
+        checks.push(check);
+        add(codes::EFFICIENCY, assessments);
     }
-    if config.runs(codes::CHANGE) {
-        add(
+    if config.runs(codes::CHANGE) && has_outputs {
+        let (assessments, check) = calibrated(
             codes::CHANGE,
             change::assess(population, &curves.elasticities(), config),
+            population,
         );
+        checks.push(check);
+        add(codes::CHANGE, assessments);
     }
     if let Some(behavior) = behavior {
+        let p: Vec<f64> = behavior.assessments.iter().map(|a| a.p_value).collect();
+        let mut check = calibration::Check::new(codes::BEHAVIOR, &p, &[]);
+        let discounted: Vec<&str> = behavior
+            .checks
+            .iter()
+            .filter(|c| c.status == calibration::Status::Discounted)
+            .map(|c| c.scope.as_str())
+            .collect();
+        check.status = behavior
+            .checks
+            .iter()
+            .map(|c| c.status)
+            .fold(calibration::Status::NotChecked, calibration::Status::worst);
+        if !discounted.is_empty() {
+            check.note = Some(format!(
+                "judged against the population where its model's p-values were too small for it: {}",
+                discounted.join(", ")
+            ));
+        }
+        checks.push(check);
         add(codes::BEHAVIOR, behavior.assessments.clone());
     }
-    by_agent
+    Pass { by_agent, checks }
+}
+
+/// A lens's assessments with each p checked against the empirical null of the agent's kind,
+/// and the lens's calibration row.
+fn calibrated(
+    lens: &'static str,
+    mut assessments: Vec<Assessment>,
+    population: &Population,
+) -> (Vec<Assessment>, calibration::Check) {
+    let kinds: std::collections::BTreeMap<&str, crate::normalize::identities::AgentKind> =
+        population
+            .agents
+            .iter()
+            .map(|a| (a.agent.as_str(), a.kind))
+            .collect();
+    let mut by_kind: std::collections::BTreeMap<_, Vec<usize>> = Default::default();
+    for (i, a) in assessments.iter().enumerate() {
+        by_kind
+            .entry(kinds.get(a.agent.as_str()).copied())
+            .or_default()
+            .push(i);
+    }
+    let mut nulls = Vec::new();
+    for members in by_kind.values() {
+        let p: Vec<f64> = members.iter().map(|i| assessments[*i].p_value).collect();
+        if let Some(null) = calibration::fit(&p) {
+            for i in members {
+                assessments[*i].p_value = null.adjust(assessments[*i].p_value);
+            }
+            nulls.push(null);
+        }
+    }
+    let p: Vec<f64> = assessments.iter().map(|a| a.p_value).collect();
+    (assessments, calibration::Check::new(lens, &p, &nulls))
+}
+
+/// What each lens could judge, and why it judged fewer than the eligible agents where it did.
+fn lens_notes(
+    population: &Population,
+    by_agent: &combine::ByAgent,
+    has_outputs: bool,
+    config: &DetectConfig,
+) -> Vec<quality::LensNote> {
+    let eligible = population.agents.iter().filter(|a| a.eligible).count();
+    let weeks: BTreeSet<NaiveDate> = population
+        .weeks
+        .iter()
+        .filter(|w| w.requests > 0)
+        .map(|w| w.week)
+        .collect();
+    codes::LENS_NAMES
+        .iter()
+        .map(|lens| {
+            let judged = by_agent
+                .values()
+                .filter(|lenses| lenses.iter().any(|(name, _)| name == lens))
+                .count();
+            let missing = eligible.saturating_sub(judged);
+            let note = if !config.runs(lens) {
+                Some("left out by `[detect] lenses`".to_string())
+            } else if *lens != codes::BEHAVIOR && !has_outputs {
+                Some("no outputs were given, so spend was not compared with delivered work: give `--outputs` (git repositories, merged pull requests, closed tickets)".to_string())
+            } else if missing == 0 {
+                None
+            } else if *lens == codes::EFFICIENCY {
+                Some(format!(
+                    "{} of a kind with fewer than {} judged agents: no peers to compare with",
+                    eligible_agents(missing),
+                    config.min_cohort_agents
+                ))
+            } else if *lens == codes::CHANGE {
+                if weeks.len() < config.min_change_weeks as usize {
+                    Some(format!(
+                        "the period has {} weeks with usage; comparing an agent with its own history needs {}",
+                        weeks.len(),
+                        config.min_change_weeks
+                    ))
+                } else {
+                    Some(format!(
+                        "{} fewer than {} weeks with usage to compare with their own history",
+                        eligible_agents_have(missing),
+                        config.min_change_weeks
+                    ))
+                }
+            } else if population.behavior.is_empty() {
+                Some("no request-level usage rows were read".to_string())
+            } else {
+                Some(format!(
+                    "{} no request-level usage rows",
+                    eligible_agents_have(missing)
+                ))
+            };
+            quality::LensNote {
+                lens,
+                judged,
+                eligible,
+                note,
+            }
+        })
+        .collect()
+}
+
+/// "1 eligible agent is" or "3 eligible agents are".
+fn eligible_agents(n: usize) -> String {
+    if n == 1 {
+        "1 eligible agent is".to_string()
+    } else {
+        format!("{n} eligible agents are")
+    }
+}
+
+/// "1 eligible agent has" or "3 eligible agents have".
+fn eligible_agents_have(n: usize) -> String {
+    if n == 1 {
+        "1 eligible agent has".to_string()
+    } else {
+        format!("{n} eligible agents have")
+    }
 }

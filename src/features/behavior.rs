@@ -13,6 +13,10 @@
 //! - **prompts**: requests and distinct `prompt_hash` per agent-week (repeated prompts).
 //! - **session starts**: sessions per agent-week and the most that started in one 5-minute
 //!   window (background sessions fanned out in parallel).
+//! - **what the columns mean** (data-quality gates the lens checks before reading them): how
+//!   many sessions hold a single request and how many requests sit in sessions whose requests
+//!   span more than a day (a `session_id` that is a label reused for days is no session), and how
+//!   many rows sit exactly on the hour (timestamps that are bucket starts, not request times).
 //!
 //! Rows that carry several requests (bucketed vendor exports) say nothing about timing within
 //! the bucket; an agent-week with such rows is marked `bucketed` and its cadence is not judged.
@@ -32,6 +36,10 @@ const WEEK_SECONDS: i64 = 7 * 86_400;
 pub const BIN_SECONDS: i64 = 600;
 /// Width of the window in which parallel session starts are counted.
 pub const START_WINDOW_SECONDS: i64 = 300;
+/// A session whose rows span more than this within one week is a label, not a run of work:
+/// people do resume a session the next morning, but a day and more of one id is a gateway's
+/// or a proxy's label (the data-quality gate of the parallel-sessions fingerprint).
+pub const LABEL_SPAN_SECONDS: i64 = 86_400;
 /// Hours in a week.
 pub const HOURS: usize = 168;
 
@@ -98,6 +106,14 @@ pub struct BehaviorWeek {
     /// Distinct sessions, and the most that started in one 5-minute window.
     pub sessions: u64,
     pub max_simultaneous_starts: u64,
+    /// Rows with a session id; of them, rows in sessions whose rows span more than
+    /// [`LABEL_SPAN_SECONDS`] within the week; sessions of one row.
+    pub session_rows: u64,
+    pub long_session_rows: u64,
+    pub single_row_sessions: u64,
+    /// Rows with a timestamp, and those exactly on the hour (chance: 1 in 3,600).
+    pub rows: u64,
+    pub rows_on_the_hour: u64,
 }
 
 impl BehaviorWeek {
@@ -114,6 +130,11 @@ impl BehaviorWeek {
             distinct_prompts: 0,
             sessions: 0,
             max_simultaneous_starts: 0,
+            session_rows: 0,
+            long_session_rows: 0,
+            single_row_sessions: 0,
+            rows: 0,
+            rows_on_the_hour: 0,
         }
     }
 
@@ -198,8 +219,35 @@ struct NameWeek {
     /// Prompt keys, sorted and without repeats up to `sorted`, then as they came.
     prompts: Vec<u64>,
     sorted: usize,
-    /// Session key → first second.
-    sessions: Map<u64, i64>,
+    /// Session key → its first and last second and its rows.
+    sessions: Map<u64, Session>,
+    /// Rows with a timestamp, and those exactly on the hour.
+    rows: u64,
+    rows_on_the_hour: u64,
+}
+
+/// One session's extent within an agent-week.
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    first: i64,
+    last: i64,
+    rows: u64,
+}
+
+impl Session {
+    fn at(second: i64) -> Session {
+        Session {
+            first: second,
+            last: second,
+            rows: 1,
+        }
+    }
+
+    fn merge(&mut self, other: Session) {
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+        self.rows += other.rows;
+    }
 }
 
 impl NameWeek {
@@ -212,6 +260,8 @@ impl NameWeek {
             prompts: Vec::new(),
             sorted: 0,
             sessions: Map::default(),
+            rows: 0,
+            rows_on_the_hour: 0,
         }
     }
 
@@ -229,9 +279,11 @@ impl NameWeek {
         }
         self.prompted += other.prompted;
         self.prompts.extend(other.prompts);
-        for (session, start) in other.sessions {
-            keep_earliest(&mut self.sessions, session, start);
+        for (key, session) in other.sessions {
+            add_session(&mut self.sessions, key, session);
         }
+        self.rows += other.rows;
+        self.rows_on_the_hour += other.rows_on_the_hour;
     }
 
     fn into_week(mut self, agent: String, snapshot: Snapshot) -> BehaviorWeek {
@@ -260,13 +312,20 @@ impl NameWeek {
         week.prompted = self.prompted;
         week.distinct_prompts = self.prompts.len() as u64;
         let mut starts: Map<i64, u64> = Map::default();
-        for start in self.sessions.values() {
+        for session in self.sessions.values() {
             *starts
-                .entry(start.div_euclid(START_WINDOW_SECONDS))
+                .entry(session.first.div_euclid(START_WINDOW_SECONDS))
                 .or_default() += 1;
+            week.session_rows += session.rows;
+            if session.last - session.first > LABEL_SPAN_SECONDS {
+                week.long_session_rows += session.rows;
+            }
+            week.single_row_sessions += u64::from(session.rows == 1);
         }
         week.sessions = self.sessions.len() as u64;
         week.max_simultaneous_starts = starts.values().copied().max().unwrap_or(0);
+        week.rows = self.rows;
+        week.rows_on_the_hour = self.rows_on_the_hour;
         week
     }
 }
@@ -278,10 +337,12 @@ fn add_counts(sums: &mut (u64, u64), requests: u64, rows: u64) {
     sums.1 += rows;
 }
 
-/// Keeps a session's earliest start.
-fn keep_earliest(sessions: &mut Map<u64, i64>, session: u64, start: i64) {
-    let first = sessions.entry(session).or_insert(start);
-    *first = (*first).min(start);
+/// Adds what is known of one session to an agent-week's sessions.
+fn add_session(sessions: &mut Map<u64, Session>, key: u64, session: Session) {
+    sessions
+        .entry(key)
+        .and_modify(|known| known.merge(session))
+        .or_insert(session);
 }
 
 /// The running state of the fold.
@@ -339,8 +400,10 @@ impl Accumulator {
             let Some(second) = second else { continue };
             let bin = week.bins.entry(second.div_euclid(BIN_SECONDS)).or_default();
             add_counts(bin, requests.unwrap_or(0), 1);
+            week.rows += 1;
+            week.rows_on_the_hour += u64::from(second.rem_euclid(3_600) == 0);
             if let Some(session) = session {
-                keep_earliest(&mut week.sessions, session, second);
+                add_session(&mut week.sessions, session, Session::at(second));
             }
         }
         Ok(())
@@ -471,7 +534,33 @@ mod tests {
         assert_eq!((week.bins, week.bin_requests, week.bin_squares), (2, 3, 5));
         assert_eq!((week.prompted, week.distinct_prompts), (2, 1));
         assert_eq!((week.sessions, week.max_simultaneous_starts), (3, 2));
+        assert_eq!((week.session_rows, week.single_row_sessions), (3, 3));
+        assert_eq!((week.long_session_rows, week.rows_on_the_hour), (0, 0));
         assert!(!week.bucketed);
+    }
+
+    #[test]
+    fn a_session_id_reused_for_days_is_told_from_a_run_of_work() {
+        // "lbl" is reused from Friday afternoon to Sunday evening (a gateway's label), "run"
+        // is a morning's work; one row sits exactly on the hour.
+        let day = 86_400;
+        let mut frame = rows(
+            &["a"; 5],
+            &[5, 60, day + 7, 2 * day + 7_200, 300],
+            &[None; 5],
+        );
+        frame
+            .with_column(Column::new(
+                schema::SESSION_ID.into(),
+                ["lbl", "run", "lbl", "lbl", "run"],
+            ))
+            .unwrap();
+        let weeks = folded(frame, str::to_string);
+        let week = &weeks[0];
+        assert_eq!(week.sessions, 2);
+        assert_eq!((week.session_rows, week.long_session_rows), (5, 3));
+        assert_eq!(week.single_row_sessions, 0);
+        assert_eq!((week.rows, week.rows_on_the_hour), (5, 1));
     }
 
     /// Usage rows at `seconds` after 2026-09-18T16:00:00Z, all in week 0.

@@ -118,6 +118,7 @@ fn page(report: &AuditReport) -> Result<String, Box<dyn std::error::Error>> {
         esc(&title)
     ));
     summary(report, &mut html);
+    quality(report, &mut html);
     findings(report, &mut html);
     explanations(report, &mut html);
     charts_section(report, &mut html)?;
@@ -164,6 +165,43 @@ fn summary(report: &AuditReport, html: &mut String) {
     ));
     if let Some(line) = report.unpriced_line() {
         html.push_str(&format!("<p class=\"warning\">{}</p>\n", esc(&line)));
+    }
+    html.push_str("</section>\n");
+}
+
+/// What the audit could not see and how far its p-values can be trusted on this data: before
+/// the findings, so that an empty list is never read as "nothing to find".
+fn quality(report: &AuditReport, html: &mut String) {
+    if report.calibration.is_empty() && report.limits().is_empty() {
+        return;
+    }
+    html.push_str("<section id=\"quality\">\n<h2>What this audit could and could not see</h2>\n");
+    let limits = report.limits();
+    if limits.is_empty() {
+        html.push_str("<p class=\"muted\">Every lens judged every eligible agent, and every fingerprint read its columns.</p>\n");
+    } else {
+        html.push_str("<ul class=\"limits\">\n");
+        for line in limits {
+            html.push_str(&format!("<li>{}</li>\n", esc(&line)));
+        }
+        html.push_str("</ul>\n");
+    }
+    if !report.calibration.is_empty() {
+        html.push_str("<p class=\"muted\">Calibration: agents each lens and fingerprint judged, and how many it put at p ≤ 0.01 and p ≤ 0.001, against what chance gives when few inflate. A lens whose p-values were too small for this population is judged against the population instead (discounted).</p>\n");
+        html.push_str("<table id=\"calibration\">\n<thead><tr><th>lens or fingerprint</th><th class=\"num\">judged</th><th class=\"num\">p ≤ 0.01</th><th class=\"num\">by chance</th><th class=\"num\">p ≤ 0.001</th><th class=\"num\">by chance</th><th>status</th></tr></thead>\n<tbody>\n");
+        for check in &report.calibration {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td><td>{}</td></tr>\n",
+                esc(&check.scope),
+                check.judged,
+                check.p_01,
+                check.expected_01,
+                check.p_001,
+                check.expected_001,
+                esc(check.status.name())
+            ));
+        }
+        html.push_str("</tbody>\n</table>\n");
     }
     html.push_str("</section>\n");
 }

@@ -36,6 +36,17 @@ impl Reporter for MarkdownReporter {
         if let Some(line) = report.unpriced_line() {
             writeln!(out, "> **Warning:** {}\n", cell(&line))?;
         }
+        let limits = report.limits();
+        if !limits.is_empty() {
+            writeln!(out, "**What this audit could not see**\n")?;
+            for line in limits {
+                writeln!(out, "- {}", cell(&line))?;
+            }
+            writeln!(out)?;
+        }
+        if let Some(line) = report.calibration_line() {
+            writeln!(out, "{}\n", cell(&line))?;
+        }
         if report.findings.is_empty() {
             writeln!(out, "No findings.")?;
             return Ok(());

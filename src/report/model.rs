@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::detect::calibration::{Check, Status};
+use crate::detect::quality::DataQuality;
 use crate::detect::{AgentStatus, Curve, Severity};
 use crate::features::{AgentWeek, SpendRow, UnpricedModel};
 
@@ -19,6 +21,11 @@ pub struct AuditReport {
     pub findings: Vec<FindingEntry>,
     /// Models with usage the price table does not know; their tokens are not in any cost.
     pub unpriced_models: Vec<UnpricedModel>,
+    /// What the lenses could not read, for whom and why: "no findings" never reads as
+    /// "nothing to find".
+    pub data_quality: DataQuality,
+    /// Each lens's and fingerprint's p-values against the population they judged.
+    pub calibration: Vec<Check>,
     /// What the HTML charts and the Parquet files draw on; not part of the JSON report.
     #[serde(skip)]
     pub detail: Detail,
@@ -271,5 +278,67 @@ impl AuditReport {
             "Unpriced models, not included in any cost: {}. Add their prices with --pricing FILE.",
             models.join(", ")
         ))
+    }
+
+    /// What this audit could not see, a sentence each: lenses that judged fewer agents than
+    /// passed the minimum-data gates and why, fingerprints skipped for some agents and why, and
+    /// lenses or fingerprints whose p-values were not calibrated on this data. Empty when the
+    /// audit read everything it looks at.
+    pub fn limits(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for lens in &self.data_quality.lenses {
+            if let Some(note) = &lens.note {
+                lines.push(format!(
+                    "{} judged {} of {} eligible agents: {note}.",
+                    lens.lens, lens.judged, lens.eligible
+                ));
+            }
+        }
+        for skip in &self.data_quality.skipped {
+            let title = crate::detect::catalog::lookup(skip.code).map_or("", |d| d.title);
+            lines.push(format!(
+                "{} ({}) not read for {} agent{}: {}.",
+                skip.code,
+                title.to_lowercase(),
+                skip.agents,
+                if skip.agents == 1 { "" } else { "s" },
+                skip.reason
+            ));
+        }
+        for check in &self.calibration {
+            if let (Status::Discounted, Some(note)) = (check.status, &check.note) {
+                lines.push(format!(
+                    "{} is not calibrated on this data: {note}.",
+                    check.scope
+                ));
+            }
+        }
+        lines
+    }
+
+    /// The calibration check in one line: per lens, the judged agents at p ≤ 0.01 and at
+    /// p ≤ 0.001, which chance puts at about 1% and 0.1% when few inflate.
+    pub fn calibration_line(&self) -> Option<String> {
+        let lenses: Vec<String> = self
+            .calibration
+            .iter()
+            .filter(|c| crate::detect::codes::LENS_NAMES.contains(&c.scope.as_str()))
+            .map(|c| {
+                format!(
+                    "{} {} and {} of {} ({})",
+                    c.scope,
+                    c.p_01,
+                    c.p_001,
+                    c.judged,
+                    c.status.name()
+                )
+            })
+            .collect();
+        (!lenses.is_empty()).then(|| {
+            format!(
+                "Calibration, agents at p ≤ 0.01 and p ≤ 0.001 (chance: about 1% and 0.1% of those judged): {}.",
+                lenses.join("; ")
+            )
+        })
     }
 }

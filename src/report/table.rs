@@ -36,6 +36,18 @@ impl Reporter for TableReporter {
         if let Some(line) = report.unpriced_line() {
             writeln!(out, "{line}")?;
         }
+        let limits = report.limits();
+        if !limits.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "What this audit could not see:")?;
+            for line in limits {
+                writeln!(out, "  - {line}")?;
+            }
+        }
+        if let Some(line) = report.calibration_line() {
+            writeln!(out)?;
+            writeln!(out, "{line}")?;
+        }
         writeln!(out)?;
         if report.findings.is_empty() {
             writeln!(out, "No findings.")?;

@@ -158,6 +158,8 @@ fn json_report_matches_the_contract() {
         keys,
         [
             "agents",
+            "calibration",
+            "data_quality",
             "findings",
             "ingest",
             "inputs",
@@ -169,6 +171,52 @@ fn json_report_matches_the_contract() {
         ]
     );
     assert_eq!(report["schema_version"], 1);
+    // The demo's usage is in hourly buckets: the timing fingerprints say they could not read it.
+    let skipped: Vec<(&str, &str)> = report["data_quality"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["code"].as_str().unwrap(), s["check"].as_str().unwrap()))
+        .collect();
+    assert_eq!(skipped, [("TA301", "bucketed"), ("TA306", "bucketed")]);
+    for lens in report["data_quality"]["lenses"].as_array().unwrap() {
+        for key in ["lens", "judged", "eligible", "note"] {
+            assert!(lens.get(key).is_some(), "lens note lacks {key}");
+        }
+    }
+    let scopes: Vec<&str> = report["calibration"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["scope"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            "efficiency",
+            "change",
+            "behavior",
+            "TA301",
+            "TA302",
+            "TA303",
+            "TA304",
+            "TA305",
+            "TA306",
+            "TA307"
+        ]
+    );
+    for check in report["calibration"].as_array().unwrap() {
+        for key in [
+            "judged",
+            "p_01",
+            "p_001",
+            "expected_01",
+            "expected_001",
+            "status",
+        ] {
+            assert!(check.get(key).is_some(), "calibration lacks {key}");
+        }
+    }
     assert_eq!(report["period"]["start"], "2026-09-07");
     assert_eq!(report["period"]["end"], "2026-10-18");
     assert_eq!(report["period"]["weeks"], 6);
