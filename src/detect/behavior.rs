@@ -802,14 +802,16 @@ pub struct Judgement {
 }
 
 /// Fingerprints of a way of working rather than of waste: sessions side by side (worktrees),
-/// work at all hours (on-call, time zones), large contexts (a monorepo). They are evidence of
-/// burning only where the spend is not matched by output, so they are not reported for an
-/// agent the peer comparison found spending no more than its peers do for its output.
-pub const WORKFLOW: [&str; 3] = [PARALLEL_SESSIONS, ROUND_THE_CLOCK, CONTEXT_STUFFING];
+/// work at all hours (on-call, time zones). They are evidence of burning only where the spend
+/// is not matched by output, so they are not reported for an agent the peer comparison found
+/// no sign of spending more than its output needs. Context stuffing is not among them: padding
+/// every request multiplies spend whatever the output, and where elasticities differ by person
+/// the peer comparison misses stuffers it should corroborate (two of six in the `all` world).
+pub const WORKFLOW: [&str; 2] = [PARALLEL_SESSIONS, ROUND_THE_CLOCK];
 
 /// Judges every eligible agent with request-level fingerprints. `in_proportion` names the
-/// agents whose spend the peer comparison found matched by their output: their [`WORKFLOW`]
-/// fingerprints are not reported.
+/// agents whose spend the peer comparison found matched by their output (`detect::run`):
+/// their [`WORKFLOW`] fingerprints are not reported.
 pub fn assess(
     population: &Population,
     config: &DetectConfig,

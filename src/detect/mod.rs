@@ -104,6 +104,14 @@ pub struct Assessment {
     pub reasons: Vec<Reason>,
 }
 
+/// Peer-comparison p above which an agent's spend is taken as matched by its output, for the
+/// workflow fingerprints ([`behavior::WORKFLOW`]): honest power users who run several worktrees
+/// and deliver in proportion sit anywhere in the peers' spread (p 0.28 and 0.57 on the
+/// `power-users` world's seeds 1 and 2), a burner with sessions side by side above it, though
+/// not always far (p 0.07 and 0.09 in the `global-time-zones` world's seeds 3 and 6): the
+/// peer comparison need only lean towards excess, not prove it.
+const WORKFLOW_P: f64 = 0.2;
+
 /// Passes of the peer and history lenses after the first, each with the curve fitted without
 /// the agents the pass before flagged. On the planted seeds the second pass settles it.
 const MAX_REFITS: usize = 2;
@@ -162,10 +170,10 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         (curves, pass) = judge(&suspects, behavior.as_ref());
         (combined, q_values) = combine::family(&pass.by_agent);
     }
-    // Sessions side by side, work at all hours and large contexts are ways of working; where
-    // the peer comparison finds an agent's spend matched by its output (p = 1: no more than
-    // its peers spend for it), they are not evidence of burn, and the behaviour lens judges
-    // that agent again without them.
+    // Sessions side by side and work at all hours are ways of working; where
+    // the peer comparison finds no sign that an agent spends more than its output needs (p
+    // above [`WORKFLOW_P`]), they are not evidence of burn, and the behaviour lens judges that
+    // agent again without them.
     if let Some(judged) = &behavior {
         let in_proportion: BTreeSet<String> = pass
             .by_agent
@@ -174,7 +182,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
                 judged.workflow.contains(*agent)
                     && lenses
                         .iter()
-                        .any(|(lens, a)| *lens == codes::EFFICIENCY && a.p_value >= 1.0)
+                        .any(|(lens, a)| *lens == codes::EFFICIENCY && a.p_value > WORKFLOW_P)
             })
             .map(|(agent, _)| agent.clone())
             .collect();

@@ -28,7 +28,7 @@ pub enum Gate {
     /// A large share of the agent's calibration group shows the trait: the population's
     /// habit, not evidence against one agent.
     PopulationHabit,
-    /// A way of working (sessions side by side, all hours, large contexts) by an agent whose
+    /// A way of working (sessions side by side, all hours) by an agent whose
     /// spend its output matches: a workflow, not burn.
     DeliversInProportion,
 }
@@ -57,7 +57,7 @@ impl Gate {
             Gate::SessionPerRequest => "nearly every session id holds a single request: the ids name requests, not sessions",
             Gate::ConstantPrompts => "prompt hashes barely vary across agents of this kind: the hash is not of the prompt",
             Gate::PopulationHabit => "more than a quarter of the agents it is calibrated against show it: this population's habit, not evidence against one agent",
-            Gate::DeliversInProportion => "shown by agents who spend no more than their peers for their output: a way of working, not burn",
+            Gate::DeliversInProportion => "shown by agents whose spend the peer comparison finds matched by their output: a way of working, not burn",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one integration test binary: every command, format and exit code of `tokenaudit`, run as
 //! a user runs it, with stdout, stderr and the exit code snapshotted.
 
+mod calibration;
 mod commands;
 mod detection;
 mod errors;
@@ -13,6 +14,7 @@ mod quarantine;
 mod vendors;
 mod vendors_anthropic;
 mod vendors_openai;
+mod worlds;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

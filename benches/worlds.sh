@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The robustness matrix of README "What the detector can and cannot see": for every world of
+# `tokenaudit generate --world`, 20 honest companies (seeds 301-320, 60 agents, 8 weeks at 200
+# requests a week) and 6 planted ones (seeds 1-6, 60 agents, 12 weeks at 400), each scored by
+# `tokenaudit eval`. Prints one line per world: honest seeds without a medium or high finding,
+# agents accused at medium or high, planted precision and recall. The same companies as
+# tests/cli/worlds.rs, through the command line.
+#
+#   benches/worlds.sh [path/to/tokenaudit] [world ...]
+set -euo pipefail
+BIN="${1:-target/release/tokenaudit}"
+shift || true
+WORLDS=("$@")
+if [ ${#WORLDS[@]} -eq 0 ]; then
+  WORLDS=(default session-labels no-sessions hourly global-time-zones diverse-elasticity power-users ci-accounts review-heavy all)
+fi
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+score() { # world seed weeks requests_per_week inflators(yes|no)
+  local world=$1 seed=$2 weeks=$3 rate=$4 inflators=$5 dir="$WORK/$1-$2"
+  local args=(--agents 60 --weeks "$weeks" --seed "$seed" --requests-per-week "$rate" --out "$dir" -q)
+  [ "$world" != default ] && args+=(--world "$world")
+  [ "$inflators" = no ] && args+=(--no-inflators)
+  "$BIN" generate "${args[@]}"
+  "$BIN" eval "$dir" --json -q
+  rm -rf "$dir"
+}
+
+for world in "${WORLDS[@]}"; do
+  clean=0 accused=0 flagged=0 found=0 inflators=0
+  for seed in $(seq 301 320); do
+    n=$(score "$world" "$seed" 8 200 no | python3 -c 'import json,sys; print(sum(s != "low" for s in json.load(sys.stdin)["severities"]))')
+    accused=$((accused + n))
+    [ "$n" -eq 0 ] && clean=$((clean + 1))
+  done
+  for seed in $(seq 1 6); do
+    read -r f t i < <(score "$world" "$seed" 12 400 yes | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["flagged"], e["true_positives"], e["inflators"])')
+    flagged=$((flagged + f)) found=$((found + t)) inflators=$((inflators + i))
+  done
+  python3 -c "
+w, c, a, f, t, i = '$world', $clean, $accused, $flagged, $found, $inflators
+print(f'{w:20} honest seeds clean {c}/20, agents accused (medium/high) {a} of 1200; planted precision {t/max(f,1):.2f} ({t}/{f}), recall {t/i:.2f} ({t}/{i})')"
+done

@@ -1,0 +1,202 @@
+//! What the report says about the data it could not read and about how far its p-values can
+//! be trusted on this data: the data-quality and calibration sections, end to end through the
+//! command line, on companies with a planted truth.
+
+use std::path::Path;
+
+use super::{json, tokenaudit};
+
+/// Writes a company with `generate`, as CSV so a test can rewrite a column.
+fn generate(dir: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "generate",
+        "--agents",
+        "60",
+        "--weeks",
+        "8",
+        "--requests-per-week",
+        "200",
+        "--usage-format",
+        "csv",
+        "-q",
+        "--out",
+    ];
+    let out = dir.display().to_string();
+    args.push(&out);
+    args.extend(extra);
+    tokenaudit().args(&args).assert().success();
+}
+
+fn audit(dir: &Path) -> serde_json::Value {
+    let path = |name: &str| dir.join(name).display().to_string();
+    json(
+        &tokenaudit()
+            .args(["audit", "-q", "--format", "json", "--usage"])
+            .arg(path("usage.csv"))
+            .arg("--outputs")
+            .arg(path("outputs.csv"))
+            .arg("--identities")
+            .arg(path("identities.csv"))
+            .output()
+            .unwrap(),
+    )
+}
+
+fn codes(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["reasons"].as_array().unwrap().iter())
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn check<'a>(report: &'a serde_json::Value, scope: &str) -> &'a serde_json::Value {
+    report["calibration"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["scope"] == scope)
+        .unwrap_or_else(|| panic!("no calibration row for {scope}"))
+}
+
+/// Agents the behaviour lens judged (those with request-level rows).
+fn behaviour_judged(report: &serde_json::Value) -> u64 {
+    report["data_quality"]["lenses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lens"] == "behavior")
+        .unwrap()["judged"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn session_ids_that_are_labels_are_not_read_as_sessions() {
+    // Regression: a company whose session ids are labels drawn per request (one id reused for
+    // days) had a quarter of its honest people accused of starting sessions together (TA306).
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--no-inflators", "--world", "session-labels"]);
+    let report = audit(dir.path());
+    let found = codes(&report);
+    assert!(
+        !found.iter().any(|c| c == "TA306" || c == "TA308"),
+        "{found:?}"
+    );
+    let skipped = report["data_quality"]["skipped"].as_array().unwrap();
+    let labels = skipped
+        .iter()
+        .find(|s| s["code"] == "TA306")
+        .expect("TA306 skipped");
+    assert_eq!(labels["check"], "session_labels");
+    // Every agent whose ids are labels: all but an agent or two too light for a label to
+    // span a day.
+    let (skipped, judged) = (
+        labels["agents"].as_u64().unwrap(),
+        behaviour_judged(&report),
+    );
+    assert!(
+        judged >= 50 && skipped * 100 >= judged * 95,
+        "{skipped} of {judged}"
+    );
+    assert!(labels["reason"].as_str().unwrap().contains("labels"));
+    // The table says it in words, before any finding.
+    let dir_path = dir.path();
+    let table = tokenaudit()
+        .args(["audit", "-q", "--usage"])
+        .arg(dir_path.join("usage.csv"))
+        .arg("--outputs")
+        .arg(dir_path.join("outputs.csv"))
+        .arg("--identities")
+        .arg(dir_path.join("identities.csv"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("What this audit could not see:"), "{text}");
+    assert!(
+        text.contains("TA306 (many sessions started at once) not read for"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_honest_company_reads_as_calibrated() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--no-inflators", "--seed", "5"]);
+    let report = audit(dir.path());
+    for scope in ["efficiency", "change", "behavior"] {
+        let row = check(&report, scope);
+        let judged = row["judged"].as_u64().unwrap();
+        assert!(judged >= 50, "{scope}: {row}");
+        // About 1% of sixty by chance; three or more would be five times too many.
+        assert!(row["p_01"].as_u64().unwrap() <= 2, "{scope}: {row}");
+        assert!(row["p_001"].as_u64().unwrap() <= 1, "{scope}: {row}");
+        assert_ne!(row["status"], "discounted", "{scope}: {row}");
+        assert!(row["note"].is_null(), "{scope}: {row}");
+    }
+    // Most honest agents never start two sessions together: too few to fit a null on, and
+    // nothing to discount.
+    assert_ne!(check(&report, "TA306")["status"], "discounted");
+}
+
+#[test]
+fn a_source_that_breaks_a_model_is_judged_against_the_population() {
+    // A gateway that labels each agent's requests with one of five labels it rotates every day:
+    // no id spans a day and none holds a single request, so no gate catches them, but every
+    // morning five "sessions" start within minutes. The Poisson model of session starts is
+    // broken for everyone; the population says so.
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--no-inflators", "--seed", "5"]);
+    let usage = dir.path().join("usage.csv");
+    let text = std::fs::read_to_string(&usage).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let (agent, session, ts) = (column("agent"), column("session_id"), column("ts"));
+    let mut turns: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut rewritten = header.join(",") + "\n";
+    for line in lines {
+        let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        let n = turns.entry(cells[agent].clone()).or_default();
+        cells[session] = format!("{}-{}-{}", cells[agent], &cells[ts][..10], *n % 5);
+        *n += 1;
+        rewritten.push_str(&cells.join(","));
+        rewritten.push('\n');
+    }
+    std::fs::write(&usage, rewritten).unwrap();
+    let report = audit(dir.path());
+    let row = check(&report, "TA306");
+    assert_eq!(row["status"], "discounted", "{row}");
+    assert!(row["null_centre"].as_f64().unwrap() > 1.0, "{row}");
+    assert!(row["note"].as_str().unwrap().contains("too small"), "{row}");
+    assert_eq!(check(&report, "behavior")["status"], "discounted");
+    // Judged against the population, it accuses nobody at medium or high.
+    let serious = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "low")
+        .count();
+    assert_eq!(serious, 0, "{}", report["findings"]);
+}
+
+#[test]
+fn without_outputs_the_report_says_nothing_was_compared_with_output() {
+    // Regression: `audit --usage DIR` without outputs printed "No findings." with no word that
+    // spend had not been compared with delivered work.
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--seed", "5"]);
+    let output = tokenaudit()
+        .args(["audit", "-q", "--usage"])
+        .arg(dir.path().join("usage.csv"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("efficiency judged 0 of") && text.contains("no outputs were given"),
+        "{text}"
+    );
+    assert!(text.contains("change judged 0 of"), "{text}");
+}
