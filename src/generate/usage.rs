@@ -196,32 +196,45 @@ fn sessions(
     let mut remaining = count;
     let mut session = first_session;
     let gap = Exp::new(1.0 / 75.0).expect("valid");
-    let context = profile.context;
     while remaining > 0 {
         let size = (1 + poisson(rng, 14.0)).min(remaining);
         remaining -= size;
-        let mut ts = match starts {
+        let ts = match starts {
             Starts::Working => session_start(rng, profile, week_start),
             Starts::Within { from, seconds } => from + rng.gen_range(0..seconds.max(1)),
         };
-        for _ in 0..size {
-            let model = if rng.gen_bool(0.85) {
-                profile.primary_model
-            } else {
-                MODELS.len() - 1
-            };
-            out.push(Request {
-                ts,
-                model,
-                tokens: turn_tokens(rng, context),
-                session,
-                prompt: rng.gen(),
-            });
-            ts += 3 + gap.sample(rng) as i64;
-        }
+        human_run(rng, profile, ts, size, session, &gap, out);
         session += 1;
     }
     session
+}
+
+/// One session of `size` human-paced requests from `ts`: mostly on the agent's primary model,
+/// with a think-and-review gap between turns.
+fn human_run(
+    rng: &mut ChaCha8Rng,
+    profile: &AgentProfile,
+    mut ts: i64,
+    size: u64,
+    session: u32,
+    gap: &Exp<f64>,
+    out: &mut Vec<Request>,
+) {
+    for _ in 0..size {
+        let model = if rng.gen_bool(0.85) {
+            profile.primary_model
+        } else {
+            MODELS.len() - 1
+        };
+        out.push(Request {
+            ts,
+            model,
+            tokens: turn_tokens(rng, profile.context),
+            session,
+            prompt: rng.gen(),
+        });
+        ts += 3 + gap.sample(rng) as i64;
+    }
 }
 
 /// `count` requests of a power user: on most weekdays 3–6 worktree sessions started within
@@ -264,22 +277,16 @@ fn worktree_sessions(
             start -= 86_400;
         }
         for lane in 0..lanes {
-            let mut ts = start + rng.gen_range(0..300);
-            for _ in 0..share(day_count, lane, lanes) {
-                let model = if rng.gen_bool(0.85) {
-                    profile.primary_model
-                } else {
-                    MODELS.len() - 1
-                };
-                out.push(Request {
-                    ts,
-                    model,
-                    tokens: turn_tokens(rng, profile.context),
-                    session,
-                    prompt: rng.gen(),
-                });
-                ts += 3 + gap.sample(rng) as i64;
-            }
+            let ts = start + rng.gen_range(0..300);
+            human_run(
+                rng,
+                profile,
+                ts,
+                share(day_count, lane, lanes),
+                session,
+                &gap,
+                out,
+            );
             session += 1;
         }
     }
