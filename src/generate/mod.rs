@@ -236,7 +236,7 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
                 team: p.team.clone(),
                 archetype: p.archetype,
                 inflator: p.archetype.is_inflator(),
-                visible_to: p.archetype.visible_to(),
+                visible_to: p.archetype.visible_in(settings.worlds.session_semantics()),
                 burn_factor: crate::units::round_to(
                     if p.archetype == Archetype::SlowDrifter {
                         p.growth.powi(settings.weeks as i32 - 1)

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Normal};
 use serde::Serialize;
 
-use super::world::{World, Worlds};
+use super::world::{SessionSemantics, World, Worlds};
 
 /// What an agent really does. Inflators burn tokens the work does not need; look-alikes are
 /// honest agents that a naive detector would accuse.
@@ -127,6 +127,19 @@ impl Archetype {
             Archetype::SlowDrifter => &["change"],
             Archetype::ParallelBurner => &["efficiency", "behavior"],
             _ => &[],
+        }
+    }
+
+    /// The lenses that can see the archetype in a company whose usage has these session
+    /// semantics: where session ids are labels, absent or buckets, the parallel-sessions
+    /// fingerprint is not read (its data-quality gate), and in buckets neither are cadence nor
+    /// prompts, so parallel burners, and in buckets loop bots, are left to the peer comparison.
+    pub fn visible_in(self, sessions: SessionSemantics) -> &'static [&'static str] {
+        match (self, sessions) {
+            (Archetype::ParallelBurner, SessionSemantics::Contiguous) => self.visible_to(),
+            (Archetype::ParallelBurner, _) => &["efficiency"],
+            (Archetype::LoopBot, SessionSemantics::Bucketed) => &["efficiency"],
+            _ => self.visible_to(),
         }
     }
 
@@ -501,6 +514,28 @@ pub fn agent_rng(seed: u64, agent: u64, purpose: u64) -> ChaCha8Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parallel_burner_without_sessions_to_read_is_left_to_the_peer_comparison() {
+        let burner = Archetype::ParallelBurner;
+        assert!(burner
+            .visible_in(SessionSemantics::Contiguous)
+            .contains(&"behavior"));
+        for sessions in [
+            SessionSemantics::Labels,
+            SessionSemantics::Absent,
+            SessionSemantics::Bucketed,
+        ] {
+            assert_eq!(burner.visible_in(sessions), ["efficiency"]);
+        }
+        assert_eq!(
+            Archetype::LoopBot.visible_in(SessionSemantics::Bucketed),
+            ["efficiency"]
+        );
+        assert!(Archetype::LoopBot
+            .visible_in(SessionSemantics::Labels)
+            .contains(&"behavior"));
+    }
 
     fn worlds(names: &[&str]) -> Worlds {
         Worlds::parse(names).unwrap()
