@@ -801,6 +801,33 @@ pub struct Judgement {
     pub workflow: BTreeSet<String>,
 }
 
+impl Judgement {
+    /// The lens's calibration row: its agents' p-values, and the worst status of its
+    /// fingerprints', naming those judged against the population.
+    pub fn lens_check(&self) -> Check {
+        let p: Vec<f64> = self.assessments.iter().map(|a| a.p_value).collect();
+        let mut check = Check::new(super::codes::BEHAVIOR, &p, &[]);
+        check.status = self
+            .checks
+            .iter()
+            .map(|c| c.status)
+            .fold(calibration::Status::NotChecked, calibration::Status::worst);
+        let discounted: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| c.status == calibration::Status::Discounted)
+            .map(|c| c.scope.as_str())
+            .collect();
+        if !discounted.is_empty() {
+            check.note = Some(format!(
+                "judged against the population where its model's p-values were too small for it: {}",
+                discounted.join(", ")
+            ));
+        }
+        check
+    }
+}
+
 /// Fingerprints of a way of working rather than of waste: sessions side by side (worktrees),
 /// work at all hours (on-call, time zones). They are evidence of burning only where the spend
 /// is not matched by output, so they are not reported for an agent the peer comparison found

@@ -187,8 +187,9 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
             .map(|(agent, _)| agent.clone())
             .collect();
         if !in_proportion.is_empty() {
-            behavior = Some(behavior::assess(&population, config, &in_proportion));
-            (curves, pass) = judge(&suspects, behavior.as_ref());
+            let judged = behavior::assess(&population, config, &in_proportion);
+            pass.set_behavior(&judged);
+            behavior = Some(judged);
             (combined, q_values) = combine::family(&pass.by_agent);
         }
     }
@@ -278,30 +279,31 @@ fn assess(
         checks.push(check);
         add(codes::CHANGE, assessments);
     }
+    let mut pass = Pass { by_agent, checks };
     if let Some(behavior) = behavior {
-        let p: Vec<f64> = behavior.assessments.iter().map(|a| a.p_value).collect();
-        let mut check = calibration::Check::new(codes::BEHAVIOR, &p, &[]);
-        let discounted: Vec<&str> = behavior
-            .checks
-            .iter()
-            .filter(|c| c.status == calibration::Status::Discounted)
-            .map(|c| c.scope.as_str())
-            .collect();
-        check.status = behavior
-            .checks
-            .iter()
-            .map(|c| c.status)
-            .fold(calibration::Status::NotChecked, calibration::Status::worst);
-        if !discounted.is_empty() {
-            check.note = Some(format!(
-                "judged against the population where its model's p-values were too small for it: {}",
-                discounted.join(", ")
-            ));
-        }
-        checks.push(check);
-        add(codes::BEHAVIOR, behavior.assessments.clone());
+        pass.set_behavior(behavior);
     }
-    Pass { by_agent, checks }
+    pass
+}
+
+impl Pass {
+    /// Puts the behaviour lens's assessments and calibration row in, in place of any it had:
+    /// the behaviour lens is judged apart from the curve, so a second judgement of it leaves
+    /// the peer and history lenses' work as it was.
+    fn set_behavior(&mut self, behavior: &behavior::Judgement) {
+        for lenses in self.by_agent.values_mut() {
+            lenses.retain(|(lens, _)| *lens != codes::BEHAVIOR);
+        }
+        for assessment in &behavior.assessments {
+            self.by_agent
+                .entry(assessment.agent.clone())
+                .or_default()
+                .push((codes::BEHAVIOR, assessment.clone()));
+        }
+        self.by_agent.retain(|_, lenses| !lenses.is_empty());
+        self.checks.retain(|c| c.scope != codes::BEHAVIOR);
+        self.checks.push(behavior.lens_check());
+    }
 }
 
 /// A lens's assessments with each p checked against the empirical null of the agent's kind,
