@@ -39,7 +39,13 @@ fn ingest_and_features(c: &mut Criterion) {
     group.bench_function("1.1M requests", |b| {
         b.iter(|| {
             let sources = pipeline::sources(&input).unwrap();
-            pipeline::collect(&sources, &input.calendar, Some(detect::DEFAULT_SNAPSHOT)).unwrap()
+            pipeline::collect(
+                &sources,
+                &input.calendar,
+                Some(detect::DEFAULT_SNAPSHOT),
+                input.limits,
+            )
+            .unwrap()
         })
     });
     group.finish();

@@ -64,7 +64,9 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
     for line in crate::ingest::overlap_warnings(&sources.files) {
         eprintln!("warning: {line}");
     }
-    let usage = sources.usage_normalized(&input.calendar);
+    let usage = sources
+        .usage_normalized(&input.calendar)
+        .ok_or(AuditError::NoUsage)?;
 
     let models_frame = usage
         .clone()

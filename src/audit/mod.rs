@@ -262,7 +262,7 @@ pub(crate) fn load(
             bytes as f64 / 1e6
         ),
     );
-    let mut collected = pipeline::collect(&sources, &input.calendar, snapshot)?;
+    let mut collected = pipeline::collect(&sources, &input.calendar, snapshot, input.limits)?;
     for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
         summary.sha256 = hash;
     }
@@ -305,8 +305,9 @@ pub(crate) fn load(
             });
         }
     }
-    let primary_models = primary_models(&collected.days);
-    let (priced, unpriced) = features::price_days(std::mem::take(&mut collected.days), &prices);
+    let primary_models = primary_models(&collected.stats.days);
+    let (priced, unpriced) =
+        features::price_days(std::mem::take(&mut collected.stats.days), &prices);
     Ok(Loaded {
         collected,
         identities: sources.identities,
@@ -334,13 +335,13 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
     progress.stage("detecting", "agent-weeks, lenses");
     let weeks = features::build_agent_weeks(
         &loaded.priced,
-        &collected.sessions,
-        &collected.outputs,
+        &collected.stats.sessions,
+        &collected.stats.outputs,
         &settings.weights,
         input.calendar.week_start,
     );
     let evidence = detect::Evidence {
-        behavior: &collected.behavior,
+        behavior: &collected.stats.behavior,
         primary_models: &loaded.primary_models,
     };
     let detection = detect::run(&weeks, evidence, &settings.detect);

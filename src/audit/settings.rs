@@ -33,6 +33,9 @@ pub struct InputSettings {
     pub strict: bool,
     /// Shown instead of real paths in reports (the demo's embedded fixtures).
     pub display_names: Vec<(PathBuf, String)>,
+    /// How many keys (request ids, prompts) the heavy stage holds in memory before it writes
+    /// them to temporary files.
+    pub limits: crate::features::Limits,
 }
 
 /// Everything `audit` needs.

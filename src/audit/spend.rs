@@ -29,7 +29,7 @@ pub fn build(settings: &SpendSettings) -> Result<SpendReport, AuditError> {
     // Agent-weeks only settle each agent's team (identity map first, then the usage rows).
     let weeks = features::build_agent_weeks(
         &loaded.priced,
-        &loaded.collected.sessions,
+        &loaded.collected.stats.sessions,
         &[],
         &OutputWeights::default(),
         input.calendar.week_start,

@@ -91,6 +91,10 @@ pub struct InputArgs {
     /// Fail (exit 2) if any row is rejected.
     #[arg(long)]
     pub strict: bool,
+    /// Request ids and prompt keys held in memory before they go to temporary files (the
+    /// default, 8,388,608, is 64-128 MB); results do not depend on it.
+    #[arg(long, value_name = "N", hide = true)]
+    pub keys_in_memory: Option<usize>,
     #[command(flatten)]
     pub calendar: CalendarArgs,
 }
@@ -324,6 +328,11 @@ fn input_settings(args: InputArgs, defaults: &AuditDefaults) -> Result<InputSett
         quarantine: args.quarantine,
         strict: args.strict,
         display_names: Vec::new(),
+        limits: args
+            .keys_in_memory
+            .map_or_else(Default::default, |keys_in_memory| crate::features::Limits {
+                keys_in_memory,
+            }),
     })
 }
 

@@ -1,11 +1,8 @@
 //! Behaviour features: request-level fingerprints reduced to small aggregates per agent-week.
 //!
-//! The valid usage rows (only the five [`COLUMNS`] are read, and put on the calendar) are
-//! reduced in the lazy plan to integers: a hash of the agent's name and the week, the request
-//! count, the second, and u64 hashes of the prompt and the session. A callback sink hands those
-//! rows, batch by batch, to a fold in Rust that keeps, per agent-week, its active 10-minute
-//! bins, prompt keys and sessions, maps each name through the identity map once, and ends in
-//! one [`BehaviorWeek`] per agent-week:
+//! The usage fold ([`super::fold`]) keeps, per agent-week, an [`Activity`]: its active
+//! 10-minute bins and sessions, and counts of its prompts. It ends in one [`BehaviorWeek`] per
+//! agent-week:
 //! - **activity**: requests per 10-minute bin, folded to the hour of the week counted from the
 //!   leaderboard snapshot. It gives the hour-of-day profile (round-the-clock activity), the
 //!   share before the snapshot, and the index of dispersion of requests per active bin (a loop
@@ -21,14 +18,7 @@
 //! Rows that carry several requests (bucketed vendor exports) say nothing about timing within
 //! the bucket; an agent-week with such rows is marked `bucketed` and its cadence is not judged.
 
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-use polars::prelude::*;
-
-use crate::normalize::calendar::WEEK;
-use crate::schema;
 
 /// Seconds in a week.
 const WEEK_SECONDS: i64 = 7 * 86_400;
@@ -143,154 +133,69 @@ impl BehaviorWeek {
     }
 }
 
-/// The canonical usage columns the behaviour plan reads.
-pub const COLUMNS: [&str; 5] = [
-    schema::AGENT,
-    schema::TS,
-    schema::REQUESTS,
-    schema::PROMPT_HASH,
-    schema::SESSION_ID,
-];
-
-fn epoch_seconds() -> Expr {
-    col(schema::TS)
-        .cast(DataType::Int64)
-        .floor_div(lit(1_000_000i64))
-}
-
-fn requests() -> Expr {
-    col(schema::REQUESTS).cast(DataType::UInt64)
-}
-
-/// An agent-week as one u64, of the agent's name as the logs give it (before the identity
-/// map, which the fold applies once per name): the fold's index, which reads the name and the
-/// week only the first time it meets one.
-fn agent_week() -> Expr {
-    as_struct(vec![col(schema::AGENT), col(WEEK)])
-        .hash(0x51, 0x7e, 0x3a, 0x90)
-        .alias(AGENT_WEEK)
-}
-
-/// One row per usage row, everything the fold keys on reduced to integers in the plan: the
-/// agent-week, and u64 hashes of the prompt and the session (null where the row has none).
-/// Keys are only compared within one agent-week, so two prompts are merged by a collision with
-/// a chance of about n² / 2⁶⁵ for an agent-week of n prompts: 10⁻¹³ for 2,000.
-fn narrow(usage: LazyFrame) -> LazyFrame {
-    let keyed = |column: &str, seeds: [u64; 4]| {
-        when(col(column).is_not_null())
-            .then(col(column).hash(seeds[0], seeds[1], seeds[2], seeds[3]))
-            .otherwise(lit(NULL).cast(DataType::UInt64))
-    };
-    usage.select([
-        col(schema::AGENT),
-        col(WEEK).cast(DataType::Int32),
-        agent_week(),
-        requests().alias(schema::REQUESTS),
-        epoch_seconds().alias(SECONDS),
-        keyed(schema::PROMPT_HASH, [0x9e37, 0x79b9, 0x7f4a, 0x7c15]).alias(PROMPT_KEY),
-        keyed(schema::SESSION_ID, [0x5e55, 0x10, 0x4b, 0x1d]).alias(SESSION_KEY),
-    ])
-}
-
-const SECONDS: &str = "_seconds";
-const PROMPT_KEY: &str = "_prompt_key";
-const SESSION_KEY: &str = "_session_key";
-const AGENT_WEEK: &str = "_agent_week";
-
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
-
-/// Unsorted prompt keys an agent-week holds, at least, before it sorts them and drops repeats.
-/// Compacting when the unsorted tail reaches max(this, the sorted part) costs O(log n) per key
-/// and holds at most max(2d, d + 256) keys for d distinct prompts: a loop that repeats a few
-/// prompts all week holds a few hundred, not one per request.
-const COMPACT_AT: usize = 256;
-
-/// What the fold has seen of one agent-week, under one name as the logs give it. Everything is
-/// kept per agent-week, so that the maps stay small enough to be cheap to update, and so that
-/// two names of one agent can be merged exactly once the identity map has spoken.
-#[derive(Debug)]
-struct NameWeek {
-    name: String,
-    week: i32,
-    /// 10-minute bin → (requests, rows).
-    bins: Map<i64, (u64, u64)>,
-    /// Rows with a prompt hash.
-    prompted: u64,
-    /// Prompt keys, sorted and without repeats up to `sorted`, then as they came.
-    prompts: Vec<u64>,
-    sorted: usize,
-    /// Session key → its first and last second and its rows.
-    sessions: Map<u64, Session>,
-    /// Rows with a timestamp, and those exactly on the hour.
-    rows: u64,
-    rows_on_the_hour: u64,
-}
 
 /// One session's extent within an agent-week.
 #[derive(Debug, Clone, Copy)]
-struct Session {
+pub struct Session {
     first: i64,
     last: i64,
     rows: u64,
 }
 
-impl Session {
-    fn at(second: i64) -> Session {
-        Session {
-            first: second,
-            last: second,
-            rows: 1,
-        }
-    }
-
-    fn merge(&mut self, other: Session) {
-        self.first = self.first.min(other.first);
-        self.last = self.last.max(other.last);
-        self.rows += other.rows;
-    }
+/// What the fold has seen of one agent-week's requests: everything the fingerprints need, in
+/// maps bounded by the week (at most 1,008 bins) and its sessions. Distinct prompts are
+/// counted by the fold's spill and filled in before [`Activity::into_week`].
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// 10-minute bin → (requests, rows).
+    bins: Map<i64, (u64, u64)>,
+    /// Rows with a prompt hash, and the distinct hashes among them.
+    pub prompted: u64,
+    pub distinct_prompts: u64,
+    /// Session key → its first and last second and its rows.
+    pub sessions: Map<u64, Session>,
+    /// Rows with a timestamp, and those exactly on the hour.
+    pub rows: u64,
+    rows_on_the_hour: u64,
 }
 
-impl NameWeek {
-    fn new(name: String, week: i32) -> NameWeek {
-        NameWeek {
-            name,
-            week,
-            bins: Map::default(),
-            prompted: 0,
-            prompts: Vec::new(),
-            sorted: 0,
-            sessions: Map::default(),
-            rows: 0,
-            rows_on_the_hour: 0,
+/// Adds requests and rows to a bin's or an hour's sums. Requests saturate: a bucketed export
+/// can claim any count.
+fn add_counts(sums: &mut (u64, u64), requests: u64, rows: u64) {
+    sums.0 = sums.0.saturating_add(requests);
+    sums.1 += rows;
+}
+
+impl Activity {
+    /// One row at `second` standing for `requests` requests, in `session` if it names one.
+    pub fn add(&mut self, second: i64, requests: u64, session: Option<u64>) {
+        let bin = self.bins.entry(second.div_euclid(BIN_SECONDS)).or_default();
+        add_counts(bin, requests, 1);
+        self.rows += 1;
+        self.rows_on_the_hour += u64::from(second.rem_euclid(3_600) == 0);
+        if let Some(key) = session {
+            self.sessions
+                .entry(key)
+                .and_modify(|known| {
+                    known.first = known.first.min(second);
+                    known.last = known.last.max(second);
+                    known.rows += 1;
+                })
+                .or_insert(Session {
+                    first: second,
+                    last: second,
+                    rows: 1,
+                });
         }
     }
 
-    /// Sorts the prompt keys and drops repeats, so that they take the room of the distinct
-    /// prompts, not of the rows.
-    fn compact(&mut self) {
-        self.prompts.sort_unstable();
-        self.prompts.dedup();
-        self.sorted = self.prompts.len();
-    }
-
-    fn absorb(&mut self, other: NameWeek) {
-        for (bin, (count, rows)) in other.bins {
-            add_counts(self.bins.entry(bin).or_default(), count, rows);
-        }
-        self.prompted += other.prompted;
-        self.prompts.extend(other.prompts);
-        for (key, session) in other.sessions {
-            add_session(&mut self.sessions, key, session);
-        }
-        self.rows += other.rows;
-        self.rows_on_the_hour += other.rows_on_the_hour;
-    }
-
-    fn into_week(mut self, agent: String, snapshot: Snapshot) -> BehaviorWeek {
+    /// The agent-week's fingerprints, hours counted from `snapshot`.
+    pub fn into_week(self, agent: String, week_day: i32, snapshot: Snapshot) -> BehaviorWeek {
         let anchor_bin = snapshot.anchor_seconds().div_euclid(BIN_SECONDS);
         let bins_per_week = WEEK_SECONDS / BIN_SECONDS;
         let bins_per_hour = 3_600 / BIN_SECONDS;
-        let mut week = BehaviorWeek::new(agent, self.week);
+        let mut week = BehaviorWeek::new(agent, week_day);
         // Hour → requests and rows, to tell buckets from single requests. Sums saturate: a
         // bucketed export can claim any count, and its cadence is not judged anyway.
         let mut by_hour: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
@@ -308,9 +213,8 @@ impl NameWeek {
             week.hours.insert(hour, count);
             week.bucketed |= count > bin_rows;
         }
-        self.compact();
         week.prompted = self.prompted;
-        week.distinct_prompts = self.prompts.len() as u64;
+        week.distinct_prompts = self.distinct_prompts;
         let mut starts: Map<i64, u64> = Map::default();
         for session in self.sessions.values() {
             *starts
@@ -330,159 +234,13 @@ impl NameWeek {
     }
 }
 
-/// Adds requests and rows to a bin's or an hour's sums. Requests saturate: a bucketed export
-/// can claim any count.
-fn add_counts(sums: &mut (u64, u64), requests: u64, rows: u64) {
-    sums.0 = sums.0.saturating_add(requests);
-    sums.1 += rows;
-}
-
-/// Adds what is known of one session to an agent-week's sessions.
-fn add_session(sessions: &mut Map<u64, Session>, key: u64, session: Session) {
-    sessions
-        .entry(key)
-        .and_modify(|known| known.merge(session))
-        .or_insert(session);
-}
-
-/// The running state of the fold.
-#[derive(Debug, Default)]
-struct Accumulator {
-    /// Agent-week key → its slot in `weeks`.
-    index: Map<u64, usize>,
-    weeks: Vec<NameWeek>,
-    /// The last agent-week looked up: logs tend to come in runs of one agent.
-    last: Option<(u64, usize)>,
-}
-
-impl Accumulator {
-    /// Adds one batch of [`narrow`] rows. The first pass's checks have rejected rows without a
-    /// timestamp or an agent and filled missing request counts with 1, so the `None` arms below
-    /// are for library callers only.
-    fn add(&mut self, batch: &DataFrame) -> PolarsResult<()> {
-        let agent_weeks = batch.column(AGENT_WEEK)?.u64()?;
-        let requests = batch.column(schema::REQUESTS)?.u64()?;
-        let seconds = batch.column(SECONDS)?.i64()?;
-        let prompts = batch.column(PROMPT_KEY)?.u64()?;
-        let sessions = batch.column(SESSION_KEY)?.u64()?;
-        let names = batch.column(schema::AGENT)?.str()?;
-        let week_days = batch.column(WEEK)?.i32()?;
-        let rows = agent_weeks
-            .iter()
-            .zip(requests.iter())
-            .zip(seconds.iter())
-            .zip(prompts.iter().zip(sessions.iter()));
-        for (row, (((agent_week, requests), second), (prompt, session))) in rows.enumerate() {
-            let agent_week = agent_week.unwrap_or(0);
-            let slot = match self.last {
-                Some((key, slot)) if key == agent_week => slot,
-                _ => {
-                    let next = self.weeks.len();
-                    let slot = *self.index.entry(agent_week).or_insert(next);
-                    if slot == next {
-                        self.weeks.push(NameWeek::new(
-                            names.get(row).unwrap_or_default().to_string(),
-                            week_days.get(row).unwrap_or(0),
-                        ));
-                    }
-                    self.last = Some((agent_week, slot));
-                    slot
-                }
-            };
-            let week = &mut self.weeks[slot];
-            if let Some(prompt) = prompt {
-                week.prompted += 1;
-                week.prompts.push(prompt);
-                if week.prompts.len() - week.sorted >= COMPACT_AT.max(week.sorted) {
-                    week.compact();
-                }
-            }
-            let Some(second) = second else { continue };
-            let bin = week.bins.entry(second.div_euclid(BIN_SECONDS)).or_default();
-            add_counts(bin, requests.unwrap_or(0), 1);
-            week.rows += 1;
-            week.rows_on_the_hour += u64::from(second.rem_euclid(3_600) == 0);
-            if let Some(session) = session {
-                add_session(&mut week.sessions, session, Session::at(second));
-            }
-        }
-        Ok(())
-    }
-
-    /// The agent-weeks, under their canonical names, sorted by agent then week. Names the logs
-    /// spell differently for one agent are merged here, once per name rather than once per row.
-    fn finish(self, canonical: impl Fn(&str) -> String, snapshot: Snapshot) -> Vec<BehaviorWeek> {
-        let mut names: Map<String, String> = Map::default();
-        let mut merged: BTreeMap<(String, i32), NameWeek> = BTreeMap::new();
-        for week in self.weeks {
-            let agent = names
-                .entry(week.name.clone())
-                .or_insert_with(|| canonical(&week.name))
-                .clone();
-            match merged.entry((agent, week.week)) {
-                Entry::Vacant(slot) => {
-                    slot.insert(week);
-                }
-                Entry::Occupied(mut slot) => slot.get_mut().absorb(week),
-            }
-        }
-        merged
-            .into_iter()
-            .map(|((agent, _), week)| week.into_week(agent, snapshot))
-            .collect()
-    }
-}
-
-/// The behaviour features of one run: filled batch by batch while the plan from [`plan`]
-/// streams, read once it has run. The sink calls back one batch at a time; the mutex is there
-/// because a callback must be `Sync`, not for contention.
-#[derive(Debug)]
-pub struct Collector {
-    state: Arc<Mutex<Accumulator>>,
-    snapshot: Snapshot,
-}
-
-impl Collector {
-    /// The agent-weeks the plan streamed through, each name mapped by `canonical` (the
-    /// identity map), sorted by agent then week. Weeks outside the calendar window are dropped
-    /// by the caller's filter on the usage rows. Call it once the plan has been collected: a
-    /// plan that failed never gets here (its error ends the run).
-    pub fn finish(self, canonical: impl Fn(&str) -> String) -> Vec<BehaviorWeek> {
-        let state = std::mem::take(&mut *self.state.lock().expect("the behaviour fold panicked"));
-        state.finish(canonical, self.snapshot)
-    }
-}
-
-/// The behaviour plan: `usage` (agent names as the logs give them, on the calendar) reduced to
-/// integer keys in the lazy plan, then streamed into a fold in Rust, batch by batch, through a
-/// callback sink. Collect the plan (alone or with others), then call [`Collector::finish`].
-///
-/// The fold replaced three streaming group-bys (10-minute bins, prompts, session starts) and
-/// the identity join on every row: per row, one lookup of the agent-week (mostly the last
-/// one) and updates to its own small maps, where a group-by hashes into one table over every
-/// row (BENCHMARKS.md). Memory is an entry per active 10-minute bin and session and about one
-/// per distinct prompt (at most twice the distinct prompts, plus 256, per agent-week).
-pub fn plan(usage: LazyFrame, snapshot: Snapshot) -> PolarsResult<(LazyFrame, Collector)> {
-    let collector = Collector {
-        state: Default::default(),
-        snapshot,
-    };
-    let state = collector.state.clone();
-    let sink = narrow(usage).sink_batches(
-        PlanCallback::new(move |batch: DataFrame| {
-            let mut state = state.lock().expect("the behaviour fold panicked");
-            state.add(&batch)?;
-            Ok(false)
-        }),
-        false,
-        None,
-    )?;
-    Ok((sink, collector))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::fold::tests::fold_frame;
+    use crate::normalize::identities::IdentityMap;
+    use crate::schema;
+    use polars::prelude::*;
 
     #[test]
     fn snapshot_parses_weekday_and_time() {
@@ -512,7 +270,6 @@ mod tests {
         let frame = DataFrame::new_infer_height(vec![
             Column::from(ts),
             Column::new(schema::AGENT.into(), ["a", "a", "a"]),
-            Column::new(WEEK.into(), [0i32, 0, 0]),
             Column::new(schema::REQUESTS.into(), [1u64, 1, 1]),
             Column::new(schema::PROMPT_HASH.into(), [Some("p"), Some("p"), None]),
             Column::new(
@@ -524,9 +281,7 @@ mod tests {
         let chrono_time = chrono::DateTime::from_timestamp(friday, 0).unwrap();
         assert_eq!(chrono_time.format("%a %H:%M").to_string(), "Fri 16:00");
         let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
-        let (plan, collector) = plan(frame.lazy(), snapshot).unwrap();
-        plan.collect().unwrap();
-        let weeks = collector.finish(str::to_string);
+        let weeks = fold_frame(frame, &IdentityMap::default(), snapshot, usize::MAX).behavior;
         assert_eq!(weeks.len(), 1);
         let week = &weeks[0];
         assert_eq!(week.hours.get(&167), Some(&2));
@@ -555,7 +310,7 @@ mod tests {
                 ["lbl", "run", "lbl", "lbl", "run"],
             ))
             .unwrap();
-        let weeks = folded(frame, str::to_string);
+        let weeks = folded(frame, &IdentityMap::default());
         let week = &weeks[0];
         assert_eq!(week.sessions, 2);
         assert_eq!((week.session_rows, week.long_session_rows), (5, 3));
@@ -582,7 +337,6 @@ mod tests {
         DataFrame::new_infer_height(vec![
             Column::from(ts),
             Column::new(schema::AGENT.into(), agents),
-            Column::new(WEEK.into(), vec![0i32; n]),
             Column::new(schema::REQUESTS.into(), vec![1u64; n]),
             Column::new(schema::PROMPT_HASH.into(), prompts),
             Column::new(
@@ -593,11 +347,9 @@ mod tests {
         .unwrap()
     }
 
-    fn folded(frame: DataFrame, canonical: impl Fn(&str) -> String) -> Vec<BehaviorWeek> {
+    fn folded(frame: DataFrame, identities: &IdentityMap) -> Vec<BehaviorWeek> {
         let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
-        let (plan, collector) = plan(frame.lazy(), snapshot).unwrap();
-        plan.collect().unwrap();
-        collector.finish(canonical)
+        fold_frame(frame, identities, snapshot, usize::MAX).behavior
     }
 
     #[test]
@@ -609,13 +361,8 @@ mod tests {
             &[60, 120, 7_200],
             &[Some("p"), Some("p"), Some("q")],
         );
-        let weeks = folded(frame, |name| {
-            if name.starts_with("dana") || name == "Dana" {
-                "dana".to_string()
-            } else {
-                name.to_string()
-            }
-        });
+        let identities = IdentityMap::for_tests(&[("Dana", "dana"), ("dana@corp", "dana")]);
+        let weeks = folded(frame, &identities);
         assert_eq!(weeks.len(), 1);
         let week = &weeks[0];
         assert_eq!(week.agent, "dana");
@@ -640,7 +387,10 @@ mod tests {
             }
         }
         let prompt_refs: Vec<Option<&str>> = prompts.iter().map(|p| Some(p.as_str())).collect();
-        let interleaved = folded(rows(&agents, &seconds, &prompt_refs), str::to_string);
+        let interleaved = folded(
+            rows(&agents, &seconds, &prompt_refs),
+            &IdentityMap::default(),
+        );
         let order: Vec<usize> = (0..2 * n).step_by(2).chain((1..2 * n).step_by(2)).collect();
         let sorted = folded(
             rows(
@@ -648,46 +398,13 @@ mod tests {
                 &order.iter().map(|i| seconds[*i]).collect::<Vec<_>>(),
                 &order.iter().map(|i| prompt_refs[*i]).collect::<Vec<_>>(),
             ),
-            str::to_string,
+            &IdentityMap::default(),
         );
         assert_eq!(interleaved, sorted);
         assert_eq!(interleaved.len(), 2);
         for week in &interleaved {
             assert_eq!((week.prompted, week.distinct_prompts), (n as u64, 9_000));
             assert_eq!(week.requests(), n as u64);
-        }
-    }
-
-    #[test]
-    fn batches_fold_as_one_frame_does() {
-        // The sink hands the fold many batches, and the last agent-week and the unsorted
-        // prompt keys carry over from one to the next.
-        let n = 3_000usize;
-        let agents: Vec<&str> = (0..n).map(|i| ["a", "b"][(i / 7) % 2]).collect();
-        let seconds: Vec<i64> = (0..n).map(|i| i as i64 * 53).collect();
-        let prompts: Vec<String> = (0..n).map(|i| format!("p{}", i % 700)).collect();
-        let prompt_refs: Vec<Option<&str>> = prompts.iter().map(|p| Some(p.as_str())).collect();
-        let narrowed = narrow(rows(&agents, &seconds, &prompt_refs).lazy())
-            .collect()
-            .unwrap();
-        let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
-        let mut whole = Accumulator::default();
-        whole.add(&narrowed).unwrap();
-        let mut batched = Accumulator::default();
-        let mut offset = 0;
-        for size in [1, 6, 250, 1_000, 1_743] {
-            batched.add(&narrowed.slice(offset, size)).unwrap();
-            offset += size as i64;
-        }
-        assert_eq!(offset as usize, n);
-        let whole = whole.finish(str::to_string, snapshot);
-        assert_eq!(whole, batched.finish(str::to_string, snapshot));
-        assert_eq!(whole.len(), 2);
-        // Blocks of seven rows alternate between the agents, and a prompt returns every 700
-        // rows (a hundred blocks), always to the same agent.
-        for (week, agent) in whole.iter().zip(["a", "b"]) {
-            let rows = agents.iter().filter(|a| **a == agent).count() as u64;
-            assert_eq!((week.prompted, week.distinct_prompts), (rows, 350));
         }
     }
 }

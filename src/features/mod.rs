@@ -1,33 +1,116 @@
-//! Features: the lazy plan from normalized rows to a small aggregate, and the agent-week table
-//! built from it once collected.
+//! Features: the heavy stage, from canonical rows to the stats contract, and the finaliser
+//! from the stats contract to the agent-week table.
 //!
-//! The plan groups usage by (agent, local day, model, tier, session) plus the duplicate key:
-//! the grain fine enough to price exactly, count active days and distinct sessions, and still
-//! small (agents × days × sessions). A request seen more than once forms its own group and is
-//! collapsed with `max`; every other group is summed. All sums are integers (tokens,
-//! micro-dollars, micro-units of output), so they are exact and do not depend on row order:
-//! shuffled input gives the same bytes. Outputs are summed per (agent, week, kind).
+//! [`compute`] is the one entry point of the local path: two streaming passes over the checked
+//! inputs ([`compute`](compute::compute)), with the usage rows reduced by one fold in Rust
+//! ([`fold`]) and the keys that grow with requests held in bounded memory ([`spill`]). Its
+//! result is a [`Stats`]; [`price_days`] and [`build_agent_weeks`] finalise it into the
+//! agent-week table the lenses judge.
+//!
+//! # The stats contract (version [`STATS_VERSION`])
+//!
+//! The one seam between reading requests and judging agents. Every part is keyed by an agent
+//! (canonical, after the identity map) and a local day or week (day numbers since 1970-01-01
+//! in the audit's time zone; a week is named by its first day), and holds only what the
+//! finaliser needs:
+//!
+//! | part | key | columns |
+//! |---|---|---|
+//! | [`DayUsage`] | agent, day, model, tier | team (smallest named), kind (largest), tokens by class, the same for rows without a vendor cost (`unbilled`) and for trivial turns, billed micro-dollars, requests, trivial requests |
+//! | [`WeekSessions`] | agent, week | distinct session ids |
+//! | [`WeekOutputs`] | agent, week, kind | amount in millionths |
+//! | [`BehaviorWeek`] | agent, week | requests per hour from the snapshot, 10-minute bin counts and squares, bucketed flag, prompted and distinct prompts, sessions and most simultaneous starts, session rows, long-session rows, single-row sessions, rows, rows on the hour |
+//!
+//! Every number is an integer (tokens, micro-dollars, millionths of an output), so sums are
+//! exact and independent of row order. The contract is **mergeable by week**: the stats of
+//! disjoint sets of weeks (or of disjoint agents) are the concatenation of their parts
+//! ([`Stats::merge`]). Distinct counts (sessions, prompts) are exact only when one producer
+//! saw every row of an agent-week, so a producer shards by week or agent, never by row.
+//! Duplicate requests collapse within (agent, day, model, tier): a re-exported or streamed
+//! request keeps its timestamp, so its copies fall on one day.
 
 pub mod behavior;
+pub mod compute;
+pub mod fold;
 pub mod spend;
+pub mod spill;
 mod table;
 
 pub use behavior::{BehaviorWeek, Snapshot};
+pub use compute::{compute, Computed, Limits, Sources};
 pub use spend::{roll_up, spend_rows, SpendDim, SpendGroup, SpendRow};
 pub use table::{
     build_agent_weeks, price_days, AgentWeek, OutputWeights, PricedDay, UnpricedModel,
     UNASSIGNED_TEAM,
 };
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use polars::prelude::*;
 
-use crate::normalize::calendar::{Calendar, WeekStart, DAY, WEEK};
-use crate::normalize::dedup::KEY as DUPLICATE_KEY;
-use crate::normalize::identities::{AgentKind, KIND as AGENT_KIND};
+use crate::normalize::calendar::WEEK;
+use crate::normalize::identities::AgentKind;
 use crate::normalize::pricing::Tokens;
 use crate::schema;
+
+/// The version of the stats contract. Bump it when a part gains, loses or changes a column.
+pub const STATS_VERSION: u32 = 1;
+
+/// The stats contract: what the heavy stage hands to the finaliser.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// Sorted by (agent, day, model, tier).
+    pub days: Vec<DayUsage>,
+    /// Sorted by (agent, week).
+    pub sessions: Vec<WeekSessions>,
+    /// Sorted by (agent, week, kind).
+    pub outputs: Vec<WeekOutputs>,
+    /// Sorted by (agent, week); empty when the behaviour fingerprints were not computed.
+    pub behavior: Vec<BehaviorWeek>,
+}
+
+/// Two producers computed the same agent-week (or agent-day): their distinct counts cannot
+/// be merged exactly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the stats of {agent} for the week of day {week} come from two producers")]
+pub struct Overlap {
+    pub agent: String,
+    pub week: i32,
+}
+
+impl Stats {
+    /// The stats of both, when they cover disjoint agent-weeks (different weeks, or different
+    /// agents): the concatenation of their parts, sorted.
+    pub fn merge(mut self, other: Stats) -> Result<Stats, Overlap> {
+        let weeks: std::collections::BTreeSet<(&str, i32)> = self
+            .sessions
+            .iter()
+            .map(|s| (s.agent.as_str(), s.week))
+            .collect();
+        if let Some(s) = other
+            .sessions
+            .iter()
+            .find(|s| weeks.contains(&(s.agent.as_str(), s.week)))
+        {
+            return Err(Overlap {
+                agent: s.agent.clone(),
+                week: s.week,
+            });
+        }
+        self.days.extend(other.days);
+        self.days.sort_by(|a, b| {
+            (&a.agent, a.day, &a.model, &a.tier).cmp(&(&b.agent, b.day, &b.model, &b.tier))
+        });
+        self.sessions.extend(other.sessions);
+        self.sessions
+            .sort_by(|a, b| (&a.agent, a.week).cmp(&(&b.agent, b.week)));
+        self.outputs.extend(other.outputs);
+        self.outputs
+            .sort_by(|a, b| (&a.agent, a.week, &a.kind).cmp(&(&b.agent, b.week, &b.kind)));
+        self.behavior.extend(other.behavior);
+        self.behavior
+            .sort_by(|a, b| (&a.agent, a.week).cmp(&(&b.agent, b.week)));
+        Ok(self)
+    }
+}
 
 /// Usage summed per (agent, day, model, tier), before pricing.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,107 +156,6 @@ pub struct WeekOutputs {
     pub amount_micro: i64,
 }
 
-const SESSION_KEY: &str = "_session_key";
-const ROWS: &str = "_rows";
-const BILLED_MICRO: &str = "billed_micro";
-const TRIVIAL: &str = "trivial_";
-
-/// The summed columns of the usage aggregate.
-fn measures() -> Vec<(String, Expr)> {
-    let mut measures = vec![
-        (
-            schema::REQUESTS.to_string(),
-            col(schema::REQUESTS).cast(DataType::UInt64),
-        ),
-        (
-            BILLED_MICRO.to_string(),
-            (col(schema::COST_USD) * lit(1e6))
-                .round(0, RoundMode::HalfAwayFromZero)
-                .cast(DataType::Int64),
-        ),
-    ];
-    let trivial = col(schema::OUTPUT_TOKENS)
-        .cast(DataType::UInt64)
-        .lt_eq(col(schema::REQUESTS).cast(DataType::UInt64) * lit(TRIVIAL_OUTPUT_TOKENS));
-    measures.push((
-        format!("{TRIVIAL}{}", schema::REQUESTS),
-        when(trivial.clone())
-            .then(col(schema::REQUESTS).cast(DataType::UInt64))
-            .otherwise(lit(0u64)),
-    ));
-    for class in schema::TOKEN_CLASSES {
-        measures.push((class.to_string(), col(class).cast(DataType::UInt64)));
-        measures.push((
-            format!("{TRIVIAL}{class}"),
-            when(trivial.clone())
-                .then(col(class).cast(DataType::UInt64))
-                .otherwise(lit(0u64)),
-        ));
-        measures.push((
-            format!("unbilled_{class}"),
-            when(col(schema::COST_USD).is_null())
-                .then(col(class).cast(DataType::UInt64))
-                .otherwise(lit(0u64)),
-        ));
-    }
-    measures
-}
-
-/// The usage aggregate: one row per (agent, day, model, tier) for requests seen once, and one
-/// row per duplicated request, with the distinct sessions of each row as a list of hashes.
-pub fn usage_groups(usage: LazyFrame) -> LazyFrame {
-    let session_key = when(col(schema::SESSION_ID).is_null())
-        .then(lit(NULL).cast(DataType::UInt64))
-        .otherwise(col(schema::SESSION_ID).hash(0x5e55, 0x10, 0x4b, 0x1d))
-        .alias(SESSION_KEY);
-    let measures = measures();
-    // Team and kind follow from the agent; they are carried, not grouped on.
-    let mut aggs = vec![
-        len().cast(DataType::UInt64).alias(ROWS),
-        col(schema::TEAM).min(),
-        col(AGENT_KIND).max(),
-        col(SESSION_KEY).drop_nulls().unique().alias(SESSION_KEY),
-    ];
-    for (name, expr) in &measures {
-        aggs.push(expr.clone().sum().alias(format!("{name}_sum")));
-        aggs.push(expr.clone().max().alias(format!("{name}_max")));
-    }
-    // A duplicated request counts once, at its largest counts; everything else is summed.
-    let is_duplicate = col(DUPLICATE_KEY).is_not_null();
-    let mut keep = vec![
-        col(schema::AGENT),
-        col(DAY),
-        col(schema::MODEL),
-        col(schema::TIER),
-        col(schema::TEAM),
-        col(AGENT_KIND),
-        col(SESSION_KEY),
-        when(is_duplicate.clone())
-            .then(lit(1u64))
-            .otherwise(col(ROWS))
-            .alias(ROWS),
-    ];
-    for (name, _) in &measures {
-        keep.push(
-            when(is_duplicate.clone())
-                .then(col(format!("{name}_max")))
-                .otherwise(col(format!("{name}_sum")))
-                .alias(name.as_str()),
-        );
-    }
-    usage
-        .with_column(session_key)
-        .group_by([
-            col(schema::AGENT),
-            col(DAY),
-            col(schema::MODEL),
-            col(schema::TIER),
-            col(DUPLICATE_KEY),
-        ])
-        .agg(aggs)
-        .select(keep)
-}
-
 /// Outputs per agent-week and kind.
 pub fn output_weeks(outputs: LazyFrame) -> LazyFrame {
     outputs
@@ -185,105 +167,6 @@ pub fn output_weeks(outputs: LazyFrame) -> LazyFrame {
             .alias("amount_micro")])
 }
 
-/// The usage aggregate folded to days and weekly sessions, inside the calendar window.
-#[derive(Debug, Clone, Default)]
-pub struct UsageFold {
-    pub days: Vec<DayUsage>,
-    pub sessions: Vec<WeekSessions>,
-    /// Valid usage rows once duplicates are collapsed, window or not.
-    pub rows_deduplicated: u64,
-    /// Of those, the rows outside `--since/--until`.
-    pub rows_outside_window: u64,
-}
-
-/// Folds the collected usage aggregate into day-grain usage and weekly distinct sessions.
-pub fn fold_usage(frame: &DataFrame, calendar: &Calendar) -> PolarsResult<UsageFold> {
-    let agents = strings(frame, schema::AGENT)?;
-    let teams = strings(frame, schema::TEAM)?;
-    let kinds = strings(frame, AGENT_KIND)?;
-    let days = i64s(frame, DAY)?;
-    let models = strings(frame, schema::MODEL)?;
-    let tiers = strings(frame, schema::TIER)?;
-    let session_lists = frame.column(SESSION_KEY)?.list()?.clone();
-    let totals = tokens(frame, "")?;
-    let unbilled = tokens(frame, "unbilled_")?;
-    let trivial = tokens(frame, TRIVIAL)?;
-    let trivial_requests = u64s(frame, &format!("{TRIVIAL}{}", schema::REQUESTS))?;
-    let billed = i64s(frame, BILLED_MICRO)?;
-    let requests = u64s(frame, schema::REQUESTS)?;
-    let rows = u64s(frame, ROWS)?;
-
-    let mut fold = UsageFold::default();
-    let mut by_day: BTreeMap<(String, i32, String, String), DayUsage> = BTreeMap::new();
-    let mut sessions: BTreeMap<(String, i32), BTreeSet<u64>> = BTreeMap::new();
-    for i in 0..frame.height() {
-        fold.rows_deduplicated += rows[i];
-        let day = days[i] as i32;
-        if !calendar.contains(day) {
-            fold.rows_outside_window += rows[i];
-            continue;
-        }
-        let agent = agents[i].clone().unwrap_or_default();
-        let kind = kinds[i]
-            .as_deref()
-            .and_then(AgentKind::parse)
-            .unwrap_or(AgentKind::Human);
-        let model = models[i].clone().unwrap_or_default();
-        let tier = tiers[i].clone().unwrap_or_default();
-        let entry = by_day
-            .entry((agent.clone(), day, model.clone(), tier.clone()))
-            .or_insert_with(|| DayUsage {
-                agent: agent.clone(),
-                team: None,
-                kind,
-                day,
-                model,
-                tier,
-                tokens: Tokens::default(),
-                unbilled: Tokens::default(),
-                billed_micro: 0,
-                requests: 0,
-                trivial: Tokens::default(),
-                trivial_requests: 0,
-            });
-        entry.tokens.add(&totals[i]);
-        entry.trivial.add(&trivial[i]);
-        entry.trivial_requests += trivial_requests[i];
-        entry.unbilled.add(&unbilled[i]);
-        entry.billed_micro += billed[i];
-        entry.requests += requests[i];
-        entry.kind = entry.kind.max(kind);
-        // The smallest team name, so the choice does not depend on row order.
-        if let Some(team) = &teams[i] {
-            if entry.team.as_ref().is_none_or(|t| team < t) {
-                entry.team = Some(team.clone());
-            }
-        }
-        if let Some(list) = session_lists.get_as_series(i) {
-            let keys = sessions
-                .entry((agent, week_of_day(day, calendar.week_start)))
-                .or_default();
-            keys.extend(list.u64()?.iter().flatten());
-        }
-    }
-    fold.days = by_day.into_values().collect();
-    fold.sessions = sessions
-        .into_iter()
-        .map(|((agent, week), keys)| WeekSessions {
-            agent,
-            week,
-            sessions: keys.len() as u64,
-        })
-        .collect();
-    Ok(fold)
-}
-
-/// The day number of the first day of `day`'s week.
-fn week_of_day(day: i32, week_start: WeekStart) -> i32 {
-    use crate::normalize::calendar::{from_day_number, to_day_number};
-    to_day_number(week_start.week_of(from_day_number(day)))
-}
-
 fn strings(frame: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     Ok(frame
         .column(name)?
@@ -291,16 +174,6 @@ fn strings(frame: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
         .str()?
         .iter()
         .map(|v| v.map(String::from))
-        .collect())
-}
-
-fn u64s(frame: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
-    Ok(frame
-        .column(name)?
-        .cast(&DataType::UInt64)?
-        .u64()?
-        .iter()
-        .map(|v| v.unwrap_or(0))
         .collect())
 }
 
@@ -314,31 +187,20 @@ fn i64s(frame: &DataFrame, name: &str) -> PolarsResult<Vec<i64>> {
         .collect())
 }
 
-fn tokens(frame: &DataFrame, prefix: &str) -> PolarsResult<Vec<Tokens>> {
-    let [input, output, cache_read, cache_write] =
-        schema::TOKEN_CLASSES.map(|class| u64s(frame, &format!("{prefix}{class}")));
-    let (input, output, cache_read, cache_write) = (input?, output?, cache_read?, cache_write?);
-    Ok((0..frame.height())
-        .map(|i| Tokens {
-            input: input[i],
-            output: output[i],
-            cache_read: cache_read[i],
-            cache_write: cache_write[i],
-        })
-        .collect())
-}
-
+/// The collected output aggregate, sorted by (agent, week, kind).
 pub fn read_outputs(frame: &DataFrame) -> PolarsResult<Vec<WeekOutputs>> {
     let agents = strings(frame, schema::AGENT)?;
     let weeks = i64s(frame, WEEK)?;
     let kinds = strings(frame, schema::KIND)?;
     let amounts = i64s(frame, "amount_micro")?;
-    Ok((0..frame.height())
+    let mut outputs: Vec<WeekOutputs> = (0..frame.height())
         .map(|i| WeekOutputs {
             agent: agents[i].clone().unwrap_or_default(),
             week: weeks[i] as i32,
             kind: kinds[i].clone().unwrap_or_default(),
             amount_micro: amounts[i],
         })
-        .collect())
+        .collect();
+    outputs.sort_by(|a, b| (&a.agent, a.week, &a.kind).cmp(&(&b.agent, b.week, &b.kind)));
+    Ok(outputs)
 }

@@ -9,10 +9,9 @@
 //! key are kept as they are.
 //!
 //! The audit does not collapse every request through one big group-by (4.6 GB for 10M requests):
-//! [`request_hashes`] and [`duplicated`] first find the few ids seen more than once, and
-//! [`mark_duplicates`] tags only those rows, which the features aggregate then collapses with
-//! `max` while every other row streams straight into sums. [`usage`] collapses row by row, for
-//! `tokenaudit ingest`, which writes rows.
+//! [`request_hashes`] feeds the features stage's first pass, which finds the few ids seen more
+//! than once, and the usage fold collapses only those while every other row streams straight
+//! into sums. [`usage`] collapses row by row, for `tokenaudit ingest`, which writes rows.
 
 use polars::prelude::*;
 
@@ -22,8 +21,13 @@ use crate::schema;
 /// The hash of a duplicated request's id; null on rows whose request appears once.
 pub const KEY: &str = "_dedup_key";
 
+/// The hash of a request id (or an output's ref): the key duplicates are found by.
+pub fn request_key(column: Expr) -> Expr {
+    column.hash(0x7a11, 0x0d17, 0x70c3, 0x4a5e)
+}
+
 fn key_hash(column: &str) -> Expr {
-    col(column).hash(0x7a11, 0x0d17, 0x70c3, 0x4a5e).alias(KEY)
+    request_key(col(column)).alias(KEY)
 }
 
 /// The hash of every non-null `request_id` of `ids` (a frame with only that column). Reading
@@ -32,31 +36,6 @@ fn key_hash(column: &str) -> Expr {
 pub fn request_hashes(ids: LazyFrame) -> LazyFrame {
     ids.filter(col(schema::REQUEST_ID).is_not_null())
         .select([key_hash(schema::REQUEST_ID)])
-}
-
-/// The hashes that occur more than once, as a column for [`mark_duplicates`]. Sorting a flat
-/// vector of u64 needs 8 bytes a request, where a hash group-by needs several times that.
-pub fn duplicated(hashes: &Series) -> PolarsResult<Series> {
-    let mut values: Vec<u64> = hashes.u64()?.iter().flatten().collect();
-    values.sort_unstable();
-    let mut duplicated: Vec<u64> = values
-        .windows(2)
-        .filter(|pair| pair[0] == pair[1])
-        .map(|pair| pair[0])
-        .collect();
-    duplicated.dedup();
-    Ok(Series::new(KEY.into(), duplicated))
-}
-
-/// Adds [`KEY`]: the id hash on rows whose request is in `duplicates`, null elsewhere.
-pub fn mark_duplicates(frame: LazyFrame, duplicates: Series) -> LazyFrame {
-    let hash = col(schema::REQUEST_ID).hash(0x7a11, 0x0d17, 0x70c3, 0x4a5e);
-    frame.with_column(
-        when(hash.clone().is_in(lit(duplicates).implode(false), false))
-            .then(hash)
-            .otherwise(lit(NULL).cast(DataType::UInt64))
-            .alias(KEY),
-    )
 }
 
 /// Usage rows, one per `request_id`.

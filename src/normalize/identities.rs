@@ -207,6 +207,27 @@ impl IdentityMap {
         self.by_alias.is_empty()
     }
 
+    /// A map of (alias, agent) pairs, for tests elsewhere in the crate.
+    #[cfg(test)]
+    pub(crate) fn for_tests(pairs: &[(&str, &str)]) -> IdentityMap {
+        let rows = pairs
+            .iter()
+            .enumerate()
+            .map(|(row, (alias, agent))| {
+                (
+                    row + 1,
+                    alias.to_string(),
+                    Identity {
+                        agent: agent.to_string(),
+                        team: None,
+                        kind: AgentKind::Human,
+                    },
+                )
+            })
+            .collect();
+        IdentityMap::from_rows(Path::new("identities.csv"), rows).expect("no conflicts")
+    }
+
     fn frame(&self) -> LazyFrame {
         let keys: Vec<&str> = self.by_alias.keys().map(String::as_str).collect();
         let agents: Vec<&str> = self.by_alias.values().map(|i| i.agent.as_str()).collect();

@@ -1,0 +1,650 @@
+//! The usage fold: every valid usage row, reduced in one streaming pass to the stats contract's
+//! usage parts (day-grain sums, weekly sessions, behaviour fingerprints).
+//!
+//! The lazy plan ([`narrow`]) reduces each row to integers: a hash of its group (agent name as
+//! the logs give it, local day, model, tier, team), the duplicate mark, the token counts, the
+//! billed micro-dollars, the second, and u64 hashes of the prompt and the session. A callback
+//! sink hands those rows, batch by batch, to [`Fold`], which reads a group's strings only the
+//! first time it meets it, maps the name through the identity map then, and from there on
+//! updates integers:
+//! - **day usage** per (agent, local day, model, tier): sums of tokens, requests, trivial turns,
+//!   unpriced tokens and billed cost. A request seen more than once (its id hash is in the
+//!   duplicates from the first pass) counts once per day group, at the largest counts of its
+//!   copies; every other row is summed.
+//! - **agent-week activity** ([`super::behavior::Activity`]): 10-minute bins, sessions, prompt
+//!   counts, timestamps on the hour. Duplicates are not collapsed here: fingerprints count what
+//!   the logs show.
+//!
+//! Distinct prompts go to a [`Spill`], so that memory is bounded by the agent-weeks (bins and
+//! sessions) and the spill's budget, not by the requests. Rows outside `--since/--until` are
+//! counted and otherwise left out. Every sum is an integer and every choice (the smallest team,
+//! the largest kind) is independent of row order, so shuffled input gives the same stats.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use super::behavior::{Activity, BehaviorWeek, Snapshot};
+use super::spill::Spill;
+use super::{DayUsage, WeekSessions, TRIVIAL_OUTPUT_TOKENS};
+use crate::normalize::calendar::{Calendar, DAY};
+use crate::normalize::dedup::request_key;
+use crate::normalize::identities::{AgentKind, IdentityMap};
+use crate::normalize::pricing::Tokens;
+use crate::schema;
+
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+const GROUP: &str = "_group";
+const DUPLICATE: &str = "_duplicate";
+const BILLED: &str = "_billed_micro";
+const SECONDS: &str = "_seconds";
+const PROMPT_KEY: &str = "_prompt_key";
+const SESSION_KEY: &str = "_session_key";
+
+/// The canonical usage columns the fold reads.
+pub const COLUMNS: [&str; 13] = [
+    schema::TS,
+    schema::AGENT,
+    schema::MODEL,
+    schema::TIER,
+    schema::TEAM,
+    schema::INPUT_TOKENS,
+    schema::OUTPUT_TOKENS,
+    schema::CACHE_READ_TOKENS,
+    schema::CACHE_WRITE_TOKENS,
+    schema::REQUESTS,
+    schema::COST_USD,
+    schema::SESSION_ID,
+    schema::PROMPT_HASH,
+];
+
+const SESSION_SEEDS: [u64; 4] = [0x5e55, 0x10, 0x4b, 0x1d];
+const PROMPT_SEEDS: [u64; 4] = [0x9e37, 0x79b9, 0x7f4a, 0x7c15];
+const GROUP_SEEDS: [u64; 4] = [0x6a09, 0xe667, 0xbb67, 0xae85];
+
+/// The hash of a text column, null where the column is null.
+fn keyed(column: &str, seeds: [u64; 4]) -> Expr {
+    when(col(column).is_not_null())
+        .then(col(column).hash(seeds[0], seeds[1], seeds[2], seeds[3]))
+        .otherwise(lit(NULL).cast(DataType::UInt64))
+}
+
+/// One integer row per usage row. `usage` has [`COLUMNS`], `request_id` when any input has
+/// one, and [`DAY`]; `duplicates` are the hashes of the request ids seen more than once.
+///
+/// Keys are compared only within their scope (a group, an agent-week, a day), so two are merged
+/// by a hash collision with a chance of about n² / 2⁶⁵ for n keys in one scope: 10⁻¹³ for the
+/// 2,000 prompts of an agent-week.
+pub fn narrow(usage: LazyFrame, duplicates: Option<Series>) -> LazyFrame {
+    let group = as_struct(vec![
+        col(schema::AGENT),
+        col(DAY),
+        col(schema::MODEL),
+        col(schema::TIER),
+        col(schema::TEAM),
+    ])
+    .hash(
+        GROUP_SEEDS[0],
+        GROUP_SEEDS[1],
+        GROUP_SEEDS[2],
+        GROUP_SEEDS[3],
+    );
+    let duplicate = match duplicates {
+        Some(duplicates) if !duplicates.is_empty() => {
+            let key = request_key(col(schema::REQUEST_ID));
+            when(key.clone().is_in(lit(duplicates).implode(false), false))
+                .then(key)
+                .otherwise(lit(NULL).cast(DataType::UInt64))
+        }
+        _ => lit(NULL).cast(DataType::UInt64),
+    };
+    let mut columns = vec![
+        group.alias(GROUP),
+        col(schema::AGENT),
+        col(schema::MODEL),
+        col(schema::TIER),
+        col(schema::TEAM),
+        col(DAY).cast(DataType::Int32),
+        duplicate.alias(DUPLICATE),
+        col(schema::REQUESTS).cast(DataType::UInt64),
+        (col(schema::COST_USD) * lit(1e6))
+            .round(0, RoundMode::HalfAwayFromZero)
+            .cast(DataType::Int64)
+            .alias(BILLED),
+        col(schema::TS)
+            .cast(DataType::Int64)
+            .floor_div(lit(1_000_000i64))
+            .alias(SECONDS),
+        keyed(schema::PROMPT_HASH, PROMPT_SEEDS).alias(PROMPT_KEY),
+        keyed(schema::SESSION_ID, SESSION_SEEDS).alias(SESSION_KEY),
+    ];
+    for class in schema::TOKEN_CLASSES {
+        columns.push(col(class).cast(DataType::UInt64));
+    }
+    usage.select(columns)
+}
+
+/// What one row of a duplicated request adds, kept at the largest of its copies.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counted {
+    tokens: Tokens,
+    trivial: Tokens,
+    unbilled: Tokens,
+    billed_micro: Option<i64>,
+    requests: u64,
+    trivial_requests: u64,
+}
+
+impl Counted {
+    fn of(tokens: Tokens, requests: u64, billed_micro: Option<i64>) -> Counted {
+        let trivial = tokens.output <= requests * TRIVIAL_OUTPUT_TOKENS;
+        Counted {
+            tokens,
+            trivial: if trivial { tokens } else { Tokens::default() },
+            unbilled: if billed_micro.is_none() {
+                tokens
+            } else {
+                Tokens::default()
+            },
+            billed_micro,
+            requests,
+            trivial_requests: if trivial { requests } else { 0 },
+        }
+    }
+
+    fn max(&mut self, other: &Counted) {
+        let max = |a: &mut Tokens, b: &Tokens| {
+            a.input = a.input.max(b.input);
+            a.output = a.output.max(b.output);
+            a.cache_read = a.cache_read.max(b.cache_read);
+            a.cache_write = a.cache_write.max(b.cache_write);
+        };
+        max(&mut self.tokens, &other.tokens);
+        max(&mut self.trivial, &other.trivial);
+        max(&mut self.unbilled, &other.unbilled);
+        self.billed_micro = match (self.billed_micro, other.billed_micro) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.requests = self.requests.max(other.requests);
+        self.trivial_requests = self.trivial_requests.max(other.trivial_requests);
+    }
+
+    fn add_to(&self, day: &mut DayUsage) {
+        day.tokens.add(&self.tokens);
+        day.trivial.add(&self.trivial);
+        day.unbilled.add(&self.unbilled);
+        day.billed_micro += self.billed_micro.unwrap_or(0);
+        day.requests += self.requests;
+        day.trivial_requests += self.trivial_requests;
+    }
+}
+
+/// Where a raw group's rows go.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    day: u32,
+    week: u32,
+    in_window: bool,
+}
+
+/// The usage stats of one run, and the accounting of the rows behind them.
+#[derive(Debug, Default)]
+pub struct Folded {
+    pub days: Vec<DayUsage>,
+    pub sessions: Vec<WeekSessions>,
+    pub behavior: Vec<BehaviorWeek>,
+    /// Valid usage rows once duplicates are collapsed, window or not.
+    pub rows_deduplicated: u64,
+    /// Of those, the rows outside `--since/--until`.
+    pub rows_outside_window: u64,
+    /// Prompt keys written to disk because they did not fit the budget.
+    pub keys_spilled: u64,
+}
+
+/// The running state of the fold.
+#[derive(Debug)]
+pub struct Fold {
+    calendar: Calendar,
+    identities: IdentityMap,
+    snapshot: Option<Snapshot>,
+    groups: Map<u64, Slot>,
+    last: Option<(u64, Slot)>,
+    days: Vec<DayUsage>,
+    day_index: Map<(String, i32, String, String), u32>,
+    weeks: Vec<(String, i32, Activity)>,
+    week_index: Map<(String, i32), u32>,
+    /// (day slot, request hash) → the largest counts of its copies.
+    duplicates: Map<(u32, u64), Counted>,
+    prompts: Spill<(u32, u64)>,
+    rows_deduplicated: u64,
+    rows_outside_window: u64,
+}
+
+impl Fold {
+    pub fn new(
+        calendar: &Calendar,
+        identities: &IdentityMap,
+        snapshot: Option<Snapshot>,
+        keys_in_memory: usize,
+    ) -> Fold {
+        Fold {
+            calendar: calendar.clone(),
+            identities: identities.clone(),
+            snapshot,
+            groups: Map::default(),
+            last: None,
+            days: Vec::new(),
+            day_index: Map::default(),
+            weeks: Vec::new(),
+            week_index: Map::default(),
+            duplicates: Map::default(),
+            prompts: Spill::distinct(keys_in_memory),
+            rows_deduplicated: 0,
+            rows_outside_window: 0,
+        }
+    }
+
+    /// The slot of a group met for the first time: its strings read, its name mapped.
+    fn open(&mut self, batch: &Batch, row: usize) -> Slot {
+        let name = batch.agents.get(row).unwrap_or_default();
+        let day = batch.days.get(row).unwrap_or(0);
+        let model = batch.models.get(row).unwrap_or_default().to_string();
+        let tier = batch.tiers.get(row).unwrap_or_default().to_string();
+        let row_team = batch.teams.get(row);
+        let identity = self.identities.resolve(name);
+        let agent = self.identities.canonical(name);
+        let team = identity
+            .and_then(|i| i.team.clone())
+            .or_else(|| row_team.map(String::from));
+        let kind = identity.map_or(AgentKind::Human, |i| i.kind);
+        let week = crate::normalize::calendar::to_day_number(
+            self.calendar
+                .week_start
+                .week_of(crate::normalize::calendar::from_day_number(day)),
+        );
+        let next = self.days.len() as u32;
+        let day_slot = *self
+            .day_index
+            .entry((agent.clone(), day, model.clone(), tier.clone()))
+            .or_insert(next);
+        if day_slot == next {
+            self.days.push(DayUsage {
+                agent: agent.clone(),
+                team: None,
+                kind,
+                day,
+                model,
+                tier,
+                tokens: Tokens::default(),
+                unbilled: Tokens::default(),
+                billed_micro: 0,
+                requests: 0,
+                trivial: Tokens::default(),
+                trivial_requests: 0,
+            });
+        }
+        let entry = &mut self.days[day_slot as usize];
+        entry.kind = entry.kind.max(kind);
+        // The smallest team name, so the choice does not depend on row order.
+        if let Some(team) = team {
+            if entry.team.as_ref().is_none_or(|t| &team < t) {
+                entry.team = Some(team);
+            }
+        }
+        let next = self.weeks.len() as u32;
+        let week_slot = *self.week_index.entry((agent.clone(), week)).or_insert(next);
+        if week_slot == next {
+            self.weeks.push((agent, week, Activity::default()));
+        }
+        Slot {
+            day: day_slot,
+            week: week_slot,
+            in_window: self.calendar.contains(day),
+        }
+    }
+
+    /// Adds one batch of [`narrow`] rows. The first pass's checks rejected rows without a
+    /// timestamp, an agent or a model, and filled missing counts, so the defaults below are for
+    /// library callers only.
+    pub fn add(&mut self, frame: &DataFrame) -> PolarsResult<()> {
+        let batch = Batch::of(frame)?;
+        let tokens = |row: usize| Tokens {
+            input: batch.tokens[0][row].unwrap_or(0),
+            output: batch.tokens[1][row].unwrap_or(0),
+            cache_read: batch.tokens[2][row].unwrap_or(0),
+            cache_write: batch.tokens[3][row].unwrap_or(0),
+        };
+        for row in 0..frame.height() {
+            let group = batch.groups[row].unwrap_or(0);
+            let slot = match self.last {
+                Some((key, slot)) if key == group => slot,
+                _ => {
+                    let slot = match self.groups.get(&group) {
+                        Some(slot) => *slot,
+                        None => {
+                            let slot = self.open(&batch, row);
+                            self.groups.insert(group, slot);
+                            slot
+                        }
+                    };
+                    self.last = Some((group, slot));
+                    slot
+                }
+            };
+            let requests = batch.requests[row].unwrap_or(0);
+            let counted = Counted::of(tokens(row), requests, batch.billed[row]);
+            match batch.duplicates[row] {
+                Some(key) => {
+                    self.duplicates
+                        .entry((slot.day, key))
+                        .and_modify(|known| known.max(&counted))
+                        .or_insert(counted);
+                }
+                None => {
+                    self.rows_deduplicated += 1;
+                    if slot.in_window {
+                        counted.add_to(&mut self.days[slot.day as usize]);
+                    } else {
+                        self.rows_outside_window += 1;
+                    }
+                }
+            }
+            if !slot.in_window {
+                continue;
+            }
+            let activity = &mut self.weeks[slot.week as usize].2;
+            if let Some(prompt) = batch.prompts[row] {
+                activity.prompted += 1;
+                if self.snapshot.is_some() {
+                    self.prompts.push((slot.week, prompt))?;
+                }
+            }
+            if let Some(second) = batch.seconds[row] {
+                activity.add(second, requests, batch.sessions[row]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The usage stats, sorted: days by (agent, day, model, tier), weeks by (agent, week).
+    pub fn finish(mut self) -> PolarsResult<Folded> {
+        let mut folded = Folded {
+            rows_deduplicated: self.rows_deduplicated,
+            rows_outside_window: self.rows_outside_window,
+            ..Folded::default()
+        };
+        // A duplicated request counts once per day group, at the largest counts of its copies.
+        for ((day, _), counted) in std::mem::take(&mut self.duplicates) {
+            let entry = &mut self.days[day as usize];
+            folded.rows_deduplicated += 1;
+            if self.calendar.contains(entry.day) {
+                counted.add_to(entry);
+            } else {
+                folded.rows_outside_window += 1;
+            }
+        }
+        folded.keys_spilled = self.prompts.spilled;
+        let mut distinct = vec![0u64; self.weeks.len()];
+        self.prompts.finish(|run| {
+            for (week, _) in run {
+                distinct[*week as usize] += 1;
+            }
+        })?;
+        let calendar = &self.calendar;
+        let mut days: Vec<DayUsage> = self
+            .days
+            .into_iter()
+            .filter(|d| calendar.contains(d.day))
+            .collect();
+        days.sort_by(|a, b| {
+            (&a.agent, a.day, &a.model, &a.tier).cmp(&(&b.agent, b.day, &b.model, &b.tier))
+        });
+        folded.days = days;
+        let mut weeks: BTreeMap<(String, i32), Activity> = BTreeMap::new();
+        for ((agent, week, activity), prompts) in self.weeks.into_iter().zip(distinct) {
+            // Weeks met only outside the window.
+            if activity.rows == 0 {
+                continue;
+            }
+            let mut activity = activity;
+            activity.distinct_prompts = prompts;
+            weeks.insert((agent, week), activity);
+        }
+        for ((agent, week), activity) in weeks {
+            folded.sessions.push(WeekSessions {
+                agent: agent.clone(),
+                week,
+                sessions: activity.sessions.len() as u64,
+            });
+            if let Some(snapshot) = self.snapshot {
+                folded
+                    .behavior
+                    .push(activity.into_week(agent, week, snapshot));
+            }
+        }
+        Ok(folded)
+    }
+}
+
+/// A batch's columns: the strings as they are (read once per group), the numbers copied out
+/// (indexing a chunked array row by row looks up its chunk every time).
+struct Batch<'a> {
+    agents: &'a StringChunked,
+    models: &'a StringChunked,
+    tiers: &'a StringChunked,
+    teams: &'a StringChunked,
+    days: &'a Int32Chunked,
+    groups: Vec<Option<u64>>,
+    duplicates: Vec<Option<u64>>,
+    requests: Vec<Option<u64>>,
+    billed: Vec<Option<i64>>,
+    seconds: Vec<Option<i64>>,
+    prompts: Vec<Option<u64>>,
+    sessions: Vec<Option<u64>>,
+    tokens: [Vec<Option<u64>>; 4],
+}
+
+impl<'a> Batch<'a> {
+    fn of(frame: &'a DataFrame) -> PolarsResult<Batch<'a>> {
+        let u64s = |name: &str| -> PolarsResult<Vec<Option<u64>>> {
+            Ok(frame.column(name)?.u64()?.iter().collect())
+        };
+        let i64s = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
+            Ok(frame.column(name)?.i64()?.iter().collect())
+        };
+        let [input, output, cache_read, cache_write] = schema::TOKEN_CLASSES.map(u64s);
+        Ok(Batch {
+            agents: frame.column(schema::AGENT)?.str()?,
+            models: frame.column(schema::MODEL)?.str()?,
+            tiers: frame.column(schema::TIER)?.str()?,
+            teams: frame.column(schema::TEAM)?.str()?,
+            days: frame.column(DAY)?.i32()?,
+            groups: u64s(GROUP)?,
+            duplicates: u64s(DUPLICATE)?,
+            requests: u64s(schema::REQUESTS)?,
+            billed: i64s(BILLED)?,
+            seconds: i64s(SECONDS)?,
+            prompts: u64s(PROMPT_KEY)?,
+            sessions: u64s(SESSION_KEY)?,
+            tokens: [input?, output?, cache_read?, cache_write?],
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::normalize::calendar;
+
+    /// `frame` (at least `ts`, `agent`) with the fold's other columns filled with defaults.
+    pub(crate) fn usage_frame(frame: DataFrame) -> LazyFrame {
+        let mut lazy = frame.lazy();
+        let present = lazy.collect_schema().unwrap();
+        let defaults: Vec<(&str, Expr)> = vec![
+            (schema::MODEL, lit("m")),
+            (schema::TIER, lit("estimated")),
+            (schema::TEAM, lit(NULL).cast(DataType::String)),
+            (schema::INPUT_TOKENS, lit(10u64)),
+            (schema::OUTPUT_TOKENS, lit(500u64)),
+            (schema::CACHE_READ_TOKENS, lit(0u64)),
+            (schema::CACHE_WRITE_TOKENS, lit(0u64)),
+            (schema::REQUESTS, lit(1u32)),
+            (schema::COST_USD, lit(NULL).cast(DataType::Float64)),
+            (schema::SESSION_ID, lit(NULL).cast(DataType::String)),
+            (schema::PROMPT_HASH, lit(NULL).cast(DataType::String)),
+            (schema::REQUEST_ID, lit(NULL).cast(DataType::String)),
+        ];
+        for (name, value) in defaults {
+            if present.get(name).is_none() {
+                lazy = lazy.with_column(value.alias(name));
+            }
+        }
+        calendar::apply(lazy, &Calendar::default())
+    }
+
+    /// Folds `frame` (see [`usage_frame`]) in one batch, without duplicates.
+    pub(crate) fn fold_frame(
+        frame: DataFrame,
+        identities: &IdentityMap,
+        snapshot: Snapshot,
+        keys_in_memory: usize,
+    ) -> Folded {
+        let narrowed = narrow(usage_frame(frame), None).collect().unwrap();
+        let mut fold = Fold::new(
+            &Calendar::default(),
+            identities,
+            Some(snapshot),
+            keys_in_memory,
+        );
+        fold.add(&narrowed).unwrap();
+        fold.finish().unwrap()
+    }
+
+    fn seconds_frame(agents: &[&str], seconds: &[i64], prompts: &[String]) -> DataFrame {
+        let ts = Series::new(
+            schema::TS.into(),
+            seconds
+                .iter()
+                .map(|s| (1_789_747_200 + s) * 1_000_000)
+                .collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+        .unwrap();
+        DataFrame::new_infer_height(vec![
+            Column::from(ts),
+            Column::new(schema::AGENT.into(), agents),
+            Column::new(schema::PROMPT_HASH.into(), prompts),
+            Column::new(
+                schema::SESSION_ID.into(),
+                (0..agents.len())
+                    .map(|i| format!("s{}", i % 40))
+                    .collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn batches_and_a_small_key_budget_fold_as_one_frame_does() {
+        // The sink hands the fold many batches; the last group and the prompt keys carry over
+        // from one to the next, and a budget of 50 keys sends the prompts through the disk.
+        let n = 3_000usize;
+        let agents: Vec<&str> = (0..n).map(|i| ["a", "b"][(i / 7) % 2]).collect();
+        let seconds: Vec<i64> = (0..n).map(|i| i as i64 * 53).collect();
+        let prompts: Vec<String> = (0..n).map(|i| format!("p{}", i % 700)).collect();
+        let narrowed = narrow(
+            usage_frame(seconds_frame(&agents, &seconds, &prompts)),
+            None,
+        )
+        .collect()
+        .unwrap();
+        let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
+        let fold = |keys: usize| {
+            Fold::new(
+                &Calendar::default(),
+                &IdentityMap::default(),
+                Some(snapshot),
+                keys,
+            )
+        };
+        let mut whole = fold(usize::MAX);
+        whole.add(&narrowed).unwrap();
+        let mut batched = fold(50);
+        let mut offset = 0;
+        for size in [1, 6, 250, 1_000, 1_743] {
+            batched.add(&narrowed.slice(offset, size)).unwrap();
+            offset += size as i64;
+        }
+        assert_eq!(offset as usize, n);
+        let whole = whole.finish().unwrap();
+        let batched = batched.finish().unwrap();
+        assert_eq!(whole.keys_spilled, 0);
+        assert!(batched.keys_spilled > 0);
+        assert_eq!(whole.behavior, batched.behavior);
+        assert_eq!(whole.days, batched.days);
+        assert_eq!(whole.sessions, batched.sessions);
+        assert_eq!(whole.behavior.len(), 2);
+        // Blocks of seven rows alternate between the agents, and a prompt returns every 700
+        // rows (a hundred blocks), always to the same agent.
+        for (week, agent) in whole.behavior.iter().zip(["a", "b"]) {
+            let rows = agents.iter().filter(|a| **a == agent).count() as u64;
+            assert_eq!((week.prompted, week.distinct_prompts), (rows, 350));
+        }
+    }
+
+    #[test]
+    fn a_duplicated_request_counts_once_at_its_largest_counts() {
+        // Three copies of one streamed request (cumulative output counts) and one other
+        // request, on one day.
+        let frame = df![
+            schema::AGENT => ["a", "a", "a", "a"],
+            schema::REQUEST_ID => [Some("r1"), Some("r1"), Some("r1"), Some("r2")],
+            schema::OUTPUT_TOKENS => [100u64, 400, 900, 50],
+        ]
+        .unwrap();
+        let ts = Series::new(schema::TS.into(), vec![1_789_747_200_000_000i64; 4])
+            .cast(&DataType::Datetime(
+                TimeUnit::Microseconds,
+                Some(TimeZone::UTC),
+            ))
+            .unwrap();
+        let mut frame = frame;
+        frame.with_column(Column::from(ts)).unwrap();
+        let duplicates = Series::new(
+            "d".into(),
+            [{
+                let ids = df![schema::REQUEST_ID => ["r1"]].unwrap();
+                ids.lazy()
+                    .select([request_key(col(schema::REQUEST_ID))])
+                    .collect()
+                    .unwrap()
+                    .column(schema::REQUEST_ID)
+                    .unwrap()
+                    .u64()
+                    .unwrap()
+                    .get(0)
+                    .unwrap()
+            }],
+        );
+        let narrowed = narrow(usage_frame(frame), Some(duplicates))
+            .collect()
+            .unwrap();
+        let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10);
+        fold.add(&narrowed).unwrap();
+        let folded = fold.finish().unwrap();
+        assert_eq!(folded.rows_deduplicated, 2);
+        assert_eq!(folded.days.len(), 1);
+        let day = &folded.days[0];
+        assert_eq!((day.requests, day.tokens.output), (2, 950));
+        // Each column takes the largest of the copies' values, the derived ones too: r1's first
+        // copy was a trivial turn of 100 output tokens, and r2 is one of 50.
+        assert_eq!((day.trivial_requests, day.trivial.output), (2, 150));
+        assert!(folded.behavior.is_empty());
+        assert_eq!(folded.sessions.len(), 1);
+    }
+}
