@@ -29,10 +29,12 @@ fi
 
 measure() { # label command...
   local label=$1; shift
+  local timing="$DIR/.timing"
+  /usr/bin/time -o "$timing" -f "%e %M" "$@" >/dev/null 2>&1
   local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  out=$(tail -1 "$timing")
   local seconds=${out% *} kb=${out#* }
-  printf '%s\t%s s\t%.2f GB\n' "$label" "$seconds" "$(echo "$kb / 1048576" | bc -l)"
+  printf '%s\t%s s\t%s GB\n' "$label" "$seconds" "$(awk "BEGIN { printf \"%.2f\", $kb / 1048576 }")"
 }
 
 printf 'company\trows\ttool\twall\tpeak RSS\n'
@@ -43,7 +45,7 @@ for company in "${COMPANIES[@]}"; do
     "$BIN" generate -q --agents "$agents" --weeks "$weeks" --requests-per-week "$rate" \
       --seed "$seed" --out "$data"
   fi
-  rows=$("$VENV/bin/python" -c "import duckdb,sys; print(duckdb.sql(\"select count(*) from '$data/usage.parquet'\").fetchone()[0])")
+  rows=$("$VENV/bin/python" -c "import duckdb,sys; print(duckdb.sql(\"select count(*) from '$data/usage.parquet'\").fetchall()[0][0])")
   for run in 1 2 3; do
     printf '%s\t%s\t' "$company" "$rows"
     measure "tokenaudit#$run" "$BIN" -q audit --usage "$data/usage.parquet" \

@@ -12,6 +12,14 @@ use tokenaudit::cli::{self, Cli};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    // polars maps local Parquet files into memory; the pages it has read then count as the
+    // process's memory until the scan ends (6 GB of a 6 GB file at 259M requests). Reading
+    // through its async path instead keeps memory to what the audit holds, for about the same
+    // time (BENCHMARKS.md, "Company scale"). Set before any thread starts; a user's own
+    // setting wins.
+    if std::env::var_os("POLARS_FORCE_ASYNC").is_none() {
+        std::env::set_var("POLARS_FORCE_ASYNC", "1");
+    }
     let cli = Cli::parse();
     let command = match cli::resolve(cli) {
         Ok(command) => command,

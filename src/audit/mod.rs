@@ -1,7 +1,9 @@
 //! Audit: wires the stages together and runs the commands.
 //!
-//! `ingest` → `normalize` → `features` build one lazy plan; [`pipeline::collect`] runs it once;
-//! pricing, the agent-week table, `detect` and `report` then work on small, plain data. Every
+//! [`pipeline::sources`] checks every input; [`pipeline::collect`] runs the heavy stage
+//! ([`crate::features::compute`], from canonical rows to the stats contract) and accounts for
+//! every row; pricing, the agent-week table, `detect` and `report` then work on small, plain
+//! data. Every
 //! command of the binary is a [`Command`] executed here, so `main` only parses and exits.
 
 pub mod demo;

@@ -13,6 +13,7 @@
 //! a distinct prompt (BENCHMARKS.md).
 
 use std::collections::BTreeMap;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
@@ -164,35 +165,60 @@ fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
     )
 }
 
-/// A plan that streams `frame`, batch by batch, into `state` through `add`. The sink calls
-/// back one batch at a time; the mutex is there because a callback must be `Sync`.
-fn sink_into<T: Send + 'static>(
-    frame: LazyFrame,
-    state: Arc<Mutex<T>>,
-    add: fn(&mut T, &DataFrame) -> PolarsResult<()>,
-) -> PolarsResult<LazyFrame> {
-    frame.sink_batches(
-        PlanCallback::new(move |batch: DataFrame| {
-            let mut state = state.lock().expect("a fold panicked");
-            add(&mut state, &batch)?;
-            Ok(false)
-        }),
-        false,
-        None,
-    )
+/// A fold of a plan's batches, run on a thread of its own. The plan's sink only hands each
+/// batch over (two at most wait), so the fold takes one core while polars reads and decodes on
+/// the others. Folding inside the sink's callback was slower and held the pipeline's buffers
+/// longer: 5.8 GB at 42M requests against 4.0 GB (BENCHMARKS.md).
+struct Worker<T> {
+    plan: LazyFrame,
+    sender: Arc<Mutex<Option<SyncSender<DataFrame>>>>,
+    handle: std::thread::JoinHandle<PolarsResult<T>>,
 }
 
-/// What a sink filled, once its plan has run.
-fn take<T>(state: Arc<Mutex<Option<T>>>) -> T {
-    state
-        .lock()
-        .expect("a fold panicked")
-        .take()
-        .expect("filled once")
+impl<T: Send + 'static> Worker<T> {
+    fn new(
+        frame: LazyFrame,
+        mut state: T,
+        add: fn(&mut T, &DataFrame) -> PolarsResult<()>,
+    ) -> PolarsResult<Worker<T>> {
+        let (sender, receiver) = sync_channel::<DataFrame>(2);
+        let handle = std::thread::spawn(move || -> PolarsResult<T> {
+            for batch in receiver {
+                add(&mut state, &batch)?;
+            }
+            Ok(state)
+        });
+        let sender = Arc::new(Mutex::new(Some(sender)));
+        let callback_sender = sender.clone();
+        let plan = frame.sink_batches(
+            PlanCallback::new(move |batch: DataFrame| {
+                let sender = callback_sender
+                    .lock()
+                    .expect("a sink panicked")
+                    .clone()
+                    .ok_or_else(|| polars_err!(ComputeError: "the fold has finished"))?;
+                // A closed channel means the fold stopped on an error, which `finish` reports.
+                Ok(sender.send(batch).is_err())
+            }),
+            false,
+            None,
+        )?;
+        Ok(Worker {
+            plan,
+            sender,
+            handle,
+        })
+    }
+
+    /// The fold's state, once its plan has run. Check this before the plan's result: a fold
+    /// that stopped on an error makes its plan fail too, and its own error says why.
+    fn finish(self) -> PolarsResult<T> {
+        self.sender.lock().expect("a sink panicked").take();
+        self.handle.join().expect("a fold panicked")
+    }
 }
 
-fn add_request_keys(spill: &mut Option<Spill<u64>>, batch: &DataFrame) -> PolarsResult<()> {
-    let spill = spill.as_mut().expect("a spill");
+fn add_request_keys(spill: &mut Spill<u64>, batch: &DataFrame) -> PolarsResult<()> {
     for key in batch.column(dedup::KEY)?.u64()?.iter().flatten() {
         spill.push(key)?;
     }
@@ -219,15 +245,19 @@ pub fn compute(
             .filter_map(|(_, c)| c.request_ids())
             .collect(),
     );
-    let request_keys = Arc::new(Mutex::new(Some(Spill::all(limits.keys_in_memory))));
     let mut plans = vec![row_counts, quarantine];
-    if let Some(ids) = ids {
-        plans.push(sink_into(
-            dedup::request_hashes(ids),
-            request_keys.clone(),
-            add_request_keys,
-        )?);
-    }
+    let request_keys = match ids {
+        Some(ids) => {
+            let worker = Worker::new(
+                dedup::request_hashes(ids),
+                Spill::all(limits.keys_in_memory),
+                add_request_keys,
+            )?;
+            plans.push(worker.plan.clone());
+            Some(worker)
+        }
+        None => None,
+    };
     let outputs_at = plans.len();
     if let (Some(outputs), Some(valid)) = (
         sources.outputs_normalized(calendar_settings),
@@ -236,14 +266,31 @@ pub fn compute(
         plans.push(output_weeks(outputs));
         plans.push(count_rows(dedup::outputs(valid)));
     }
-    let first = collect_all(plans)?;
-    let request_keys = take(request_keys);
+    let first = collect_all(plans);
+    let request_keys = match request_keys {
+        Some(worker) => worker.finish()?,
+        None => Spill::all(1),
+    };
+    let first = first?;
     let mut keys_spilled = request_keys.spilled;
     let mut duplicates = Vec::new();
     request_keys.finish(|run| spill::repeated(run, &mut duplicates))?;
     duplicates.sort_unstable();
 
+    // Everything is read out of pass one's frames before pass two starts: a frame filtered
+    // down to its few quarantined rows still holds the string buffers of every batch it was
+    // filtered from (1.4 GB at 42M requests), until it is dropped.
     let quarantined = quarantined_rows(&first[1], &sources.files)?;
+    let rows_per_file = file_rows(&first[0])?;
+    let (outputs, outputs_deduplicated) = if first.len() > outputs_at {
+        (
+            read_outputs(&first[outputs_at])?,
+            single_count(&first[outputs_at + 1])?,
+        )
+    } else {
+        (Vec::new(), 0)
+    };
+    drop(first);
     let mut rejected: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     for (file, row) in &quarantined {
         rejected.entry(*file).or_default().push(row.row);
@@ -253,29 +300,20 @@ pub fn compute(
     let usage = sources
         .fold_usage(&rejected, calendar_settings)
         .ok_or_else(|| polars_err!(ComputeError: "no usage input"))?;
-    let fold = Arc::new(Mutex::new(Some(Fold::new(
+    let fold = Fold::new(
         calendar_settings,
         &sources.identities,
         snapshot,
         limits.keys_in_memory,
-    ))));
+    );
     let duplicates = Series::new(dedup::KEY.into(), duplicates);
-    collect_all(vec![sink_into(
-        fold::narrow(usage, Some(duplicates)),
-        fold.clone(),
-        |fold, batch| fold.as_mut().expect("a fold").add(batch),
-    )?])?;
-    let folded = take(fold).finish()?;
+    let worker = Worker::new(fold::narrow(usage, Some(duplicates)), fold, Fold::add)?;
+    let streamed = collect_all(vec![worker.plan.clone()]);
+    let fold = worker.finish()?;
+    streamed?;
+    let folded = fold.finish()?;
     keys_spilled += folded.keys_spilled;
 
-    let (outputs, outputs_deduplicated) = if first.len() > outputs_at {
-        (
-            read_outputs(&first[outputs_at])?,
-            single_count(&first[outputs_at + 1])?,
-        )
-    } else {
-        (Vec::new(), 0)
-    };
     Ok(Computed {
         stats: Stats {
             days: folded.days,
@@ -283,7 +321,7 @@ pub fn compute(
             outputs,
             behavior: folded.behavior,
         },
-        rows_per_file: file_rows(&first[0])?,
+        rows_per_file,
         quarantined,
         usage_deduplicated: folded.rows_deduplicated,
         outputs_deduplicated,

@@ -130,3 +130,291 @@ proptest! {
         prop_assert_eq!(report.ingest.rows_quarantined, broken.len() as u64);
     }
 }
+
+/// The report of `usage` with at most `keys` request ids and prompt keys in memory.
+fn report_json_with_keys(usage: Vec<PathBuf>, keys: usize) -> String {
+    let dir = company().0.path();
+    let settings = AuditSettings {
+        input: InputSettings {
+            usage: usage.iter().map(|p| p.display().to_string()).collect(),
+            outputs: vec![dir.join("outputs.csv").display().to_string()],
+            identities: Some(dir.join("identities.csv")),
+            limits: tokenaudit::features::Limits {
+                keys_in_memory: keys,
+            },
+            ..InputSettings::default()
+        },
+        verbosity: Verbosity::Quiet,
+        ..AuditSettings::default()
+    };
+    let report = build_report(&settings).unwrap();
+    let mut value = serde_json::to_value(&report).unwrap();
+    value.as_object_mut().unwrap().remove("inputs");
+    serde_json::to_string_pretty(&value).unwrap()
+}
+
+/// Writes `frame` as hive folders by UTC day (`usage/day=2026-01-05/part-0.parquet`), each day
+/// cut into `parts` files.
+fn write_hive_by_day(frame: &DataFrame, root: &Path, parts: usize) {
+    let days = frame
+        .clone()
+        .lazy()
+        .with_column(
+            col("ts")
+                .dt()
+                .date()
+                .dt()
+                .to_string("%Y-%m-%d")
+                .alias("_day"),
+        )
+        .collect()
+        .unwrap();
+    for group in days.partition_by(["_day"], true).unwrap() {
+        let day = group
+            .column("_day")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .to_string();
+        let folder = root.join(format!("day={day}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let group = group.drop("_day").unwrap();
+        let size = group.height().div_ceil(parts).max(1);
+        for (part, offset) in (0..group.height()).step_by(size).enumerate() {
+            let mut slice = group.slice(offset as i64, size);
+            write_parquet(&mut slice, &folder.join(format!("part-{part}.parquet")));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+
+    /// Shuffled, re-partitioned into hive folders by day with several files a day, and read
+    /// with a key budget small enough that request ids and prompts go through the disk: the
+    /// same report, byte for byte.
+    #[test]
+    fn hive_folders_by_day_and_a_small_key_budget_change_no_byte(
+        seed in any::<u64>(),
+        parts in 1usize..4,
+        keys in 16usize..400,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("usage");
+        write_hive_by_day(&shuffled(&company().1, seed), &root, parts);
+        prop_assert_eq!(&report_json_with_keys(vec![root], keys), expected());
+    }
+}
+
+/// Copies of one request at both ends of the input, in different files, with a budget of one
+/// key: every flush of the spill holds one copy at most, so the copies only meet when a
+/// partition is read back. They still count as one request.
+#[test]
+fn duplicates_straddling_a_spill_boundary_count_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = &company().1;
+    // First and last rows copied to the other end: two more duplicates, far apart.
+    let n = frame.height() as i64;
+    let mut first = frame.slice(0, 1);
+    let mut last = frame.slice(n - 1, 1);
+    let mut body = frame.clone();
+    let (a, b, c) = (
+        dir.path().join("a.parquet"),
+        dir.path().join("b.parquet"),
+        dir.path().join("c.parquet"),
+    );
+    write_parquet(&mut last, &a);
+    write_parquet(&mut body, &b);
+    write_parquet(&mut first, &c);
+    let with_copies = |keys: usize| -> serde_json::Value {
+        serde_json::from_str(&report_json_with_keys(
+            vec![a.clone(), b.clone(), c.clone()],
+            keys,
+        ))
+        .unwrap()
+    };
+    let spilled = with_copies(1);
+    let in_memory = with_copies(usize::MAX);
+    assert_eq!(spilled, in_memory);
+    // The two copies are removed on top of the company's own duplicates.
+    let plain: serde_json::Value = serde_json::from_str(expected()).unwrap();
+    let removed = |report: &serde_json::Value| report["ingest"]["duplicates_removed"].as_u64();
+    assert_eq!(removed(&spilled), removed(&plain).map(|n| n + 2));
+    // And they add no tokens and no spend, to the company or to any agent.
+    assert!(plain["totals"]["tokens"].as_u64().unwrap() > 0);
+    assert_eq!(spilled["totals"]["tokens"], plain["totals"]["tokens"]);
+    assert_eq!(spilled["totals"]["cost_usd"], plain["totals"]["cost_usd"]);
+    let spend = |report: &serde_json::Value| -> Vec<(String, u64)> {
+        report["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["agent"].to_string(), a["tokens"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(spend(&spilled), spend(&plain));
+}
+
+/// The stats the fold computes with request ids and prompts spilled to disk equal those it
+/// computes in memory, and both agree with an independent polars group-by over the
+/// deduplicated rows: tokens by class, requests and distinct sessions per agent-week.
+#[test]
+fn bounded_and_plain_stats_give_the_same_agent_week_table() {
+    use tokenaudit::audit::pipeline;
+    use tokenaudit::features::{self, Limits};
+    let dir = company().0.path();
+    let input = InputSettings {
+        usage: vec![dir.join("usage.parquet").display().to_string()],
+        identities: Some(dir.join("identities.csv")),
+        ..InputSettings::default()
+    };
+    let sources = pipeline::sources(&input).unwrap();
+    let compute = |keys_in_memory: usize| {
+        features::compute(
+            &sources,
+            &input.calendar,
+            Some(tokenaudit::detect::DEFAULT_SNAPSHOT),
+            Limits { keys_in_memory },
+        )
+        .unwrap()
+    };
+    let plain = compute(usize::MAX);
+    let bounded = compute(32);
+    assert_eq!(plain.keys_spilled, 0);
+    assert!(bounded.keys_spilled > 1_000, "{}", bounded.keys_spilled);
+    assert_eq!(plain.stats, bounded.stats);
+    assert_eq!(plain.usage_deduplicated, bounded.usage_deduplicated);
+
+    // The agent-week table of the stats, against polars on the deduplicated rows.
+    let mut from_stats: std::collections::BTreeMap<(String, i32), [u64; 6]> = Default::default();
+    for day in &plain.stats.days {
+        let week = (day.day + 3).div_euclid(7) * 7 - 3; // Monday weeks
+        let entry = from_stats.entry((day.agent.clone(), week)).or_default();
+        entry[0] += day.tokens.input;
+        entry[1] += day.tokens.output;
+        entry[2] += day.tokens.cache_read;
+        entry[3] += day.tokens.cache_write;
+        entry[4] += day.requests;
+    }
+    for sessions in &plain.stats.sessions {
+        from_stats
+            .get_mut(&(sessions.agent.clone(), sessions.week))
+            .expect("sessions of a week with usage")[5] = sessions.sessions;
+    }
+    let oracle = sources
+        .usage_normalized(&input.calendar)
+        .unwrap()
+        .group_by([col("agent"), col("_week")])
+        .agg([
+            col("input_tokens").cast(DataType::UInt64).sum(),
+            col("output_tokens").cast(DataType::UInt64).sum(),
+            col("cache_read_tokens").cast(DataType::UInt64).sum(),
+            col("cache_write_tokens").cast(DataType::UInt64).sum(),
+            col("requests").cast(DataType::UInt64).sum(),
+            col("session_id")
+                .drop_nulls()
+                .n_unique()
+                .cast(DataType::UInt64),
+        ])
+        .collect()
+        .unwrap();
+    assert_eq!(oracle.height(), from_stats.len());
+    let agents = oracle.column("agent").unwrap().str().unwrap();
+    let weeks = oracle
+        .column("_week")
+        .unwrap()
+        .cast(&DataType::Int32)
+        .unwrap();
+    let weeks = weeks.i32().unwrap();
+    let names = [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "requests",
+        "session_id",
+    ];
+    for row in 0..oracle.height() {
+        let key = (
+            agents.get(row).unwrap().to_string(),
+            weeks.get(row).unwrap(),
+        );
+        let mut expected = [0u64; 6];
+        for (slot, name) in names.iter().enumerate() {
+            expected[slot] = oracle
+                .column(name)
+                .unwrap()
+                .u64()
+                .unwrap()
+                .get(row)
+                .unwrap();
+        }
+        assert_eq!(from_stats.get(&key), Some(&expected), "{key:?}");
+    }
+}
+
+/// The stats contract is mergeable by week: the stats of the first weeks and of the rest,
+/// computed apart and merged, are the stats of the whole; stats of one agent-week from two
+/// producers are refused.
+#[test]
+fn stats_of_disjoint_weeks_merge_into_the_stats_of_the_whole() {
+    use tokenaudit::audit::pipeline;
+    use tokenaudit::features::{self, Limits, Stats};
+    let dir = tempfile::tempdir().unwrap();
+    let frame = &company().1;
+    // Week boundaries are Monday 00:00 UTC; cut at the second Monday of the data.
+    let first_day = frame
+        .column("ts")
+        .unwrap()
+        .as_materialized_series()
+        .min::<i64>()
+        .unwrap()
+        .unwrap()
+        / 86_400_000_000;
+    let monday = (first_day + 3).div_euclid(7) * 7 - 3 + 7;
+    let cut = monday * 86_400_000_000;
+    let part = |keep_early: bool, name: &str| -> PathBuf {
+        let ts = col("ts").cast(DataType::Int64);
+        let predicate = if keep_early {
+            ts.lt(lit(cut))
+        } else {
+            ts.gt_eq(lit(cut))
+        };
+        let mut rows = frame.clone().lazy().filter(predicate).collect().unwrap();
+        assert!(rows.height() > 0);
+        let path = dir.path().join(name);
+        write_parquet(&mut rows, &path);
+        path
+    };
+    let stats = |usage: Vec<PathBuf>| -> Stats {
+        let input = InputSettings {
+            usage: usage.iter().map(|p| p.display().to_string()).collect(),
+            outputs: vec![company().0.path().join("outputs.csv").display().to_string()],
+            identities: Some(company().0.path().join("identities.csv")),
+            ..InputSettings::default()
+        };
+        let sources = pipeline::sources(&input).unwrap();
+        features::compute(
+            &sources,
+            &input.calendar,
+            Some(tokenaudit::detect::DEFAULT_SNAPSHOT),
+            Limits::default(),
+        )
+        .unwrap()
+        .stats
+    };
+    let (early, late) = (part(true, "early.parquet"), part(false, "late.parquet"));
+    let whole = stats(vec![company().0.path().join("usage.parquet")]);
+    let mut first = stats(vec![early.clone()]);
+    let mut rest = stats(vec![late]);
+    // Outputs are read whole by both; keep each part's own weeks.
+    first.outputs.retain(|o| i64::from(o.week) < monday);
+    rest.outputs.retain(|o| i64::from(o.week) >= monday);
+    assert!(!first.sessions.is_empty() && !rest.sessions.is_empty());
+    let merged = first.clone().merge(rest).unwrap();
+    assert_eq!(merged, whole);
+    let overlap = first.clone().merge(stats(vec![early])).unwrap_err();
+    assert_eq!(overlap.agent, first.sessions[0].agent);
+}
