@@ -21,6 +21,11 @@ fn main() -> ExitCode {
         std::env::set_var("POLARS_FORCE_ASYNC", "1");
     }
     let cli = Cli::parse();
+    // One decoding pipeline: polars decodes ahead in each of its pipelines, and that, not the
+    // audit's state, is what grows with the input (BENCHMARKS.md, "Company scale").
+    if cli.low_memory() && std::env::var_os("POLARS_MAX_THREADS").is_none() {
+        std::env::set_var("POLARS_MAX_THREADS", "1");
+    }
     let command = match cli::resolve(cli) {
         Ok(command) => command,
         Err(err) => {

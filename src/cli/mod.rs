@@ -36,6 +36,20 @@ pub struct Cli {
     pub verbose: bool,
 }
 
+impl Cli {
+    /// Whether the command asked to read its input with one decoding thread. The binary
+    /// applies it before polars starts its threads, which is why it is read here and not from
+    /// the resolved settings.
+    pub fn low_memory(&self) -> bool {
+        match &self.command {
+            Commands::Audit(args) => args.input.low_memory,
+            Commands::Spend(args) => args.input.low_memory,
+            Commands::Ingest(args) => args.input.low_memory,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Commands {
     /// The weekly audit: read usage and outputs, print the report.
@@ -95,6 +109,10 @@ pub struct InputArgs {
     /// default, 8,388,608, is 64-128 MB); results do not depend on it.
     #[arg(long, value_name = "N", hide = true)]
     pub keys_in_memory: Option<usize>,
+    /// Decode the input on one thread: peak memory stays near the audit's own state (3.4 GB
+    /// for 259M requests instead of 13 GB) for about 1.35x the time. Same results.
+    #[arg(long)]
+    pub low_memory: bool,
     #[command(flatten)]
     pub calendar: CalendarArgs,
 }

@@ -31,6 +31,25 @@ fn audit_report_is_the_same_bytes_every_run() {
     assert_eq!(first.stdout, second.stdout);
 }
 
+/// `--low-memory` reads on one decoding thread, and a small key budget sends request ids and
+/// prompts through temporary files: neither changes a byte of the report.
+#[test]
+fn low_memory_and_a_small_key_budget_change_no_byte() {
+    let plain = audit_demo(&["-q", "--format", "json"]);
+    assert!(plain.status.success());
+    for extra in [&["--low-memory"][..], &["--keys-in-memory", "3"][..]] {
+        let mut args = vec!["-q", "--format", "json"];
+        args.extend_from_slice(extra);
+        let bounded = audit_demo(&args);
+        assert!(
+            bounded.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&bounded.stderr)
+        );
+        assert_eq!(bounded.stdout, plain.stdout, "{extra:?}");
+    }
+}
+
 #[test]
 fn the_example_config_file_is_the_defaults() {
     // tokenaudit.toml documents the defaults; with it the report is unchanged.
