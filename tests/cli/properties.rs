@@ -36,21 +36,7 @@ fn company() -> &'static (tempfile::TempDir, DataFrame) {
 }
 
 fn report_json(usage: Vec<PathBuf>) -> String {
-    let dir = company().0.path();
-    let settings = AuditSettings {
-        input: InputSettings {
-            usage: usage.iter().map(|p| p.display().to_string()).collect(),
-            outputs: vec![dir.join("outputs.csv").display().to_string()],
-            identities: Some(dir.join("identities.csv")),
-            ..InputSettings::default()
-        },
-        verbosity: Verbosity::Quiet,
-        ..AuditSettings::default()
-    };
-    let report = build_report(&settings).unwrap();
-    let mut value = serde_json::to_value(&report).unwrap();
-    value.as_object_mut().unwrap().remove("inputs");
-    serde_json::to_string_pretty(&value).unwrap()
+    report_json_with_keys(usage, tokenaudit::features::Limits::default().keys_in_memory)
 }
 
 fn expected() -> &'static String {
