@@ -277,9 +277,9 @@ pub fn compute(
     request_keys.finish(|run| spill::repeated(run, &mut duplicates))?;
     duplicates.sort_unstable();
 
-    // Everything is read out of pass one's frames before pass two starts: a frame filtered
-    // down to its few quarantined rows still holds the string buffers of every batch it was
-    // filtered from (1.4 GB at 42M requests), until it is dropped.
+    // Everything is read out of pass one's frames, and they are dropped, before pass two
+    // starts: a frame filtered down to its few quarantined rows can still hold the buffers of
+    // the batches it was filtered from.
     let quarantined = quarantined_rows(&first[1], &sources.files)?;
     let rows_per_file = file_rows(&first[0])?;
     let (outputs, outputs_deduplicated) = if first.len() > outputs_at {

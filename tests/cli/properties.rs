@@ -36,7 +36,10 @@ fn company() -> &'static (tempfile::TempDir, DataFrame) {
 }
 
 fn report_json(usage: Vec<PathBuf>) -> String {
-    report_json_with_keys(usage, tokenaudit::features::Limits::default().keys_in_memory)
+    report_json_with_keys(
+        usage,
+        tokenaudit::features::Limits::default().keys_in_memory,
+    )
 }
 
 fn expected() -> &'static String {
