@@ -5,12 +5,13 @@
 //! [`Spill`], which finds the repeats one partition at a time. Pass two streams the valid usage
 //! rows once through the [`Fold`], with only those duplicates collapsed.
 //!
-//! Memory is bounded by the agent-weeks (day sums, 10-minute bins, sessions) and the spills'
-//! budget of keys, never by the number of requests: past the budget, request ids and prompt
-//! keys go to temporary files, partitioned by hash, and come back one partition at a time.
-//! Nothing depends on row order, so unsorted input costs nothing more than sorted input; an
-//! input larger than the budget costs a write and a read of 8 bytes a request id and 12 bytes
-//! a distinct prompt (BENCHMARKS.md).
+//! The state this module keeps is bounded by the agent-weeks (day sums, 10-minute bins,
+//! sessions) and the spills' budget of keys, not by the number of requests: past the budget,
+//! request ids and prompt keys go to temporary files, partitioned by hash, and come back one
+//! partition at a time. Nothing depends on row order, so unsorted input costs nothing more than
+//! sorted input; an input larger than the budget costs a write and a read of 8 bytes a request
+//! id and 12 bytes a distinct prompt. What polars buffers while it decodes is another matter:
+//! with several decoding threads it grows with the input (BENCHMARKS.md, "Company scale").
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -26,7 +27,7 @@ use crate::ingest::quarantine::QuarantinedRow;
 use crate::ingest::InputFile;
 use crate::normalize::identities::{self, IdentityMap};
 use crate::normalize::{calendar, dedup};
-use crate::schema::{self, Table};
+use crate::schema::Table;
 
 /// Every input file checked, ready to be streamed.
 pub struct Sources {
@@ -38,7 +39,7 @@ pub struct Sources {
 }
 
 /// A union of frames, or `None` when there are none.
-pub fn union(frames: Vec<LazyFrame>) -> Option<LazyFrame> {
+fn union(frames: Vec<LazyFrame>) -> Option<LazyFrame> {
     if frames.is_empty() {
         return None;
     }
@@ -56,7 +57,7 @@ impl Sources {
     }
 
     /// The valid usage rows, every column checked.
-    pub fn usage_valid(&self) -> Option<LazyFrame> {
+    fn usage_valid(&self) -> Option<LazyFrame> {
         union(
             self.of_table(Table::Usage)
                 .map(|(_, c)| c.valid())
@@ -99,13 +100,11 @@ impl Sources {
         rejected: &BTreeMap<u32, Vec<u64>>,
         calendar_settings: &calendar::Calendar,
     ) -> Option<LazyFrame> {
-        let mut columns = fold::COLUMNS.to_vec();
-        columns.push(schema::REQUEST_ID);
         let frames = self
             .of_table(Table::Usage)
             .map(|(index, checked)| {
                 let rows = rejected.get(&(index as u32)).map_or(&[][..], Vec::as_slice);
-                checked.valid_columns(&columns, rows)
+                checked.valid_columns(&fold::COLUMNS, rows)
             })
             .collect();
         Some(calendar::apply(union(frames)?, calendar_settings))
@@ -307,20 +306,22 @@ pub fn compute(
         limits.keys_in_memory,
     );
     let duplicates = Series::new(dedup::KEY.into(), duplicates);
-    let worker = Worker::new(fold::narrow(usage, Some(duplicates)), fold, Fold::add)?;
+    let worker = Worker::new(fold::narrow(usage, duplicates), fold, Fold::add)?;
     let streamed = collect_all(vec![worker.plan.clone()]);
     let fold = worker.finish()?;
     streamed?;
     let folded = fold.finish()?;
     keys_spilled += folded.keys_spilled;
 
+    let mut stats = Stats {
+        days: folded.days,
+        sessions: folded.sessions,
+        outputs,
+        behavior: folded.behavior,
+    };
+    stats.sort();
     Ok(Computed {
-        stats: Stats {
-            days: folded.days,
-            sessions: folded.sessions,
-            outputs,
-            behavior: folded.behavior,
-        },
+        stats,
         rows_per_file,
         quarantined,
         usage_deduplicated: folded.rows_deduplicated,

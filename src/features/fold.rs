@@ -43,7 +43,7 @@ const PROMPT_KEY: &str = "_prompt_key";
 const SESSION_KEY: &str = "_session_key";
 
 /// The canonical usage columns the fold reads.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 14] = [
     schema::TS,
     schema::AGENT,
     schema::MODEL,
@@ -57,6 +57,7 @@ pub const COLUMNS: [&str; 13] = [
     schema::COST_USD,
     schema::SESSION_ID,
     schema::PROMPT_HASH,
+    schema::REQUEST_ID,
 ];
 
 const SESSION_SEEDS: [u64; 4] = [0x5e55, 0x10, 0x4b, 0x1d];
@@ -70,13 +71,13 @@ fn keyed(column: &str, seeds: [u64; 4]) -> Expr {
         .otherwise(lit(NULL).cast(DataType::UInt64))
 }
 
-/// One integer row per usage row. `usage` has [`COLUMNS`], `request_id` when any input has
-/// one, and [`DAY`]; `duplicates` are the hashes of the request ids seen more than once.
+/// One integer row per usage row. `usage` has [`COLUMNS`] and [`DAY`]; `duplicates` are the
+/// hashes of the request ids seen more than once (empty: none is).
 ///
 /// Keys are compared only within their scope (a group, an agent-week, a day), so two are merged
 /// by a hash collision with a chance of about n² / 2⁶⁵ for n keys in one scope: 10⁻¹³ for the
 /// 2,000 prompts of an agent-week.
-pub fn narrow(usage: LazyFrame, duplicates: Option<Series>) -> LazyFrame {
+pub fn narrow(usage: LazyFrame, duplicates: Series) -> LazyFrame {
     let group = as_struct(vec![
         col(schema::AGENT),
         col(DAY),
@@ -90,14 +91,13 @@ pub fn narrow(usage: LazyFrame, duplicates: Option<Series>) -> LazyFrame {
         GROUP_SEEDS[2],
         GROUP_SEEDS[3],
     );
-    let duplicate = match duplicates {
-        Some(duplicates) if !duplicates.is_empty() => {
-            let key = request_key(col(schema::REQUEST_ID));
-            when(key.clone().is_in(lit(duplicates).implode(false), false))
-                .then(key)
-                .otherwise(lit(NULL).cast(DataType::UInt64))
-        }
-        _ => lit(NULL).cast(DataType::UInt64),
+    let duplicate = if duplicates.is_empty() {
+        lit(NULL).cast(DataType::UInt64)
+    } else {
+        let key = request_key(col(schema::REQUEST_ID));
+        when(key.clone().is_in(lit(duplicates).implode(false), false))
+            .then(key)
+            .otherwise(lit(NULL).cast(DataType::UInt64))
     };
     let mut columns = vec![
         group.alias(GROUP),
@@ -368,7 +368,8 @@ impl Fold {
         Ok(())
     }
 
-    /// The usage stats, sorted: days by (agent, day, model, tier), weeks by (agent, week).
+    /// The usage stats; weeks sorted by (agent, week), days in the order they were met
+    /// ([`super::Stats::sort`] puts them in the contract's order).
     pub fn finish(mut self) -> PolarsResult<Folded> {
         let mut folded = Folded {
             rows_deduplicated: self.rows_deduplicated,
@@ -393,15 +394,11 @@ impl Fold {
             }
         })?;
         let calendar = &self.calendar;
-        let mut days: Vec<DayUsage> = self
+        folded.days = self
             .days
             .into_iter()
             .filter(|d| calendar.contains(d.day))
             .collect();
-        days.sort_by(|a, b| {
-            (&a.agent, a.day, &a.model, &a.tier).cmp(&(&b.agent, b.day, &b.model, &b.tier))
-        });
-        folded.days = days;
         let mut weeks: BTreeMap<(String, i32), Activity> = BTreeMap::new();
         for ((agent, week, activity), prompts) in self.weeks.into_iter().zip(distinct) {
             // Weeks met only outside the window.
@@ -478,6 +475,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::normalize::calendar;
 
+    fn no_duplicates() -> Series {
+        Series::new_empty("d".into(), &DataType::UInt64)
+    }
+
     /// `frame` (at least `ts`, `agent`) with the fold's other columns filled with defaults.
     pub(crate) fn usage_frame(frame: DataFrame) -> LazyFrame {
         let mut lazy = frame.lazy();
@@ -511,7 +512,9 @@ pub(crate) mod tests {
         snapshot: Snapshot,
         keys_in_memory: usize,
     ) -> Folded {
-        let narrowed = narrow(usage_frame(frame), None).collect().unwrap();
+        let narrowed = narrow(usage_frame(frame), no_duplicates())
+            .collect()
+            .unwrap();
         let mut fold = Fold::new(
             &Calendar::default(),
             identities,
@@ -559,7 +562,7 @@ pub(crate) mod tests {
         let prompts: Vec<String> = (0..n).map(|i| format!("p{}", i % 700)).collect();
         let narrowed = narrow(
             usage_frame(seconds_frame(&agents, &seconds, &prompts)),
-            None,
+            no_duplicates(),
         )
         .collect()
         .unwrap();
@@ -631,9 +634,7 @@ pub(crate) mod tests {
                     .unwrap()
             }],
         );
-        let narrowed = narrow(usage_frame(frame), Some(duplicates))
-            .collect()
-            .unwrap();
+        let narrowed = narrow(usage_frame(frame), duplicates).collect().unwrap();
         let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10);
         fold.add(&narrowed).unwrap();
         let folded = fold.finish().unwrap();

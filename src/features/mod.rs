@@ -96,19 +96,24 @@ impl Stats {
             });
         }
         self.days.extend(other.days);
+        self.sessions.extend(other.sessions);
+        self.outputs.extend(other.outputs);
+        self.behavior.extend(other.behavior);
+        self.sort();
+        Ok(self)
+    }
+
+    /// Puts every part in the contract's order (see the fields).
+    pub fn sort(&mut self) {
         self.days.sort_by(|a, b| {
             (&a.agent, a.day, &a.model, &a.tier).cmp(&(&b.agent, b.day, &b.model, &b.tier))
         });
-        self.sessions.extend(other.sessions);
         self.sessions
             .sort_by(|a, b| (&a.agent, a.week).cmp(&(&b.agent, b.week)));
-        self.outputs.extend(other.outputs);
         self.outputs
             .sort_by(|a, b| (&a.agent, a.week, &a.kind).cmp(&(&b.agent, b.week, &b.kind)));
-        self.behavior.extend(other.behavior);
         self.behavior
             .sort_by(|a, b| (&a.agent, a.week).cmp(&(&b.agent, b.week)));
-        Ok(self)
     }
 }
 
@@ -187,20 +192,18 @@ fn i64s(frame: &DataFrame, name: &str) -> PolarsResult<Vec<i64>> {
         .collect())
 }
 
-/// The collected output aggregate, sorted by (agent, week, kind).
+/// The collected output aggregate, in the engine's order.
 pub fn read_outputs(frame: &DataFrame) -> PolarsResult<Vec<WeekOutputs>> {
     let agents = strings(frame, schema::AGENT)?;
     let weeks = i64s(frame, WEEK)?;
     let kinds = strings(frame, schema::KIND)?;
     let amounts = i64s(frame, "amount_micro")?;
-    let mut outputs: Vec<WeekOutputs> = (0..frame.height())
+    Ok((0..frame.height())
         .map(|i| WeekOutputs {
             agent: agents[i].clone().unwrap_or_default(),
             week: weeks[i] as i32,
             kind: kinds[i].clone().unwrap_or_default(),
             amount_micro: amounts[i],
         })
-        .collect();
-    outputs.sort_by(|a, b| (&a.agent, a.week, &a.kind).cmp(&(&b.agent, b.week, &b.kind)));
-    Ok(outputs)
+        .collect())
 }
