@@ -274,7 +274,6 @@ pub fn compute(
     let mut keys_spilled = request_keys.spilled;
     let mut duplicates = Vec::new();
     request_keys.finish(|run| spill::repeated(run, &mut duplicates))?;
-    duplicates.sort_unstable();
 
     // Everything is read out of pass one's frames, and they are dropped, before pass two
     // starts: a frame filtered down to its few quarantined rows can still hold the buffers of
@@ -305,8 +304,8 @@ pub fn compute(
         snapshot,
         limits.keys_in_memory,
     );
-    let duplicates = Series::new(dedup::KEY.into(), duplicates);
-    let worker = Worker::new(fold::narrow(usage, duplicates), fold, Fold::add)?;
+    let narrowed = fold::narrow(usage, !duplicates.is_empty());
+    let worker = Worker::new(narrowed, fold.collapsing(duplicates), Fold::add)?;
     let streamed = collect_all(vec![worker.plan.clone()]);
     let fold = worker.finish()?;
     streamed?;

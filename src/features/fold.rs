@@ -36,7 +36,7 @@ use crate::schema;
 type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 const GROUP: &str = "_group";
-const DUPLICATE: &str = "_duplicate";
+const REQUEST_KEY: &str = "_request_key";
 const BILLED: &str = "_billed_micro";
 const SECONDS: &str = "_seconds";
 const PROMPT_KEY: &str = "_prompt_key";
@@ -71,13 +71,17 @@ fn keyed(column: &str, seeds: [u64; 4]) -> Expr {
         .otherwise(lit(NULL).cast(DataType::UInt64))
 }
 
-/// One integer row per usage row. `usage` has [`COLUMNS`] and [`DAY`]; `duplicates` are the
-/// hashes of the request ids seen more than once (empty: none is).
+/// One integer row per usage row. `usage` has [`COLUMNS`] and [`DAY`]; `request_keys` says
+/// whether to hash the request ids (only needed when some id was seen more than once).
+///
+/// The membership test against the duplicated ids is the fold's, in Rust: polars plans an
+/// `is_in` as a node of its own whose result is zipped back to the other columns, and the
+/// buffer in front of that zip grew with the input (42 bytes a request, 8 GB at 259M).
 ///
 /// Keys are compared only within their scope (a group, an agent-week, a day), so two are merged
 /// by a hash collision with a chance of about n² / 2⁶⁵ for n keys in one scope: 10⁻¹³ for the
 /// 2,000 prompts of an agent-week.
-pub fn narrow(usage: LazyFrame, duplicates: Series) -> LazyFrame {
+pub fn narrow(usage: LazyFrame, request_keys: bool) -> LazyFrame {
     let group = as_struct(vec![
         col(schema::AGENT),
         col(DAY),
@@ -91,13 +95,10 @@ pub fn narrow(usage: LazyFrame, duplicates: Series) -> LazyFrame {
         GROUP_SEEDS[2],
         GROUP_SEEDS[3],
     );
-    let duplicate = if duplicates.is_empty() {
-        lit(NULL).cast(DataType::UInt64)
+    let request = if request_keys {
+        request_key(col(schema::REQUEST_ID))
     } else {
-        let key = request_key(col(schema::REQUEST_ID));
-        when(key.clone().is_in(lit(duplicates).implode(false), false))
-            .then(key)
-            .otherwise(lit(NULL).cast(DataType::UInt64))
+        lit(NULL).cast(DataType::UInt64)
     };
     let mut columns = vec![
         group.alias(GROUP),
@@ -106,7 +107,7 @@ pub fn narrow(usage: LazyFrame, duplicates: Series) -> LazyFrame {
         col(schema::TIER),
         col(schema::TEAM),
         col(DAY).cast(DataType::Int32),
-        duplicate.alias(DUPLICATE),
+        request.alias(REQUEST_KEY),
         col(schema::REQUESTS).cast(DataType::UInt64),
         (col(schema::COST_USD) * lit(1e6))
             .round(0, RoundMode::HalfAwayFromZero)
@@ -215,6 +216,8 @@ pub struct Fold {
     day_index: Map<(String, i32, String, String), u32>,
     weeks: Vec<(String, i32, Activity)>,
     week_index: Map<(String, i32), u32>,
+    /// The hashes of the request ids seen more than once.
+    duplicated: std::collections::HashSet<u64, foldhash::fast::FixedState>,
     /// (day slot, request hash) → the largest counts of its copies.
     duplicates: Map<(u32, u64), Counted>,
     prompts: Spill<(u32, u64)>,
@@ -239,11 +242,18 @@ impl Fold {
             day_index: Map::default(),
             weeks: Vec::new(),
             week_index: Map::default(),
+            duplicated: Default::default(),
             duplicates: Map::default(),
             prompts: Spill::distinct(keys_in_memory),
             rows_deduplicated: 0,
             rows_outside_window: 0,
         }
+    }
+
+    /// Collapses the copies of the requests whose id hashes are `keys` (see [`narrow`]).
+    pub fn collapsing(mut self, keys: impl IntoIterator<Item = u64>) -> Fold {
+        self.duplicated = keys.into_iter().collect();
+        self
     }
 
     /// The slot of a group met for the first time: its strings read, its name mapped.
@@ -335,7 +345,7 @@ impl Fold {
             };
             let requests = batch.requests[row].unwrap_or(0);
             let counted = Counted::of(tokens(row), requests, batch.billed[row]);
-            match batch.duplicates[row] {
+            match batch.requests_keys[row].filter(|key| self.duplicated.contains(key)) {
                 Some(key) => {
                     self.duplicates
                         .entry((slot.day, key))
@@ -434,7 +444,7 @@ struct Batch<'a> {
     teams: &'a StringChunked,
     days: &'a Int32Chunked,
     groups: Vec<Option<u64>>,
-    duplicates: Vec<Option<u64>>,
+    requests_keys: Vec<Option<u64>>,
     requests: Vec<Option<u64>>,
     billed: Vec<Option<i64>>,
     seconds: Vec<Option<i64>>,
@@ -459,7 +469,7 @@ impl<'a> Batch<'a> {
             teams: frame.column(schema::TEAM)?.str()?,
             days: frame.column(DAY)?.i32()?,
             groups: u64s(GROUP)?,
-            duplicates: u64s(DUPLICATE)?,
+            requests_keys: u64s(REQUEST_KEY)?,
             requests: u64s(schema::REQUESTS)?,
             billed: i64s(BILLED)?,
             seconds: i64s(SECONDS)?,
@@ -474,10 +484,6 @@ impl<'a> Batch<'a> {
 pub(crate) mod tests {
     use super::*;
     use crate::normalize::calendar;
-
-    fn no_duplicates() -> Series {
-        Series::new_empty("d".into(), &DataType::UInt64)
-    }
 
     /// `frame` (at least `ts`, `agent`) with the fold's other columns filled with defaults.
     pub(crate) fn usage_frame(frame: DataFrame) -> LazyFrame {
@@ -512,9 +518,7 @@ pub(crate) mod tests {
         snapshot: Snapshot,
         keys_in_memory: usize,
     ) -> Folded {
-        let narrowed = narrow(usage_frame(frame), no_duplicates())
-            .collect()
-            .unwrap();
+        let narrowed = narrow(usage_frame(frame), false).collect().unwrap();
         let mut fold = Fold::new(
             &Calendar::default(),
             identities,
@@ -562,7 +566,7 @@ pub(crate) mod tests {
         let prompts: Vec<String> = (0..n).map(|i| format!("p{}", i % 700)).collect();
         let narrowed = narrow(
             usage_frame(seconds_frame(&agents, &seconds, &prompts)),
-            no_duplicates(),
+            false,
         )
         .collect()
         .unwrap();
@@ -618,24 +622,22 @@ pub(crate) mod tests {
             .unwrap();
         let mut frame = frame;
         frame.with_column(Column::from(ts)).unwrap();
-        let duplicates = Series::new(
-            "d".into(),
-            [{
-                let ids = df![schema::REQUEST_ID => ["r1"]].unwrap();
-                ids.lazy()
-                    .select([request_key(col(schema::REQUEST_ID))])
-                    .collect()
-                    .unwrap()
-                    .column(schema::REQUEST_ID)
-                    .unwrap()
-                    .u64()
-                    .unwrap()
-                    .get(0)
-                    .unwrap()
-            }],
-        );
-        let narrowed = narrow(usage_frame(frame), duplicates).collect().unwrap();
-        let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10);
+        let duplicated = {
+            let ids = df![schema::REQUEST_ID => ["r1"]].unwrap();
+            ids.lazy()
+                .select([request_key(col(schema::REQUEST_ID))])
+                .collect()
+                .unwrap()
+                .column(schema::REQUEST_ID)
+                .unwrap()
+                .u64()
+                .unwrap()
+                .get(0)
+                .unwrap()
+        };
+        let narrowed = narrow(usage_frame(frame), true).collect().unwrap();
+        let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10)
+            .collapsing([duplicated]);
         fold.add(&narrowed).unwrap();
         let folded = fold.finish().unwrap();
         assert_eq!(folded.rows_deduplicated, 2);
