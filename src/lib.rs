@@ -23,6 +23,7 @@ pub mod cli;
 pub mod detect;
 pub mod features;
 pub mod generate;
+pub mod history;
 pub mod ingest;
 pub mod normalize;
 pub mod report;

@@ -9,6 +9,7 @@
 pub mod demo;
 pub mod eval;
 mod export;
+pub mod history;
 pub mod pipeline;
 mod progress;
 pub mod settings;
@@ -54,6 +55,10 @@ pub enum AuditError {
     },
     #[error(transparent)]
     Generate(#[from] crate::generate::GenerateError),
+    #[error(transparent)]
+    History(crate::history::HistoryError),
+    #[error("--new-only compares with the last run stored in --history; give --history DIR")]
+    NewOnlyWithoutHistory,
 }
 
 /// Exit status of a run that completed.
@@ -184,7 +189,9 @@ pub fn prices(input: &InputSettings) -> Result<(PriceTable, usize), AuditError> 
 
 /// The audit itself: the report to stdout and to every `--out` file, and the exit status.
 pub fn audit(settings: &AuditSettings, stdout: &mut dyn Write) -> Result<Exit, AuditError> {
-    let mut report = build_report(settings)?;
+    let (mut report, run) = build(settings)?;
+    // The store names agents as the logs do, whatever the report shows.
+    let pending = run.map(|run| run.pending(&report));
     if let Some(pseudonymizer) = &settings.pseudonymizer {
         pseudonymizer.apply(&mut report);
     }
@@ -196,9 +203,18 @@ pub fn audit(settings: &AuditSettings, stdout: &mut dyn Write) -> Result<Exit, A
             source,
         }
     })?;
-    let failed = settings
-        .fail_on
-        .is_some_and(|threshold| report.findings.iter().any(|f| f.severity >= threshold));
+    if let Some(pending) = pending {
+        pending.commit()?;
+    }
+    let counted =
+        |f: &&FindingEntry| !settings.new_only || f.state == Some(report::FindingState::New);
+    let failed = settings.fail_on.is_some_and(|threshold| {
+        report
+            .findings
+            .iter()
+            .filter(counted)
+            .any(|f| f.severity >= threshold)
+    });
     Ok(if failed { Exit::Findings } else { Exit::Clean })
 }
 
@@ -237,6 +253,7 @@ pub(crate) fn load(
     input: &InputSettings,
     snapshot: Option<features::Snapshot>,
     progress: &mut Progress,
+    combine: impl FnOnce(features::Stats) -> Result<features::Stats, AuditError>,
 ) -> Result<Loaded, AuditError> {
     let (prices, price_overrides) = prices(input)?;
     progress.stage(
@@ -307,6 +324,7 @@ pub(crate) fn load(
             });
         }
     }
+    collected.stats = combine(std::mem::take(&mut collected.stats))?;
     let primary_models = primary_models(&collected.stats.days);
     let (priced, unpriced) =
         features::price_days(std::mem::take(&mut collected.stats.days), &prices);
@@ -320,8 +338,17 @@ pub(crate) fn load(
     })
 }
 
-/// Runs the stages and assembles the report.
+/// Runs the stages and assembles the report (a store given with `--history` is read, not
+/// written).
 pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError> {
+    Ok(build(settings)?.0)
+}
+
+/// The report, and the run's write to the history store when there is one.
+fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>), AuditError> {
+    if settings.new_only && settings.history.is_none() {
+        return Err(AuditError::NewOnlyWithoutHistory);
+    }
     let input = &settings.input;
     let mut progress = Progress::new(settings.verbosity);
     // Request-level fingerprints are computed only for the behaviour lens.
@@ -331,7 +358,13 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
             .snapshot()
             .unwrap_or(crate::detect::DEFAULT_SNAPSHOT)
     });
-    let loaded = load(input, snapshot, &mut progress)?;
+    let store = history::open(settings, snapshot)?;
+    let mut run = None;
+    let loaded = load(input, snapshot, &mut progress, |stats| {
+        let (stats, opened) = history::combine(settings, store, stats)?;
+        run = opened;
+        Ok(stats)
+    })?;
     let collected = &loaded.collected;
 
     progress.stage("detecting", "agent-weeks, lenses");
@@ -348,7 +381,7 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
     };
     let detection = detect::run(&weeks, evidence, &settings.detect);
     let spend = features::spend_rows(&loaded.priced, &weeks, input.calendar.week_start);
-    let report = assemble(
+    let mut report = assemble(
         settings,
         collected,
         weeks,
@@ -356,11 +389,14 @@ pub fn build_report(settings: &AuditSettings) -> Result<AuditReport, AuditError>
         detection,
         loaded.unpriced.clone(),
     );
+    if let Some(run) = &run {
+        run.annotate(&mut report);
+    }
     progress.done();
     if settings.verbosity != Verbosity::Quiet {
         warn(&report, &loaded, input);
     }
-    Ok(report)
+    Ok((report, run))
 }
 
 fn reference_input(
@@ -501,6 +537,8 @@ fn assemble(
         .findings
         .iter()
         .map(|f| FindingEntry {
+            id: history::finding_id(&f.agent, f.detector),
+            state: None,
             agent: f.agent.clone(),
             team: f.team.clone(),
             week: f.week.map(|w| w.to_string()),
@@ -555,6 +593,7 @@ fn assemble(
         unpriced_models: unpriced,
         data_quality: detection.quality,
         calibration: detection.calibration,
+        history: None,
         detail: report::Detail {
             weeks,
             spend,

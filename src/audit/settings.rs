@@ -51,7 +51,26 @@ pub struct AuditSettings {
     pub verbosity: Verbosity,
     /// Agent names replaced by keyed hashes in every output.
     pub pseudonymizer: Option<crate::report::Pseudonymizer>,
+    /// Keep weekly stats and findings between runs (`--history`).
+    pub history: Option<HistorySettings>,
+    /// Audit only the latest this many weeks (`--weeks`; 12 with `--history` by default).
+    pub weeks: Option<usize>,
+    /// `--fail-on` counts only the findings new since the last stored run.
+    pub new_only: bool,
 }
+
+/// Where the history store is and how much it keeps.
+#[derive(Debug, Clone)]
+pub struct HistorySettings {
+    pub dir: PathBuf,
+    /// Weeks kept, counted back from the newest (`[history] keep_weeks`).
+    pub keep_weeks: usize,
+}
+
+/// Weeks audited with `--history` when `--weeks` is not given.
+pub const DEFAULT_HISTORY_WEEKS: usize = 12;
+/// Weeks a store keeps when `[history] keep_weeks` is not set.
+pub const DEFAULT_KEEP_WEEKS: usize = 104;
 
 impl Default for AuditSettings {
     fn default() -> Self {
@@ -64,6 +83,9 @@ impl Default for AuditSettings {
             out_files: Vec::new(),
             verbosity: Verbosity::Normal,
             pseudonymizer: None,
+            history: None,
+            weeks: None,
+            new_only: false,
         }
     }
 }

@@ -24,7 +24,7 @@ pub struct SpendSettings {
 pub fn build(settings: &SpendSettings) -> Result<SpendReport, AuditError> {
     let input = &settings.input;
     let mut progress = Progress::new(settings.verbosity);
-    let loaded = load(input, None, &mut progress)?;
+    let loaded = load(input, None, &mut progress, Ok)?;
     progress.stage("rolling up", "cost by team, agent, model and week");
     // Agent-weeks only settle each agent's team (identity map first, then the usage rows).
     let weeks = features::build_agent_weeks(

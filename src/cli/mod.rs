@@ -153,6 +153,16 @@ pub struct ReportArgs {
     /// Exit 1 when a finding reaches this severity: never, low, medium, high.
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<String>,
+    /// With --fail-on, count only the findings new since the last run stored in --history.
+    #[arg(long, requires = "history")]
+    pub new_only: bool,
+    /// Keep each whole week's stats and each run's findings in DIR, and audit the stored
+    /// weeks together with the new input (see README, "History").
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// Audit the latest N weeks only (default: 12 with --history, every week without).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub weeks: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +254,15 @@ struct ConfigFile {
     output_index: Option<OutputIndexConfig>,
     #[serde(default)]
     audit: Option<AuditDefaults>,
+    #[serde(default)]
+    history: Option<HistoryConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryConfig {
+    /// Weeks the store keeps, counted back from the newest.
+    keep_weeks: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -467,7 +486,21 @@ fn audit_settings(
         format!("`{fail_on_text}` is not a --fail-on level; expected never, low, medium or high")
     })?;
     let pseudonymizer = pseudonymizer(report.pseudonymize)?;
+    let keep_weeks = config
+        .history
+        .as_ref()
+        .and_then(|h| h.keep_weeks)
+        .unwrap_or(crate::audit::settings::DEFAULT_KEEP_WEEKS);
+    if keep_weeks == 0 {
+        bail!("[history] keep_weeks must be at least 1");
+    }
+    let history = report
+        .history
+        .map(|dir| crate::audit::settings::HistorySettings { dir, keep_weeks });
     Ok(AuditSettings {
+        history,
+        weeks: report.weeks.map(|n| n as usize),
+        new_only: report.new_only,
         pseudonymizer,
         input,
         weights,

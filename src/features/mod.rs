@@ -46,7 +46,7 @@ pub use table::{
 
 use polars::prelude::*;
 
-use crate::normalize::calendar::WEEK;
+use crate::normalize::calendar::{WeekStart, WEEK};
 use crate::normalize::identities::AgentKind;
 use crate::normalize::pricing::Tokens;
 use crate::schema;
@@ -101,6 +101,45 @@ impl Stats {
         self.behavior.extend(other.behavior);
         self.sort();
         Ok(self)
+    }
+
+    /// The weeks (first days) any part has a row in.
+    pub fn weeks(&self, week_start: WeekStart) -> std::collections::BTreeSet<i32> {
+        let mut weeks: std::collections::BTreeSet<i32> = self
+            .days
+            .iter()
+            .map(|d| week_start.week_of_day(d.day))
+            .collect();
+        weeks.extend(self.sessions.iter().map(|s| s.week));
+        weeks.extend(self.outputs.iter().map(|o| o.week));
+        weeks.extend(self.behavior.iter().map(|b| b.week));
+        weeks
+    }
+
+    /// The rows of the weeks `keep` accepts, and the rest: the contract is split by week as
+    /// exactly as it is merged.
+    pub fn partition(self, week_start: WeekStart, keep: impl Fn(i32) -> bool) -> (Stats, Stats) {
+        let (days, other_days) = self
+            .days
+            .into_iter()
+            .partition(|d| keep(week_start.week_of_day(d.day)));
+        let (sessions, other_sessions) = self.sessions.into_iter().partition(|s| keep(s.week));
+        let (outputs, other_outputs) = self.outputs.into_iter().partition(|o| keep(o.week));
+        let (behavior, other_behavior) = self.behavior.into_iter().partition(|b| keep(b.week));
+        (
+            Stats {
+                days,
+                sessions,
+                outputs,
+                behavior,
+            },
+            Stats {
+                days: other_days,
+                sessions: other_sessions,
+                outputs: other_outputs,
+                behavior: other_behavior,
+            },
+        )
     }
 
     /// Puts every part in the contract's order (see the fields).

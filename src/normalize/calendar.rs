@@ -41,7 +41,20 @@ impl WeekStart {
 
     /// The first day of the week containing `day`.
     pub fn week_of(self, day: NaiveDate) -> NaiveDate {
-        from_day_number(week_number(to_day_number(day), self))
+        from_day_number(self.week_of_day(to_day_number(day)))
+    }
+
+    /// The same for day numbers.
+    pub fn week_of_day(self, day: i32) -> i32 {
+        week_number(day, self)
+    }
+
+    pub fn parse(text: &str) -> Option<WeekStart> {
+        match text {
+            "monday" => Some(WeekStart::Monday),
+            "sunday" => Some(WeekStart::Sunday),
+            _ => None,
+        }
     }
 }
 

@@ -47,6 +47,13 @@ impl Reporter for MarkdownReporter {
         if let Some(line) = report.calibration_line() {
             writeln!(out, "{}\n", cell(&line))?;
         }
+        let history = report.history_lines();
+        if !history.is_empty() {
+            for line in history {
+                writeln!(out, "- {}", cell(&line))?;
+            }
+            writeln!(out)?;
+        }
         if report.findings.is_empty() {
             writeln!(out, "No findings.")?;
             return Ok(());
@@ -77,7 +84,17 @@ impl Reporter for MarkdownReporter {
         }
         writeln!(out)?;
         for (i, f) in report.findings.iter().enumerate() {
-            writeln!(out, "**{}. {}**", i + 1, cell(&f.agent))?;
+            match f.state {
+                Some(state) => writeln!(
+                    out,
+                    "**{}. {}** ({}, `{}`)",
+                    i + 1,
+                    cell(&f.agent),
+                    state.name(),
+                    f.id
+                )?,
+                None => writeln!(out, "**{}. {}**", i + 1, cell(&f.agent))?,
+            }
             if let Some(weeks) = f.weeks_text() {
                 writeln!(out, "- weeks: {weeks}")?;
             }

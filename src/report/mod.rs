@@ -20,8 +20,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    AgentEntry, AuditReport, Detail, FindingEntry, IngestSummary, InputSummary, Period,
-    ReasonEntry, ToolInfo, Totals, WeekEntry, SCHEMA_VERSION,
+    AgentEntry, AuditReport, Detail, FindingEntry, FindingState, HistoryEntry, IngestSummary,
+    InputSummary, Period, ReasonEntry, ResolvedEntry, ToolInfo, Totals, WeekEntry, SCHEMA_VERSION,
 };
 pub use pseudonym::{Pseudonymizer, KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE};
 pub use spend::{SpendFormat, SpendReport, SpendTotals};

@@ -26,6 +26,9 @@ pub struct AuditReport {
     pub data_quality: DataQuality,
     /// Each lens's and fingerprint's p-values against the population they judged.
     pub calibration: Vec<Check>,
+    /// With `--history`: where the weeks came from, and what changed since the last stored run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryEntry>,
     /// What the HTML charts and the Parquet files draw on; not part of the JSON report.
     #[serde(skip)]
     pub detail: Detail,
@@ -113,8 +116,60 @@ pub struct AgentEntry {
     pub lens_p_values: std::collections::BTreeMap<&'static str, f64>,
 }
 
+/// A finding's place across runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingState {
+    New,
+    Ongoing,
+}
+
+impl FindingState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingState::New => "new",
+            FindingState::Ongoing => "ongoing",
+        }
+    }
+}
+
+/// What `--history` added to a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    /// This run's number in the store.
+    pub run: u64,
+    /// The last stored run before this one, whose findings `state` compares with.
+    pub previous_run: Option<u64>,
+    /// Audited weeks read from the store (first days).
+    pub weeks_from_history: Vec<String>,
+    /// The input's whole weeks, stored by this run.
+    pub weeks_stored: Vec<String>,
+    /// Input weeks audited but not stored, being partial.
+    pub weeks_partial: Vec<String>,
+    /// Partial input weeks the store holds whole: the input's rows of them were left out.
+    pub weeks_superseded: Vec<String>,
+    /// Findings of the previous run that this run no longer raises.
+    pub resolved: Vec<ResolvedEntry>,
+}
+
+/// A finding of the previous run that stopped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedEntry {
+    pub id: String,
+    pub agent: String,
+    pub team: String,
+    pub detector: String,
+    pub severity: Severity,
+    pub excess_cost_usd: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FindingEntry {
+    /// The finding's identity across runs: the same agent judged by the same lens.
+    pub id: String,
+    /// With `--history`: new, or ongoing (the last stored run raised it too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<FindingState>,
     pub agent: String,
     pub team: String,
     /// First day of the week, or null for a finding about the whole period.
@@ -312,6 +367,63 @@ impl AuditReport {
                     check.scope
                 ));
             }
+        }
+        lines
+    }
+
+    /// With `--history`: where the weeks came from and what changed since the last stored
+    /// run, one line each, then one line per resolved finding.
+    pub fn history_lines(&self) -> Vec<String> {
+        let Some(h) = &self.history else {
+            return Vec::new();
+        };
+        let count = |state: FindingState| {
+            self.findings
+                .iter()
+                .filter(|f| f.state == Some(state))
+                .count()
+        };
+        let mut lines = vec![
+            format!(
+                "History: run {}{}; {} weeks from the store, {} stored by this run{}{}",
+                h.run,
+                h.previous_run.map_or_else(
+                    || " (the first)".to_string(),
+                    |p| format!(" (previous {p})")
+                ),
+                h.weeks_from_history.len(),
+                h.weeks_stored.len(),
+                if h.weeks_partial.is_empty() {
+                    String::new()
+                } else {
+                    format!(", partial and not stored: {}", h.weeks_partial.join(", "))
+                },
+                if h.weeks_superseded.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", input rows left out for the stored whole weeks {}",
+                        h.weeks_superseded.join(", ")
+                    )
+                },
+            ),
+            format!(
+                "Findings: {} new, {} ongoing, {} resolved since the previous run",
+                count(FindingState::New),
+                count(FindingState::Ongoing),
+                h.resolved.len()
+            ),
+        ];
+        for r in &h.resolved {
+            lines.push(format!(
+                "resolved: {} ({}), {} {}, was {} with ${:.2} excess",
+                r.agent,
+                r.team,
+                r.detector,
+                r.id,
+                r.severity.name(),
+                r.excess_cost_usd
+            ));
         }
         lines
     }

@@ -105,6 +105,11 @@ impl Pseudonymizer {
                 }
             }
         }
+        if let Some(history) = &mut report.history {
+            for resolved in &mut history.resolved {
+                rename(&mut resolved.agent);
+            }
+        }
         for week in &mut report.detail.weeks {
             rename(&mut week.agent);
         }

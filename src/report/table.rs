@@ -48,6 +48,13 @@ impl Reporter for TableReporter {
             writeln!(out)?;
             writeln!(out, "{line}")?;
         }
+        let history = report.history_lines();
+        if !history.is_empty() {
+            writeln!(out)?;
+            for line in history {
+                writeln!(out, "{}", printable(&line))?;
+            }
+        }
         writeln!(out)?;
         if report.findings.is_empty() {
             writeln!(out, "No findings.")?;
@@ -98,9 +105,12 @@ impl Reporter for TableReporter {
                     Some(onset) => format!("whole period, onset week of {onset}"),
                     None => "whole period".to_string(),
                 });
+            let state = finding
+                .state
+                .map_or_else(String::new, |s| format!(" [{}, {}]", s.name(), finding.id));
             writeln!(
                 out,
-                "{}. {} ({}), {week}",
+                "{}. {} ({}), {week}{state}",
                 i + 1,
                 printable(&finding.agent),
                 printable(&finding.team)

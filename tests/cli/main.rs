@@ -6,6 +6,7 @@ mod commands;
 mod detection;
 mod errors;
 mod formats;
+mod history;
 mod html;
 mod notebooks;
 mod outputs;

@@ -1,0 +1,494 @@
+//! `--history`: a company fed one week at a time audits as all its weeks at once, a week is
+//! counted from one source only, a failed write leaves the store as it was, and findings carry
+//! their state across runs (`--new-only`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate};
+
+use super::{json, tokenaudit};
+
+/// A company of eight weeks (every inflator archetype), as CSV so a test can split it.
+fn company(dir: &Path) {
+    tokenaudit()
+        .args([
+            "generate",
+            "--agents",
+            "60",
+            "--weeks",
+            "8",
+            "--requests-per-week",
+            "200",
+            "--seed",
+            "5",
+            "--usage-format",
+            "csv",
+            "-q",
+            "--out",
+        ])
+        .arg(dir)
+        .assert()
+        .success();
+}
+
+/// The Monday of a CSV line's `ts` (column `ts_index`).
+fn week_of(line: &str, ts_index: usize) -> NaiveDate {
+    let ts = line.split(',').nth(ts_index).expect("a ts field");
+    let day: NaiveDate = ts[..10].parse().expect("an ISO date");
+    day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()))
+}
+
+/// Splits a CSV file by the week of its `ts` (or by `keep` on the line's date), keeping the
+/// header in every part: week → path.
+fn split(
+    file: &Path,
+    out: &Path,
+    keep: impl Fn(NaiveDate) -> bool,
+) -> BTreeMap<NaiveDate, PathBuf> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let ts_index = header
+        .split(',')
+        .position(|c| c == "ts")
+        .expect("a ts column");
+    let mut parts: BTreeMap<NaiveDate, String> = BTreeMap::new();
+    for line in lines {
+        let day: NaiveDate = line.split(',').nth(ts_index).unwrap()[..10]
+            .parse()
+            .unwrap();
+        if !keep(day) {
+            continue;
+        }
+        let part = parts
+            .entry(week_of(line, ts_index))
+            .or_insert_with(|| format!("{header}\n"));
+        part.push_str(line);
+        part.push('\n');
+    }
+    std::fs::create_dir_all(out).unwrap();
+    let name = file.file_stem().unwrap().to_string_lossy().to_string();
+    parts
+        .into_iter()
+        .map(|(week, text)| {
+            let path = out.join(format!("{name}-{week}.csv"));
+            std::fs::write(&path, text).unwrap();
+            (week, path)
+        })
+        .collect()
+}
+
+fn audit(
+    usage: &[&Path],
+    outputs: &[&Path],
+    identities: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut command = tokenaudit();
+    command.args(["audit", "-q", "--format", "json"]);
+    for path in usage {
+        command.arg("--usage").arg(path);
+    }
+    for path in outputs {
+        command.arg("--outputs").arg(path);
+    }
+    command.arg("--identities").arg(identities).args(extra);
+    command.output().unwrap()
+}
+
+/// The report's findings without their run-to-run state, which a run without a store lacks.
+fn findings(report: &serde_json::Value) -> serde_json::Value {
+    let mut findings = report["findings"].clone();
+    for finding in findings.as_array_mut().unwrap() {
+        finding.as_object_mut().unwrap().remove("state");
+    }
+    findings
+}
+
+#[test]
+fn a_company_fed_one_week_at_a_time_audits_like_all_its_weeks_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("company");
+    company(&data);
+    let identities = data.join("identities.csv");
+    let usage = split(&data.join("usage.csv"), &tmp.path().join("weekly"), |_| {
+        true
+    });
+    let outputs = split(
+        &data.join("outputs.csv"),
+        &tmp.path().join("weekly"),
+        |_| true,
+    );
+    assert_eq!(usage.len(), 8, "eight weeks of usage");
+
+    let store = tmp.path().join("history");
+    let store_arg = store.display().to_string();
+    let mut last = None;
+    for (i, (week, usage_file)) in usage.iter().enumerate() {
+        let outputs_file: Vec<&Path> = outputs.get(week).map(|p| p.as_path()).into_iter().collect();
+        // Each run declares the week its export covers, as a weekly job would.
+        let (since, until) = (
+            week.to_string(),
+            (*week + chrono::Duration::days(6)).to_string(),
+        );
+        let output = audit(
+            &[usage_file],
+            &outputs_file,
+            &identities,
+            &[
+                "--history",
+                &store_arg,
+                "--since",
+                &since,
+                "--until",
+                &until,
+            ],
+        );
+        assert!(
+            output.status.code() == Some(0),
+            "run {} failed: {}",
+            i + 1,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report = json(&output);
+        let history = &report["history"];
+        assert_eq!(history["run"], i as u64 + 1);
+        assert_eq!(
+            history["weeks_stored"],
+            serde_json::json!([week.to_string()])
+        );
+        assert_eq!(history["weeks_from_history"].as_array().unwrap().len(), i);
+        // The raw logs of a stored week are deleted: the next run never needs them.
+        std::fs::remove_file(usage_file).unwrap();
+        last = Some(report);
+    }
+    let last = last.unwrap();
+
+    let whole = json(&audit(
+        &[&data.join("usage.csv")],
+        &[&data.join("outputs.csv")],
+        &identities,
+        &[],
+    ));
+    assert!(
+        !whole["findings"].as_array().unwrap().is_empty(),
+        "the planted company has findings to compare"
+    );
+    assert_eq!(
+        serde_json::to_string(&last["agents"]).unwrap(),
+        serde_json::to_string(&whole["agents"]).unwrap(),
+        "agents of the eighth weekly run and of one audit of all eight weeks"
+    );
+    assert_eq!(
+        serde_json::to_string(&findings(&last)).unwrap(),
+        serde_json::to_string(&findings(&whole)).unwrap(),
+        "findings of the eighth weekly run and of one audit of all eight weeks"
+    );
+    assert_eq!(last["period"], whole["period"]);
+    // The eighth run raised what the seventh did, mostly: every finding has a state.
+    assert!(last["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["state"] == "new" || f["state"] == "ongoing"));
+
+    // The manifest names every week, and the files are there for DuckDB or polars.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("history.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["version"], 1);
+    assert_eq!(manifest["weeks"].as_object().unwrap().len(), 8);
+    for week in usage.keys() {
+        let folder = store.join("weeks").join(format!("week={week}"));
+        let files: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(files.len(), 4, "{folder:?}: {files:?}");
+    }
+}
+
+#[test]
+fn a_week_is_counted_from_one_source_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("company");
+    company(&data);
+    let identities = data.join("identities.csv");
+    let outputs = data.join("outputs.csv");
+    let weeks: Vec<NaiveDate> = split(&data.join("usage.csv"), &tmp.path().join("w"), |_| true)
+        .into_keys()
+        .collect();
+    let (seventh, eighth) = (weeks[6], weeks[7]);
+    let thursday = |week: NaiveDate| week + chrono::Duration::days(3);
+    let part = |name: &str, keep: &dyn Fn(NaiveDate) -> bool| -> PathBuf {
+        let parts = split(&data.join("usage.csv"), &tmp.path().join(name), keep);
+        let text: String = parts
+            .values()
+            .enumerate()
+            .map(|(i, p)| {
+                let text = std::fs::read_to_string(p).unwrap();
+                if i == 0 {
+                    text
+                } else {
+                    text.lines().skip(1).map(|l| format!("{l}\n")).collect()
+                }
+            })
+            .collect();
+        let path = tmp.path().join(format!("{name}.csv"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    // Run one: the first seven weeks, whole. Run two: the eighth week until Wednesday.
+    // Run three: the eighth week from Thursday, and the seventh from Thursday (which the store
+    // holds whole).
+    let first_seven = part("first-seven", &|d| d < eighth);
+    let early_eighth = part("early-eighth", &|d| d >= eighth && d < thursday(eighth));
+    let late = part("late", &|d| {
+        (d >= thursday(seventh) && d < eighth) || d >= thursday(eighth)
+    });
+    let store = tmp.path().join("history").display().to_string();
+    let with_store = ["--history", store.as_str()];
+
+    let (since, until) = (
+        weeks[0].to_string(),
+        (eighth - chrono::Duration::days(1)).to_string(),
+    );
+    let one = json(&audit(
+        &[&first_seven],
+        &[&outputs],
+        &identities,
+        &[
+            "--history",
+            store.as_str(),
+            "--since",
+            &since,
+            "--until",
+            &until,
+        ],
+    ));
+    assert_eq!(one["history"]["weeks_stored"].as_array().unwrap().len(), 7);
+    let two = json(&audit(
+        &[&early_eighth],
+        &[&outputs],
+        &identities,
+        &with_store,
+    ));
+    assert_eq!(
+        two["history"]["weeks_partial"],
+        serde_json::json!([eighth.to_string()])
+    );
+    assert_eq!(two["history"]["weeks_stored"], serde_json::json!([]));
+    let three = json(&audit(&[&late], &[&outputs], &identities, &with_store));
+    let history = &three["history"];
+    assert_eq!(
+        history["weeks_partial"],
+        serde_json::json!([eighth.to_string()])
+    );
+    // The seventh week's usage rows, and the outputs of weeks one to seven, are left out:
+    // the store holds those weeks whole.
+    let superseded: Vec<String> = weeks[..7].iter().map(|w| w.to_string()).collect();
+    assert_eq!(history["weeks_superseded"], serde_json::json!(superseded));
+    assert_eq!(history["weeks_stored"], serde_json::json!([]));
+    assert_eq!(history["weeks_from_history"].as_array().unwrap().len(), 7);
+
+    // Run three counts weeks one to seven once, from the store, and of the eighth only its own
+    // rows: the same agents as one audit of exactly those rows.
+    let expected_rows = part("expected", &|d| d < eighth || d >= thursday(eighth));
+    let expected = json(&audit(&[&expected_rows], &[&outputs], &identities, &[]));
+    assert_eq!(
+        serde_json::to_string(&three["agents"]).unwrap(),
+        serde_json::to_string(&expected["agents"]).unwrap()
+    );
+    assert_eq!(three["totals"]["tokens"], expected["totals"]["tokens"]);
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_failed_write_leaves_the_store_as_it_was_and_states_follow_the_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("company");
+    company(&data);
+    let (usage, outputs, identities) = (
+        data.join("usage.csv"),
+        data.join("outputs.csv"),
+        data.join("identities.csv"),
+    );
+    let store = tmp.path().join("history").display().to_string();
+    let gate = ["--history", store.as_str(), "--fail-on", "low"];
+    let gate_new = [
+        "--history",
+        store.as_str(),
+        "--fail-on",
+        "low",
+        "--new-only",
+    ];
+
+    // The first run: every finding is new, and the gate fails on them.
+    let first = audit(&[&usage], &[&outputs], &identities, &gate_new);
+    assert_eq!(first.status.code(), Some(1));
+    let first = json(&first);
+    assert!(!first["findings"].as_array().unwrap().is_empty());
+    assert!(first["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["state"] == "new" && f["id"].as_str().unwrap().starts_with("F-")));
+    let before = snapshot(tmp.path().join("history").as_path());
+
+    // A write made to fail: exit 2, every file of the store as it was.
+    let failed = tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .arg(&usage)
+        .arg("--outputs")
+        .arg(&outputs)
+        .arg("--identities")
+        .arg(&identities)
+        .args(gate)
+        .env("TOKENAUDIT_HISTORY_FAIL_BEFORE_COMMIT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("was not written"));
+    assert_eq!(snapshot(tmp.path().join("history").as_path()), before);
+
+    // The same input again: every finding is ongoing; --new-only passes, the plain gate fails.
+    let second = audit(&[&usage], &[&outputs], &identities, &gate_new);
+    assert_eq!(second.status.code(), Some(0));
+    let second = json(&second);
+    assert_eq!(second["history"]["previous_run"], 1);
+    assert_eq!(second["history"]["run"], 2, "the failed run took no number");
+    assert!(second["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["state"] == "ongoing"));
+    assert_eq!(second["history"]["resolved"], serde_json::json!([]));
+    let plain = audit(&[&usage], &[&outputs], &identities, &gate);
+    assert_eq!(plain.status.code(), Some(1));
+
+    // Only the last week audited: what it no longer raises is resolved, never also current.
+    let narrow = json(&audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", store.as_str(), "--weeks", "1"],
+    ));
+    let ids = |report: &serde_json::Value, key: &str| -> std::collections::BTreeSet<String> {
+        let list = if key == "resolved" {
+            &report["history"]["resolved"]
+        } else {
+            &report["findings"]
+        };
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (previous, current) = (ids(&second, "findings"), ids(&narrow, "findings"));
+    let resolved = ids(&narrow, "resolved");
+    assert!(
+        !resolved.is_empty(),
+        "one week raises fewer findings than eight"
+    );
+    assert_eq!(
+        resolved,
+        previous.difference(&current).cloned().collect(),
+        "resolved: exactly the previous run's findings this run does not raise"
+    );
+    for finding in narrow["findings"].as_array().unwrap() {
+        let id = finding["id"].as_str().unwrap();
+        let expected = if previous.contains(id) {
+            "ongoing"
+        } else {
+            "new"
+        };
+        assert_eq!(finding["state"], expected, "{id}");
+    }
+}
+
+#[test]
+fn a_store_of_another_version_or_setting_is_refused_with_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("company");
+    company(&data);
+    let (usage, outputs, identities) = (
+        data.join("usage.csv"),
+        data.join("outputs.csv"),
+        data.join("identities.csv"),
+    );
+    let store = tmp.path().join("history");
+    let store_arg = store.display().to_string();
+    let ok = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", &store_arg],
+    );
+    assert_eq!(ok.status.code(), Some(0));
+
+    let other_tz = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", &store_arg, "--tz", "Europe/Berlin"],
+    );
+    assert_eq!(other_tz.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&other_tz.stderr);
+    assert!(
+        stderr.contains("--tz UTC") && stderr.contains("Europe/Berlin"),
+        "{stderr}"
+    );
+
+    let manifest = store.join("history.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen("\"version\": 1", "\"version\": 99", 1),
+    )
+    .unwrap();
+    let refused = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", &store_arg],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("layout version 99") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+
+    let not_a_store = tmp.path().join("notes");
+    std::fs::create_dir_all(&not_a_store).unwrap();
+    std::fs::write(not_a_store.join("todo.txt"), "x").unwrap();
+    let refused = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", &not_a_store.display().to_string()],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a tokenaudit history store"));
+
+    let no_store = audit(&[&usage], &[&outputs], &identities, &["--new-only"]);
+    assert_eq!(no_store.status.code(), Some(2));
+}
