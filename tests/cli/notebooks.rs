@@ -27,13 +27,19 @@ fn every_notebook_runs_on_the_parquet_outputs_of_the_demo() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let parquet = tmp.path().join("audit-out");
-    let output = tokenaudit()
-        .args(["demo", "-q", "--format", "json"])
-        .arg("--out")
-        .arg(format!("parquet={}", parquet.display()))
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    // Two runs into a history store, for the notebook's across-runs section.
+    let history = tmp.path().join("history");
+    for _ in 0..2 {
+        let output = tokenaudit()
+            .args(["demo", "-q", "--format", "json"])
+            .arg("--out")
+            .arg(format!("parquet={}", parquet.display()))
+            .arg("--history")
+            .arg(&history)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+    }
     let notebooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks");
     let run = Command::new(&python)
         .arg(notebooks.join("run.py"))
@@ -41,6 +47,7 @@ fn every_notebook_runs_on_the_parquet_outputs_of_the_demo() {
         .arg(&parquet)
         .arg("--out")
         .arg(tmp.path().join("executed"))
+        .env("TOKENAUDIT_HISTORY_DIR", &history)
         .output()
         .expect("python runs");
     assert!(
@@ -55,4 +62,9 @@ fn every_notebook_runs_on_the_parquet_outputs_of_the_demo() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "ipynb"))
         .collect();
     assert!(!executed.is_empty(), "no executed notebook was written");
+    let text = std::fs::read_to_string(tmp.path().join("executed/weekly_audit.ipynb")).unwrap();
+    assert!(
+        text.contains("6 weeks stored, 2 runs kept"),
+        "the history section read the store"
+    );
 }
