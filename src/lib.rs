@@ -27,5 +27,6 @@ pub mod history;
 pub mod ingest;
 pub mod normalize;
 pub mod report;
+pub mod reviews;
 pub mod schema;
 pub mod units;

@@ -12,6 +12,7 @@ mod export;
 pub mod history;
 pub mod pipeline;
 mod progress;
+pub mod review;
 pub mod settings;
 pub mod spend;
 
@@ -59,6 +60,8 @@ pub enum AuditError {
     History(crate::history::HistoryError),
     #[error("--new-only compares with the last run stored in --history; give --history DIR")]
     NewOnlyWithoutHistory,
+    #[error(transparent)]
+    Review(crate::reviews::ReviewError),
 }
 
 /// Exit status of a run that completed.
@@ -83,6 +86,7 @@ pub enum Command {
         code: Option<String>,
     },
     Schema,
+    Review(review::ReviewCommand),
     Generate(crate::generate::GenerateSettings),
     Spend(spend::SpendSettings),
     /// Audit a generated folder and score it against its truth file.
@@ -103,6 +107,7 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
         Command::Audit(settings) => audit(&settings, stdout),
         Command::Demo(settings) => demo::run(settings, stdout),
         Command::Spend(settings) => spend::run(&settings, stdout),
+        Command::Review(command) => review::run(command, stdout),
         Command::Ingest { input, to } => {
             export::ingest_to_parquet(&input, &to)?;
             Ok(Exit::Clean)
@@ -206,8 +211,12 @@ pub fn audit(settings: &AuditSettings, stdout: &mut dyn Write) -> Result<Exit, A
     if let Some(pending) = pending {
         pending.commit()?;
     }
-    let counted =
-        |f: &&FindingEntry| !settings.new_only || f.state == Some(report::FindingState::New);
+    // A finding closed by a review (expected, planned) never counts; with --new-only, only
+    // the findings new since the last stored run do.
+    let counted = |f: &&FindingEntry| {
+        let closed = f.review.as_ref().is_some_and(|r| r.verdict.closes());
+        !closed && (!settings.new_only || f.state == Some(report::FindingState::New))
+    };
     let failed = settings.fail_on.is_some_and(|threshold| {
         report
             .findings
@@ -358,6 +367,7 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
             .snapshot()
             .unwrap_or(crate::detect::DEFAULT_SNAPSHOT)
     });
+    let reviews = review::load(&settings.reviews)?;
     let store = history::open(settings, snapshot)?;
     let mut run = None;
     let loaded = load(input, snapshot, &mut progress, |stats| {
@@ -391,6 +401,12 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
     );
     if let Some(run) = &run {
         run.annotate(&mut report);
+    }
+    if let Some(reviews) = reviews {
+        let today = chrono::Utc::now()
+            .with_timezone(&input.calendar.tz)
+            .date_naive();
+        review::apply(&mut report, &reviews, today);
     }
     progress.done();
     if settings.verbosity != Verbosity::Quiet {
@@ -539,6 +555,7 @@ fn assemble(
         .map(|f| FindingEntry {
             id: history::finding_id(&f.agent, f.detector),
             state: None,
+            review: None,
             agent: f.agent.clone(),
             team: f.team.clone(),
             week: f.week.map(|w| w.to_string()),
@@ -594,6 +611,7 @@ fn assemble(
         data_quality: detection.quality,
         calibration: detection.calibration,
         history: None,
+        reviews: None,
         detail: report::Detail {
             weeks,
             spend,

@@ -57,6 +57,8 @@ pub struct AuditSettings {
     pub weeks: Option<usize>,
     /// `--fail-on` counts only the findings new since the last stored run.
     pub new_only: bool,
+    /// The review file (`--reviews`, else `tokenaudit-reviews.toml` when it exists).
+    pub reviews: super::review::ReviewSource,
 }
 
 /// Where the history store is and how much it keeps.
@@ -86,6 +88,7 @@ impl Default for AuditSettings {
             history: None,
             weeks: None,
             new_only: false,
+            reviews: Default::default(),
         }
     }
 }

@@ -80,6 +80,52 @@ pub enum Commands {
     },
     /// Print the canonical schemas.
     Schema,
+    /// Keep decisions on findings in a review file meant for git.
+    Review {
+        #[command(subcommand)]
+        action: ReviewAction,
+        /// The review file.
+        #[arg(long, value_name = "FILE", default_value = crate::reviews::DEFAULT_FILE, global = true)]
+        reviews: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewAction {
+    /// Record a decision on an agent's findings.
+    Add {
+        #[arg(long)]
+        agent: String,
+        /// Only findings with a reason of this code.
+        #[arg(long, value_name = "CODE")]
+        code: Option<String>,
+        /// Only findings about one of these weeks (first days, comma-separated).
+        #[arg(long, value_name = "DATES", value_delimiter = ',')]
+        weeks: Vec<String>,
+        /// expected and planned close the finding; unexpected confirms it.
+        #[arg(long, value_parser = ["expected", "unexpected", "planned"])]
+        verdict: String,
+        /// What was decided and why ("migration week", "approved research spike").
+        #[arg(long)]
+        reason: String,
+        /// The last day the review holds (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
+        /// Who decided (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// Print every review.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a review by id.
+    Remove {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +206,9 @@ pub struct ReportArgs {
     /// weeks together with the new input (see README, "History").
     #[arg(long, value_name = "DIR")]
     pub history: Option<PathBuf>,
+    /// Decisions on findings (default: tokenaudit-reviews.toml, when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub reviews: Option<PathBuf>,
     /// Audit the latest N weeks only (default: 12 with --history, every week without).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub weeks: Option<u32>,
@@ -501,6 +550,13 @@ fn audit_settings(
         history,
         weeks: report.weeks.map(|n| n as usize),
         new_only: report.new_only,
+        reviews: match report.reviews {
+            Some(path) => crate::audit::review::ReviewSource {
+                path,
+                explicit: true,
+            },
+            None => Default::default(),
+        },
         pseudonymizer,
         input,
         weights,
@@ -550,6 +606,39 @@ pub fn resolve(cli: Cli) -> Result<Command> {
         },
         Commands::Explain { code } => Command::Explain { code },
         Commands::Schema => Command::Schema,
+        Commands::Review { action, reviews } => {
+            use crate::audit::review::ReviewCommand;
+            Command::Review(match action {
+                ReviewAction::Add {
+                    agent,
+                    code,
+                    weeks,
+                    verdict,
+                    reason,
+                    expires,
+                    by,
+                } => ReviewCommand::Add {
+                    file: reviews,
+                    review: crate::reviews::NewReview {
+                        agent,
+                        code,
+                        weeks,
+                        verdict: crate::reviews::Verdict::parse(&verdict)
+                            .expect("clap checked the verdict"),
+                        reason,
+                        by: by
+                            .or_else(|| std::env::var("USER").ok())
+                            .unwrap_or_else(|| "unknown".to_string()),
+                        expires,
+                    },
+                },
+                ReviewAction::List { json } => ReviewCommand::List {
+                    file: reviews,
+                    json,
+                },
+                ReviewAction::Remove { id } => ReviewCommand::Remove { file: reviews, id },
+            })
+        }
         Commands::Eval { dir, config, json } => {
             let report = ReportArgs {
                 config,

@@ -208,6 +208,15 @@ fn quality(report: &AuditReport, html: &mut String) {
 
 fn findings(report: &AuditReport, html: &mut String) {
     html.push_str("<section id=\"findings\">\n<h2>Findings</h2>\n");
+    // With --history or a review file: the store, new/ongoing/resolved, and the reviews.
+    let history = report.history_lines();
+    if !history.is_empty() {
+        html.push_str("<ul id=\"since-last-run\">\n");
+        for line in history {
+            html.push_str(&format!("<li>{}</li>\n", esc(&line)));
+        }
+        html.push_str("</ul>\n");
+    }
     if report.findings.is_empty() {
         html.push_str("<p>No findings: no agent's spend stood out from its peers, its own history or its request pattern by enough to be worth a review.</p>\n</section>\n");
         return;
@@ -227,9 +236,13 @@ fn findings(report: &AuditReport, html: &mut String) {
             .map(|r| format!("<code>{}</code>", esc(r.code)))
             .collect();
         html.push_str(&format!(
-            "<tr><td class=\"num\">{n}</td><td data-value=\"{rank}\"><span class=\"sev sev-{severity}\">{severity}</span></td><td><a href=\"#finding-{n}\">{agent}</a></td><td>{team}</td><td>{detector}</td><td class=\"num\" data-value=\"{excess}\">{excess_text}</td><td class=\"num\" data-value=\"{q}\">{q_text}</td><td>{onset}</td><td>{codes}</td></tr>\n",
+            "<tr><td class=\"num\">{n}</td><td data-value=\"{rank}\"><span class=\"sev sev-{severity}\">{severity}</span></td><td><a href=\"#finding-{n}\">{agent}</a>{state}</td><td>{team}</td><td>{detector}</td><td class=\"num\" data-value=\"{excess}\">{excess_text}</td><td class=\"num\" data-value=\"{q}\">{q_text}</td><td>{onset}</td><td>{codes}</td></tr>\n",
             n = i + 1,
             agent = esc(&f.agent),
+            state = f
+                .state
+                .map(|s| format!(" <span class=\"muted\">({})</span>", s.name()))
+                .unwrap_or_default(),
             team = esc(&f.team),
             detector = esc(f.detector),
             excess = f.excess_cost_usd,
@@ -277,6 +290,22 @@ fn explanations(report: &AuditReport, html: &mut String) {
             esc(&scope),
             esc(&onset)
         ));
+        let closed = f.review.as_ref().is_some_and(|r| r.verdict.closes());
+        if let Some(review) = &f.review {
+            html.push_str(&format!(
+                "</ul>\n<p class=\"review\">Reviewed ({}): <b>{}</b> by {} on {}: {}</p>\n{}<ul>\n",
+                esc(&review.id),
+                review.verdict.name(),
+                esc(&review.by),
+                esc(&review.at),
+                esc(&review.reason),
+                if closed {
+                    "<details><summary>Reasons</summary>\n"
+                } else {
+                    ""
+                }
+            ));
+        }
         for r in &f.reasons {
             html.push_str(&format!(
                 "<li><code>{}</code> {} <span class=\"muted\">(observed {}, expected {})</span></li>\n",
@@ -287,6 +316,9 @@ fn explanations(report: &AuditReport, html: &mut String) {
             ));
         }
         html.push_str("</ul>\n");
+        if closed {
+            html.push_str("</details>\n");
+        }
         let codes: BTreeSet<&str> = f.reasons.iter().map(|r| r.code).collect();
         let benign: Vec<&str> = codes
             .iter()

@@ -95,6 +95,21 @@ impl Reporter for MarkdownReporter {
                 )?,
                 None => writeln!(out, "**{}. {}**", i + 1, cell(&f.agent))?,
             }
+            if let Some(review) = &f.review {
+                writeln!(
+                    out,
+                    "- review {}: **{}** by {} on {}: {}",
+                    review.id,
+                    review.verdict.name(),
+                    cell(&review.by),
+                    review.at,
+                    cell(&review.reason)
+                )?;
+                if review.verdict.closes() {
+                    writeln!(out)?;
+                    continue; // shown collapsed: the decision, not the reasons again
+                }
+            }
             if let Some(weeks) = f.weeks_text() {
                 writeln!(out, "- weeks: {weeks}")?;
             }

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 pub use model::{
     AgentEntry, AuditReport, Detail, FindingEntry, FindingState, HistoryEntry, IngestSummary,
-    InputSummary, Period, ReasonEntry, ResolvedEntry, ToolInfo, Totals, WeekEntry, SCHEMA_VERSION,
+    InputSummary, Period, ReasonEntry, ResolvedEntry, ReviewEntry, ReviewsEntry, StaleReview,
+    ToolInfo, Totals, WeekEntry, SCHEMA_VERSION,
 };
 pub use pseudonym::{Pseudonymizer, KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE};
 pub use spend::{SpendFormat, SpendReport, SpendTotals};

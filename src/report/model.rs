@@ -29,6 +29,9 @@ pub struct AuditReport {
     /// With `--history`: where the weeks came from, and what changed since the last stored run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<HistoryEntry>,
+    /// When a review file was read: reviews that expired or no longer fit any agent or code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviews: Option<ReviewsEntry>,
     /// What the HTML charts and the Parquet files draw on; not part of the JSON report.
     #[serde(skip)]
     pub detail: Detail,
@@ -122,6 +125,8 @@ pub struct AgentEntry {
 pub enum FindingState {
     New,
     Ongoing,
+    /// A live review matches it (see `review`).
+    Reviewed,
 }
 
 impl FindingState {
@@ -129,8 +134,60 @@ impl FindingState {
         match self {
             FindingState::New => "new",
             FindingState::Ongoing => "ongoing",
+            FindingState::Reviewed => "reviewed",
         }
     }
+}
+
+/// A review as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewEntry {
+    pub id: String,
+    pub agent: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub verdict: crate::reviews::Verdict,
+    pub reason: String,
+    pub by: String,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+impl From<&crate::reviews::Review> for ReviewEntry {
+    fn from(r: &crate::reviews::Review) -> Self {
+        ReviewEntry {
+            id: r.id.clone(),
+            agent: r.agent.clone(),
+            code: r.code.clone(),
+            verdict: r.verdict,
+            reason: r.reason.clone(),
+            by: r.by.clone(),
+            at: r.at.clone(),
+            expires: r.expires.clone(),
+        }
+    }
+}
+
+/// What the review file said about this run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewsEntry {
+    /// Reviews in the file.
+    pub reviews: usize,
+    /// Findings a live review matches.
+    pub matched: usize,
+    /// Reviews that would match a finding but have expired: the finding is open again.
+    pub expired: Vec<ReviewEntry>,
+    /// Reviews of an agent not in this audit, or of a code tokenaudit does not know.
+    pub stale: Vec<StaleReview>,
+}
+
+/// A review that fits nothing in this audit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StaleReview {
+    pub id: String,
+    pub agent: String,
+    pub why: String,
 }
 
 /// What `--history` added to a run.
@@ -167,9 +224,13 @@ pub struct ResolvedEntry {
 pub struct FindingEntry {
     /// The finding's identity across runs: the same agent judged by the same lens.
     pub id: String,
-    /// With `--history`: new, or ongoing (the last stored run raised it too).
+    /// With `--history`: new, or ongoing (the last stored run raised it too); reviewed when
+    /// a live review matches it, with or without `--history`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<FindingState>,
+    /// The live review that matches it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewEntry>,
     pub agent: String,
     pub team: String,
     /// First day of the week, or null for a finding about the whole period.
@@ -372,8 +433,31 @@ impl AuditReport {
     }
 
     /// With `--history`: where the weeks came from and what changed since the last stored
-    /// run, one line each, then one line per resolved finding.
+    /// run, one line each, then one line per resolved finding; then what the review file said.
     pub fn history_lines(&self) -> Vec<String> {
+        let mut lines = self.store_lines();
+        if let Some(r) = &self.reviews {
+            lines.push(format!(
+                "Reviews: {} in the file, {} findings matched by a live review",
+                r.reviews, r.matched
+            ));
+            for e in &r.expired {
+                lines.push(format!(
+                    "expired review {} of {} ({}, until {}): its findings are open again",
+                    e.id,
+                    e.agent,
+                    e.verdict.name(),
+                    e.expires.as_deref().unwrap_or("?")
+                ));
+            }
+            for s in &r.stale {
+                lines.push(format!("stale review {} of {}: {}", s.id, s.agent, s.why));
+            }
+        }
+        lines
+    }
+
+    fn store_lines(&self) -> Vec<String> {
         let Some(h) = &self.history else {
             return Vec::new();
         };

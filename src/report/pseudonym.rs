@@ -105,6 +105,19 @@ impl Pseudonymizer {
                 }
             }
         }
+        for finding in &mut report.findings {
+            if let Some(review) = &mut finding.review {
+                rename(&mut review.agent);
+            }
+        }
+        if let Some(reviews) = &mut report.reviews {
+            for review in &mut reviews.expired {
+                rename(&mut review.agent);
+            }
+            for review in &mut reviews.stale {
+                rename(&mut review.agent);
+            }
+        }
         if let Some(history) = &mut report.history {
             for resolved in &mut history.resolved {
                 rename(&mut resolved.agent);

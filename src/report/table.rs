@@ -115,6 +115,20 @@ impl Reporter for TableReporter {
                 printable(&finding.agent),
                 printable(&finding.team)
             )?;
+            if let Some(review) = &finding.review {
+                writeln!(
+                    out,
+                    "   review {}: {} by {} on {}: {}",
+                    review.id,
+                    review.verdict.name(),
+                    printable(&review.by),
+                    review.at,
+                    printable(&review.reason)
+                )?;
+                if review.verdict.closes() {
+                    continue; // shown collapsed: the decision, not the reasons again
+                }
+            }
             if let Some(weeks) = finding.weeks_text() {
                 writeln!(out, "   weeks: {weeks}")?;
             }

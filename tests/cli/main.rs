@@ -12,6 +12,7 @@ mod notebooks;
 mod outputs;
 mod properties;
 mod quarantine;
+mod reviews;
 mod vendors;
 mod vendors_anthropic;
 mod vendors_openai;
