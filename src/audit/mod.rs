@@ -399,6 +399,20 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
         detection,
         loaded.unpriced.clone(),
     );
+    for finding in &mut report.findings {
+        let weeks = finding
+            .weeks
+            .iter()
+            .filter_map(|w| w.week.parse().ok())
+            .collect();
+        finding.root_causes = detect::root_causes::by_model(
+            &loaded.priced,
+            input.calendar.week_start,
+            &finding.agent,
+            &weeks,
+            finding.excess_cost_usd,
+        );
+    }
     if let Some(run) = &run {
         run.annotate(&mut report);
     }
@@ -556,6 +570,7 @@ fn assemble(
             id: history::finding_id(&f.agent, f.detector),
             state: None,
             review: None,
+            root_causes: Vec::new(),
             agent: f.agent.clone(),
             team: f.team.clone(),
             week: f.week.map(|w| w.to_string()),

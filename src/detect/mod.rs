@@ -31,6 +31,7 @@ pub mod findings;
 pub mod groups;
 pub mod population;
 pub mod quality;
+pub mod root_causes;
 pub mod stats;
 
 pub use config::{DetectConfig, Severity};

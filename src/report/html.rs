@@ -282,8 +282,17 @@ fn explanations(report: &AuditReport, html: &mut String) {
             .weeks_text()
             .map(|w| format!("<br><span class=\"muted\">weeks: {}</span>", esc(&w)))
             .unwrap_or_default();
+        let causes = f
+            .root_causes_text()
+            .map(|c| {
+                format!(
+                    "<br><span class=\"muted\">where the excess went: {}</span>",
+                    esc(&c)
+                )
+            })
+            .unwrap_or_default();
         html.push_str(&format!(
-            "<p><b>{}</b> at stake · {} lens · q {} · {}{}{weeks}</p>\n<ul>\n",
+            "<p><b>{}</b> at stake · {} lens · q {} · {}{}{weeks}{causes}</p>\n<ul>\n",
             usd(f.excess_cost_usd),
             esc(f.detector),
             q_text(f.q_value),

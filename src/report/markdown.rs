@@ -113,6 +113,9 @@ impl Reporter for MarkdownReporter {
             if let Some(weeks) = f.weeks_text() {
                 writeln!(out, "- weeks: {weeks}")?;
             }
+            if let Some(causes) = f.root_causes_text() {
+                writeln!(out, "- where the excess went: {}", cell(&causes))?;
+            }
             for reason in &f.reasons {
                 writeln!(
                     out,

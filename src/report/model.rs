@@ -246,9 +246,33 @@ pub struct FindingEntry {
     /// that week, is at most the FDR level.
     pub weeks: Vec<WeekEntry>,
     pub reasons: Vec<ReasonEntry>,
+    /// Where the excess went: the finding's spend by model, each part's contribution.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub root_causes: Vec<crate::detect::root_causes::RootCause>,
 }
 
 impl FindingEntry {
+    /// The root causes in one line: "model claude-opus: 82% ($1,234), model claude-sonnet: 18%
+    /// ($271)".
+    pub fn root_causes_text(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .root_causes
+            .iter()
+            .filter(|c| c.contribution_usd > 0.0)
+            .take(5)
+            .map(|c| {
+                format!(
+                    "{} {}: {:.0}% ({})",
+                    c.dimension,
+                    c.value,
+                    c.contribution_pct,
+                    crate::units::usd(c.contribution_usd)
+                )
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
     /// The weeks the finding is about, runs of consecutive weeks as ranges:
     /// "2026-09-07 to 2026-09-21, 2026-10-12 (4 weeks)"; `None` when no week is.
     pub fn weeks_text(&self) -> Option<String> {

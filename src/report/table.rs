@@ -132,6 +132,9 @@ impl Reporter for TableReporter {
             if let Some(weeks) = finding.weeks_text() {
                 writeln!(out, "   weeks: {weeks}")?;
             }
+            if let Some(causes) = finding.root_causes_text() {
+                writeln!(out, "   where the excess went: {}", printable(&causes))?;
+            }
             for reason in &finding.reasons {
                 writeln!(out, "   {} {}", reason.code, printable(&reason.message))?;
             }

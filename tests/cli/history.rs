@@ -492,3 +492,37 @@ fn a_store_of_another_version_or_setting_is_refused_with_what_to_do() {
     let no_store = audit(&[&usage], &[&outputs], &identities, &["--new-only"]);
     assert_eq!(no_store.status.code(), Some(2));
 }
+
+#[test]
+fn every_finding_says_where_its_excess_went() {
+    let report = json(&super::audit_demo(&["-q", "--format", "json"]));
+    let findings = report["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    for finding in findings {
+        let excess = finding["excess_cost_usd"].as_f64().unwrap();
+        let causes = finding["root_causes"].as_array();
+        if excess <= 0.0 {
+            assert!(causes.is_none(), "{finding}");
+            continue;
+        }
+        let causes = causes.expect("a finding with an excess has root causes");
+        let sum: f64 = causes
+            .iter()
+            .map(|c| c["contribution_usd"].as_f64().unwrap())
+            .sum();
+        // Each part is rounded to the cent.
+        assert!(
+            (sum - excess).abs() <= 0.01 * causes.len() as f64,
+            "the parts add up to the excess: {sum} against {excess}"
+        );
+        let contributions: Vec<f64> = causes
+            .iter()
+            .map(|c| c["contribution_usd"].as_f64().unwrap())
+            .collect();
+        assert!(
+            contributions.windows(2).all(|w| w[0] >= w[1]),
+            "largest first"
+        );
+        assert!(causes.iter().all(|c| c["dimension"] == "model"));
+    }
+}
