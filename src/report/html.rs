@@ -492,10 +492,32 @@ fn timeline_charts(
         return Ok(());
     }
     let weeks = period_weeks(report);
+    // Weeks read from a --history store are marked on the axis: their raw logs were not read
+    // by this run.
+    let stored: BTreeSet<String> = report
+        .history
+        .as_ref()
+        .map(|h| h.weeks_from_history.iter().cloned().collect())
+        .unwrap_or_default();
     let labels: Vec<String> = weeks
         .iter()
-        .map(|w| w.format("%m-%d").to_string())
+        .map(|w| {
+            let mark = if stored.contains(&w.to_string()) {
+                "*"
+            } else {
+                ""
+            };
+            format!("{}{mark}", w.format("%m-%d"))
+        })
         .collect();
+    let stored_text = if stored.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; weeks marked * ({}) come from the history store",
+            stored.len()
+        )
+    };
     html.push_str("<section id=\"timelines\">\n<h2>Flagged agents week by week</h2>\n<div class=\"charts\">\n");
     for finding in flagged {
         let mut cost = vec![0.0; weeks.len()];
@@ -560,7 +582,7 @@ fn timeline_charts(
             &svg,
             &keys,
             &format!(
-                "{}: weekly spend and tokens (top), delivered output index (bottom){onset_text}",
+                "{}: weekly spend and tokens (top), delivered output index (bottom){onset_text}{stored_text}",
                 finding.agent
             ),
         );

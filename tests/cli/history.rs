@@ -193,6 +193,30 @@ fn a_company_fed_one_week_at_a_time_audits_like_all_its_weeks_at_once() {
         .iter()
         .all(|f| f["state"] == "new" || f["state"] == "ongoing"));
 
+    // The HTML timelines mark the weeks that came from the store.
+    let html = tokenaudit()
+        .args(["audit", "-q", "--format", "html", "--usage"])
+        .arg(data.join("usage.csv"))
+        .arg("--outputs")
+        .arg(data.join("outputs.csv"))
+        .arg("--identities")
+        .arg(&identities)
+        .args([
+            "--history",
+            &store_arg,
+            "--since",
+            "2026-10-26",
+            "--until",
+            "2026-11-01",
+        ])
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&html.stdout);
+    assert!(
+        page.contains("weeks marked * (7) come from the history store"),
+        "the timeline caption names the stored weeks"
+    );
+
     // The manifest names every week, and the files are there for DuckDB or polars.
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(store.join("history.json")).unwrap())
