@@ -250,6 +250,8 @@ pub(crate) struct Loaded {
     pub collected: pipeline::Collected,
     pub identities: crate::normalize::identities::IdentityMap,
     pub priced: Vec<features::PricedDay>,
+    /// The week parts (tool, repository) with their cost, micro-dollars, priced as days are.
+    pub parts: Vec<(features::WeekPart, i64)>,
     pub unpriced: Vec<UnpricedModel>,
     pub primary_models: std::collections::BTreeMap<String, String>,
     /// Formats read together that count the same spend twice, one warning each.
@@ -337,10 +339,20 @@ pub(crate) fn load(
     let primary_models = primary_models(&collected.stats.days);
     let (priced, unpriced) =
         features::price_days(std::mem::take(&mut collected.stats.days), &prices);
+    let parts = std::mem::take(&mut collected.stats.parts);
+    let (priced_parts, _) = features::price_days(
+        parts.iter().map(features::WeekPart::as_day).collect(),
+        &prices,
+    );
+    let parts = parts
+        .into_iter()
+        .zip(priced_parts.iter().map(|p| p.cost_micro))
+        .collect();
     Ok(Loaded {
         collected,
         identities: sources.identities,
         priced,
+        parts,
         unpriced,
         primary_models,
         overlaps,
@@ -399,16 +411,17 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
         detection,
         loaded.unpriced.clone(),
     );
+    let spend = spend_by_agent(&loaded, input.calendar.week_start);
     for finding in &mut report.findings {
         let weeks = finding
             .weeks
             .iter()
             .filter_map(|w| w.week.parse().ok())
             .collect();
-        finding.root_causes = detect::root_causes::by_model(
-            &loaded.priced,
-            input.calendar.week_start,
-            &finding.agent,
+        finding.root_causes = detect::root_causes::explain(
+            spend
+                .get(finding.agent.as_str())
+                .map_or(&[][..], Vec::as_slice),
             &weeks,
             finding.excess_cost_usd,
         );
@@ -427,6 +440,39 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
         warn(&report, &loaded, input);
     }
     Ok((report, run))
+}
+
+/// Each agent's spend by week and model, tool and repository, for the root causes.
+fn spend_by_agent(
+    loaded: &Loaded,
+    week_start: crate::normalize::calendar::WeekStart,
+) -> std::collections::BTreeMap<&str, Vec<detect::root_causes::Spend<'_>>> {
+    use crate::normalize::calendar::from_day_number;
+    let mut spend: std::collections::BTreeMap<&str, Vec<detect::root_causes::Spend>> =
+        Default::default();
+    for day in &loaded.priced {
+        spend
+            .entry(day.usage.agent.as_str())
+            .or_default()
+            .push(detect::root_causes::Spend {
+                week: from_day_number(week_start.week_of_day(day.usage.day)),
+                dimension: "model",
+                value: &day.usage.model,
+                cost_usd: day.cost_micro as f64 / 1e6,
+            });
+    }
+    for (part, cost_micro) in &loaded.parts {
+        spend
+            .entry(part.agent.as_str())
+            .or_default()
+            .push(detect::root_causes::Spend {
+                week: from_day_number(part.week),
+                dimension: &part.dimension,
+                value: &part.value,
+                cost_usd: *cost_micro as f64 / 1e6,
+            });
+    }
+    spend
 }
 
 fn reference_input(

@@ -12,14 +12,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use crate::features::PricedDay;
-use crate::normalize::calendar::{from_day_number, WeekStart};
+/// One row of an agent's spend: a week, a dimension (`model`, `tool`, `repo`) and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spend<'a> {
+    pub week: NaiveDate,
+    pub dimension: &'a str,
+    pub value: &'a str,
+    pub cost_usd: f64,
+}
 
 /// One part of a finding's excess.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RootCause {
-    /// What the spend is split by: `model`.
-    pub dimension: &'static str,
+    /// What the spend is split by: `model`, `tool` or `repo`.
+    pub dimension: String,
     pub value: String,
     /// The part's spend in the finding's weeks.
     pub cost_usd: f64,
@@ -28,12 +34,28 @@ pub struct RootCause {
     pub contribution_pct: f64,
 }
 
-/// The root causes of an excess of `excess_usd` in `agent`'s `weeks` (all its weeks when
-/// empty), largest contribution first; empty when there is no excess or no spend.
-pub fn by_model(
-    priced: &[PricedDay],
-    week_start: WeekStart,
-    agent: &str,
+/// The root causes of an excess of `excess_usd` in the `weeks` (all weeks when empty) of an
+/// agent whose spend is `spend`: per dimension, in the order met, largest contribution first.
+/// Empty when there is no excess or no spend.
+pub fn explain(spend: &[Spend], weeks: &BTreeSet<NaiveDate>, excess_usd: f64) -> Vec<RootCause> {
+    let mut dimensions: Vec<&str> = Vec::new();
+    for row in spend {
+        if !dimensions.contains(&row.dimension) {
+            dimensions.push(row.dimension);
+        }
+    }
+    dimensions
+        .into_iter()
+        .flat_map(|dimension| {
+            let rows: Vec<&Spend> = spend.iter().filter(|r| r.dimension == dimension).collect();
+            decompose(dimension, &rows, weeks, excess_usd)
+        })
+        .collect()
+}
+
+fn decompose(
+    dimension: &str,
+    spend: &[&Spend],
     weeks: &BTreeSet<NaiveDate>,
     excess_usd: f64,
 ) -> Vec<RootCause> {
@@ -42,15 +64,13 @@ pub fn by_model(
     }
     let mut actual: BTreeMap<&str, f64> = BTreeMap::new();
     let mut baseline: BTreeMap<&str, f64> = BTreeMap::new();
-    for day in priced.iter().filter(|d| d.usage.agent == agent) {
-        let week = from_day_number(week_start.week_of_day(day.usage.day));
-        let cost = day.cost_micro as f64 / 1e6;
-        let side = if weeks.is_empty() || weeks.contains(&week) {
+    for row in spend {
+        let side = if weeks.is_empty() || weeks.contains(&row.week) {
             &mut actual
         } else {
             &mut baseline
         };
-        *side.entry(day.usage.model.as_str()).or_default() += cost;
+        *side.entry(row.value).or_default() += row.cost_usd;
     }
     let total: f64 = actual.values().sum();
     if total <= 0.0 {
@@ -58,23 +78,24 @@ pub fn by_model(
     }
     let expected_total = (total - excess_usd).max(0.0);
     let base_total: f64 = baseline.values().sum();
-    let mix = |model: &str| {
+    let mix = |value: &str| {
         if base_total > 0.0 {
-            baseline.get(model).copied().unwrap_or(0.0) / base_total
+            baseline.get(value).copied().unwrap_or(0.0) / base_total
         } else {
-            actual.get(model).copied().unwrap_or(0.0) / total
+            actual.get(value).copied().unwrap_or(0.0) / total
         }
     };
-    let models: BTreeSet<&str> = actual.keys().chain(baseline.keys()).copied().collect();
-    let raw: Vec<(&str, f64, f64)> = models
+    let values: BTreeSet<&str> = actual.keys().chain(baseline.keys()).copied().collect();
+    let raw: Vec<(&str, f64, f64)> = values
         .into_iter()
-        .map(|m| {
-            let cost = actual.get(m).copied().unwrap_or(0.0);
-            (m, cost, cost - expected_total * mix(m))
+        .map(|v| {
+            let cost = actual.get(v).copied().unwrap_or(0.0);
+            (v, cost, cost - expected_total * mix(v))
         })
         .collect();
     // The finding's excess may be measured on another basis than these weeks' spend (a lens's
-    // own expectation): scale so that the parts add up to it exactly.
+    // own expectation), and a tool or repository split may cover only part of the spend:
+    // scale so that the parts add up to the excess exactly.
     let sum: f64 = raw.iter().map(|(_, _, c)| c).sum();
     let scale = if sum.abs() > 1e-9 {
         excess_usd / sum
@@ -83,15 +104,15 @@ pub fn by_model(
     };
     let mut causes: Vec<RootCause> = raw
         .into_iter()
-        .map(|(model, cost, contribution)| {
+        .map(|(value, cost, contribution)| {
             let contribution = if scale == 0.0 {
                 excess_usd * cost / total
             } else {
                 contribution * scale
             };
             RootCause {
-                dimension: "model",
-                value: model.to_string(),
+                dimension: dimension.to_string(),
+                value: value.to_string(),
                 cost_usd: crate::units::round_to(cost, 2),
                 contribution_usd: crate::units::round_to(contribution, 2),
                 contribution_pct: crate::units::round_to(100.0 * contribution / excess_usd, 1),
@@ -110,32 +131,13 @@ pub fn by_model(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::DayUsage;
-    use crate::normalize::calendar::to_day_number;
-    use crate::normalize::identities::AgentKind;
-    use crate::normalize::pricing::Tokens;
 
-    fn day(date: &str, model: &str, cost_usd: f64) -> PricedDay {
-        PricedDay {
-            usage: DayUsage {
-                agent: "a".into(),
-                team: None,
-                kind: AgentKind::Human,
-                day: to_day_number(date.parse().unwrap()),
-                model: model.into(),
-                tier: "estimated".into(),
-                tokens: Tokens::default(),
-                unbilled: Tokens::default(),
-                billed_micro: 0,
-                requests: 1,
-                trivial: Tokens::default(),
-                trivial_requests: 0,
-            },
-            cost_micro: (cost_usd * 1e6) as i64,
-            unpriced: None,
-            list_micro: None,
-            provider: None,
-            trivial_micro: 0,
+    fn row<'a>(week: &str, dimension: &'a str, value: &'a str, cost_usd: f64) -> Spend<'a> {
+        Spend {
+            week: week.parse().unwrap(),
+            dimension,
+            value,
+            cost_usd,
         }
     }
 
@@ -143,37 +145,45 @@ mod tests {
     fn a_move_to_a_dearer_model_is_that_models_contribution() {
         // Two baseline weeks on sonnet ($100 a week); in the flagged week $100 of sonnet and
         // $400 of opus, with an excess of $400 against a $100 expectation.
-        let priced = vec![
-            day("2026-09-07", "sonnet", 100.0),
-            day("2026-09-14", "sonnet", 100.0),
-            day("2026-09-21", "sonnet", 100.0),
-            day("2026-09-22", "opus", 400.0),
+        let spend = vec![
+            row("2026-09-07", "model", "sonnet", 100.0),
+            row("2026-09-14", "model", "sonnet", 100.0),
+            row("2026-09-21", "model", "sonnet", 100.0),
+            row("2026-09-21", "model", "opus", 400.0),
         ];
         let weeks: BTreeSet<NaiveDate> = ["2026-09-21".parse().unwrap()].into();
-        let causes = by_model(&priced, WeekStart::Monday, "a", &weeks, 400.0);
+        let causes = explain(&spend, &weeks, 400.0);
         assert_eq!(causes.len(), 2);
         assert_eq!(causes[0].value, "opus");
         assert_eq!(causes[0].contribution_usd, 400.0);
         assert_eq!(causes[0].contribution_pct, 100.0);
         assert_eq!(causes[1].value, "sonnet");
         assert_eq!(causes[1].contribution_usd, 0.0);
-        let sum: f64 = causes.iter().map(|c| c.contribution_usd).sum();
-        assert!((sum - 400.0).abs() < 0.01);
     }
 
     #[test]
-    fn more_of_the_same_mix_is_split_by_its_shares() {
-        // No other weeks: the excess is split as the spend is, 3:1.
-        let priced = vec![
-            day("2026-09-07", "opus", 300.0),
-            day("2026-09-08", "sonnet", 100.0),
+    fn more_of_the_same_mix_is_split_by_its_shares_in_each_dimension() {
+        // No other weeks: the excess is split as the spend is, 3:1 by model; by tool, the one
+        // tool that covers part of the spend takes all of it.
+        let spend = vec![
+            row("2026-09-07", "model", "opus", 300.0),
+            row("2026-09-07", "model", "sonnet", 100.0),
+            row("2026-09-07", "tool", "claude-code", 120.0),
         ];
-        let causes = by_model(&priced, WeekStart::Monday, "a", &BTreeSet::new(), 200.0);
-        assert_eq!(causes[0].value, "opus");
-        assert_eq!(causes[0].contribution_usd, 150.0);
-        assert_eq!(causes[1].contribution_usd, 50.0);
-        assert_eq!(causes[1].contribution_pct, 25.0);
-        assert!(by_model(&priced, WeekStart::Monday, "a", &BTreeSet::new(), 0.0).is_empty());
-        assert!(by_model(&priced, WeekStart::Monday, "b", &BTreeSet::new(), 10.0).is_empty());
+        let causes = explain(&spend, &BTreeSet::new(), 200.0);
+        let by = |dimension: &str| -> Vec<(String, f64)> {
+            causes
+                .iter()
+                .filter(|c| c.dimension == dimension)
+                .map(|c| (c.value.clone(), c.contribution_usd))
+                .collect()
+        };
+        assert_eq!(
+            by("model"),
+            [("opus".to_string(), 150.0), ("sonnet".to_string(), 50.0)]
+        );
+        assert_eq!(by("tool"), [("claude-code".to_string(), 200.0)]);
+        assert!(explain(&spend, &BTreeSet::new(), 0.0).is_empty());
+        assert!(explain(&[], &BTreeSet::new(), 10.0).is_empty());
     }
 }

@@ -317,6 +317,7 @@ pub fn compute(
         sessions: folded.sessions,
         outputs,
         behavior: folded.behavior,
+        parts: folded.parts,
     };
     stats.sort();
     Ok(Computed {

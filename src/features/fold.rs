@@ -26,7 +26,7 @@ use polars::prelude::*;
 
 use super::behavior::{Activity, BehaviorWeek, Snapshot};
 use super::spill::Spill;
-use super::{DayUsage, WeekSessions, TRIVIAL_OUTPUT_TOKENS};
+use super::{DayUsage, WeekPart, WeekSessions, PART_DIMENSIONS, TRIVIAL_OUTPUT_TOKENS};
 use crate::normalize::calendar::{Calendar, DAY};
 use crate::normalize::dedup::request_key;
 use crate::normalize::identities::{AgentKind, IdentityMap};
@@ -41,9 +41,11 @@ const BILLED: &str = "_billed_micro";
 const SECONDS: &str = "_seconds";
 const PROMPT_KEY: &str = "_prompt_key";
 const SESSION_KEY: &str = "_session_key";
+const TOOL_KEY: &str = "_tool_key";
+const REPO_KEY: &str = "_repo_key";
 
 /// The canonical usage columns the fold reads.
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 16] = [
     schema::TS,
     schema::AGENT,
     schema::MODEL,
@@ -58,11 +60,14 @@ pub const COLUMNS: [&str; 14] = [
     schema::SESSION_ID,
     schema::PROMPT_HASH,
     schema::REQUEST_ID,
+    schema::TOOL,
+    schema::REPO,
 ];
 
 const SESSION_SEEDS: [u64; 4] = [0x5e55, 0x10, 0x4b, 0x1d];
 const PROMPT_SEEDS: [u64; 4] = [0x9e37, 0x79b9, 0x7f4a, 0x7c15];
 const GROUP_SEEDS: [u64; 4] = [0x6a09, 0xe667, 0xbb67, 0xae85];
+const PART_SEEDS: [u64; 4] = [0x3c6e, 0xf372, 0xa54f, 0xf53a];
 
 /// The hash of a text column, null where the column is null.
 fn keyed(column: &str, seeds: [u64; 4]) -> Expr {
@@ -119,12 +124,19 @@ pub fn narrow(usage: LazyFrame, request_keys: bool) -> LazyFrame {
             .alias(SECONDS),
         keyed(schema::PROMPT_HASH, PROMPT_SEEDS).alias(PROMPT_KEY),
         keyed(schema::SESSION_ID, SESSION_SEEDS).alias(SESSION_KEY),
+        keyed(schema::TOOL, PART_SEEDS).alias(TOOL_KEY),
+        keyed(schema::REPO, PART_SEEDS).alias(REPO_KEY),
+        col(schema::TOOL),
+        col(schema::REPO),
     ];
     for class in schema::TOKEN_CLASSES {
         columns.push(col(class).cast(DataType::UInt64));
     }
     usage.select(columns)
 }
+
+/// A row's tool and repository keys (see [`super::PART_DIMENSIONS`]).
+type PartKeys = [Option<u64>; 2];
 
 /// What one row of a duplicated request adds, kept at the largest of its copies.
 #[derive(Debug, Clone, Copy, Default)]
@@ -172,6 +184,18 @@ impl Counted {
         self.trivial_requests = self.trivial_requests.max(other.trivial_requests);
     }
 
+    fn plus(&mut self, other: &Counted) {
+        self.tokens.add(&other.tokens);
+        self.trivial.add(&other.trivial);
+        self.unbilled.add(&other.unbilled);
+        self.billed_micro = match (self.billed_micro, other.billed_micro) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.requests += other.requests;
+        self.trivial_requests += other.trivial_requests;
+    }
+
     fn add_to(&self, day: &mut DayUsage) {
         day.tokens.add(&self.tokens);
         day.trivial.add(&self.trivial);
@@ -196,6 +220,7 @@ pub struct Folded {
     pub days: Vec<DayUsage>,
     pub sessions: Vec<WeekSessions>,
     pub behavior: Vec<BehaviorWeek>,
+    pub parts: Vec<WeekPart>,
     /// Valid usage rows once duplicates are collapsed, window or not.
     pub rows_deduplicated: u64,
     /// Of those, the rows outside `--since/--until`.
@@ -218,8 +243,12 @@ pub struct Fold {
     week_index: Map<(String, i32), u32>,
     /// The hashes of the request ids seen more than once.
     duplicated: std::collections::HashSet<u64, foldhash::fast::FixedState>,
-    /// (day slot, request hash) → the largest counts of its copies.
-    duplicates: Map<(u32, u64), Counted>,
+    /// (day slot, request hash) → the largest counts of its copies, and its tool and
+    /// repository keys.
+    duplicates: Map<(u32, u64), (Counted, PartKeys)>,
+    /// (day slot, part dimension, value key) → sums; the value of each key.
+    parts: Map<(u32, u8, u64), Counted>,
+    part_names: Map<(u8, u64), String>,
     prompts: Spill<(u32, u64)>,
     rows_deduplicated: u64,
     rows_outside_window: u64,
@@ -244,6 +273,8 @@ impl Fold {
             week_index: Map::default(),
             duplicated: Default::default(),
             duplicates: Map::default(),
+            parts: Map::default(),
+            part_names: Map::default(),
             prompts: Spill::distinct(keys_in_memory),
             rows_deduplicated: 0,
             rows_outside_window: 0,
@@ -345,17 +376,44 @@ impl Fold {
             };
             let requests = batch.requests[row].unwrap_or(0);
             let counted = Counted::of(tokens(row), requests, batch.billed[row]);
+            let part_keys = [batch.tool_keys[row], batch.repo_keys[row]];
             match batch.requests_keys[row].filter(|key| self.duplicated.contains(key)) {
                 Some(key) => {
                     self.duplicates
                         .entry((slot.day, key))
-                        .and_modify(|known| known.max(&counted))
-                        .or_insert(counted);
+                        .and_modify(|(known, keys)| {
+                            known.max(&counted);
+                            for (k, new) in keys.iter_mut().zip(part_keys) {
+                                *k = (*k).or(new);
+                            }
+                        })
+                        .or_insert((counted, part_keys));
+                    self.name_parts(&batch, row, part_keys);
                 }
                 None => {
                     self.rows_deduplicated += 1;
                     if slot.in_window {
                         counted.add_to(&mut self.days[slot.day as usize]);
+                        for (dimension, key) in part_keys.into_iter().enumerate() {
+                            let Some(key) = key else { continue };
+                            match self.parts.entry((slot.day, dimension as u8, key)) {
+                                std::collections::hash_map::Entry::Occupied(mut sums) => {
+                                    sums.get_mut().plus(&counted)
+                                }
+                                std::collections::hash_map::Entry::Vacant(new) => {
+                                    new.insert(counted);
+                                    let names = [batch.tools, batch.repos];
+                                    self.part_names
+                                        .entry((dimension as u8, key))
+                                        .or_insert_with(|| {
+                                            names[dimension]
+                                                .get(row)
+                                                .unwrap_or_default()
+                                                .to_string()
+                                        });
+                                }
+                            }
+                        }
                     } else {
                         self.rows_outside_window += 1;
                     }
@@ -387,15 +445,17 @@ impl Fold {
             ..Folded::default()
         };
         // A duplicated request counts once per day group, at the largest counts of its copies.
-        for ((day, _), counted) in std::mem::take(&mut self.duplicates) {
+        for ((day, _), (counted, part_keys)) in std::mem::take(&mut self.duplicates) {
             let entry = &mut self.days[day as usize];
             folded.rows_deduplicated += 1;
             if self.calendar.contains(entry.day) {
                 counted.add_to(entry);
+                add_parts(&mut self.parts, day, part_keys, &counted);
             } else {
                 folded.rows_outside_window += 1;
             }
         }
+        folded.parts = self.week_parts();
         folded.keys_spilled = self.prompts.spilled;
         let mut distinct = vec![0u64; self.weeks.len()];
         self.prompts.finish(|run| {
@@ -435,6 +495,77 @@ impl Fold {
     }
 }
 
+fn add_parts(
+    parts: &mut Map<(u32, u8, u64), Counted>,
+    day: u32,
+    keys: PartKeys,
+    counted: &Counted,
+) {
+    for (dimension, key) in keys.into_iter().enumerate() {
+        if let Some(key) = key {
+            parts
+                .entry((day, dimension as u8, key))
+                .or_default()
+                .plus(counted);
+        }
+    }
+}
+
+impl Fold {
+    /// Remembers the tool and repository names of a row whose sums are kept elsewhere.
+    fn name_parts(&mut self, batch: &Batch, row: usize, keys: PartKeys) {
+        let names = [batch.tools, batch.repos];
+        for (dimension, key) in keys.into_iter().enumerate() {
+            if let Some(key) = key {
+                self.part_names
+                    .entry((dimension as u8, key))
+                    .or_insert_with(|| names[dimension].get(row).unwrap_or_default().to_string());
+            }
+        }
+    }
+
+    /// The parts summed per (agent, week, dimension, value, model, tier).
+    fn week_parts(&mut self) -> Vec<WeekPart> {
+        let mut sums: BTreeMap<(String, i32, u8, String, String, String), Counted> =
+            BTreeMap::new();
+        for ((slot, dimension, key), counted) in std::mem::take(&mut self.parts) {
+            let day = &self.days[slot as usize];
+            let value = self
+                .part_names
+                .get(&(dimension, key))
+                .cloned()
+                .unwrap_or_default();
+            let week = self.calendar.week_start.week_of_day(day.day);
+            sums.entry((
+                day.agent.clone(),
+                week,
+                dimension,
+                value,
+                day.model.clone(),
+                day.tier.clone(),
+            ))
+            .or_default()
+            .plus(&counted);
+        }
+        sums.into_iter()
+            .map(
+                |((agent, week, dimension, value, model, tier), c)| WeekPart {
+                    agent,
+                    week,
+                    dimension: PART_DIMENSIONS[dimension as usize].to_string(),
+                    value,
+                    model,
+                    tier,
+                    tokens: c.tokens,
+                    unbilled: c.unbilled,
+                    billed_micro: c.billed_micro.unwrap_or(0),
+                    requests: c.requests,
+                },
+            )
+            .collect()
+    }
+}
+
 /// A batch's columns: the strings as they are (read once per group), the numbers copied out
 /// (indexing a chunked array row by row looks up its chunk every time).
 struct Batch<'a> {
@@ -451,15 +582,31 @@ struct Batch<'a> {
     prompts: Vec<Option<u64>>,
     sessions: Vec<Option<u64>>,
     tokens: [Vec<Option<u64>>; 4],
+    tools: &'a StringChunked,
+    repos: &'a StringChunked,
+    tool_keys: Vec<Option<u64>>,
+    repo_keys: Vec<Option<u64>>,
 }
 
 impl<'a> Batch<'a> {
     fn of(frame: &'a DataFrame) -> PolarsResult<Batch<'a>> {
+        // A column without nulls is copied without looking at its validity, which is most of
+        // the cost of copying row by row.
         let u64s = |name: &str| -> PolarsResult<Vec<Option<u64>>> {
-            Ok(frame.column(name)?.u64()?.iter().collect())
+            let ca = frame.column(name)?.u64()?;
+            Ok(if ca.null_count() == 0 {
+                ca.into_no_null_iter().map(Some).collect()
+            } else {
+                ca.iter().collect()
+            })
         };
         let i64s = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
-            Ok(frame.column(name)?.i64()?.iter().collect())
+            let ca = frame.column(name)?.i64()?;
+            Ok(if ca.null_count() == 0 {
+                ca.into_no_null_iter().map(Some).collect()
+            } else {
+                ca.iter().collect()
+            })
         };
         let [input, output, cache_read, cache_write] = schema::TOKEN_CLASSES.map(u64s);
         Ok(Batch {
@@ -476,6 +623,10 @@ impl<'a> Batch<'a> {
             prompts: u64s(PROMPT_KEY)?,
             sessions: u64s(SESSION_KEY)?,
             tokens: [input?, output?, cache_read?, cache_write?],
+            tools: frame.column(schema::TOOL)?.str()?,
+            repos: frame.column(schema::REPO)?.str()?,
+            tool_keys: u64s(TOOL_KEY)?,
+            repo_keys: u64s(REPO_KEY)?,
         })
     }
 }
@@ -502,6 +653,8 @@ pub(crate) mod tests {
             (schema::SESSION_ID, lit(NULL).cast(DataType::String)),
             (schema::PROMPT_HASH, lit(NULL).cast(DataType::String)),
             (schema::REQUEST_ID, lit(NULL).cast(DataType::String)),
+            (schema::TOOL, lit(NULL).cast(DataType::String)),
+            (schema::REPO, lit(NULL).cast(DataType::String)),
         ];
         for (name, value) in defaults {
             if present.get(name).is_none() {
@@ -649,5 +802,66 @@ pub(crate) mod tests {
         assert_eq!((day.trivial_requests, day.trivial.output), (2, 150));
         assert!(folded.behavior.is_empty());
         assert_eq!(folded.sessions.len(), 1);
+    }
+
+    #[test]
+    fn parts_split_the_days_usage_by_tool_and_repository() {
+        // Three copies of one request (tool a), one request of tool b in repo r, one of neither.
+        let frame = df![
+            schema::AGENT => ["a", "a", "a", "a", "a"],
+            schema::REQUEST_ID => [Some("r1"), Some("r1"), Some("r1"), Some("r2"), Some("r3")],
+            schema::OUTPUT_TOKENS => [100u64, 400, 900, 50, 7],
+            schema::TOOL => [Some("a"), Some("a"), Some("a"), Some("b"), None],
+            schema::REPO => [None, None, None, Some("r"), None],
+        ]
+        .unwrap();
+        let ts = Series::new(schema::TS.into(), vec![1_789_747_200_000_000i64; 5])
+            .cast(&DataType::Datetime(
+                TimeUnit::Microseconds,
+                Some(TimeZone::UTC),
+            ))
+            .unwrap();
+        let mut frame = frame;
+        frame.with_column(Column::from(ts)).unwrap();
+        let r1 = {
+            let ids = df![schema::REQUEST_ID => ["r1"]].unwrap();
+            ids.lazy()
+                .select([request_key(col(schema::REQUEST_ID))])
+                .collect()
+                .unwrap()
+                .column(schema::REQUEST_ID)
+                .unwrap()
+                .u64()
+                .unwrap()
+                .get(0)
+                .unwrap()
+        };
+        let narrowed = narrow(usage_frame(frame), true).collect().unwrap();
+        let mut fold =
+            Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10).collapsing([r1]);
+        fold.add(&narrowed).unwrap();
+        let folded = fold.finish().unwrap();
+        let parts: Vec<(&str, &str, u64, u64)> = folded
+            .parts
+            .iter()
+            .map(|p| {
+                (
+                    p.dimension.as_str(),
+                    p.value.as_str(),
+                    p.requests,
+                    p.tokens.output,
+                )
+            })
+            .collect();
+        // The duplicated request counts once, at its largest counts, under its tool.
+        assert_eq!(
+            parts,
+            [
+                ("tool", "a", 1, 900),
+                ("tool", "b", 1, 50),
+                ("repo", "r", 1, 50)
+            ]
+        );
+        assert_eq!(folded.days[0].tokens.output, 957);
     }
 }

@@ -19,6 +19,7 @@
 //! | [`DayUsage`] | agent, day, model, tier | team (smallest named), kind (largest), tokens by class, the same for rows without a vendor cost (`unbilled`) and for trivial turns, billed micro-dollars, requests, trivial requests |
 //! | [`WeekSessions`] | agent, week | distinct session ids |
 //! | [`WeekOutputs`] | agent, week, kind | amount in millionths |
+//! | [`WeekPart`] | agent, week, dimension (`tool`, `repo`), value, model, tier | tokens by class, unbilled tokens, billed micro-dollars, requests: the week's usage split by tool and by repository, for the root causes of a finding |
 //! | [`BehaviorWeek`] | agent, week | requests per hour from the snapshot, 10-minute bin counts and squares, bucketed flag, prompted and distinct prompts, sessions and most simultaneous starts, session rows, long-session rows, single-row sessions, rows, rows on the hour |
 //!
 //! Every number is an integer (tokens, micro-dollars, millionths of an output), so sums are
@@ -52,7 +53,7 @@ use crate::normalize::pricing::Tokens;
 use crate::schema;
 
 /// The version of the stats contract. Bump it when a part gains, loses or changes a column.
-pub const STATS_VERSION: u32 = 1;
+pub const STATS_VERSION: u32 = 2;
 
 /// The stats contract: what the heavy stage hands to the finaliser.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -65,6 +66,48 @@ pub struct Stats {
     pub outputs: Vec<WeekOutputs>,
     /// Sorted by (agent, week); empty when the behaviour fingerprints were not computed.
     pub behavior: Vec<BehaviorWeek>,
+    /// Sorted by (agent, week, dimension, value, model, tier); only rows that name a tool or a
+    /// repository.
+    pub parts: Vec<WeekPart>,
+}
+
+/// The dimensions a week's usage is split by, in the fold's order.
+pub const PART_DIMENSIONS: [&str; 2] = ["tool", "repo"];
+
+/// An agent-week's usage of one model and tier with one tool or in one repository.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekPart {
+    pub agent: String,
+    pub week: i32,
+    /// `tool` or `repo`.
+    pub dimension: String,
+    pub value: String,
+    pub model: String,
+    pub tier: String,
+    pub tokens: Tokens,
+    pub unbilled: Tokens,
+    pub billed_micro: i64,
+    pub requests: u64,
+}
+
+impl WeekPart {
+    /// As a day of usage on the week's first day, so that it is priced as days are.
+    pub fn as_day(&self) -> DayUsage {
+        DayUsage {
+            agent: self.agent.clone(),
+            team: None,
+            kind: AgentKind::Human,
+            day: self.week,
+            model: self.model.clone(),
+            tier: self.tier.clone(),
+            tokens: self.tokens,
+            unbilled: self.unbilled,
+            billed_micro: self.billed_micro,
+            requests: self.requests,
+            trivial: Tokens::default(),
+            trivial_requests: 0,
+        }
+    }
 }
 
 /// Two producers computed the same agent-week (or agent-day): their distinct counts cannot
@@ -99,6 +142,7 @@ impl Stats {
         self.sessions.extend(other.sessions);
         self.outputs.extend(other.outputs);
         self.behavior.extend(other.behavior);
+        self.parts.extend(other.parts);
         self.sort();
         Ok(self)
     }
@@ -113,6 +157,7 @@ impl Stats {
         weeks.extend(self.sessions.iter().map(|s| s.week));
         weeks.extend(self.outputs.iter().map(|o| o.week));
         weeks.extend(self.behavior.iter().map(|b| b.week));
+        weeks.extend(self.parts.iter().map(|p| p.week));
         weeks
     }
 
@@ -126,18 +171,21 @@ impl Stats {
         let (sessions, other_sessions) = self.sessions.into_iter().partition(|s| keep(s.week));
         let (outputs, other_outputs) = self.outputs.into_iter().partition(|o| keep(o.week));
         let (behavior, other_behavior) = self.behavior.into_iter().partition(|b| keep(b.week));
+        let (parts, other_parts) = self.parts.into_iter().partition(|p| keep(p.week));
         (
             Stats {
                 days,
                 sessions,
                 outputs,
                 behavior,
+                parts,
             },
             Stats {
                 days: other_days,
                 sessions: other_sessions,
                 outputs: other_outputs,
                 behavior: other_behavior,
+                parts: other_parts,
             },
         )
     }
@@ -153,6 +201,16 @@ impl Stats {
             .sort_by(|a, b| (&a.agent, a.week, &a.kind).cmp(&(&b.agent, b.week, &b.kind)));
         self.behavior
             .sort_by(|a, b| (&a.agent, a.week).cmp(&(&b.agent, b.week)));
+        self.parts.sort_by(|a, b| {
+            (&a.agent, a.week, &a.dimension, &a.value, &a.model, &a.tier).cmp(&(
+                &b.agent,
+                b.week,
+                &b.dimension,
+                &b.value,
+                &b.model,
+                &b.tier,
+            ))
+        });
     }
 }
 

@@ -9,6 +9,7 @@
 //! DIR/weeks/week=2026-09-07/sessions-r000003.parquet   written by run 3
 //! DIR/weeks/week=2026-09-07/outputs-r000003.parquet
 //! DIR/weeks/week=2026-09-07/behavior-r000003.parquet
+//! DIR/weeks/week=2026-09-07/parts-r000003.parquet
 //! DIR/runs/findings-r000003.parquet                the findings run 3 raised
 //! ```
 //!
@@ -324,7 +325,7 @@ impl History {
                 let path = self.part_path(&name, part, *run);
                 frames.push(read_parquet(&path)?);
             }
-            let frames: [DataFrame; 4] = frames.try_into().expect("four parts");
+            let frames: [DataFrame; 5] = frames.try_into().expect("five parts");
             let week_stats = parts::stats(&frames).map_err(|source| HistoryError::Parquet {
                 path: self.part_path(&name, "*", *run),
                 source,
@@ -333,6 +334,7 @@ impl History {
             stats.sessions.extend(week_stats.sessions);
             stats.outputs.extend(week_stats.outputs);
             stats.behavior.extend(week_stats.behavior);
+            stats.parts.extend(week_stats.parts);
         }
         stats.sort();
         Ok(stats)

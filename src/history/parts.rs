@@ -9,12 +9,12 @@ use polars::prelude::*;
 
 use super::StoredFinding;
 use crate::detect::Severity;
-use crate::features::{BehaviorWeek, DayUsage, Stats, WeekOutputs, WeekSessions};
+use crate::features::{BehaviorWeek, DayUsage, Stats, WeekOutputs, WeekPart, WeekSessions};
 use crate::normalize::identities::AgentKind;
 use crate::normalize::pricing::Tokens;
 
 /// The parts in file order: `days.parquet`, `sessions.parquet`, ...
-pub const PARTS: [&str; 4] = ["days", "sessions", "outputs", "behavior"];
+pub const PARTS: [&str; 5] = ["days", "sessions", "outputs", "behavior", "parts"];
 
 fn date(name: &str, days: Vec<i32>) -> PolarsResult<Column> {
     Column::new(name.into(), days).cast(&DataType::Date)
@@ -36,7 +36,7 @@ fn tokens_columns(prefix: &str, tokens: &[&Tokens]) -> Vec<Column> {
 }
 
 /// The frames of one week's (or any) stats, in [`PARTS`] order.
-pub fn frames(stats: &Stats) -> PolarsResult<[DataFrame; 4]> {
+pub fn frames(stats: &Stats) -> PolarsResult<[DataFrame; 5]> {
     let d = &stats.days;
     let mut days = vec![
         Column::new(
@@ -153,11 +153,40 @@ pub fn frames(stats: &Stats) -> PolarsResult<[DataFrame; 4]> {
         counts("rows", |r| r.rows),
         counts("rows_on_the_hour", |r| r.rows_on_the_hour),
     ];
+    let p = &stats.parts;
+    let text = |name: &str, get: fn(&WeekPart) -> &str| {
+        Column::new(name.into(), p.iter().map(get).collect::<Vec<&str>>())
+    };
+    let mut parts = vec![
+        text("agent", |r| &r.agent),
+        date("week", p.iter().map(|r| r.week).collect())?,
+        text("dimension", |r| &r.dimension),
+        text("value", |r| &r.value),
+        text("model", |r| &r.model),
+        text("tier", |r| &r.tier),
+    ];
+    parts.extend(tokens_columns(
+        "",
+        &p.iter().map(|r| &r.tokens).collect::<Vec<_>>(),
+    ));
+    parts.extend(tokens_columns(
+        "unbilled_",
+        &p.iter().map(|r| &r.unbilled).collect::<Vec<_>>(),
+    ));
+    parts.push(Column::new(
+        "billed_micro".into(),
+        p.iter().map(|r| r.billed_micro).collect::<Vec<_>>(),
+    ));
+    parts.push(Column::new(
+        "requests".into(),
+        p.iter().map(|r| r.requests).collect::<Vec<_>>(),
+    ));
     Ok([
         DataFrame::new_infer_height(days)?,
         DataFrame::new_infer_height(sessions)?,
         DataFrame::new_infer_height(outputs)?,
         DataFrame::new_infer_height(behavior)?,
+        DataFrame::new_infer_height(parts)?,
     ])
 }
 
@@ -263,7 +292,7 @@ impl Reader<'_> {
 }
 
 /// The stats of frames read back, in [`PARTS`] order.
-pub fn stats(frames: &[DataFrame; 4]) -> PolarsResult<Stats> {
+pub fn stats(frames: &[DataFrame; 5]) -> PolarsResult<Stats> {
     let r = Reader(&frames[0]);
     let (agents, teams, kinds, days, models, tiers) = (
         r.text("agent")?,
@@ -386,11 +415,44 @@ pub fn stats(frames: &[DataFrame; 4]) -> PolarsResult<Stats> {
         })
         .collect();
 
+    let r = Reader(&frames[4]);
+    let (weeks, dimensions, values, models, tiers) = (
+        r.days("week")?,
+        r.text("dimension")?,
+        r.text("value")?,
+        r.text("model")?,
+        r.text("tier")?,
+    );
+    let (tokens, unbilled, billed, requests) = (
+        r.tokens("")?,
+        r.tokens("unbilled_")?,
+        r.i64s("billed_micro")?,
+        r.u64s("requests")?,
+    );
+    let parts = r
+        .text("agent")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, agent)| WeekPart {
+            agent,
+            week: weeks[i],
+            dimension: dimensions[i].clone(),
+            value: values[i].clone(),
+            model: models[i].clone(),
+            tier: tiers[i].clone(),
+            tokens: tokens[i],
+            unbilled: unbilled[i],
+            billed_micro: billed[i],
+            requests: requests[i],
+        })
+        .collect();
+
     let mut stats = Stats {
         days: day_rows,
         sessions,
         outputs,
         behavior,
+        parts,
     };
     stats.sort();
     Ok(stats)

@@ -229,7 +229,7 @@ fn a_company_fed_one_week_at_a_time_audits_like_all_its_weeks_at_once() {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
             .collect();
-        assert_eq!(files.len(), 4, "{folder:?}: {files:?}");
+        assert_eq!(files.len(), 5, "{folder:?}: {files:?}");
     }
 }
 
@@ -530,23 +530,21 @@ fn every_finding_says_where_its_excess_went() {
             continue;
         }
         let causes = causes.expect("a finding with an excess has root causes");
-        let sum: f64 = causes
-            .iter()
-            .map(|c| c["contribution_usd"].as_f64().unwrap())
-            .sum();
-        // Each part is rounded to the cent.
-        assert!(
-            (sum - excess).abs() <= 0.01 * causes.len() as f64,
-            "the parts add up to the excess: {sum} against {excess}"
-        );
-        let contributions: Vec<f64> = causes
-            .iter()
-            .map(|c| c["contribution_usd"].as_f64().unwrap())
-            .collect();
-        assert!(
-            contributions.windows(2).all(|w| w[0] >= w[1]),
-            "largest first"
-        );
-        assert!(causes.iter().all(|c| c["dimension"] == "model"));
+        // Each split (by model, and by tool where the logs name tools) adds up to the excess.
+        for dimension in ["model", "tool"] {
+            let parts: Vec<f64> = causes
+                .iter()
+                .filter(|c| c["dimension"] == dimension)
+                .map(|c| c["contribution_usd"].as_f64().unwrap())
+                .collect();
+            assert!(!parts.is_empty(), "{dimension}: {finding}");
+            let sum: f64 = parts.iter().sum();
+            // Each part is rounded to the cent.
+            assert!(
+                (sum - excess).abs() <= 0.01 * parts.len() as f64,
+                "{dimension}: the parts add up to the excess: {sum} against {excess}"
+            );
+            assert!(parts.windows(2).all(|w| w[0] >= w[1]), "largest first");
+        }
     }
 }
