@@ -757,6 +757,48 @@ pub(crate) mod tests {
         }
     }
 
+    /// `frame` with every row at one instant.
+    fn at_one_instant(mut frame: DataFrame) -> DataFrame {
+        let ts = Series::new(
+            schema::TS.into(),
+            vec![1_789_747_200_000_000i64; frame.height()],
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+        .unwrap();
+        frame.with_column(Column::from(ts)).unwrap();
+        frame
+    }
+
+    /// The hash the plan gives a request id.
+    fn request_hash(id: &str) -> u64 {
+        df![schema::REQUEST_ID => [id]]
+            .unwrap()
+            .lazy()
+            .select([request_key(col(schema::REQUEST_ID))])
+            .collect()
+            .unwrap()
+            .column(schema::REQUEST_ID)
+            .unwrap()
+            .u64()
+            .unwrap()
+            .get(0)
+            .unwrap()
+    }
+
+    /// Folds `frame` in one batch, collapsing the copies of request `r1`.
+    fn fold_with_r1_duplicated(frame: DataFrame) -> Folded {
+        let narrowed = narrow(usage_frame(at_one_instant(frame)), true)
+            .collect()
+            .unwrap();
+        let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10)
+            .collapsing([request_hash("r1")]);
+        fold.add(&narrowed).unwrap();
+        fold.finish().unwrap()
+    }
+
     #[test]
     fn a_duplicated_request_counts_once_at_its_largest_counts() {
         // Three copies of one streamed request (cumulative output counts) and one other
@@ -767,32 +809,7 @@ pub(crate) mod tests {
             schema::OUTPUT_TOKENS => [100u64, 400, 900, 50],
         ]
         .unwrap();
-        let ts = Series::new(schema::TS.into(), vec![1_789_747_200_000_000i64; 4])
-            .cast(&DataType::Datetime(
-                TimeUnit::Microseconds,
-                Some(TimeZone::UTC),
-            ))
-            .unwrap();
-        let mut frame = frame;
-        frame.with_column(Column::from(ts)).unwrap();
-        let duplicated = {
-            let ids = df![schema::REQUEST_ID => ["r1"]].unwrap();
-            ids.lazy()
-                .select([request_key(col(schema::REQUEST_ID))])
-                .collect()
-                .unwrap()
-                .column(schema::REQUEST_ID)
-                .unwrap()
-                .u64()
-                .unwrap()
-                .get(0)
-                .unwrap()
-        };
-        let narrowed = narrow(usage_frame(frame), true).collect().unwrap();
-        let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10)
-            .collapsing([duplicated]);
-        fold.add(&narrowed).unwrap();
-        let folded = fold.finish().unwrap();
+        let folded = fold_with_r1_duplicated(frame);
         assert_eq!(folded.rows_deduplicated, 2);
         assert_eq!(folded.days.len(), 1);
         let day = &folded.days[0];
@@ -815,32 +832,7 @@ pub(crate) mod tests {
             schema::REPO => [None, None, None, Some("r"), None],
         ]
         .unwrap();
-        let ts = Series::new(schema::TS.into(), vec![1_789_747_200_000_000i64; 5])
-            .cast(&DataType::Datetime(
-                TimeUnit::Microseconds,
-                Some(TimeZone::UTC),
-            ))
-            .unwrap();
-        let mut frame = frame;
-        frame.with_column(Column::from(ts)).unwrap();
-        let r1 = {
-            let ids = df![schema::REQUEST_ID => ["r1"]].unwrap();
-            ids.lazy()
-                .select([request_key(col(schema::REQUEST_ID))])
-                .collect()
-                .unwrap()
-                .column(schema::REQUEST_ID)
-                .unwrap()
-                .u64()
-                .unwrap()
-                .get(0)
-                .unwrap()
-        };
-        let narrowed = narrow(usage_frame(frame), true).collect().unwrap();
-        let mut fold =
-            Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10).collapsing([r1]);
-        fold.add(&narrowed).unwrap();
-        let folded = fold.finish().unwrap();
+        let folded = fold_with_r1_duplicated(frame);
         let parts: Vec<(&str, &str, u64, u64)> = folded
             .parts
             .iter()

@@ -32,6 +32,15 @@ fn company(dir: &Path) {
         .success();
 }
 
+/// A temporary folder with the company in `company/`, and its usage, outputs and identities.
+fn planted_company() -> (tempfile::TempDir, [PathBuf; 3]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("company");
+    company(&data);
+    let files = ["usage.csv", "outputs.csv", "identities.csv"].map(|f| data.join(f));
+    (tmp, files)
+}
+
 /// The Monday of a CSV line's `ts` (column `ts_index`).
 fn week_of(line: &str, ts_index: usize) -> NaiveDate {
     let ts = line.split(',').nth(ts_index).expect("a ts field");
@@ -346,14 +355,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn a_failed_write_leaves_the_store_as_it_was_and_states_follow_the_runs() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("company");
-    company(&data);
-    let (usage, outputs, identities) = (
-        data.join("usage.csv"),
-        data.join("outputs.csv"),
-        data.join("identities.csv"),
-    );
+    let (tmp, [usage, outputs, identities]) = planted_company();
     let store = tmp.path().join("history").display().to_string();
     let gate = ["--history", store.as_str(), "--fail-on", "low"];
     let gate_new = [
@@ -450,14 +452,7 @@ fn a_failed_write_leaves_the_store_as_it_was_and_states_follow_the_runs() {
 
 #[test]
 fn a_store_of_another_version_or_setting_is_refused_with_what_to_do() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("company");
-    company(&data);
-    let (usage, outputs, identities) = (
-        data.join("usage.csv"),
-        data.join("outputs.csv"),
-        data.join("identities.csv"),
-    );
+    let (tmp, [usage, outputs, identities]) = planted_company();
     let store = tmp.path().join("history");
     let store_arg = store.display().to_string();
     let ok = audit(
