@@ -3,8 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use sha2::{Digest, Sha256};
-
 use super::{AuditError, AuditSettings};
 use crate::features::{Snapshot, Stats};
 use crate::history::{Combined, Coverage, History, StoreSettings, StoredFinding};
@@ -15,14 +13,6 @@ impl From<crate::history::HistoryError> for AuditError {
     fn from(e: crate::history::HistoryError) -> Self {
         AuditError::History(e)
     }
-}
-
-/// A finding's identity across runs: one agent judged by one lens. Findings of the same lens
-/// about the same agent in consecutive runs are the same finding, whatever weeks they name.
-pub fn finding_id(agent: &str, detector: &str) -> String {
-    let digest = Sha256::digest(format!("{agent}\u{0}{detector}").as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("F-{hex}")
 }
 
 /// The store opened for this run, and what the run will write to it.

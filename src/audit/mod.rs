@@ -613,7 +613,7 @@ fn assemble(
         .findings
         .iter()
         .map(|f| FindingEntry {
-            id: history::finding_id(&f.agent, f.detector),
+            id: report::finding_id(&f.agent, f.detector),
             state: None,
             review: None,
             root_causes: Vec::new(),

@@ -20,9 +20,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use model::{
-    AgentEntry, AuditReport, Detail, FindingEntry, FindingState, HistoryEntry, IngestSummary,
-    InputSummary, Period, ReasonEntry, ResolvedEntry, ReviewEntry, ReviewsEntry, StaleReview,
-    ToolInfo, Totals, WeekEntry, SCHEMA_VERSION,
+    finding_id, AgentEntry, AuditReport, Detail, FindingEntry, FindingState, HistoryEntry,
+    IngestSummary, InputSummary, Period, ReasonEntry, ResolvedEntry, ReviewEntry, ReviewsEntry,
+    StaleReview, ToolInfo, Totals, WeekEntry, SCHEMA_VERSION,
 };
 pub use pseudonym::{Pseudonymizer, KEY_VARIABLE as PSEUDONYM_KEY_VARIABLE};
 pub use spend::{SpendFormat, SpendReport, SpendTotals};

@@ -119,6 +119,17 @@ pub struct AgentEntry {
     pub lens_p_values: std::collections::BTreeMap<&'static str, f64>,
 }
 
+/// A finding's identity across runs: one agent judged by one lens. Findings of the same lens
+/// about the same agent in consecutive runs are the same finding, whatever weeks they name.
+/// A pseudonymised report computes it from the pseudonym (see `Pseudonymizer::apply`), so
+/// that it never confirms a guessed name.
+pub fn finding_id(agent: &str, detector: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{agent}\u{0}{detector}").as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("F-{hex}")
+}
+
 /// A finding's place across runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

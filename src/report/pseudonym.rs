@@ -104,11 +104,12 @@ impl Pseudonymizer {
                     }
                 }
             }
-        }
-        for finding in &mut report.findings {
             if let Some(review) = &mut finding.review {
                 rename(&mut review.agent);
             }
+            // The id is a plain hash of the name: recomputed from the pseudonym, it stays
+            // stable from week to week under one key and confirms no guess.
+            finding.id = super::finding_id(&finding.agent, finding.detector);
         }
         if let Some(reviews) = &mut report.reviews {
             for review in &mut reviews.expired {
@@ -121,6 +122,7 @@ impl Pseudonymizer {
         if let Some(history) = &mut report.history {
             for resolved in &mut history.resolved {
                 rename(&mut resolved.agent);
+                resolved.id = super::finding_id(&resolved.agent, &resolved.detector);
             }
         }
         for week in &mut report.detail.weeks {

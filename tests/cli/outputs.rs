@@ -333,6 +333,27 @@ fn pseudonymize_removes_every_name_from_every_output_and_keeps_the_findings() {
         hidden["findings"].as_array().unwrap().len()
     );
     assert_eq!(plain["totals"], hidden["totals"]);
+    // Finding ids are hashes: recomputed from the pseudonyms, none is the id of a real name,
+    // which anyone could compute from a guess.
+    let ids = |report: &serde_json::Value| -> Vec<String> {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (plain_ids, hidden_ids) = (ids(&plain), ids(&hidden));
+    assert!(hidden_ids.iter().all(|id| !plain_ids.contains(id)));
+    for finding in hidden["findings"].as_array().unwrap() {
+        assert_eq!(
+            finding["id"].as_str().unwrap(),
+            tokenaudit::report::finding_id(
+                finding["agent"].as_str().unwrap(),
+                finding["detector"].as_str().unwrap()
+            )
+        );
+    }
 
     let mut texts = vec![String::from_utf8_lossy(&first.stdout).to_string()];
     for file in ["r.md", "r.csv"] {
