@@ -37,6 +37,7 @@ mod parts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -53,6 +54,8 @@ pub use parts::PARTS;
 pub const HISTORY_VERSION: u32 = 1;
 const FORMAT: &str = "tokenaudit-history";
 const MANIFEST: &str = "history.json";
+/// Held while a run writes: the process id of the writer.
+const LOCK: &str = "history.lock";
 /// Runs whose findings are kept; older runs' files are deleted.
 const KEEP_RUNS: usize = 52;
 /// Set (to anything) by a test to make the next write fail before its commit.
@@ -85,6 +88,8 @@ pub enum HistoryError {
     },
     #[error("The history store `{}` was not written: the write was made to fail ({FAIL_BEFORE_COMMIT_ENV})", path.display())]
     Injected { path: PathBuf },
+    #[error("The history store `{}` was not written: {why}\n\nhint: run the audit again; it reads the store as the other run left it", path.display())]
+    Busy { path: PathBuf, why: String },
 }
 
 /// The run settings a stored week depends on: weeks and days are local dates, and the
@@ -201,8 +206,15 @@ impl History {
     pub fn open(dir: &Path, settings: StoreSettings) -> Result<History, HistoryError> {
         let manifest_path = dir.join(MANIFEST);
         if !manifest_path.exists() {
-            if let Ok(mut entries) = fs::read_dir(dir) {
-                if entries.next().is_some() {
+            // What a first run killed before its commit leaves is not somebody else's data.
+            if let Ok(entries) = fs::read_dir(dir) {
+                let mut foreign = entries.flatten().filter(|e| {
+                    !matches!(
+                        e.file_name().to_str(),
+                        Some("weeks" | "runs" | LOCK | "history.json.tmp-tokenaudit")
+                    )
+                });
+                if foreign.next().is_some() {
                     return Err(HistoryError::NotAStore {
                         path: dir.to_path_buf(),
                         message: format!("it has files but no {MANIFEST}"),
@@ -414,6 +426,21 @@ impl History {
         findings: &[StoredFinding],
         keep_weeks: usize,
     ) -> Result<u64, HistoryError> {
+        let _lock = Lock::take(&self.dir)?;
+        // Another run that committed since this one read the store would be overwritten.
+        let on_disk = fs::read_to_string(self.dir.join(MANIFEST))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Manifest>(&text).ok())
+            .map_or(1, |m| m.next_run);
+        if on_disk != self.manifest.next_run {
+            return Err(HistoryError::Busy {
+                path: self.dir.clone(),
+                why: format!(
+                    "another run committed run {} while this one ran",
+                    on_disk.saturating_sub(1)
+                ),
+            });
+        }
         let run = self.manifest.next_run;
         let mut written: Vec<PathBuf> = Vec::new();
         let result = self.write_files(run, weeks, week_start, findings, &mut written);
@@ -523,6 +550,54 @@ impl History {
                 let _ = fs::remove_file(file.path());
             }
         }
+    }
+}
+
+/// The store's write lock: a file holding the writer's process id, removed when dropped. A
+/// lock whose process is gone (a killed run) is taken over.
+struct Lock(PathBuf);
+
+impl Lock {
+    fn take(dir: &Path) -> Result<Lock, HistoryError> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let path = dir.join(LOCK);
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    let _ = write!(file, "{}", std::process::id());
+                    return Ok(Lock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let alive = holder
+                        .trim()
+                        .parse::<u32>()
+                        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if alive {
+                        return Err(HistoryError::Busy {
+                            path: dir.to_path_buf(),
+                            why: format!("process {} is writing it", holder.trim()),
+                        });
+                    }
+                    let _ = fs::remove_file(&path);
+                }
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        Err(HistoryError::Busy {
+            path: dir.to_path_buf(),
+            why: format!("`{}` could not be taken", path.display()),
+        })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
     }
 }
 

@@ -496,6 +496,34 @@ fn a_store_of_another_version_or_setting_is_refused_with_what_to_do() {
         "{stderr}"
     );
 
+    // A run that is writing holds the store; a lock left by a run that is gone is taken over.
+    std::fs::write(&manifest, text.clone()).unwrap();
+    let lock = store.join("history.lock");
+    std::fs::write(&lock, std::process::id().to_string()).unwrap();
+    let busy = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", &store_arg],
+    );
+    assert_eq!(busy.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&busy.stderr);
+    assert!(stderr.contains("is writing it"), "{stderr}");
+    std::fs::write(&lock, "4000000000").unwrap();
+    let taken = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", &store_arg],
+    );
+    assert_eq!(
+        taken.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(!lock.exists(), "the lock is released");
+
     let not_a_store = tmp.path().join("notes");
     std::fs::create_dir_all(&not_a_store).unwrap();
     std::fs::write(not_a_store.join("todo.txt"), "x").unwrap();
