@@ -59,7 +59,11 @@ pub fn apply(report: &mut AuditReport, reviews: &[Review], today: NaiveDate) {
         match reviews::find(reviews, &finding.agent, &codes, &weeks, today) {
             Some(Match::Live(review)) => {
                 matched += 1;
-                finding.state = Some(FindingState::Reviewed);
+                // A confirmation keeps the finding open, and new or ongoing as it was, so
+                // that `--new-only` still counts it when it is new.
+                if review.verdict.closes() {
+                    finding.state = Some(FindingState::Reviewed);
+                }
                 finding.review = Some(review.into());
             }
             Some(Match::Expired(review)) if !expired.iter().any(|e| e.id == review.id) => {

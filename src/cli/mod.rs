@@ -210,7 +210,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub reviews: Option<PathBuf>,
     /// Audit the latest N weeks only (default: 12 with --history, every week without).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=5200))]
     pub weeks: Option<u32>,
 }
 

@@ -121,6 +121,10 @@ struct Manifest {
     /// Week (first day) → the run whose files hold it.
     weeks: BTreeMap<String, u64>,
     runs: Vec<RunRecord>,
+    /// Each named file (relative to the store) → its SHA-256, checked before it is read: a
+    /// damaged file is refused, never read as numbers.
+    #[serde(default)]
+    checksums: BTreeMap<String, String>,
 }
 
 /// A finding as the store keeps it: enough to say, a run later, what stopped.
@@ -204,6 +208,12 @@ impl History {
     /// Opens the store in `dir`, or a new empty one when `dir` does not exist or is empty.
     /// A store of another version or kept with other settings is refused.
     pub fn open(dir: &Path, settings: StoreSettings) -> Result<History, HistoryError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(HistoryError::NotAStore {
+                path: dir.to_path_buf(),
+                message: "it is a file; a store is a directory".to_string(),
+            });
+        }
         let manifest_path = dir.join(MANIFEST);
         if !manifest_path.exists() {
             // What a first run killed before its commit leaves is not somebody else's data.
@@ -211,7 +221,7 @@ impl History {
                 let mut foreign = entries.flatten().filter(|e| {
                     !matches!(
                         e.file_name().to_str(),
-                        Some("weeks" | "runs" | LOCK | "history.json.tmp-tokenaudit")
+                        Some("weeks" | "runs" | LOCK | "history.json.tmp-tokenaudit" | ".gitkeep")
                     )
                 });
                 if foreign.next().is_some() {
@@ -231,6 +241,7 @@ impl History {
                     next_run: 1,
                     weeks: BTreeMap::new(),
                     runs: Vec::new(),
+                    checksums: BTreeMap::new(),
                 },
             });
         }
@@ -335,7 +346,7 @@ impl History {
             let mut frames = Vec::with_capacity(PARTS.len());
             for part in PARTS {
                 let path = self.part_path(&name, part, *run);
-                frames.push(read_parquet(&path)?);
+                frames.push(self.read_checked(&path)?);
             }
             let frames: [DataFrame; 5] = frames.try_into().expect("five parts");
             let week_stats = parts::stats(&frames).map_err(|source| HistoryError::Parquet {
@@ -358,7 +369,7 @@ impl History {
             return Ok(Vec::new());
         };
         let path = self.findings_path(run.run);
-        let frame = read_parquet(&path)?;
+        let frame = self.read_checked(&path)?;
         parts::findings(&frame).map_err(|source| HistoryError::Parquet { path, source })
     }
 
@@ -380,7 +391,9 @@ impl History {
             .collect();
         let latest = input_weeks.iter().chain(&stored).max().copied();
         let first = match (window, latest) {
-            (Some(n), Some(latest)) => latest - 7 * (n.max(1) as i32 - 1),
+            (Some(n), Some(latest)) => {
+                latest.saturating_sub(7i32.saturating_mul(n.clamp(1, 1 << 20) as i32 - 1))
+            }
             _ => i32::MIN,
         };
         let mut combined = Combined::default();
@@ -455,16 +468,26 @@ impl History {
         if let Err(e) = result {
             for path in &written {
                 let _ = fs::remove_file(path);
+                if let Some(parent) = path.parent() {
+                    let _ = fs::remove_dir(parent); // only when this run made it and left it empty
+                }
             }
             return Err(e);
         }
 
         let mut manifest = self.manifest.clone();
+        for path in &written {
+            let bytes = fs::read(path).map_err(io(path))?;
+            manifest
+                .checksums
+                .insert(self.relative(path), sha256(&bytes));
+        }
         for week in weeks.weeks(week_start) {
             manifest.weeks.insert(week_name(week), run);
         }
         if let Some(newest) = manifest.weeks.keys().filter_map(|w| week_number(w)).max() {
-            let oldest = newest - 7 * (keep_weeks.max(1) as i32 - 1);
+            let oldest =
+                newest.saturating_sub(7i32.saturating_mul(keep_weeks.clamp(1, 1 << 20) as i32 - 1));
             manifest
                 .weeks
                 .retain(|w, _| week_number(w).is_some_and(|w| w >= oldest));
@@ -477,6 +500,19 @@ impl History {
         let excess = manifest.runs.len().saturating_sub(KEEP_RUNS);
         manifest.runs.drain(..excess);
         manifest.next_run = run + 1;
+        let named: BTreeSet<String> = manifest
+            .weeks
+            .iter()
+            .flat_map(|(week, run)| PARTS.iter().map(move |part| (week, part, *run)))
+            .map(|(week, part, run)| self.relative(&self.part_path(week, part, run)))
+            .chain(
+                manifest
+                    .runs
+                    .iter()
+                    .map(|r| self.relative(&self.findings_path(r.run))),
+            )
+            .collect();
+        manifest.checksums.retain(|name, _| named.contains(name));
         let path = self.dir.join(MANIFEST);
         let text = serde_json::to_string_pretty(&manifest).expect("the manifest is plain data");
         crate::report::write_atomically(&path, |out| {
@@ -601,14 +637,55 @@ impl Drop for Lock {
     }
 }
 
+impl History {
+    /// A store file, once its checksum matches the manifest's.
+    fn read_checked(&self, path: &Path) -> Result<DataFrame, HistoryError> {
+        let name = self.relative(path);
+        if let Some(expected) = self.manifest.checksums.get(&name) {
+            let bytes = fs::read(path).map_err(io(path))?;
+            if sha256(&bytes) != *expected {
+                return Err(HistoryError::Parquet {
+                    path: path.to_path_buf(),
+                    source: polars_err!(ComputeError: "the file is damaged: its SHA-256 is not the one history.json recorded"),
+                });
+            }
+        }
+        read_parquet(path)
+    }
+
+    fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/")
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn read_parquet(path: &Path) -> Result<DataFrame, HistoryError> {
     let file = fs::File::open(path).map_err(io(path))?;
-    ParquetReader::new(file)
-        .finish()
-        .map_err(|source| HistoryError::Parquet {
+    // A damaged file can make the Parquet decoder panic rather than fail: either way the
+    // store file is named, and the run exits 2.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetReader::new(file).finish()
+    }));
+    match read {
+        Ok(result) => result.map_err(|source| HistoryError::Parquet {
             path: path.to_path_buf(),
             source,
-        })
+        }),
+        Err(_) => Err(HistoryError::Parquet {
+            path: path.to_path_buf(),
+            source: polars_err!(ComputeError: "the file is damaged (the decoder gave up on it)"),
+        }),
+    }
 }
 
 fn write_parquet(path: &Path, frame: &mut DataFrame) -> Result<(), HistoryError> {

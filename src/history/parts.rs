@@ -206,7 +206,11 @@ struct Reader<'a>(&'a DataFrame);
 
 impl Reader<'_> {
     fn column(&self, name: &str, dtype: &DataType) -> PolarsResult<Series> {
-        self.0.column(name)?.as_materialized_series().cast(dtype)
+        let series = self.0.column(name)?.as_materialized_series().cast(dtype)?;
+        if series.len() != self.0.height() {
+            polars_bail!(ComputeError: "column `{name}` has {} rows where the file has {}", series.len(), self.0.height());
+        }
+        Ok(series)
     }
 
     fn texts(&self, name: &str) -> PolarsResult<Vec<Option<String>>> {

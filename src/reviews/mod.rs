@@ -167,10 +167,19 @@ pub fn load(path: &Path) -> Result<Vec<Review>, ReviewError> {
             })
         }
     };
-    let file: File = toml::from_str(&text).map_err(|e| ReviewError::Invalid {
+    let mut file: File = toml::from_str(&text).map_err(|e| ReviewError::Invalid {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
+    let mut ids = std::collections::BTreeSet::new();
+    for review in &file.reviews {
+        if !ids.insert(review.id.as_str()) {
+            return Err(ReviewError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("two reviews have the id {}", review.id),
+            });
+        }
+    }
     for review in &file.reviews {
         for (what, value) in [
             ("at", Some(&review.at)),
@@ -190,6 +199,17 @@ pub fn load(path: &Path) -> Result<Vec<Review>, ReviewError> {
                     });
                 }
             }
+        }
+    }
+    // Dates are compared as text: written the one way (2026-09-07, not 2026-9-7).
+    for review in &mut file.reviews {
+        for week in &mut review.weeks {
+            if let Some(day) = date(week) {
+                *week = day.to_string();
+            }
+        }
+        if let Some(day) = review.expires.as_deref().and_then(date) {
+            review.expires = Some(day.to_string());
         }
     }
     Ok(file.reviews)
@@ -231,6 +251,9 @@ pub fn add(
     new: NewReview,
     today: NaiveDate,
 ) -> Result<String, ReviewError> {
+    if new.agent.trim().is_empty() {
+        return Err(ReviewError::Usage("a review needs --agent".into()));
+    }
     if new.reason.trim().is_empty() {
         return Err(ReviewError::Usage(
             "a review needs --reason: what was decided and why".into(),
@@ -257,16 +280,17 @@ pub fn add(
         .unwrap_or(0)
         + 1;
     let id = format!("R{next}");
+    let normalized = |text: String| date(&text).map_or(text, |d| d.to_string());
     reviews.push(Review {
         id: id.clone(),
         agent: new.agent,
         code: new.code.map(|c| c.to_ascii_uppercase()),
-        weeks: new.weeks,
+        weeks: new.weeks.into_iter().map(normalized).collect(),
         verdict: new.verdict,
         reason: new.reason,
         by: new.by,
         at: today.to_string(),
-        expires: new.expires,
+        expires: new.expires.map(normalized),
     });
     Ok(id)
 }

@@ -524,6 +524,54 @@ fn a_store_of_another_version_or_setting_is_refused_with_what_to_do() {
     );
     assert!(!lock.exists(), "the lock is released");
 
+    // A damaged store file is named, never a panic; a file given as the store is refused
+    // before any report is written.
+    let days = std::fs::read_dir(store.join("weeks"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let damaged = std::fs::read_dir(&days)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("days-"))
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let middle = bytes.len() / 2;
+    for byte in &mut bytes[middle..middle + 64] {
+        *byte ^= 0xa9;
+    }
+    let intact = std::fs::read(&damaged).unwrap();
+    std::fs::write(&damaged, &bytes).unwrap();
+    let broken = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        // No usage row in the window: every week is read from the store.
+        &["--history", &store_arg, "--until", "2026-09-01"],
+    );
+    assert_eq!(
+        broken.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&broken.stderr)
+    );
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("days-r"));
+    std::fs::write(&damaged, intact).unwrap();
+    let a_file = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", usage.to_str().unwrap()],
+    );
+    assert_eq!(a_file.status.code(), Some(2));
+    assert!(
+        a_file.stdout.is_empty(),
+        "nothing is reported before the store is opened"
+    );
+
     let not_a_store = tmp.path().join("notes");
     std::fs::create_dir_all(&not_a_store).unwrap();
     std::fs::write(not_a_store.join("todo.txt"), "x").unwrap();

@@ -273,3 +273,66 @@ fn reviews_close_confirm_expire_and_go_stale_and_fail_on_counts_open_findings() 
     let missing = demo_with(&tmp.path().join("nope.toml"), &[]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn a_confirmed_new_finding_still_fails_a_new_only_gate_and_review_files_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("reviews.toml");
+    let plain = json(&audit_demo(&["-q", "--format", "json"]));
+    let first = plain["findings"][0]["agent"].as_str().unwrap().to_string();
+    let added = review(
+        &file,
+        &[
+            "add",
+            "--agent",
+            &first,
+            "--weeks",
+            "2026-9-7",
+            "--verdict",
+            "unexpected",
+            "--reason",
+            "confirmed",
+        ],
+    );
+    assert!(added.status.success());
+    // Dates are written one way, so that they match the report's.
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("weeks = [\"2026-09-07\"]"), "{text}");
+
+    // On a new store every finding is new; the confirmed one stays new and open.
+    let store = tmp.path().join("history").display().to_string();
+    let gate = demo_with(
+        &file,
+        &["--history", &store, "--fail-on", "low", "--new-only"],
+    );
+    assert_eq!(gate.status.code(), Some(1));
+    let report = json(&gate);
+    let confirmed = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["agent"] == first.as_str())
+        .unwrap();
+    assert_eq!(confirmed["state"], "new");
+    assert_eq!(confirmed["review"]["verdict"], "unexpected");
+
+    // Two reviews with one id: refused, naming the file.
+    let twice = format!("{text}\n{}", &text[text.find("[[review]]").unwrap()..]);
+    std::fs::write(&file, twice).unwrap();
+    let refused = demo_with(&file, &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("two reviews have the id R1"));
+    let empty_agent = review(
+        &tmp.path().join("other.toml"),
+        &[
+            "add",
+            "--agent",
+            " ",
+            "--verdict",
+            "expected",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_eq!(empty_agent.status.code(), Some(2));
+}
