@@ -138,13 +138,19 @@ impl Stats {
                 week: s.week,
             });
         }
+        self.append(other);
+        self.sort();
+        Ok(self)
+    }
+
+    /// Adds `other`'s rows to these, unchecked and unsorted: for producers whose agent-weeks
+    /// are disjoint by construction (one file a week).
+    pub fn append(&mut self, other: Stats) {
         self.days.extend(other.days);
         self.sessions.extend(other.sessions);
         self.outputs.extend(other.outputs);
         self.behavior.extend(other.behavior);
         self.parts.extend(other.parts);
-        self.sort();
-        Ok(self)
     }
 
     /// The weeks (first days) any part has a row in.

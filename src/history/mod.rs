@@ -353,11 +353,7 @@ impl History {
                 path: self.part_path(&name, "*", *run),
                 source,
             })?;
-            stats.days.extend(week_stats.days);
-            stats.sessions.extend(week_stats.sessions);
-            stats.outputs.extend(week_stats.outputs);
-            stats.behavior.extend(week_stats.behavior);
-            stats.parts.extend(week_stats.parts);
+            stats.append(week_stats);
         }
         stats.sort();
         Ok(stats)
@@ -455,7 +451,8 @@ impl History {
             });
         }
         let run = self.manifest.next_run;
-        let mut written: Vec<PathBuf> = Vec::new();
+        // Each file this run wrote, with its SHA-256 for the manifest.
+        let mut written: Vec<(PathBuf, String)> = Vec::new();
         let result = self.write_files(run, weeks, week_start, findings, &mut written);
         let result = result.and_then(|()| {
             if std::env::var_os(FAIL_BEFORE_COMMIT_ENV).is_some() {
@@ -466,7 +463,7 @@ impl History {
             Ok(())
         });
         if let Err(e) = result {
-            for path in &written {
+            for (path, _) in &written {
                 let _ = fs::remove_file(path);
                 if let Some(parent) = path.parent() {
                     let _ = fs::remove_dir(parent); // only when this run made it and left it empty
@@ -476,11 +473,8 @@ impl History {
         }
 
         let mut manifest = self.manifest.clone();
-        for path in &written {
-            let bytes = fs::read(path).map_err(io(path))?;
-            manifest
-                .checksums
-                .insert(self.relative(path), sha256(&bytes));
+        for (path, checksum) in written {
+            manifest.checksums.insert(self.relative(&path), checksum);
         }
         for week in weeks.weeks(week_start) {
             manifest.weeks.insert(week_name(week), run);
@@ -531,28 +525,32 @@ impl History {
         weeks: &Stats,
         week_start: WeekStart,
         findings: &[StoredFinding],
-        written: &mut Vec<PathBuf>,
+        written: &mut Vec<(PathBuf, String)>,
     ) -> Result<(), HistoryError> {
+        // One week split off at a time: no copy of the whole stats per week.
+        let mut rest = weeks.clone();
         for week in weeks.weeks(week_start) {
-            let (one, _) = weeks.clone().partition(week_start, |w| w == week);
+            let (one, others) = rest.partition(week_start, |w| w == week);
+            rest = others;
             let frames = parts::frames(&one).map_err(|source| HistoryError::Parquet {
                 path: self.dir.clone(),
                 source,
             })?;
             for (part, mut frame) in PARTS.iter().zip(frames) {
                 let path = self.part_path(&week_name(week), part, run);
-                written.push(path.clone());
-                write_parquet(&path, &mut frame)?;
+                let checksum = write_parquet(&path, &mut frame)?;
+                written.push((path, checksum));
             }
         }
         let path = self.findings_path(run);
-        written.push(path.clone());
         let mut frame =
             parts::findings_frame(findings).map_err(|source| HistoryError::Parquet {
                 path: path.clone(),
                 source,
             })?;
-        write_parquet(&path, &mut frame)
+        let checksum = write_parquet(&path, &mut frame)?;
+        written.push((path, checksum));
+        Ok(())
     }
 
     /// Deletes the files the manifest does not name: replaced and expired weeks, old runs, and
@@ -688,15 +686,18 @@ fn read_parquet(path: &Path) -> Result<DataFrame, HistoryError> {
     }
 }
 
-fn write_parquet(path: &Path, frame: &mut DataFrame) -> Result<(), HistoryError> {
+/// Writes `frame` to `path`, whole or not at all; returns the file's SHA-256.
+fn write_parquet(path: &Path, frame: &mut DataFrame) -> Result<String, HistoryError> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    crate::report::write_atomically(path, |out| {
-        ParquetWriter::new(out)
-            .finish(frame)
-            .map(|_| ())
-            .map_err(std::io::Error::other)
-    })
-    .map_err(io(path))
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .finish(frame)
+        .map_err(|source| HistoryError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    crate::report::write_atomically(path, |out| out.write_all(&bytes)).map_err(io(path))?;
+    Ok(sha256(&bytes))
 }
