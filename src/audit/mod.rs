@@ -250,7 +250,7 @@ pub(crate) struct Loaded {
     pub collected: pipeline::Collected,
     pub identities: crate::normalize::identities::IdentityMap,
     pub priced: Vec<features::PricedDay>,
-    /// The week parts (tool, repository) with their cost, micro-dollars, priced as days are.
+    /// The week parts (tool, repository, session) with their cost, micro-dollars.
     pub parts: Vec<(features::WeekPart, i64)>,
     pub unpriced: Vec<UnpricedModel>,
     pub primary_models: std::collections::BTreeMap<String, String>,
@@ -339,15 +339,12 @@ pub(crate) fn load(
     let primary_models = primary_models(&collected.stats.days);
     let (priced, unpriced) =
         features::price_days(std::mem::take(&mut collected.stats.days), &prices);
-    let parts = std::mem::take(&mut collected.stats.parts);
-    let (priced_parts, _) = features::price_days(
-        parts.iter().map(features::WeekPart::as_day).collect(),
+    let parts = features::price_parts(
+        std::mem::take(&mut collected.stats.parts),
+        &priced,
         &prices,
+        input.calendar.week_start,
     );
-    let parts = parts
-        .into_iter()
-        .zip(priced_parts.iter().map(|p| p.cost_micro))
-        .collect();
     Ok(Loaded {
         collected,
         identities: sources.identities,
@@ -442,35 +439,57 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
     Ok((report, run))
 }
 
-/// Each agent's spend by week and model, tool and repository, for the root causes.
+/// Each agent's spend by week and model, tool, repository and (where its session ids are runs
+/// of work) session, for the root causes.
 fn spend_by_agent(
     loaded: &Loaded,
     week_start: crate::normalize::calendar::WeekStart,
 ) -> std::collections::BTreeMap<&str, Vec<detect::root_causes::Spend<'_>>> {
     use crate::normalize::calendar::from_day_number;
-    let mut spend: std::collections::BTreeMap<&str, Vec<detect::root_causes::Spend>> =
-        Default::default();
+    use detect::root_causes::{Spend, OTHER_SESSIONS, SESSION_DIMENSION};
+    let mut spend: std::collections::BTreeMap<&str, Vec<Spend>> = Default::default();
+    // Per agent-week: its cost, and what is left of it outside its named sessions.
+    let mut rest: std::collections::BTreeMap<(&str, i32), i64> = Default::default();
     for day in &loaded.priced {
+        let week = week_start.week_of_day(day.usage.day);
+        *rest.entry((day.usage.agent.as_str(), week)).or_default() += day.cost_micro;
         spend
             .entry(day.usage.agent.as_str())
             .or_default()
-            .push(detect::root_causes::Spend {
-                week: from_day_number(week_start.week_of_day(day.usage.day)),
+            .push(Spend {
+                week: from_day_number(week),
                 dimension: "model",
                 value: &day.usage.model,
                 cost_usd: day.cost_micro as f64 / 1e6,
             });
     }
+    let real_sessions =
+        detect::behavior::agents_with_real_sessions(&loaded.collected.stats.behavior);
+    let mut sessioned: std::collections::BTreeSet<(&str, i32)> = Default::default();
     for (part, cost_micro) in &loaded.parts {
-        spend
-            .entry(part.agent.as_str())
-            .or_default()
-            .push(detect::root_causes::Spend {
-                week: from_day_number(part.week),
-                dimension: &part.dimension,
-                value: &part.value,
-                cost_usd: *cost_micro as f64 / 1e6,
-            });
+        if part.dimension == SESSION_DIMENSION {
+            if !real_sessions.contains(part.agent.as_str()) {
+                continue;
+            }
+            if let Some(left) = rest.get_mut(&(part.agent.as_str(), part.week)) {
+                *left -= cost_micro;
+            }
+            sessioned.insert((part.agent.as_str(), part.week));
+        }
+        spend.entry(part.agent.as_str()).or_default().push(Spend {
+            week: from_day_number(part.week),
+            dimension: &part.dimension,
+            value: &part.value,
+            cost_usd: *cost_micro as f64 / 1e6,
+        });
+    }
+    for (agent, week) in sessioned {
+        spend.entry(agent).or_default().push(Spend {
+            week: from_day_number(week),
+            dimension: SESSION_DIMENSION,
+            value: OTHER_SESSIONS,
+            cost_usd: rest.get(&(agent, week)).copied().unwrap_or(0).max(0) as f64 / 1e6,
+        });
     }
     spend
 }

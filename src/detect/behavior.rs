@@ -510,6 +510,27 @@ fn session_gate(profile: &Profile) -> Option<Gate> {
     })
 }
 
+/// The agents whose session ids are runs of work ([`session_gate`] passes over all their
+/// weeks): where the root causes may name sessions.
+pub fn agents_with_real_sessions(weeks: &[BehaviorWeek]) -> std::collections::BTreeSet<&str> {
+    let mut profiles: BTreeMap<&str, Profile> = BTreeMap::new();
+    for week in weeks {
+        let profile = profiles.entry(week.agent.as_str()).or_default();
+        profile.bucketed |= week.bucketed;
+        profile.sessions += week.sessions;
+        profile.session_rows += week.session_rows;
+        profile.long_session_rows += week.long_session_rows;
+        profile.single_row_sessions += week.single_row_sessions;
+        profile.rows += week.rows;
+        profile.rows_on_the_hour += week.rows_on_the_hour;
+    }
+    profiles
+        .into_iter()
+        .filter(|(_, profile)| session_gate(profile).is_none())
+        .map(|(agent, _)| agent)
+        .collect()
+}
+
 /// TA301: requests per active 10-minute bin that vary far less than people's (lower
 /// dispersion is more regular: z of −ln dispersion). Null: the kind's robust centre and scale
 /// of that statistic (Iglewicz & Hoaglin 1993), floored at 0.1.

@@ -7,10 +7,21 @@
 //! weeks (or, without other weeks, by the mix of the finding's weeks). A part's contribution is
 //! its actual spend less its expected spend, so the contributions add up to the excess: a move
 //! to a dearer model shows as that model's contribution, more of the same model as its share.
+//!
+//! Sessions are another matter: one session lives in one week, so there is no mix of other
+//! weeks to compare with. The excess is split over the finding's weeks' sessions in proportion
+//! to their spend, the largest [`TOP_SESSIONS`] named and the rest (smaller sessions and rows
+//! without a session) one remainder, [`OTHER_SESSIONS`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+
+pub use crate::features::behavior::TOP_SESSIONS;
+pub use crate::features::SESSION_DIMENSION;
+
+/// The value of the remainder of an agent-week's spend outside its named sessions.
+pub const OTHER_SESSIONS: &str = "(other sessions)";
 
 /// One row of an agent's spend: a week, a dimension (`model`, `tool`, `repo`) and its value.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,10 +58,49 @@ pub fn explain(spend: &[Spend], weeks: &BTreeSet<NaiveDate>, excess_usd: f64) ->
     dimensions
         .into_iter()
         .flat_map(|dimension| {
-            let rows: Vec<&Spend> = spend.iter().filter(|r| r.dimension == dimension).collect();
-            decompose(dimension, &rows, weeks, excess_usd)
+            let rows: Vec<&Spend> = spend
+                .iter()
+                .filter(|r| r.dimension == dimension)
+                .filter(|r| {
+                    dimension != SESSION_DIMENSION || weeks.is_empty() || weeks.contains(&r.week)
+                })
+                .collect();
+            let causes = decompose(dimension, &rows, weeks, excess_usd);
+            if dimension == SESSION_DIMENSION {
+                largest_sessions(causes)
+            } else {
+                causes
+            }
         })
         .collect()
+}
+
+/// The [`TOP_SESSIONS`] largest session contributions, the rest added to the remainder.
+fn largest_sessions(causes: Vec<RootCause>) -> Vec<RootCause> {
+    let (mut named, rest): (Vec<RootCause>, Vec<RootCause>) =
+        causes.into_iter().partition(|c| c.value != OTHER_SESSIONS);
+    let mut other = RootCause {
+        dimension: SESSION_DIMENSION.to_string(),
+        value: OTHER_SESSIONS.to_string(),
+        cost_usd: 0.0,
+        contribution_usd: 0.0,
+        contribution_pct: 0.0,
+    };
+    for cause in rest
+        .into_iter()
+        .chain(named.drain(TOP_SESSIONS.min(named.len())..))
+    {
+        other.cost_usd += cause.cost_usd;
+        other.contribution_usd += cause.contribution_usd;
+        other.contribution_pct += cause.contribution_pct;
+    }
+    if other.cost_usd != 0.0 || other.contribution_usd != 0.0 {
+        other.cost_usd = crate::units::round_to(other.cost_usd, 2);
+        other.contribution_usd = crate::units::round_to(other.contribution_usd, 2);
+        other.contribution_pct = crate::units::round_to(other.contribution_pct, 1);
+        named.push(other);
+    }
+    named
 }
 
 fn decompose(
@@ -185,5 +235,38 @@ mod tests {
         assert_eq!(by("tool"), [("claude-code".to_string(), 200.0)]);
         assert!(explain(&spend, &BTreeSet::new(), 0.0).is_empty());
         assert!(explain(&[], &BTreeSet::new(), 10.0).is_empty());
+    }
+
+    #[test]
+    fn sessions_split_the_excess_by_their_spend_in_the_findings_weeks() {
+        // Week one's session is not compared with: sessions live in one week. In week two,
+        // seven sessions and a remainder: the five largest are named, the rest join it.
+        let mut spend = vec![row("2026-09-07", "session", "old", 500.0)];
+        let names = ["a", "b", "c", "d", "e", "f", "g"];
+        for (i, name) in names.iter().enumerate() {
+            spend.push(row("2026-09-14", "session", name, 100.0 - 10.0 * i as f64));
+        }
+        spend.push(row("2026-09-14", "session", OTHER_SESSIONS, 70.0));
+        let weeks: BTreeSet<NaiveDate> = ["2026-09-14".parse().unwrap()].into();
+        // Spend in week two: 100+90+...+40 = 490, plus 70: 560; an excess of 280 is half.
+        let causes = explain(&spend, &weeks, 280.0);
+        let split: Vec<(&str, f64)> = causes
+            .iter()
+            .map(|c| (c.value.as_str(), c.contribution_usd))
+            .collect();
+        assert_eq!(
+            split,
+            [
+                ("a", 50.0),
+                ("b", 45.0),
+                ("c", 40.0),
+                ("d", 35.0),
+                ("e", 30.0),
+                (OTHER_SESSIONS, 80.0)
+            ]
+        );
+        let total: f64 = causes.iter().map(|c| c.contribution_usd).sum();
+        assert!((total - 280.0).abs() < 1e-9);
+        assert_eq!(causes[5].cost_usd, 160.0);
     }
 }

@@ -20,6 +20,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::normalize::pricing::Tokens;
+
 /// Seconds in a week.
 const WEEK_SECONDS: i64 = 7 * 86_400;
 /// Width of the bins whose counts measure cadence.
@@ -141,7 +143,13 @@ pub struct Session {
     first: i64,
     last: i64,
     rows: u64,
+    /// Tokens of its requests (duplicates once), for the root causes.
+    tokens: Tokens,
 }
+
+/// How many of an agent-week's sessions the stats name (the largest by tokens); the rest are
+/// one remainder in the root causes.
+pub const TOP_SESSIONS: usize = 5;
 
 /// What the fold has seen of one agent-week's requests: everything the fingerprints need, in
 /// maps bounded by the week (at most 1,008 bins) and its sessions. Distinct prompts are
@@ -158,6 +166,12 @@ pub struct Activity {
     /// Rows with a timestamp, and those exactly on the hour.
     pub rows: u64,
     rows_on_the_hour: u64,
+    /// The sessions with the most tokens so far (at most [`TOP_SESSIONS`]), as (tokens, key).
+    leaders: Vec<(u64, u64)>,
+    /// The ids of every session that had at least as many tokens as the smallest leader when
+    /// its tokens last grew: the final leaders are among them (a session's tokens only grow,
+    /// and so does the smallest leader's), so their names are kept without keeping all.
+    names: Map<u64, String>,
 }
 
 /// Adds requests and rows to a bin's or an hour's sums. Requests saturate: a bucketed export
@@ -186,8 +200,69 @@ impl Activity {
                     first: second,
                     last: second,
                     rows: 1,
+                    tokens: Tokens::default(),
                 });
         }
+    }
+
+    /// Credits `tokens` to the session `key` met in [`Activity::add`]; `name` gives its id
+    /// when it has to be kept.
+    pub fn credit(&mut self, key: u64, tokens: &Tokens, name: impl FnOnce() -> String) {
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        session.tokens.add(tokens);
+        let total = session.tokens.total();
+        match self.leaders.iter().position(|(_, k)| *k == key) {
+            Some(at) => self.leaders[at].0 = total,
+            None if self.leaders.len() < TOP_SESSIONS => self.leaders.push((total, key)),
+            None => {
+                let (smallest, at) = self
+                    .leaders
+                    .iter()
+                    .enumerate()
+                    .map(|(at, (t, _))| (*t, at))
+                    .min()
+                    .expect("full");
+                if total < smallest {
+                    return;
+                }
+                if total > smallest {
+                    self.leaders[at] = (total, key);
+                }
+            }
+        }
+        self.names.entry(key).or_insert_with(name);
+    }
+
+    /// Keeps the id of session `key` whatever its tokens: its tokens grow after the rows are
+    /// read (a duplicated request, counted once at the end).
+    pub fn name(&mut self, key: u64, name: impl FnOnce() -> String) {
+        self.names.entry(key).or_insert_with(name);
+    }
+
+    /// Adds tokens to a session after the rows are read, without tracking leaders (its name is
+    /// kept by [`Activity::name`]).
+    pub fn credit_late(&mut self, key: u64, tokens: &Tokens) {
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.tokens.add(tokens);
+        }
+    }
+
+    /// The week's [`TOP_SESSIONS`] largest sessions by tokens (ties by id), as (id, tokens,
+    /// rows).
+    pub fn top_sessions(&self) -> Vec<(String, Tokens, u64)> {
+        let mut named: Vec<(String, Tokens, u64)> = self
+            .names
+            .iter()
+            .filter_map(|(key, name)| {
+                let s = self.sessions.get(key)?;
+                Some((name.clone(), s.tokens, s.rows))
+            })
+            .collect();
+        named.sort_by(|a, b| b.1.total().cmp(&a.1.total()).then_with(|| a.0.cmp(&b.0)));
+        named.truncate(TOP_SESSIONS);
+        named
     }
 
     /// The agent-week's fingerprints, hours counted from `snapshot`.

@@ -26,7 +26,9 @@ use polars::prelude::*;
 
 use super::behavior::{Activity, BehaviorWeek, Snapshot};
 use super::spill::Spill;
-use super::{DayUsage, WeekPart, WeekSessions, PART_DIMENSIONS, TRIVIAL_OUTPUT_TOKENS};
+use super::{
+    DayUsage, WeekPart, WeekSessions, PART_DIMENSIONS, SESSION_DIMENSION, TRIVIAL_OUTPUT_TOKENS,
+};
 use crate::normalize::calendar::{Calendar, DAY};
 use crate::normalize::dedup::request_key;
 use crate::normalize::identities::{AgentKind, IdentityMap};
@@ -128,6 +130,7 @@ pub fn narrow(usage: LazyFrame, request_keys: bool) -> LazyFrame {
         keyed(schema::REPO, PART_SEEDS).alias(REPO_KEY),
         col(schema::TOOL),
         col(schema::REPO),
+        col(schema::SESSION_ID),
     ];
     for class in schema::TOKEN_CLASSES {
         columns.push(col(class).cast(DataType::UInt64));
@@ -137,6 +140,9 @@ pub fn narrow(usage: LazyFrame, request_keys: bool) -> LazyFrame {
 
 /// A row's tool and repository keys (see [`super::PART_DIMENSIONS`]).
 type PartKeys = [Option<u64>; 2];
+
+/// A session by its week slot and key.
+type WeekSession = (u32, u64);
 
 /// What one row of a duplicated request adds, kept at the largest of its copies.
 #[derive(Debug, Clone, Copy, Default)]
@@ -243,9 +249,9 @@ pub struct Fold {
     week_index: Map<(String, i32), u32>,
     /// The hashes of the request ids seen more than once.
     duplicated: std::collections::HashSet<u64, foldhash::fast::FixedState>,
-    /// (day slot, request hash) → the largest counts of its copies, and its tool and
-    /// repository keys.
-    duplicates: Map<(u32, u64), (Counted, PartKeys)>,
+    /// (day slot, request hash) → the largest counts of its copies, its tool and repository
+    /// keys, and its week slot and session key.
+    duplicates: Map<(u32, u64), (Counted, PartKeys, Option<WeekSession>)>,
     /// (day slot, part dimension, value key) → sums; the value of each key.
     parts: Map<(u32, u8, u64), Counted>,
     part_names: Map<(u8, u64), String>,
@@ -377,17 +383,21 @@ impl Fold {
             let requests = batch.requests[row].unwrap_or(0);
             let counted = Counted::of(tokens(row), requests, batch.billed[row]);
             let part_keys = [batch.tool_keys[row], batch.repo_keys[row]];
-            match batch.requests_keys[row].filter(|key| self.duplicated.contains(key)) {
+            let session = batch.sessions[row].filter(|_| batch.seconds[row].is_some());
+            let duplicate = batch.requests_keys[row].filter(|key| self.duplicated.contains(key));
+            match duplicate {
                 Some(key) => {
+                    let in_session = session.map(|s| (slot.week, s));
                     self.duplicates
                         .entry((slot.day, key))
-                        .and_modify(|(known, keys)| {
+                        .and_modify(|(known, keys, known_session)| {
                             known.max(&counted);
                             for (k, new) in keys.iter_mut().zip(part_keys) {
                                 *k = (*k).or(new);
                             }
+                            *known_session = (*known_session).or(in_session);
                         })
-                        .or_insert((counted, part_keys));
+                        .or_insert((counted, part_keys, in_session));
                     self.name_parts(&batch, row, part_keys);
                 }
                 None => {
@@ -432,6 +442,14 @@ impl Fold {
             if let Some(second) = batch.seconds[row] {
                 activity.add(second, requests, batch.sessions[row]);
             }
+            if let Some(key) = session {
+                let name = || batch.session_names.get(row).unwrap_or_default().to_string();
+                if duplicate.is_some() {
+                    activity.name(key, name);
+                } else {
+                    activity.credit(key, &counted.tokens, name);
+                }
+            }
         }
         Ok(())
     }
@@ -445,12 +463,17 @@ impl Fold {
             ..Folded::default()
         };
         // A duplicated request counts once per day group, at the largest counts of its copies.
-        for ((day, _), (counted, part_keys)) in std::mem::take(&mut self.duplicates) {
+        for ((day, _), (counted, part_keys, session)) in std::mem::take(&mut self.duplicates) {
             let entry = &mut self.days[day as usize];
             folded.rows_deduplicated += 1;
             if self.calendar.contains(entry.day) {
                 counted.add_to(entry);
                 add_parts(&mut self.parts, day, part_keys, &counted);
+                if let Some((week, key)) = session {
+                    self.weeks[week as usize]
+                        .2
+                        .credit_late(key, &counted.tokens);
+                }
             } else {
                 folded.rows_outside_window += 1;
             }
@@ -485,6 +508,20 @@ impl Fold {
                 week,
                 sessions: activity.sessions.len() as u64,
             });
+            for (value, tokens, rows) in activity.top_sessions() {
+                folded.parts.push(WeekPart {
+                    agent: agent.clone(),
+                    week,
+                    dimension: SESSION_DIMENSION.to_string(),
+                    value,
+                    model: String::new(),
+                    tier: String::new(),
+                    tokens,
+                    unbilled: Tokens::default(),
+                    billed_micro: 0,
+                    requests: rows,
+                });
+            }
             if let Some(snapshot) = self.snapshot {
                 folded
                     .behavior
@@ -581,6 +618,7 @@ struct Batch<'a> {
     seconds: Vec<Option<i64>>,
     prompts: Vec<Option<u64>>,
     sessions: Vec<Option<u64>>,
+    session_names: &'a StringChunked,
     tokens: [Vec<Option<u64>>; 4],
     tools: &'a StringChunked,
     repos: &'a StringChunked,
@@ -622,6 +660,7 @@ impl<'a> Batch<'a> {
             seconds: i64s(SECONDS)?,
             prompts: u64s(PROMPT_KEY)?,
             sessions: u64s(SESSION_KEY)?,
+            session_names: frame.column(schema::SESSION_ID)?.str()?,
             tokens: [input?, output?, cache_read?, cache_write?],
             tools: frame.column(schema::TOOL)?.str()?,
             repos: frame.column(schema::REPO)?.str()?,
@@ -855,5 +894,111 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(folded.days[0].tokens.output, 957);
+    }
+
+    #[test]
+    fn top_sessions_are_the_largest_whatever_the_row_order_and_batching() {
+        // 80 sessions of varied size in shuffled rows, folded in batches of 97 rows: the named
+        // sessions are the five largest by tokens, ties by id, as a full count finds them.
+        let n = 3_000usize;
+        let mut state = 17u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 33
+        };
+        let mut rows: Vec<(String, u64)> = (0..n)
+            .map(|i| (format!("s{}", (i * i) % 80), 100 + next() % 5_000))
+            .collect();
+        // Two sessions tied at the top, so that the tie-break by id decides.
+        rows.push(("tie-b".into(), 1_000_000));
+        rows.push(("tie-a".into(), 1_000_000));
+        for i in (1..rows.len()).rev() {
+            rows.swap(i, next() as usize % (i + 1));
+        }
+        let seconds: Vec<i64> = (0..rows.len() as i64).map(|i| i * 3).collect();
+        let mut frame = seconds_frame(
+            &vec!["a"; rows.len()],
+            &seconds,
+            &vec![String::from("p"); rows.len()],
+        );
+        frame
+            .with_column(Column::new(
+                schema::SESSION_ID.into(),
+                rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            ))
+            .unwrap();
+        frame
+            .with_column(Column::new(
+                schema::OUTPUT_TOKENS.into(),
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            ))
+            .unwrap();
+        let narrowed = narrow(usage_frame(frame), false).collect().unwrap();
+        let mut fold = Fold::new(
+            &Calendar::default(),
+            &IdentityMap::default(),
+            Some(Snapshot::parse("fri 17:00", 12).unwrap()),
+            100,
+        );
+        let mut offset = 0;
+        while offset < narrowed.height() {
+            fold.add(&narrowed.slice(offset as i64, 97)).unwrap();
+            offset += 97;
+        }
+        let folded = fold.finish().unwrap();
+        let mut expected: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for (session, output) in &rows {
+            let e = expected.entry(session.as_str()).or_default();
+            e.0 += output + 10;
+            e.1 += 1;
+        }
+        let mut expected: Vec<(String, u64, u64)> = expected
+            .into_iter()
+            .map(|(s, (t, r))| (s.to_string(), t, r))
+            .collect();
+        expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let found: Vec<(String, u64, u64)> = folded
+            .parts
+            .iter()
+            .filter(|p| p.dimension == SESSION_DIMENSION)
+            .map(|p| (p.value.clone(), p.tokens.total(), p.requests))
+            .collect();
+        let weeks = folded.sessions.len();
+        assert_eq!(weeks, 1, "one week of rows");
+        assert_eq!(found[0].0, "tie-a");
+        assert_eq!(found, expected[..5]);
+    }
+
+    #[test]
+    fn a_duplicated_request_counts_once_in_its_session() {
+        // r1 is streamed three times in session big; session small has two other requests.
+        let frame = df![
+            schema::AGENT => ["a", "a", "a", "a", "a"],
+            schema::REQUEST_ID => [Some("r1"), Some("r1"), Some("r1"), Some("r2"), Some("r3")],
+            schema::SESSION_ID => ["big", "big", "big", "small", "small"],
+            schema::OUTPUT_TOKENS => [100u64, 400, 900, 50, 70],
+        ]
+        .unwrap();
+        let narrowed = narrow(usage_frame(at_one_instant(frame)), true)
+            .collect()
+            .unwrap();
+        let mut fold = Fold::new(
+            &Calendar::default(),
+            &IdentityMap::default(),
+            Some(Snapshot::parse("fri 17:00", 12).unwrap()),
+            10,
+        )
+        .collapsing([request_hash("r1")]);
+        fold.add(&narrowed).unwrap();
+        let folded = fold.finish().unwrap();
+        let sessions: Vec<(&str, u64, u64)> = folded
+            .parts
+            .iter()
+            .filter(|p| p.dimension == SESSION_DIMENSION)
+            .map(|p| (p.value.as_str(), p.tokens.output, p.requests))
+            .collect();
+        assert_eq!(sessions, [("big", 900, 3), ("small", 120, 2)]);
     }
 }

@@ -19,7 +19,7 @@
 //! | [`DayUsage`] | agent, day, model, tier | team (smallest named), kind (largest), tokens by class, the same for rows without a vendor cost (`unbilled`) and for trivial turns, billed micro-dollars, requests, trivial requests |
 //! | [`WeekSessions`] | agent, week | distinct session ids |
 //! | [`WeekOutputs`] | agent, week, kind | amount in millionths |
-//! | [`WeekPart`] | agent, week, dimension (`tool`, `repo`), value, model, tier | tokens by class, unbilled tokens, billed micro-dollars, requests: the week's usage split by tool and by repository, for the root causes of a finding |
+//! | [`WeekPart`] | agent, week, dimension (`tool`, `repo`, `session`), value, model, tier | tokens by class, unbilled tokens, billed micro-dollars, requests: the week's usage split by tool and by repository, and its [`behavior::TOP_SESSIONS`] largest sessions by tokens (ties by id; model and tier empty, requests counting rows), for the root causes of a finding |
 //! | [`BehaviorWeek`] | agent, week | requests per hour from the snapshot, 10-minute bin counts and squares, bucketed flag, prompted and distinct prompts, sessions and most simultaneous starts, session rows, long-session rows, single-row sessions, rows, rows on the hour |
 //!
 //! Every number is an integer (tokens, micro-dollars, millionths of an output), so sums are
@@ -41,7 +41,7 @@ pub use behavior::{BehaviorWeek, Snapshot};
 pub use compute::{compute, Computed, Limits, Sources};
 pub use spend::{roll_up, spend_rows, SpendDim, SpendGroup, SpendRow};
 pub use table::{
-    build_agent_weeks, price_days, AgentWeek, OutputWeights, PricedDay, UnpricedModel,
+    build_agent_weeks, price_days, price_parts, AgentWeek, OutputWeights, PricedDay, UnpricedModel,
     UNASSIGNED_TEAM,
 };
 
@@ -53,7 +53,7 @@ use crate::normalize::pricing::Tokens;
 use crate::schema;
 
 /// The version of the stats contract. Bump it when a part gains, loses or changes a column.
-pub const STATS_VERSION: u32 = 2;
+pub const STATS_VERSION: u32 = 3;
 
 /// The stats contract: what the heavy stage hands to the finaliser.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,6 +73,12 @@ pub struct Stats {
 
 /// The dimensions a week's usage is split by, in the fold's order.
 pub const PART_DIMENSIONS: [&str; 2] = ["tool", "repo"];
+
+/// The dimension of the parts that name an agent-week's largest sessions
+/// ([`behavior::TOP_SESSIONS`] of them, by tokens, ties by id). Their `model` and `tier` are
+/// empty, their `requests` count the session's rows, and they are priced at their week's
+/// cost per token.
+pub const SESSION_DIMENSION: &str = "session";
 
 /// An agent-week's usage of one model and tier with one tool or in one repository.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::{DayUsage, WeekOutputs, WeekSessions};
+use super::{DayUsage, WeekOutputs, WeekPart, WeekSessions, SESSION_DIMENSION};
 use crate::normalize::calendar::{from_day_number, WeekStart};
 use crate::normalize::identities::AgentKind;
 use crate::normalize::pricing::{PriceTable, Tokens};
@@ -36,6 +36,50 @@ pub struct UnpricedModel {
     pub tokens: u64,
     pub requests: u64,
     pub agents: usize,
+}
+
+/// Prices the week parts: tool and repository parts as days are (their model's prices or their
+/// billed cost), session parts at their agent-week's cost per token (a session's model mix is
+/// not kept), from the priced days of the same run.
+pub fn price_parts(
+    parts: Vec<WeekPart>,
+    days: &[PricedDay],
+    prices: &PriceTable,
+    week_start: WeekStart,
+) -> Vec<(WeekPart, i64)> {
+    let (sessions, others): (Vec<WeekPart>, Vec<WeekPart>) = parts
+        .into_iter()
+        .partition(|p| p.dimension == SESSION_DIMENSION);
+    let (priced, _) = price_days(others.iter().map(WeekPart::as_day).collect(), prices);
+    let mut weeks: BTreeMap<(&str, i32), (i64, u64)> = BTreeMap::new();
+    for day in days {
+        let week = weeks
+            .entry((
+                day.usage.agent.as_str(),
+                week_start.week_of_day(day.usage.day),
+            ))
+            .or_default();
+        week.0 += day.cost_micro;
+        week.1 += day.usage.tokens.total();
+    }
+    let session_costs: Vec<i64> = sessions
+        .iter()
+        .map(|part| {
+            let (cost, tokens) = weeks
+                .get(&(part.agent.as_str(), part.week))
+                .copied()
+                .unwrap_or_default();
+            if tokens == 0 {
+                return 0;
+            }
+            (cost as i128 * part.tokens.total().min(tokens) as i128 / tokens as i128) as i64
+        })
+        .collect();
+    others
+        .into_iter()
+        .zip(priced.iter().map(|p| p.cost_micro))
+        .chain(sessions.into_iter().zip(session_costs))
+        .collect()
 }
 
 /// Prices every day-grain row and lists the models the table does not know.

@@ -71,11 +71,13 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 footer code { word-break: break-all; }
 "#;
 
-/// Sorts the findings table by a clicked column; numbers by value.
+/// Sorts a findings table by a clicked column; numbers by value.
 const SCRIPT: &str = r#"
 (function () {
-  var table = document.getElementById('findings-table');
-  if (table) {
+  var tables = document.querySelectorAll('table.findings-table');
+  var findingRows = 0;
+  tables.forEach(function (table) {
+    findingRows += table.tBodies[0].rows.length;
     table.querySelectorAll('th').forEach(function (th, column) {
       th.addEventListener('click', function () {
         var body = table.tBodies[0];
@@ -92,10 +94,10 @@ const SCRIPT: &str = r#"
         rows.forEach(function (row) { body.appendChild(row); });
       });
     });
-  }
+  });
   var root = document.documentElement;
   root.dataset.charts = String(document.querySelectorAll('figure svg').length);
-  root.dataset.findingRows = String(table ? table.tBodies[0].rows.length : 0);
+  root.dataset.findingRows = String(findingRows);
   root.dataset.rendered = 'ok';
 })();
 "#;
@@ -222,8 +224,18 @@ fn findings(report: &AuditReport, html: &mut String) {
         return;
     }
     html.push_str("<p class=\"muted\">Ordered by severity, then dollars at stake. Click a column to sort.</p>\n");
-    html.push_str("<table id=\"findings-table\">\n<thead><tr><th class=\"num\">#</th><th>severity</th><th>agent</th><th>team</th><th>detector</th><th class=\"num\">at stake</th><th class=\"num\">q</th><th>onset</th><th>reasons</th></tr></thead>\n<tbody>\n");
-    for (i, f) in report.findings.iter().enumerate() {
+    for group in report.finding_groups() {
+        if let Some(title) = group.title() {
+            html.push_str(&format!("<h3>{}</h3>\n", esc(&title)));
+        }
+        findings_table(&group.findings, html);
+    }
+    html.push_str("</section>\n");
+}
+
+fn findings_table(findings: &[(usize, &super::FindingEntry)], html: &mut String) {
+    html.push_str("<table class=\"findings-table\">\n<thead><tr><th class=\"num\">#</th><th>severity</th><th>agent</th><th>team</th><th>detector</th><th class=\"num\">at stake</th><th class=\"num\">q</th><th>onset</th><th>reasons</th></tr></thead>\n<tbody>\n");
+    for (n, f) in findings {
         let severity = f.severity.name();
         let rank = match severity {
             "high" => 3,
@@ -237,7 +249,6 @@ fn findings(report: &AuditReport, html: &mut String) {
             .collect();
         html.push_str(&format!(
             "<tr><td class=\"num\">{n}</td><td data-value=\"{rank}\"><span class=\"sev sev-{severity}\">{severity}</span></td><td><a href=\"#finding-{n}\">{agent}</a>{state}</td><td>{team}</td><td>{detector}</td><td class=\"num\" data-value=\"{excess}\">{excess_text}</td><td class=\"num\" data-value=\"{q}\">{q_text}</td><td>{onset}</td><td>{codes}</td></tr>\n",
-            n = i + 1,
             agent = esc(&f.agent),
             state = f
                 .state
@@ -253,7 +264,7 @@ fn findings(report: &AuditReport, html: &mut String) {
             codes = codes.join(" "),
         ));
     }
-    html.push_str("</tbody>\n</table>\n</section>\n");
+    html.push_str("</tbody>\n</table>\n");
 }
 
 fn explanations(report: &AuditReport, html: &mut String) {
@@ -261,10 +272,10 @@ fn explanations(report: &AuditReport, html: &mut String) {
         return;
     }
     html.push_str("<section id=\"explanations\">\n<h2>Why each agent was flagged</h2>\n<div class=\"cards\">\n");
-    for (i, f) in report.findings.iter().enumerate() {
+    let groups = report.finding_groups();
+    for (n, f) in groups.iter().flat_map(|g| &g.findings) {
         html.push_str(&format!(
-            "<article class=\"card\" id=\"finding-{}\">\n<h3><span class=\"sev sev-{sev}\">{sev}</span> {} <span class=\"muted\">({})</span></h3>\n",
-            i + 1,
+            "<article class=\"card\" id=\"finding-{n}\">\n<h3><span class=\"sev sev-{sev}\">{sev}</span> {} <span class=\"muted\">({})</span></h3>\n",
             esc(&f.agent),
             esc(&f.team),
             sev = f.severity.name()

@@ -58,42 +58,46 @@ impl Reporter for MarkdownReporter {
             writeln!(out, "No findings.")?;
             return Ok(());
         }
-        writeln!(
-            out,
-            "| # | severity | agent | team | detector | excess | q | reasons |"
-        )?;
-        writeln!(out, "|---|---|---|---|---|--:|--:|---|")?;
-        for (i, f) in report.findings.iter().enumerate() {
-            let codes: Vec<String> = f
-                .reasons
-                .iter()
-                .map(|r| format!("[{}]({})", r.code, crate::detect::catalog::url(r.code)))
-                .collect();
+        let groups = report.finding_groups();
+        for group in &groups {
+            if let Some(title) = group.title() {
+                writeln!(out, "### {title}\n")?;
+            }
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                i + 1,
-                f.severity.name(),
-                cell(&f.agent),
-                cell(&f.team),
-                f.detector,
-                usd(f.excess_cost_usd),
-                q_text(f.q_value),
-                codes.join(", ")
+                "| # | severity | agent | team | detector | excess | q | reasons |"
             )?;
+            writeln!(out, "|---|---|---|---|---|--:|--:|---|")?;
+            for (n, f) in &group.findings {
+                let codes: Vec<String> = f
+                    .reasons
+                    .iter()
+                    .map(|r| format!("[{}]({})", r.code, crate::detect::catalog::url(r.code)))
+                    .collect();
+                writeln!(
+                    out,
+                    "| {n} | {} | {} | {} | {} | {} | {} | {} |",
+                    f.severity.name(),
+                    cell(&f.agent),
+                    cell(&f.team),
+                    f.detector,
+                    usd(f.excess_cost_usd),
+                    q_text(f.q_value),
+                    codes.join(", ")
+                )?;
+            }
+            writeln!(out)?;
         }
-        writeln!(out)?;
-        for (i, f) in report.findings.iter().enumerate() {
+        for (n, f) in groups.iter().flat_map(|g| &g.findings) {
             match f.state {
                 Some(state) => writeln!(
                     out,
-                    "**{}. {}** ({}, `{}`)",
-                    i + 1,
+                    "**{n}. {}** ({}, `{}`)",
                     cell(&f.agent),
                     state.name(),
                     f.id
                 )?,
-                None => writeln!(out, "**{}. {}**", i + 1, cell(&f.agent))?,
+                None => writeln!(out, "**{n}. {}**", cell(&f.agent))?,
             }
             if let Some(review) = &f.review {
                 writeln!(

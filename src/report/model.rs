@@ -130,6 +130,34 @@ pub fn finding_id(agent: &str, detector: &str) -> String {
     format!("F-{hex}")
 }
 
+/// Root causes a text report shows per dimension (the JSON has them all).
+const ROOT_CAUSES_SHOWN: usize = 3;
+
+/// Findings of one state, numbered as in the report.
+#[derive(Debug)]
+pub struct FindingGroup<'a> {
+    pub state: Option<FindingState>,
+    pub findings: Vec<(usize, &'a FindingEntry)>,
+    titled: bool,
+}
+
+impl FindingGroup<'_> {
+    /// "New since the last stored run (2)", or nothing for the one group of a run without
+    /// states.
+    pub fn title(&self) -> Option<String> {
+        if !self.titled {
+            return None;
+        }
+        let name = match self.state {
+            Some(FindingState::New) => "New since the last stored run",
+            Some(FindingState::Ongoing) => "Ongoing: the last stored run raised them too",
+            Some(FindingState::Reviewed) => "Reviewed",
+            None => "Not reviewed",
+        };
+        Some(format!("{name} ({})", self.findings.len()))
+    }
+}
+
 /// A finding's place across runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -263,25 +291,35 @@ pub struct FindingEntry {
 }
 
 impl FindingEntry {
-    /// The root causes in one line: "model claude-opus: 82% ($1,234), model claude-sonnet: 18%
-    /// ($271)".
+    /// The root causes in one line, the largest few of each dimension: "model claude-opus 82%
+    /// ($1,234), claude-sonnet 18% ($271); tool claude-code 100% ($1,505)".
     pub fn root_causes_text(&self) -> Option<String> {
-        let parts: Vec<String> = self
-            .root_causes
-            .iter()
-            .filter(|c| c.contribution_usd > 0.0)
-            .take(5)
-            .map(|c| {
-                format!(
-                    "{} {}: {:.0}% ({})",
-                    c.dimension,
+        let mut dimensions: Vec<(&str, Vec<String>)> = Vec::new();
+        for c in self.root_causes.iter().filter(|c| c.contribution_usd > 0.0) {
+            let at = match dimensions.iter().position(|(d, _)| *d == c.dimension) {
+                Some(at) => at,
+                None => {
+                    dimensions.push((&c.dimension, Vec::new()));
+                    dimensions.len() - 1
+                }
+            };
+            let parts = &mut dimensions[at].1;
+            if parts.len() < ROOT_CAUSES_SHOWN {
+                parts.push(format!(
+                    "{} {:.0}% ({})",
                     c.value,
                     c.contribution_pct,
                     crate::units::usd(c.contribution_usd)
-                )
-            })
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(", "))
+                ));
+            }
+        }
+        (!dimensions.is_empty()).then(|| {
+            dimensions
+                .into_iter()
+                .map(|(dimension, parts)| format!("{dimension} {}", parts.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
     /// The weeks the finding is about, runs of consecutive weeks as ranges:
@@ -465,6 +503,35 @@ impl AuditReport {
             }
         }
         lines
+    }
+
+    /// The findings as the reports show them, each with its number (its place in
+    /// `findings`, from 1): with a state (`--history` or reviews), new, ongoing and reviewed
+    /// apart, empty groups left out; without, one group.
+    pub fn finding_groups(&self) -> Vec<FindingGroup<'_>> {
+        let numbered = || self.findings.iter().enumerate().map(|(i, f)| (i + 1, f));
+        if self.findings.iter().all(|f| f.state.is_none()) {
+            return vec![FindingGroup {
+                state: None,
+                findings: numbered().collect(),
+                titled: false,
+            }];
+        }
+        // Without `--history`, only reviewed findings have a state: the rest are one group.
+        [
+            Some(FindingState::New),
+            Some(FindingState::Ongoing),
+            None,
+            Some(FindingState::Reviewed),
+        ]
+        .into_iter()
+        .map(|state| FindingGroup {
+            state,
+            findings: numbered().filter(|(_, f)| f.state == state).collect(),
+            titled: true,
+        })
+        .filter(|g| !g.findings.is_empty())
+        .collect()
     }
 
     /// With `--history`: where the weeks came from and what changed since the last stored

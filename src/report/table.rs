@@ -60,6 +60,7 @@ impl Reporter for TableReporter {
             writeln!(out, "No findings.")?;
             return Ok(());
         }
+        let groups = report.finding_groups();
         let rows: Vec<[String; 7]> = report
             .findings
             .iter()
@@ -91,12 +92,20 @@ impl Reporter for TableReporter {
                 .trim_end()
                 .to_string()
         };
-        writeln!(out, "{}", line(&header.map(String::from)))?;
-        for row in &rows {
-            writeln!(out, "{}", line(row))?;
+        for (g, group) in groups.iter().enumerate() {
+            if let Some(title) = group.title() {
+                if g > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "{title}")?;
+            }
+            writeln!(out, "{}", line(&header.map(String::from)))?;
+            for (n, _) in &group.findings {
+                writeln!(out, "{}", line(&rows[n - 1]))?;
+            }
         }
         writeln!(out)?;
-        for (i, finding) in report.findings.iter().enumerate() {
+        for (n, finding) in groups.iter().flat_map(|g| &g.findings) {
             let week = finding
                 .week
                 .as_deref()
@@ -110,8 +119,7 @@ impl Reporter for TableReporter {
                 .map_or_else(String::new, |s| format!(" [{}, {}]", s.name(), finding.id));
             writeln!(
                 out,
-                "{}. {} ({}), {week}{state}",
-                i + 1,
+                "{n}. {} ({}), {week}{state}",
                 printable(&finding.agent),
                 printable(&finding.team)
             )?;

@@ -448,6 +448,62 @@ fn a_failed_write_leaves_the_store_as_it_was_and_states_follow_the_runs() {
         };
         assert_eq!(finding["state"], expected, "{id}");
     }
+
+    // Four weeks, then all eight again: what the four-week run raised is ongoing, the rest
+    // new, and the table and Markdown list the two groups apart.
+    let four = audit(
+        &[&usage],
+        &[&outputs],
+        &identities,
+        &["--history", store.as_str(), "--weeks", "4"],
+    );
+    assert_eq!(four.status.code(), Some(0));
+    let grouped = |format: &str| {
+        let mut command = tokenaudit();
+        command
+            .args(["audit", "-q", "--format", format, "--usage"])
+            .arg(&usage)
+            .arg("--outputs")
+            .arg(&outputs)
+            .arg("--identities")
+            .arg(&identities)
+            .args(["--history", store.as_str(), "--out"])
+            .arg(format!(
+                "json={}",
+                tmp.path().join("grouped.json").display()
+            ))
+            .arg("--out")
+            .arg(format!(
+                "table={}",
+                tmp.path().join("grouped.txt").display()
+            ));
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let text = grouped("markdown");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("grouped.json")).unwrap()).unwrap();
+    let count = |state: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["state"] == state)
+            .count()
+    };
+    let (new, ongoing) = (count("new"), count("ongoing"));
+    assert!(new > 0 && ongoing > 0, "{new} new, {ongoing} ongoing");
+    let new_title = format!("New since the last stored run ({new})");
+    let ongoing_title = format!("Ongoing: the last stored run raised them too ({ongoing})");
+    assert!(text.contains(&format!("### {new_title}")), "{text}");
+    assert!(text.contains(&format!("### {ongoing_title}")), "{text}");
+    assert!(text.find(&new_title) < text.find(&ongoing_title));
+    let table = std::fs::read_to_string(tmp.path().join("grouped.txt")).unwrap();
+    assert!(
+        table.contains(&new_title) && table.contains(&ongoing_title),
+        "{table}"
+    );
 }
 
 #[test]
@@ -618,4 +674,81 @@ fn every_finding_says_where_its_excess_went() {
             assert!(parts.windows(2).all(|w| w[0] >= w[1]), "largest first");
         }
     }
+}
+
+/// The session root causes of an eight-week planted company of `world`'s shape.
+fn session_causes(world: &str) -> Vec<(serde_json::Value, Vec<serde_json::Value>)> {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("company");
+    tokenaudit()
+        .args([
+            "generate", "--agents", "40", "--weeks", "8", "--seed", "3", "--world", world, "-q",
+            "--out",
+        ])
+        .arg(&data)
+        .assert()
+        .success();
+    let report = json(&audit(
+        &[&data.join("usage.parquet")],
+        &[&data.join("outputs.csv")],
+        &data.join("identities.csv"),
+        &[],
+    ));
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let sessions = f["root_causes"]
+                .as_array()
+                .map(|causes| {
+                    causes
+                        .iter()
+                        .filter(|c| c["dimension"] == "session")
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            (f.clone(), sessions)
+        })
+        .collect()
+}
+
+#[test]
+fn sessions_are_named_where_the_ids_are_runs_of_work_and_only_there() {
+    let runs = session_causes("power-users");
+    let with_sessions: Vec<_> = runs.iter().filter(|(_, s)| !s.is_empty()).collect();
+    assert!(
+        with_sessions.len() * 2 >= runs.len(),
+        "most findings name sessions where ids are runs: {} of {}",
+        with_sessions.len(),
+        runs.len()
+    );
+    for (finding, sessions) in with_sessions {
+        let excess = finding["excess_cost_usd"].as_f64().unwrap();
+        let sum: f64 = sessions
+            .iter()
+            .map(|c| c["contribution_usd"].as_f64().unwrap())
+            .sum();
+        assert!(
+            (sum - excess).abs() <= 0.01 * sessions.len() as f64,
+            "sessions add up to the excess: {sum} against {excess}"
+        );
+        // At most five named, then the remainder.
+        assert!(sessions.len() <= 6);
+        let named: Vec<_> = sessions
+            .iter()
+            .filter(|c| c["value"] != "(other sessions)")
+            .collect();
+        assert!(!named.is_empty());
+        assert!(named
+            .iter()
+            .all(|c| c["value"].as_str().unwrap().starts_with("ses_")));
+    }
+    let labels = session_causes("session-labels");
+    assert!(!labels.is_empty());
+    assert!(
+        labels.iter().all(|(_, s)| s.is_empty()),
+        "session ids that are labels are never named as a root cause"
+    );
 }

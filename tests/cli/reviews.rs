@@ -250,6 +250,10 @@ fn reviews_close_confirm_expire_and_go_stale_and_fail_on_counts_open_findings() 
         "{text}"
     );
     assert!(text.contains("**expected**"), "{text}");
+    // Reviewed findings are a group apart, after the others.
+    let reviewed = text.find("### Reviewed (").expect("a reviewed group");
+    let open = text.find("### Not reviewed (").expect("an open group");
+    assert!(open < reviewed, "{text}");
 
     let html = audit_demo(&[
         "-q",
@@ -268,6 +272,7 @@ fn reviews_close_confirm_expire_and_go_stale_and_fail_on_counts_open_findings() 
         "a closed finding's reasons are collapsed"
     );
     assert!(text.contains("stale review R90"));
+    assert!(text.contains("<h3>Reviewed ("), "the HTML groups them too");
 
     // A --reviews file that does not exist is an error; the default file is optional.
     let missing = demo_with(&tmp.path().join("nope.toml"), &[]);
