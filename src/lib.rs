@@ -20,6 +20,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod contract;
 pub mod detect;
 pub mod features;
 pub mod generate;

@@ -32,11 +32,11 @@ pub fn open(
     let Some(history) = &settings.history else {
         return Ok(None);
     };
-    let calendar = &settings.input.calendar;
+    let parameters = crate::contract::Parameters::of(&settings.input.calendar, snapshot);
     let store_settings = StoreSettings {
-        tz: calendar.tz.name().to_string(),
-        week_start: calendar.week_start.name().to_string(),
-        snapshot: snapshot.map(|s| format!("{}s/{}h", s.offset_seconds, s.window_hours)),
+        tz: parameters.tz,
+        week_start: parameters.week_start,
+        snapshot: parameters.snapshot,
     };
     Ok(Some(History::open(&history.dir, store_settings)?))
 }

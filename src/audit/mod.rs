@@ -15,6 +15,7 @@ mod progress;
 pub mod review;
 pub mod settings;
 pub mod spend;
+pub mod stats;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -62,6 +63,10 @@ pub enum AuditError {
     NewOnlyWithoutHistory,
     #[error(transparent)]
     Review(crate::reviews::ReviewError),
+    #[error(transparent)]
+    Contract(#[from] crate::contract::ContractError),
+    #[error("Outputs were given twice: `{}` holds outputs, and --outputs gives more\n\nhint: drop --outputs, or compute the stats without outputs", .0.display())]
+    OutputsTwice(PathBuf),
 }
 
 /// Exit status of a run that completed.
@@ -89,6 +94,8 @@ pub enum Command {
     Review(review::ReviewCommand),
     Generate(crate::generate::GenerateSettings),
     Spend(spend::SpendSettings),
+    /// Compute the stats contract and write it to a folder.
+    Stats(stats::StatsSettings),
     /// Audit a generated folder and score it against its truth file.
     Eval {
         dir: PathBuf,
@@ -107,6 +114,7 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
         Command::Audit(settings) => audit(&settings, stdout),
         Command::Demo(settings) => demo::run(settings, stdout),
         Command::Spend(settings) => spend::run(&settings, stdout),
+        Command::Stats(settings) => stats::run(&settings),
         Command::Review(command) => review::run(command, stdout),
         Command::Ingest { input, to } => {
             export::ingest_to_parquet(&input, &to)?;
@@ -258,15 +266,22 @@ pub(crate) struct Loaded {
     pub overlaps: Vec<String>,
 }
 
-/// Reads every input in one streaming pass, names and hashes what was read, writes the
-/// quarantine file, enforces `--strict`, and prices the day-grain usage.
-pub(crate) fn load(
+/// The snapshot the behaviour fingerprints count hours from; `None` when the behaviour lens
+/// is off (request-level fingerprints are computed only for it).
+fn behavior_snapshot(detect: &detect::DetectConfig) -> Option<features::Snapshot> {
+    detect
+        .runs("behavior")
+        .then(|| detect.snapshot().unwrap_or(crate::detect::DEFAULT_SNAPSHOT))
+}
+
+/// Reads the inputs (usage files or stats folders, output files) in one streaming pass,
+/// names and hashes what was read, writes the quarantine file and enforces `--strict`: the
+/// heavy stage, before pricing. Also what `tokenaudit stats` writes.
+pub(crate) fn read(
     input: &InputSettings,
     snapshot: Option<features::Snapshot>,
     progress: &mut Progress,
-    combine: impl FnOnce(features::Stats) -> Result<features::Stats, AuditError>,
-) -> Result<Loaded, AuditError> {
-    let (prices, price_overrides) = prices(input)?;
+) -> Result<(pipeline::Sources, pipeline::Collected, Vec<String>), AuditError> {
     progress.stage(
         "reading",
         &format!(
@@ -302,19 +317,8 @@ pub(crate) fn load(
         crate::units::grouped(collected.ingest.rows_valid),
         crate::units::grouped(collected.ingest.rows_quarantined)
     ));
-    // The reference files are part of what the audit read: named and hashed too.
-    if let Some(path) = &input.identities {
-        collected.inputs.push(reference_input(
-            path,
-            input,
-            "identities-csv",
-            sources.identities.rows(),
-        )?);
-    }
-    if let Some(path) = &input.pricing {
-        collected
-            .inputs
-            .push(reference_input(path, input, "prices-csv", price_overrides)?);
+    if !input.stats.is_empty() {
+        pipeline::add_stats(&mut collected, &input.stats, &input.calendar, snapshot)?;
     }
     if let Some(path) = &input.quarantine {
         ingest::quarantine::write_file(&collected.quarantined, path).map_err(|source| {
@@ -334,6 +338,33 @@ pub(crate) fn load(
                 ),
             });
         }
+    }
+    Ok((sources, collected, overlaps))
+}
+
+/// Reads every input in one streaming pass, names and hashes what was read, writes the
+/// quarantine file, enforces `--strict`, and prices the day-grain usage.
+pub(crate) fn load(
+    input: &InputSettings,
+    snapshot: Option<features::Snapshot>,
+    progress: &mut Progress,
+    combine: impl FnOnce(features::Stats) -> Result<features::Stats, AuditError>,
+) -> Result<Loaded, AuditError> {
+    let (prices, price_overrides) = prices(input)?;
+    let (sources, mut collected, overlaps) = read(input, snapshot, progress)?;
+    // The reference files are part of what the audit read: named and hashed too.
+    if let Some(path) = &input.identities {
+        collected.inputs.push(reference_input(
+            path,
+            input,
+            "identities-csv",
+            sources.identities.rows(),
+        )?);
+    }
+    if let Some(path) = &input.pricing {
+        collected
+            .inputs
+            .push(reference_input(path, input, "prices-csv", price_overrides)?);
     }
     collected.stats = combine(std::mem::take(&mut collected.stats))?;
     let primary_models = primary_models(&collected.stats.days);
@@ -369,13 +400,7 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
     }
     let input = &settings.input;
     let mut progress = Progress::new(settings.verbosity);
-    // Request-level fingerprints are computed only for the behaviour lens.
-    let snapshot = settings.detect.runs("behavior").then(|| {
-        settings
-            .detect
-            .snapshot()
-            .unwrap_or(crate::detect::DEFAULT_SNAPSHOT)
-    });
+    let snapshot = behavior_snapshot(&settings.detect);
     let reviews = review::load(&settings.reviews)?;
     let store = history::open(settings, snapshot)?;
     let mut run = None;

@@ -58,7 +58,7 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         }
         checked.push(canonical::check(file, index as u32, scan.frame)?);
     }
-    if !files.iter().any(|f| f.table == Table::Usage) {
+    if input.stats.is_empty() && !files.iter().any(|f| f.table == Table::Usage) {
         return Err(AuditError::NoUsage);
     }
     Ok(Sources {
@@ -86,6 +86,16 @@ pub fn collect(
     snapshot: Option<Snapshot>,
     limits: features::Limits,
 ) -> Result<Collected, AuditError> {
+    if sources.files.is_empty() {
+        // Usage given as stats, no outputs: nothing to read.
+        return Ok(Collected {
+            stats: Stats::default(),
+            quarantined: Vec::new(),
+            inputs: Vec::new(),
+            ingest: IngestSummary::default(),
+            rows_outside_window: 0,
+        });
+    }
     let computed = features::compute(sources, calendar_settings, snapshot, limits)
         .map_err(|err| AuditError::Engine(err.to_string()))?;
     let mut bad_per_file: BTreeMap<u32, u64> = BTreeMap::new();
@@ -129,6 +139,36 @@ pub fn collect(
         },
         rows_outside_window: computed.rows_outside_window,
     })
+}
+
+/// Adds the stats folders `dirs` (the usage side, computed elsewhere) to what was read from
+/// files: their stats, their accounting and their inputs before the files'.
+pub fn add_stats(
+    collected: &mut Collected,
+    dirs: &[std::path::PathBuf],
+    calendar_settings: &calendar::Calendar,
+    snapshot: Option<Snapshot>,
+) -> Result<(), AuditError> {
+    let parameters = crate::contract::Parameters::of(calendar_settings, snapshot);
+    let (mut stats, accounting) = crate::contract::read_all(dirs, &parameters)?;
+    if snapshot.is_none() {
+        stats.behavior.clear();
+    }
+    if !stats.outputs.is_empty() && !collected.stats.outputs.is_empty() {
+        let with_outputs = dirs.first().cloned().unwrap_or_default();
+        return Err(AuditError::OutputsTwice(with_outputs));
+    }
+    stats.append(std::mem::take(&mut collected.stats));
+    stats.sort();
+    collected.stats = stats;
+    let files = std::mem::take(&mut collected.inputs);
+    collected.inputs = accounting.inputs;
+    collected.inputs.extend(files);
+    if let Some(theirs) = accounting.ingest {
+        collected.ingest.add(theirs);
+    }
+    collected.rows_outside_window += accounting.rows_outside_window;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub enum Verbosity {
 #[derive(Debug, Clone, Default)]
 pub struct InputSettings {
     pub usage: Vec<String>,
+    /// Folders of the stats contract, read instead of usage files.
+    pub stats: Vec<PathBuf>,
     pub outputs: Vec<String>,
     pub identities: Option<PathBuf>,
     pub usage_format: Option<Format>,

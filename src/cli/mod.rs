@@ -60,6 +60,8 @@ pub enum Commands {
     Spend(SpendArgs),
     /// Normalize, deduplicate and price usage into canonical Parquet.
     Ingest(IngestArgs),
+    /// Compute the stats contract (the heavy stage) into a folder, for `audit --stats DIR`.
+    Stats(StatsArgs),
     /// Document a reason code (or list them all).
     Explain {
         /// A reason code such as TA101, or `all` for every code's doc as one Markdown page.
@@ -131,8 +133,12 @@ pub enum ReviewAction {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Usage files, directories or globs (CSV, Parquet, Arrow IPC, NDJSON).
-    #[arg(long, num_args = 1.., required = true, value_name = "PATH")]
+    #[arg(long, num_args = 1.., required_unless_present = "stats", value_name = "PATH")]
     pub usage: Vec<String>,
+    /// Instead of --usage: folders of the stats contract (`tokenaudit stats`, or the SQL of
+    /// `tokenaudit sql` run by a query engine); several are shards to merge.
+    #[arg(long, num_args = 1.., conflicts_with = "usage", value_name = "DIR")]
+    pub stats: Vec<PathBuf>,
     /// Output files (commits, merged PRs, closed tickets, reviews), directories or globs.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub outputs: Vec<String>,
@@ -238,6 +244,19 @@ pub struct SpendArgs {
     /// Replace agent names with keyed hashes (key in TOKENAUDIT_PSEUDONYM_KEY).
     #[arg(long)]
     pub pseudonymize: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The folder to write the stats tables and their manifest (stats.json) to.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Settings file (TOML): [detect] says whether the behaviour fingerprints are computed
+    /// and from which snapshot, [audit] gives the calendar defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -406,6 +425,7 @@ fn input_settings(args: InputArgs, defaults: &AuditDefaults) -> Result<InputSett
     Ok(InputSettings {
         calendar: calendar(&args.calendar, defaults)?,
         usage: args.usage,
+        stats: args.stats,
         outputs: args.outputs,
         identities: args.identities,
         usage_format: format(args.usage_format)?,
@@ -600,10 +620,35 @@ pub fn resolve(cli: Cli) -> Result<Command> {
             Command::Demo(audit_settings(report, config, input, verbosity)?)
         }
         Commands::Spend(args) => Command::Spend(spend_settings(args, verbosity)?),
-        Commands::Ingest(args) => Command::Ingest {
-            input: input_settings(args.input, &AuditDefaults::default())?,
-            to: args.to,
-        },
+        Commands::Ingest(args) => {
+            if !args.input.stats.is_empty() {
+                bail!("ingest writes usage rows; stats folders hold none\n\nhint: give the usage files with --usage");
+            }
+            Command::Ingest {
+                input: input_settings(args.input, &AuditDefaults::default())?,
+                to: args.to,
+            }
+        }
+        Commands::Stats(args) => {
+            if !args.input.stats.is_empty() {
+                bail!("stats computes stats from usage files; to merge stats folders, give them all to `tokenaudit audit --stats`");
+            }
+            let config = load_config(args.config.as_ref())?;
+            let defaults = config
+                .audit
+                .as_ref()
+                .map_or_else(AuditDefaults::default, Clone::clone);
+            let detect = config.detect.unwrap_or_default();
+            if let Err(message) = detect.check() {
+                bail!("{message}");
+            }
+            Command::Stats(crate::audit::stats::StatsSettings {
+                input: input_settings(args.input, &defaults)?,
+                detect,
+                to: args.to,
+                verbosity,
+            })
+        }
         Commands::Explain { code } => Command::Explain { code },
         Commands::Schema => Command::Schema,
         Commands::Review { action, reviews } => {

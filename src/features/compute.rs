@@ -294,22 +294,24 @@ pub fn compute(
         rejected.entry(*file).or_default().push(row.row);
     }
 
-    // Pass two: every valid usage row through the fold.
-    let usage = sources
-        .fold_usage(&rejected, calendar_settings)
-        .ok_or_else(|| polars_err!(ComputeError: "no usage input"))?;
+    // Pass two: every valid usage row through the fold (none when the usage comes as stats).
     let fold = Fold::new(
         calendar_settings,
         &sources.identities,
         snapshot,
         limits.keys_in_memory,
     );
-    let narrowed = fold::narrow(usage, !duplicates.is_empty());
-    let worker = Worker::new(narrowed, fold.collapsing(duplicates), Fold::add)?;
-    let streamed = collect_all(vec![worker.plan.clone()]);
-    let fold = worker.finish()?;
-    streamed?;
-    let folded = fold.finish()?;
+    let folded = match sources.fold_usage(&rejected, calendar_settings) {
+        Some(usage) => {
+            let narrowed = fold::narrow(usage, !duplicates.is_empty());
+            let worker = Worker::new(narrowed, fold.collapsing(duplicates), Fold::add)?;
+            let streamed = collect_all(vec![worker.plan.clone()]);
+            let fold = worker.finish()?;
+            streamed?;
+            fold.finish()?
+        }
+        None => fold.finish()?,
+    };
     keys_spilled += folded.keys_spilled;
 
     let mut stats = Stats {

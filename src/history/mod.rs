@@ -33,7 +33,7 @@
 //! report says so. A partial week that is not stored is audited from the input alone and not
 //! stored.
 
-mod parts;
+pub mod parts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -659,7 +659,8 @@ impl History {
     }
 }
 
-fn sha256(bytes: &[u8]) -> String {
+/// The SHA-256 of `bytes`, in hex.
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes)
         .iter()

@@ -76,7 +76,7 @@ pub struct Period {
     pub week_start: &'static str,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct InputSummary {
     pub path: String,
     pub format: String,
@@ -84,7 +84,7 @@ pub struct InputSummary {
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct IngestSummary {
     pub rows_read: u64,
     pub rows_valid: u64,
@@ -92,8 +92,21 @@ pub struct IngestSummary {
     pub duplicates_removed: u64,
     /// Records vendor adapters skipped on purpose (synthetic messages, API errors), by
     /// "format: reason"; absent when none were.
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub records_skipped: std::collections::BTreeMap<String, u64>,
+}
+
+impl IngestSummary {
+    /// Adds another reader's accounting (a shard, the outputs beside stats).
+    pub fn add(&mut self, other: IngestSummary) {
+        self.rows_read += other.rows_read;
+        self.rows_valid += other.rows_valid;
+        self.rows_quarantined += other.rows_quarantined;
+        self.duplicates_removed += other.duplicates_removed;
+        for (reason, n) in other.records_skipped {
+            *self.records_skipped.entry(reason).or_default() += n;
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
