@@ -241,6 +241,11 @@ impl Activity {
         self.names.entry(key).or_insert_with(name);
     }
 
+    /// The id of session `key`, when it was kept.
+    pub fn session_name(&self, key: u64) -> Option<&str> {
+        self.names.get(&key).map(String::as_str)
+    }
+
     /// Adds tokens to a session after the rows are read, without tracking leaders (its name is
     /// kept by [`Activity::name`]).
     pub fn credit_late(&mut self, key: u64, tokens: &Tokens) {

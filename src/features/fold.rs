@@ -387,18 +387,32 @@ impl Fold {
             let duplicate = batch.requests_keys[row].filter(|key| self.duplicated.contains(key));
             match duplicate {
                 Some(key) => {
+                    // Copies that disagree on a tool, repository or session take the smallest
+                    // name, whatever their order: the same rule as the SQL of `tokenaudit sql`.
+                    self.name_parts(&batch, row, part_keys);
                     let in_session = session.map(|s| (slot.week, s));
+                    if let (Some((week, s)), true) = (in_session, slot.in_window) {
+                        self.weeks[week as usize].2.name(s, || {
+                            batch.session_names.get(row).unwrap_or_default().to_string()
+                        });
+                    }
+                    let (part_names, weeks) = (&self.part_names, &self.weeks);
+                    let part_name = |dimension: usize, key: u64| {
+                        part_names.get(&(dimension as u8, key)).map(String::as_str)
+                    };
+                    let session_name =
+                        |(week, key): WeekSession| weeks[week as usize].2.session_name(key);
                     self.duplicates
                         .entry((slot.day, key))
                         .and_modify(|(known, keys, known_session)| {
                             known.max(&counted);
-                            for (k, new) in keys.iter_mut().zip(part_keys) {
-                                *k = (*k).or(new);
+                            for (dimension, (k, new)) in keys.iter_mut().zip(part_keys).enumerate()
+                            {
+                                *k = smallest(*k, new, |key| part_name(dimension, key));
                             }
-                            *known_session = (*known_session).or(in_session);
+                            *known_session = smallest(*known_session, in_session, session_name);
                         })
                         .or_insert((counted, part_keys, in_session));
-                    self.name_parts(&batch, row, part_keys);
                 }
                 None => {
                     self.rows_deduplicated += 1;
@@ -529,6 +543,19 @@ impl Fold {
             }
         }
         Ok(folded)
+    }
+}
+
+/// Of two optional keys, the one whose name is smaller (then the smaller key); either when
+/// the other is absent.
+fn smallest<'a, K: Copy + Ord>(
+    a: Option<K>,
+    b: Option<K>,
+    name: impl Fn(K) -> Option<&'a str>,
+) -> Option<K> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if (name(b), b) < (name(a), a) { b } else { a }),
+        (a, b) => a.or(b),
     }
 }
 
@@ -1000,5 +1027,48 @@ pub(crate) mod tests {
             .map(|p| (p.value.as_str(), p.tokens.output, p.requests))
             .collect();
         assert_eq!(sessions, [("big", 900, 3), ("small", 120, 2)]);
+    }
+
+    #[test]
+    fn copies_that_disagree_on_a_tool_or_session_take_the_smallest_name_in_any_order() {
+        for order in [[0usize, 1], [1, 0]] {
+            let tools = ["zed", "aider"];
+            let sessions = ["s-z", "s-a"];
+            let frame = df![
+                schema::AGENT => ["a", "a"],
+                schema::REQUEST_ID => ["r1", "r1"],
+                schema::TOOL => order.map(|i| tools[i]),
+                schema::SESSION_ID => order.map(|i| sessions[i]),
+            ]
+            .unwrap();
+            let narrowed = narrow(usage_frame(at_one_instant(frame)), true)
+                .collect()
+                .unwrap();
+            let mut fold = Fold::new(
+                &Calendar::default(),
+                &IdentityMap::default(),
+                Some(Snapshot::parse("fri 17:00", 12).unwrap()),
+                10,
+            )
+            .collapsing([request_hash("r1")]);
+            fold.add(&narrowed).unwrap();
+            let folded = fold.finish().unwrap();
+            let named: Vec<(&str, &str, u64)> = folded
+                .parts
+                .iter()
+                .map(|p| (p.dimension.as_str(), p.value.as_str(), p.tokens.output))
+                .collect();
+            // The request counts once, under the smallest names; the other session has its
+            // row but no tokens.
+            assert_eq!(
+                named,
+                [
+                    ("tool", "aider", 500),
+                    ("session", "s-a", 500),
+                    ("session", "s-z", 0)
+                ],
+                "{order:?}"
+            );
+        }
     }
 }
