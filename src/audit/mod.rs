@@ -15,6 +15,7 @@ mod progress;
 pub mod review;
 pub mod settings;
 pub mod spend;
+pub mod sql;
 pub mod stats;
 
 use std::io::Write;
@@ -96,6 +97,8 @@ pub enum Command {
     Spend(spend::SpendSettings),
     /// Compute the stats contract and write it to a folder.
     Stats(stats::StatsSettings),
+    /// Write the SQL that computes the stats contract in a query engine.
+    Sql(sql::SqlSettings),
     /// Audit a generated folder and score it against its truth file.
     Eval {
         dir: PathBuf,
@@ -115,6 +118,7 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
         Command::Demo(settings) => demo::run(settings, stdout),
         Command::Spend(settings) => spend::run(&settings, stdout),
         Command::Stats(settings) => stats::run(&settings),
+        Command::Sql(settings) => sql::run(&settings),
         Command::Review(command) => review::run(command, stdout),
         Command::Ingest { input, to } => {
             export::ingest_to_parquet(&input, &to)?;

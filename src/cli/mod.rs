@@ -62,6 +62,8 @@ pub enum Commands {
     Ingest(IngestArgs),
     /// Compute the stats contract (the heavy stage) into a folder, for `audit --stats DIR`.
     Stats(StatsArgs),
+    /// Write the SQL that computes the stats contract in Spark, DuckDB, Trino or BigQuery.
+    Sql(SqlArgs),
     /// Document a reason code (or list them all).
     Explain {
         /// A reason code such as TA101, or `all` for every code's doc as one Markdown page.
@@ -257,6 +259,36 @@ pub struct StatsArgs {
     /// and from which snapshot, [audit] gives the calendar defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The engine: duckdb, spark (Databricks), trino (Athena), bigquery.
+    #[arg(long, value_name = "NAME")]
+    pub dialect: String,
+    /// The usage table, with the canonical usage columns (`tokenaudit schema`).
+    #[arg(long, value_name = "NAME", required_unless_present = "parquet")]
+    pub table: Option<String>,
+    /// Instead of --table: a Parquet path the engine reads (DuckDB, Spark).
+    #[arg(long, value_name = "PATH", conflicts_with = "table")]
+    pub parquet: Option<String>,
+    /// Optional usage columns the table lacks (comma-separated); they take their defaults.
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    pub absent: Vec<String>,
+    /// Identity map CSV, inlined into the SQL.
+    #[arg(long, value_name = "CSV")]
+    pub identities: Option<PathBuf>,
+    #[command(flatten)]
+    pub calendar: CalendarArgs,
+    /// Settings file (TOML): [detect] gives the behaviour snapshot, [audit] the calendar.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The folder for stats.sql and stats.json (and, by default, the tables).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Where the engine writes the tables instead (an object-store or cluster path).
+    #[arg(long, value_name = "LOCATION")]
+    pub tables_at: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -628,6 +660,50 @@ pub fn resolve(cli: Cli) -> Result<Command> {
                 input: input_settings(args.input, &AuditDefaults::default())?,
                 to: args.to,
             }
+        }
+        Commands::Sql(args) => {
+            use crate::contract::sql::{check_absent, Dialect, Source};
+            let dialect = Dialect::parse(&args.dialect).with_context(|| {
+                format!(
+                    "`{}` is not an SQL dialect; expected one of {}",
+                    args.dialect,
+                    Dialect::NAMES
+                )
+            })?;
+            let source = match (args.table, args.parquet) {
+                (Some(table), _) => Source::Table(table),
+                (None, Some(path)) => {
+                    if matches!(dialect, Dialect::Trino | Dialect::BigQuery) {
+                        bail!(
+                            "{} reads tables, not paths\n\nhint: give the usage table with --table",
+                            dialect.name()
+                        );
+                    }
+                    Source::Parquet(path)
+                }
+                (None, None) => bail!("give the usage table with --table NAME or --parquet PATH"),
+            };
+            check_absent(&args.absent).map_err(|message| anyhow::anyhow!(message))?;
+            let config = load_config(args.config.as_ref())?;
+            let defaults = config
+                .audit
+                .as_ref()
+                .map_or_else(AuditDefaults::default, Clone::clone);
+            let detect = config.detect.unwrap_or_default();
+            if let Err(message) = detect.check() {
+                bail!("{message}");
+            }
+            Command::Sql(crate::audit::sql::SqlSettings {
+                dialect,
+                source,
+                absent: args.absent,
+                identities: args.identities,
+                calendar: calendar(&args.calendar, &defaults)?,
+                detect,
+                to: args.to,
+                tables_at: args.tables_at,
+                verbosity,
+            })
         }
         Commands::Stats(args) => {
             if !args.input.stats.is_empty() {

@@ -18,6 +18,8 @@
 //! Several folders are merged when their agent-weeks are disjoint (shards by week or by agent;
 //! [`Stats::merge`]), and refused when two hold the same agent-week.
 
+pub mod sql;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -194,19 +196,54 @@ pub fn read(dir: &Path, parameters: &Parameters) -> Result<(Stats, Accounting), 
         };
         frames.push(read_table(dir, table, &manifest.checksums)?);
     }
+    // An empty table may come without its columns (an engine's empty result, a folder of no
+    // part files): it reads as the part's empty frame.
+    let empty = parts::frames(&Stats::default()).map_err(|source| ContractError::Parquet {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for (frame, empty) in frames.iter_mut().zip(empty) {
+        if frame.height() == 0 {
+            *frame = empty;
+        }
+    }
     let frames: [DataFrame; 5] = frames.try_into().expect("one frame a part");
     let stats = parts::stats(&frames).map_err(|source| ContractError::Parquet {
         path: dir.to_path_buf(),
         source,
     })?;
-    Ok((
-        stats,
-        Accounting {
-            ingest: manifest.ingest,
-            inputs: manifest.inputs,
-            rows_outside_window: manifest.rows_outside_window,
-        },
-    ))
+    let mut accounting = Accounting {
+        ingest: manifest.ingest,
+        inputs: manifest.inputs,
+        rows_outside_window: manifest.rows_outside_window,
+    };
+    // An engine counts the rows in a table of its own.
+    if let Some(table) = manifest.tables.get(ACCOUNTING) {
+        let frame = read_table(dir, table, &manifest.checksums)?;
+        let count = |name: &str| -> Result<u64, ContractError> {
+            frame
+                .column(name)
+                .and_then(|c| c.cast(&DataType::UInt64))
+                .and_then(|c| c.u64().map(|c| c.get(0).unwrap_or(0)))
+                .map_err(|source| ContractError::Parquet {
+                    path: dir.join(table),
+                    source,
+                })
+        };
+        let (read, valid) = (count("rows_read")?, count("rows_valid")?);
+        accounting.ingest = Some(IngestSummary {
+            rows_read: read,
+            rows_valid: valid,
+            rows_quarantined: read.saturating_sub(valid),
+            duplicates_removed: count("duplicates_removed")?,
+            records_skipped: BTreeMap::new(),
+        });
+        accounting.rows_outside_window = count("rows_outside_window")?;
+        for input in &mut accounting.inputs {
+            input.rows = read;
+        }
+    }
+    Ok((stats, accounting))
 }
 
 /// Reads and merges several stats folders (shards): their stats must cover disjoint
@@ -246,6 +283,12 @@ pub fn read_all(
     Ok((merged, accounting))
 }
 
+/// The table an engine writes its accounting of rows to (rows read, valid, duplicates removed,
+/// outside the period).
+pub const ACCOUNTING: &str = "accounting";
+/// The SQL `tokenaudit sql` writes beside its manifest.
+pub const SQL_FILE: &str = "stats.sql";
+
 fn manifest(dir: &Path) -> Result<Manifest, ContractError> {
     let path = dir.join(MANIFEST);
     if !dir.is_dir() {
@@ -279,10 +322,21 @@ fn manifest(dir: &Path) -> Result<Manifest, ContractError> {
             found,
         });
     }
-    serde_json::from_value(value).map_err(|e| ContractError::NotStats {
-        path: dir.to_path_buf(),
-        message: format!("{MANIFEST} is damaged ({e})"),
-    })
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|e| ContractError::NotStats {
+            path: dir.to_path_buf(),
+            message: format!("{MANIFEST} is damaged ({e})"),
+        })?;
+    // The SQL that computed an engine's tables is the one the manifest names.
+    if let Some(expected) = &manifest.sql_sha256 {
+        let path = dir.join(SQL_FILE);
+        if let Ok(bytes) = std::fs::read(&path) {
+            if sha256(&bytes) != *expected {
+                return Err(ContractError::Checksum { path });
+            }
+        }
+    }
+    Ok(manifest)
 }
 
 fn check(dir: &Path, stored: &Parameters, run: &Parameters) -> Result<(), ContractError> {

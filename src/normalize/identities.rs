@@ -207,6 +207,11 @@ impl IdentityMap {
         self.by_alias.is_empty()
     }
 
+    /// Every alias (trimmed, lowercased) with its identity, in alias order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Identity)> {
+        self.by_alias.iter().map(|(alias, i)| (alias.as_str(), i))
+    }
+
     /// A map of (alias, agent) pairs, for tests elsewhere in the crate.
     #[cfg(test)]
     pub(crate) fn for_tests(pairs: &[(&str, &str)]) -> IdentityMap {

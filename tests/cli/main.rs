@@ -13,6 +13,7 @@ mod outputs;
 mod properties;
 mod quarantine;
 mod reviews;
+mod sql;
 mod stats;
 mod vendors;
 mod vendors_anthropic;
