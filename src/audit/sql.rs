@@ -27,6 +27,32 @@ pub struct SqlSettings {
     pub verbosity: Verbosity,
 }
 
+/// The optional usage columns a Parquet file the engine will read lacks, when the file is
+/// here to look at (a path on object storage is not: name its absent columns with
+/// `--absent`); a missing required column is an error now rather than in the engine.
+fn absent_columns(path: &std::path::Path) -> Result<Vec<String>, AuditError> {
+    use polars::prelude::*;
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(Vec::new());
+    };
+    let schema = ParquetReader::new(file)
+        .schema()
+        .map_err(|err| AuditError::Engine(format!("{}: {err}", path.display())))?;
+    let has = |name: &str| schema.iter().any(|(n, _)| n.as_str() == name);
+    if let Some(missing) = sql::REQUIRED.iter().find(|c| !has(c)) {
+        return Err(AuditError::Engine(format!(
+            "`{}` has no `{missing}` column, which the stats need\n\nhint: `tokenaudit schema` lists the canonical usage columns",
+            path.display()
+        )));
+    }
+    Ok(sql::OPTIONAL
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !has(name))
+        .map(String::from)
+        .collect())
+}
+
 pub fn run(settings: &SqlSettings) -> Result<Exit, AuditError> {
     let snapshot = behavior_snapshot(&settings.detect);
     let identities = match &settings.identities {
@@ -48,9 +74,15 @@ pub fn run(settings: &SqlSettings) -> Result<Exit, AuditError> {
             .to_string(),
     };
     let calendar = &settings.calendar;
+    let mut absent = settings.absent.clone();
+    if let Source::Parquet(path) = &settings.source {
+        absent.extend(absent_columns(std::path::Path::new(path))?);
+    }
+    absent.sort();
+    absent.dedup();
     let parameters = SqlParameters {
         source: settings.source.clone(),
-        absent: settings.absent.clone(),
+        absent,
         identities,
         tz: calendar.tz.name().to_string(),
         week_start: calendar.week_start,

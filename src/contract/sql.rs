@@ -255,7 +255,7 @@ pub enum Source {
 }
 
 /// The optional columns and their values when the table lacks them.
-const OPTIONAL: [(&str, &str); 11] = [
+pub const OPTIONAL: [(&str, &str); 11] = [
     ("cache_read_tokens", "0"),
     ("cache_write_tokens", "0"),
     ("requests", "1"),
