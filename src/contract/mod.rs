@@ -6,7 +6,7 @@
 //! store, README "History") and a manifest, `stats.json`:
 //!
 //! ```json
-//! {"format": "tokenaudit-stats", "stats_version": 3, "producer": "tokenaudit 0.1.0",
+//! {"format": "tokenaudit-stats", "stats_version": 4, "producer": "tokenaudit 0.1.0",
 //!  "parameters": {"tz": "UTC", "week_start": "monday", "snapshot": "406800s/12h",
 //!                 "since": null, "until": null},
 //!  "tables": {"days": "days.parquet", ...}, "checksums": {"days.parquet": "…"},

@@ -10,9 +10,11 @@
 //!   truncation (BigQuery's weeks start on Sunday, Spark's and Trino's on Monday);
 //! - **seconds** are whole UTC seconds since the epoch, rounded down; bins, hours and start
 //!   windows are integer divisions of non-negative numbers, modulo made non-negative;
-//! - **duplicates** (rows sharing a `request_id` within an agent, day, model and tier) collapse
-//!   to the largest of each count, the smallest tool, repository and session; rows without a
-//!   `request_id` are never grouped;
+//! - **duplicates** (rows sharing a `request_id`, wherever they fall) collapse to the largest of
+//!   each count and the smallest tool and repository, in the day and session of the earliest
+//!   copy (ties broken by agent, day, model, tier, then session with NULL last, written out
+//!   rather than left to an engine's NULL ordering); rows without a `request_id` are never
+//!   grouped;
 //! - **distinct counts** skip NULL (as the fold does); **ties** in the largest sessions are
 //!   broken by session id, so no order depends on the engine;
 //! - **money** is the vendor cost times 10⁶ rounded half away from zero to an integer;
@@ -374,14 +376,17 @@ pub fn render(dialect: Dialect, p: &SqlParameters) -> String {
         d.epoch_seconds("s.ts")
     );
     sql.push_str(&d.view("ta_valid", &rows));
-    let in_window = format!(
-        "SELECT v.*, day - {} AS week FROM ta_valid v WHERE {window}",
+    let with_week = format!(
+        "SELECT v.*, day - {} AS week FROM ta_valid v",
         d.modulo(&format!("day + {week_offset}"), 7)
     );
-    sql.push_str(&d.keep("ta_rows", &in_window));
+    sql.push_str(&d.keep("ta_all", &with_week));
+    sql.push_str(&d.view("ta_rows", &format!("SELECT * FROM ta_all WHERE {window}")));
 
-    // One row a request: copies of a request id within an agent, day, model and tier collapse
-    // to the largest of each count and the smallest names.
+    // One row a request. Copies of a request id (wherever they fall: streamed chunks straddle
+    // midnight) collapse to the largest of each count and the smallest tool and repository, in
+    // the day group and session of the earliest copy (ties: agent, day, model, tier, then
+    // session, a copy without one last); rows without a request id are never grouped.
     let trivial = format!("output_tokens <= requests * {TRIVIAL_OUTPUT_TOKENS}");
     let classes = [
         "input_tokens",
@@ -396,27 +401,39 @@ pub fn render(dialect: Dialect, p: &SqlParameters) -> String {
         "billed".to_string(),
         "tool, repo, session_id".to_string(),
     ];
+    let over = "OVER (PARTITION BY request_id)";
     let mut collapsed = vec![
+        "agent, day, week, model, tier, session_id".to_string(),
+        "ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY second, agent, day, model, tier, CASE WHEN session_id IS NULL THEN 1 ELSE 0 END, session_id) AS copy_order".to_string(),
+        format!("MAX(requests) {over} AS requests"),
+        format!("MAX(CASE WHEN {trivial} THEN requests ELSE 0 END) {over} AS trivial_requests"),
+        format!("MAX(billed) {over} AS billed"),
+        format!("MIN(tool) {over} AS tool, MIN(repo) {over} AS repo"),
+    ];
+    let mut picked = vec![
         "agent, day, week, model, tier".to_string(),
-        "MAX(requests) AS requests".to_string(),
-        format!("MAX(CASE WHEN {trivial} THEN requests ELSE 0 END) AS trivial_requests"),
-        "MAX(billed) AS billed".to_string(),
-        "MIN(tool) AS tool, MIN(repo) AS repo, MIN(session_id) AS session_id".to_string(),
+        "requests, trivial_requests, billed, tool, repo, session_id".to_string(),
     ];
     for class in classes {
         per_row.push(format!(
             "{class}, CASE WHEN {trivial} THEN {class} ELSE 0 END AS trivial_{class}, CASE WHEN billed IS NULL THEN {class} ELSE 0 END AS unbilled_{class}"
         ));
         collapsed.push(format!(
-            "MAX({class}) AS {class}, MAX(CASE WHEN {trivial} THEN {class} ELSE 0 END) AS trivial_{class}, MAX(CASE WHEN billed IS NULL THEN {class} ELSE 0 END) AS unbilled_{class}"
+            "MAX({class}) {over} AS {class}, MAX(CASE WHEN {trivial} THEN {class} ELSE 0 END) {over} AS trivial_{class}, MAX(CASE WHEN billed IS NULL THEN {class} ELSE 0 END) {over} AS unbilled_{class}"
         ));
+        picked.push(format!("{class}, trivial_{class}, unbilled_{class}"));
     }
     let requests = format!(
-        "SELECT {}\nFROM ta_rows WHERE request_id IS NULL\nUNION ALL\nSELECT {}\nFROM ta_rows WHERE request_id IS NOT NULL\nGROUP BY agent, day, week, model, tier, request_id",
+        "SELECT {}\nFROM ta_all WHERE request_id IS NULL\nUNION ALL\nSELECT {}\nFROM (\n  SELECT {}\n  FROM ta_all WHERE request_id IS NOT NULL\n) copies WHERE copy_order = 1",
         per_row.join(",\n  "),
-        collapsed.join(",\n  ")
+        picked.join(",\n  "),
+        collapsed.join(",\n    ")
     );
-    sql.push_str(&d.keep("ta_requests", &requests));
+    sql.push_str(&d.keep("ta_requests_all", &requests));
+    sql.push_str(&d.view(
+        "ta_requests",
+        &format!("SELECT * FROM ta_requests_all WHERE {window}"),
+    ));
 
     // days
     let sums = |prefix: &str| -> String {
@@ -493,7 +510,7 @@ pub fn render(dialect: Dialect, p: &SqlParameters) -> String {
 
     // The accounting of rows: read, valid, duplicates removed, outside the period.
     let accounting = format!(
-        "SELECT\n  (SELECT CAST(COUNT(*) AS {int}) FROM ta_src) AS rows_read,\n  (SELECT CAST(COUNT(*) AS {int}) FROM ta_valid) AS rows_valid,\n  (SELECT CAST(COUNT(*) AS {int}) FROM ta_valid) - (\n    (SELECT COUNT(*) FROM ta_valid WHERE request_id IS NULL)\n    + (SELECT COUNT(*) FROM (SELECT agent, day, model, tier, request_id FROM ta_valid WHERE request_id IS NOT NULL GROUP BY agent, day, model, tier, request_id) g)\n  ) AS duplicates_removed,\n  (SELECT COUNT(*) FROM ta_valid WHERE NOT ({window}) AND request_id IS NULL)\n  + (SELECT COUNT(*) FROM (SELECT agent, day, model, tier, request_id FROM ta_valid WHERE NOT ({window}) AND request_id IS NOT NULL GROUP BY agent, day, model, tier, request_id) g) AS rows_outside_window"
+        "SELECT\n  (SELECT CAST(COUNT(*) AS {int}) FROM ta_src) AS rows_read,\n  (SELECT CAST(COUNT(*) AS {int}) FROM ta_valid) AS rows_valid,\n  (SELECT CAST(COUNT(*) AS {int}) FROM ta_valid) - (SELECT CAST(COUNT(*) AS {int}) FROM ta_requests_all) AS duplicates_removed,\n  (SELECT CAST(COUNT(*) AS {int}) FROM ta_requests_all WHERE NOT ({window})) AS rows_outside_window"
     );
 
     for (name, select) in [

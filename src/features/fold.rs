@@ -9,8 +9,9 @@
 //! updates integers:
 //! - **day usage** per (agent, local day, model, tier): sums of tokens, requests, trivial turns,
 //!   unpriced tokens and billed cost. A request seen more than once (its id hash is in the
-//!   duplicates from the first pass) counts once per day group, at the largest counts of its
-//!   copies; every other row is summed.
+//!   duplicates from the first pass) counts once, at the largest counts of its copies, in the
+//!   day group of its earliest copy, even when its copies fall on several days (streamed chunks
+//!   straddle midnight); every other row is summed.
 //! - **agent-week activity** ([`super::behavior::Activity`]): 10-minute bins, sessions, prompt
 //!   counts, timestamps on the hour. Duplicates are not collapsed here: fingerprints count what
 //!   the logs show.
@@ -144,6 +145,26 @@ type PartKeys = [Option<u64>; 2];
 /// A session by its week slot and key.
 type WeekSession = (u32, u64);
 
+/// The copies of one duplicated request, wherever they fall: they count once, at the largest
+/// counts of any copy, under the smallest tool and repository names, in the day group and
+/// session of the earliest copy (ties: the smallest agent, day, model, tier, then session, a
+/// copy without one last). Streamed chunks of one message straddle midnight, and a request
+/// must not count twice because its copies fall on two days.
+#[derive(Debug, Clone, Copy)]
+struct Duplicate {
+    counted: Counted,
+    parts: PartKeys,
+    first: Sighting,
+}
+
+/// Where one copy of a request fell.
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    second: i64,
+    slot: Slot,
+    session: Option<WeekSession>,
+}
+
 /// What one row of a duplicated request adds, kept at the largest of its copies.
 #[derive(Debug, Clone, Copy, Default)]
 struct Counted {
@@ -244,14 +265,16 @@ pub struct Fold {
     groups: Map<u64, Slot>,
     last: Option<(u64, Slot)>,
     days: Vec<DayUsage>,
+    /// Whether any request counts in each day group: a group whose rows are all copies of
+    /// requests counted elsewhere holds none, and is left out.
+    credited: Vec<bool>,
     day_index: Map<(String, i32, String, String), u32>,
     weeks: Vec<(String, i32, Activity)>,
     week_index: Map<(String, i32), u32>,
     /// The hashes of the request ids seen more than once.
     duplicated: std::collections::HashSet<u64, foldhash::fast::FixedState>,
-    /// (day slot, request hash) → the largest counts of its copies, its tool and repository
-    /// keys, and its week slot and session key.
-    duplicates: Map<(u32, u64), (Counted, PartKeys, Option<WeekSession>)>,
+    /// Request hash → what its copies add up to (see [`Duplicate`]).
+    duplicates: Map<u64, Duplicate>,
     /// (day slot, part dimension, value key) → sums; the value of each key.
     parts: Map<(u32, u8, u64), Counted>,
     part_names: Map<(u8, u64), String>,
@@ -274,6 +297,7 @@ impl Fold {
             groups: Map::default(),
             last: None,
             days: Vec::new(),
+            credited: Vec::new(),
             day_index: Map::default(),
             weeks: Vec::new(),
             week_index: Map::default(),
@@ -317,6 +341,7 @@ impl Fold {
             .entry((agent.clone(), day, model.clone(), tier.clone()))
             .or_insert(next);
         if day_slot == next {
+            self.credited.push(false);
             self.days.push(DayUsage {
                 agent: agent.clone(),
                 team: None,
@@ -387,8 +412,8 @@ impl Fold {
             let duplicate = batch.requests_keys[row].filter(|key| self.duplicated.contains(key));
             match duplicate {
                 Some(key) => {
-                    // Copies that disagree on a tool, repository or session take the smallest
-                    // name, whatever their order: the same rule as the SQL of `tokenaudit sql`.
+                    // Copies that disagree on a tool or repository take the smallest name,
+                    // whatever their order: the same rule as the SQL of `tokenaudit sql`.
                     self.name_parts(&batch, row, part_keys);
                     let in_session = session.map(|s| (slot.week, s));
                     if let (Some((week, s)), true) = (in_session, slot.in_window) {
@@ -396,28 +421,56 @@ impl Fold {
                             batch.session_names.get(row).unwrap_or_default().to_string()
                         });
                     }
-                    let (part_names, weeks) = (&self.part_names, &self.weeks);
+                    let copy = Sighting {
+                        second: batch.seconds[row].unwrap_or(i64::MIN),
+                        slot,
+                        session: in_session,
+                    };
+                    let (part_names, weeks, days) = (&self.part_names, &self.weeks, &self.days);
                     let part_name = |dimension: usize, key: u64| {
                         part_names.get(&(dimension as u8, key)).map(String::as_str)
                     };
-                    let session_name =
-                        |(week, key): WeekSession| weeks[week as usize].2.session_name(key);
+                    // The order of copies: time, then the day group's names, then the
+                    // session's name (none last).
+                    let order = |c: &Sighting| {
+                        let day = &days[c.slot.day as usize];
+                        let session = c
+                            .session
+                            .map(|(week, key)| weeks[week as usize].2.session_name(key));
+                        (
+                            c.second,
+                            &day.agent,
+                            day.day,
+                            &day.model,
+                            &day.tier,
+                            session.is_none(),
+                            session.flatten(),
+                        )
+                    };
                     self.duplicates
-                        .entry((slot.day, key))
-                        .and_modify(|(known, keys, known_session)| {
-                            known.max(&counted);
-                            for (dimension, (k, new)) in keys.iter_mut().zip(part_keys).enumerate()
+                        .entry(key)
+                        .and_modify(|known| {
+                            known.counted.max(&counted);
+                            for (dimension, (k, new)) in
+                                known.parts.iter_mut().zip(part_keys).enumerate()
                             {
                                 *k = smallest(*k, new, |key| part_name(dimension, key));
                             }
-                            *known_session = smallest(*known_session, in_session, session_name);
+                            if order(&copy) < order(&known.first) {
+                                known.first = copy;
+                            }
                         })
-                        .or_insert((counted, part_keys, in_session));
+                        .or_insert(Duplicate {
+                            counted,
+                            parts: part_keys,
+                            first: copy,
+                        });
                 }
                 None => {
                     self.rows_deduplicated += 1;
                     if slot.in_window {
                         counted.add_to(&mut self.days[slot.day as usize]);
+                        self.credited[slot.day as usize] = true;
                         for (dimension, key) in part_keys.into_iter().enumerate() {
                             let Some(key) = key else { continue };
                             match self.parts.entry((slot.day, dimension as u8, key)) {
@@ -476,14 +529,20 @@ impl Fold {
             rows_outside_window: self.rows_outside_window,
             ..Folded::default()
         };
-        // A duplicated request counts once per day group, at the largest counts of its copies.
-        for ((day, _), (counted, part_keys, session)) in std::mem::take(&mut self.duplicates) {
-            let entry = &mut self.days[day as usize];
+        // A duplicated request counts once, where its earliest copy fell (see [`Duplicate`]).
+        for (_, duplicate) in std::mem::take(&mut self.duplicates) {
+            let Duplicate {
+                counted,
+                parts,
+                first,
+            } = duplicate;
+            let day = first.slot.day;
             folded.rows_deduplicated += 1;
-            if self.calendar.contains(entry.day) {
-                counted.add_to(entry);
-                add_parts(&mut self.parts, day, part_keys, &counted);
-                if let Some((week, key)) = session {
+            if first.slot.in_window {
+                counted.add_to(&mut self.days[day as usize]);
+                self.credited[day as usize] = true;
+                add_parts(&mut self.parts, day, parts, &counted);
+                if let Some((week, key)) = first.session {
                     self.weeks[week as usize]
                         .2
                         .credit_late(key, &counted.tokens);
@@ -504,7 +563,9 @@ impl Fold {
         folded.days = self
             .days
             .into_iter()
-            .filter(|d| calendar.contains(d.day))
+            .zip(self.credited)
+            .filter(|(d, credited)| *credited && calendar.contains(d.day))
+            .map(|(d, _)| d)
             .collect();
         let mut weeks: BTreeMap<(String, i32), Activity> = BTreeMap::new();
         for ((agent, week, activity), prompts) in self.weeks.into_iter().zip(distinct) {
@@ -1069,6 +1130,52 @@ pub(crate) mod tests {
                 ],
                 "{order:?}"
             );
+        }
+    }
+
+    #[test]
+    fn copies_of_a_request_on_both_sides_of_midnight_count_once_on_the_first_day() {
+        // A streamed message: its first chunk at 23:59:58 UTC, the final one two seconds
+        // later, the next day; and a request of its own on the second day.
+        let seconds = [1_789_775_998i64, 1_789_776_000, 1_789_776_100];
+        let ts = Series::new(
+            schema::TS.into(),
+            seconds.iter().map(|s| s * 1_000_000).collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+        .unwrap();
+        let mut frame = df![
+            schema::AGENT => ["a", "a", "a"],
+            schema::REQUEST_ID => ["r1", "r1", "r2"],
+            schema::OUTPUT_TOKENS => [300u64, 900, 50],
+        ]
+        .unwrap();
+        frame.with_column(Column::from(ts)).unwrap();
+        for order in [[0usize, 1, 2], [2, 1, 0]] {
+            let rows = frame
+                .take(&IdxCa::new("".into(), order.map(|i| i as IdxSize)))
+                .unwrap();
+            let narrowed = narrow(usage_frame(rows), true).collect().unwrap();
+            let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10)
+                .collapsing([request_hash("r1")]);
+            fold.add(&narrowed).unwrap();
+            let mut folded = fold.finish().unwrap();
+            folded.days.sort_by_key(|d| d.day);
+            let days: Vec<(i32, u64, u64)> = folded
+                .days
+                .iter()
+                .map(|d| (d.day, d.requests, d.tokens.output))
+                .collect();
+            let first = (seconds[0] / 86_400) as i32;
+            assert_eq!(
+                days,
+                [(first, 1, 900), (first + 1, 1, 50)],
+                "in the order {order:?}"
+            );
+            assert_eq!(folded.rows_deduplicated, 2);
         }
     }
 }

@@ -27,8 +27,11 @@
 //! disjoint sets of weeks (or of disjoint agents) are the concatenation of their parts
 //! ([`Stats::merge`]). Distinct counts (sessions, prompts) are exact only when one producer
 //! saw every row of an agent-week, so a producer shards by week or agent, never by row.
-//! Duplicate requests collapse within (agent, day, model, tier): a re-exported or streamed
-//! request keeps its timestamp, so its copies fall on one day.
+//! Copies of a request (one `request_id`) collapse wherever they fall, to the largest of each
+//! count in the day group and session of the earliest copy: streamed chunks of one message can
+//! straddle midnight or a week's end. So a producer must see every copy of a request: shards
+//! by agent do, and so do week slices computed with `--since`/`--until` over the same input (the
+//! earliest copy decides the slice); files split by date do not, where copies straddle the cut.
 
 pub mod behavior;
 pub mod compute;
@@ -53,7 +56,7 @@ use crate::normalize::pricing::Tokens;
 use crate::schema;
 
 /// The version of the stats contract. Bump it when a part gains, loses or changes a column.
-pub const STATS_VERSION: u32 = 3;
+pub const STATS_VERSION: u32 = 4;
 
 /// The stats contract: what the heavy stage hands to the finaliser.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -277,7 +277,7 @@ fn stats_of_other_settings_versions_or_bytes_are_refused_with_what_to_do() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
-        text.replace("\"stats_version\": 3", "\"stats_version\": 2"),
+        text.replace("\"stats_version\": 4", "\"stats_version\": 2"),
     )
     .unwrap();
     refused(audit(&[], &[&older], false), "holds stats version 2");
@@ -296,4 +296,49 @@ fn stats_of_other_settings_versions_or_bytes_are_refused_with_what_to_do() {
         ],
     );
     assert_eq!(ingest.status.code(), Some(2), "{ingest:?}");
+}
+
+#[test]
+fn copies_of_a_request_across_midnight_count_once_whatever_the_command() {
+    // A streamed message whose chunks straddle midnight in New York (04:00 UTC), and one more
+    // request: 1,000 + 900 tokens once, plus 30.
+    let tmp = tempfile::tempdir().unwrap();
+    let usage = tmp.path().join("usage.csv");
+    std::fs::write(
+        &usage,
+        "ts,agent,model,input_tokens,output_tokens,request_id\n\
+         2026-09-08T03:59:58Z,ana,claude-sonnet-4-5-20250929,1000,300,msg_1\n\
+         2026-09-08T04:00:01Z,ana,claude-sonnet-4-5-20250929,1000,900,msg_1\n\
+         2026-09-08T05:00:00Z,ana,claude-sonnet-4-5-20250929,10,20,msg_2\n",
+    )
+    .unwrap();
+    let tokens = |source: (&str, &Path)| -> u64 {
+        let report = json(&run(
+            &[
+                "spend",
+                "-q",
+                "--format",
+                "json",
+                "--tz",
+                "America/New_York",
+            ],
+            &[source],
+        ));
+        report["totals"]["tokens"].as_u64().unwrap()
+    };
+    assert_eq!(tokens(("--usage", &usage)), 1_930, "spend");
+    let rows = tmp.path().join("rows.parquet");
+    let ingested = run(
+        &["ingest", "-q", "--tz", "America/New_York"],
+        &[("--usage", &usage), ("--to", &rows)],
+    );
+    assert_eq!(ingested.status.code(), Some(0), "{ingested:?}");
+    assert_eq!(tokens(("--usage", &rows)), 1_930, "spend of ingest's rows");
+    let stats = tmp.path().join("stats");
+    let written = run(
+        &["stats", "-q", "--tz", "America/New_York"],
+        &[("--usage", &usage), ("--to", &stats)],
+    );
+    assert_eq!(written.status.code(), Some(0), "{written:?}");
+    assert_eq!(tokens(("--stats", &stats)), 1_930, "spend of the stats");
 }

@@ -1,4 +1,4 @@
--- The tokenaudit stats contract, version 3, in trino SQL: written by `tokenaudit sql`.
+-- The tokenaudit stats contract, version 4, in trino SQL: written by `tokenaudit sql`.
 -- Time zone Europe/Berlin, weeks start on sunday, behaviour snapshot 406800s/12h. Do not edit: the manifest
 -- beside this file holds its SHA-256, and `tokenaudit audit --stats` checks it.
 
@@ -86,9 +86,11 @@ LEFT JOIN (SELECT 'aiko.muller' AS alias, 'aiko.muller' AS agent, 'platform' AS 
 WHERE s.ts IS NOT NULL AND s.alias IS NOT NULL AND s.model IS NOT NULL
   AND s.input_tokens >= 0 AND s.output_tokens >= 0 AND s.cache_read_tokens >= 0
   AND s.cache_write_tokens >= 0 AND s.requests >= 0;
-CREATE TABLE ta_rows AS
-SELECT v.*, day - MOD(MOD(day + 4, 7) + 7, 7) AS week FROM ta_valid v WHERE TRUE;
-CREATE TABLE ta_requests AS
+CREATE TABLE ta_all AS
+SELECT v.*, day - MOD(MOD(day + 4, 7) + 7, 7) AS week FROM ta_valid v;
+CREATE OR REPLACE VIEW ta_rows AS
+SELECT * FROM ta_all WHERE TRUE;
+CREATE TABLE ta_requests_all AS
 SELECT agent, day, week, model, tier,
   requests,
   CASE WHEN output_tokens <= requests * 100 THEN requests ELSE 0 END AS trivial_requests,
@@ -98,19 +100,29 @@ SELECT agent, day, week, model, tier,
   output_tokens, CASE WHEN output_tokens <= requests * 100 THEN output_tokens ELSE 0 END AS trivial_output_tokens, CASE WHEN billed IS NULL THEN output_tokens ELSE 0 END AS unbilled_output_tokens,
   cache_read_tokens, CASE WHEN output_tokens <= requests * 100 THEN cache_read_tokens ELSE 0 END AS trivial_cache_read_tokens, CASE WHEN billed IS NULL THEN cache_read_tokens ELSE 0 END AS unbilled_cache_read_tokens,
   cache_write_tokens, CASE WHEN output_tokens <= requests * 100 THEN cache_write_tokens ELSE 0 END AS trivial_cache_write_tokens, CASE WHEN billed IS NULL THEN cache_write_tokens ELSE 0 END AS unbilled_cache_write_tokens
-FROM ta_rows WHERE request_id IS NULL
+FROM ta_all WHERE request_id IS NULL
 UNION ALL
 SELECT agent, day, week, model, tier,
-  MAX(requests) AS requests,
-  MAX(CASE WHEN output_tokens <= requests * 100 THEN requests ELSE 0 END) AS trivial_requests,
-  MAX(billed) AS billed,
-  MIN(tool) AS tool, MIN(repo) AS repo, MIN(session_id) AS session_id,
-  MAX(input_tokens) AS input_tokens, MAX(CASE WHEN output_tokens <= requests * 100 THEN input_tokens ELSE 0 END) AS trivial_input_tokens, MAX(CASE WHEN billed IS NULL THEN input_tokens ELSE 0 END) AS unbilled_input_tokens,
-  MAX(output_tokens) AS output_tokens, MAX(CASE WHEN output_tokens <= requests * 100 THEN output_tokens ELSE 0 END) AS trivial_output_tokens, MAX(CASE WHEN billed IS NULL THEN output_tokens ELSE 0 END) AS unbilled_output_tokens,
-  MAX(cache_read_tokens) AS cache_read_tokens, MAX(CASE WHEN output_tokens <= requests * 100 THEN cache_read_tokens ELSE 0 END) AS trivial_cache_read_tokens, MAX(CASE WHEN billed IS NULL THEN cache_read_tokens ELSE 0 END) AS unbilled_cache_read_tokens,
-  MAX(cache_write_tokens) AS cache_write_tokens, MAX(CASE WHEN output_tokens <= requests * 100 THEN cache_write_tokens ELSE 0 END) AS trivial_cache_write_tokens, MAX(CASE WHEN billed IS NULL THEN cache_write_tokens ELSE 0 END) AS unbilled_cache_write_tokens
-FROM ta_rows WHERE request_id IS NOT NULL
-GROUP BY agent, day, week, model, tier, request_id;
+  requests, trivial_requests, billed, tool, repo, session_id,
+  input_tokens, trivial_input_tokens, unbilled_input_tokens,
+  output_tokens, trivial_output_tokens, unbilled_output_tokens,
+  cache_read_tokens, trivial_cache_read_tokens, unbilled_cache_read_tokens,
+  cache_write_tokens, trivial_cache_write_tokens, unbilled_cache_write_tokens
+FROM (
+  SELECT agent, day, week, model, tier, session_id,
+    ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY second, agent, day, model, tier, CASE WHEN session_id IS NULL THEN 1 ELSE 0 END, session_id) AS copy_order,
+    MAX(requests) OVER (PARTITION BY request_id) AS requests,
+    MAX(CASE WHEN output_tokens <= requests * 100 THEN requests ELSE 0 END) OVER (PARTITION BY request_id) AS trivial_requests,
+    MAX(billed) OVER (PARTITION BY request_id) AS billed,
+    MIN(tool) OVER (PARTITION BY request_id) AS tool, MIN(repo) OVER (PARTITION BY request_id) AS repo,
+    MAX(input_tokens) OVER (PARTITION BY request_id) AS input_tokens, MAX(CASE WHEN output_tokens <= requests * 100 THEN input_tokens ELSE 0 END) OVER (PARTITION BY request_id) AS trivial_input_tokens, MAX(CASE WHEN billed IS NULL THEN input_tokens ELSE 0 END) OVER (PARTITION BY request_id) AS unbilled_input_tokens,
+    MAX(output_tokens) OVER (PARTITION BY request_id) AS output_tokens, MAX(CASE WHEN output_tokens <= requests * 100 THEN output_tokens ELSE 0 END) OVER (PARTITION BY request_id) AS trivial_output_tokens, MAX(CASE WHEN billed IS NULL THEN output_tokens ELSE 0 END) OVER (PARTITION BY request_id) AS unbilled_output_tokens,
+    MAX(cache_read_tokens) OVER (PARTITION BY request_id) AS cache_read_tokens, MAX(CASE WHEN output_tokens <= requests * 100 THEN cache_read_tokens ELSE 0 END) OVER (PARTITION BY request_id) AS trivial_cache_read_tokens, MAX(CASE WHEN billed IS NULL THEN cache_read_tokens ELSE 0 END) OVER (PARTITION BY request_id) AS unbilled_cache_read_tokens,
+    MAX(cache_write_tokens) OVER (PARTITION BY request_id) AS cache_write_tokens, MAX(CASE WHEN output_tokens <= requests * 100 THEN cache_write_tokens ELSE 0 END) OVER (PARTITION BY request_id) AS trivial_cache_write_tokens, MAX(CASE WHEN billed IS NULL THEN cache_write_tokens ELSE 0 END) OVER (PARTITION BY request_id) AS unbilled_cache_write_tokens
+  FROM ta_all WHERE request_id IS NOT NULL
+) copies WHERE copy_order = 1;
+CREATE OR REPLACE VIEW ta_requests AS
+SELECT * FROM ta_requests_all WHERE TRUE;
 CREATE TABLE ta_sessions AS
 SELECT r.agent, r.week, r.session_id, MIN(r.second) AS first_second,
   MAX(r.second) AS last_second, COUNT(*) AS session_rows
@@ -212,9 +224,5 @@ CREATE TABLE tokenaudit_accounting AS
 SELECT
   (SELECT CAST(COUNT(*) AS BIGINT) FROM ta_src) AS rows_read,
   (SELECT CAST(COUNT(*) AS BIGINT) FROM ta_valid) AS rows_valid,
-  (SELECT CAST(COUNT(*) AS BIGINT) FROM ta_valid) - (
-    (SELECT COUNT(*) FROM ta_valid WHERE request_id IS NULL)
-    + (SELECT COUNT(*) FROM (SELECT agent, day, model, tier, request_id FROM ta_valid WHERE request_id IS NOT NULL GROUP BY agent, day, model, tier, request_id) g)
-  ) AS duplicates_removed,
-  (SELECT COUNT(*) FROM ta_valid WHERE NOT (TRUE) AND request_id IS NULL)
-  + (SELECT COUNT(*) FROM (SELECT agent, day, model, tier, request_id FROM ta_valid WHERE NOT (TRUE) AND request_id IS NOT NULL GROUP BY agent, day, model, tier, request_id) g) AS rows_outside_window;
+  (SELECT CAST(COUNT(*) AS BIGINT) FROM ta_valid) - (SELECT CAST(COUNT(*) AS BIGINT) FROM ta_requests_all) AS duplicates_removed,
+  (SELECT CAST(COUNT(*) AS BIGINT) FROM ta_requests_all WHERE NOT (TRUE)) AS rows_outside_window;
