@@ -143,3 +143,48 @@ fn outputs_are_validated_and_deduplicated_too() {
     // One commit (1) and one merged PR (4).
     assert_eq!(dana["output_index"], 5.0);
 }
+
+#[test]
+fn a_malformed_or_truncated_ndjson_line_is_quarantined_with_its_line_and_the_rest_is_read() {
+    // A writer that crashed mid-line, a line of garbage and a line that is not an object,
+    // between good ones; a typed value that is wrong is quarantined by its column.
+    let dir = tempfile::tempdir().unwrap();
+    let usage = dir.path().join("usage.ndjson");
+    std::fs::write(
+        &usage,
+        concat!(
+            "{\"ts\":\"2026-09-07T10:00:00Z\",\"agent\":\"ana\",\"model\":\"claude-sonnet-4-5-20250929\",\"input_tokens\":100,\"output_tokens\":50}\n",
+            "garbage {\n",
+            "[\"not\", \"an object\"]\n",
+            "{\"ts\":\"2026-09-07T11:00:00Z\",\"agent\":\"ana\",\"model\":\"claude-sonnet-4-5-20250929\",\"input_tokens\":\"-4\",\"output_tokens\":5}\n",
+            "{\"ts\":\"2026-09-07T12:00:00Z\",\"agent\":\"bo\",\"model\":\"claude-sonnet-4-5-20250929\",\"input_tokens\":7,\"output_tokens\":3}\n",
+            "{\"ts\":\"2026-09-07T13:00:00Z\",\"agent\":\"bo\",\"model\":\"claude-son",
+        ),
+    )
+    .unwrap();
+    let quarantine = dir.path().join("quarantine.csv");
+    let output = tokenaudit()
+        .args(["spend", "--format", "json", "--usage"])
+        .arg(&usage)
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report = json(&output);
+    assert_eq!(report["ingest"]["rows_read"], 6);
+    assert_eq!(report["ingest"]["rows_valid"], 2);
+    assert_eq!(report["ingest"]["rows_quarantined"], 4);
+    assert_eq!(report["totals"]["tokens"], 160);
+    let text = std::fs::read_to_string(&quarantine).unwrap();
+    let rows: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(rows, ["2", "3", "4", "6"], "{text}");
+    assert!(
+        text.contains("not JSON") && text.contains("must be an object"),
+        "{text}"
+    );
+}
