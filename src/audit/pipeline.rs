@@ -49,14 +49,42 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
     };
     let mut checked = Vec::with_capacity(files.len());
     let mut skipped: BTreeMap<String, u64> = Default::default();
-    for (index, file) in files.iter().enumerate() {
-        let scan = ingest::scan(file, window)?;
-        for (reason, count) in scan.skipped {
-            *skipped
-                .entry(format!("{}: {reason}", file.format))
-                .or_default() += count;
+    let mut count_skipped = |format: ingest::Format, scan: &ingest::Scan| {
+        for (reason, count) in &scan.skipped {
+            *skipped.entry(format!("{format}: {reason}")).or_default() += count;
         }
-        checked.push(canonical::check(file, index as u32, scan.frame)?);
+    };
+    let mut index = 0;
+    while index < files.len() {
+        // Consecutive files of one format and table go to the adapter together when it reads
+        // many at once (a folder of session logs), else one at a time.
+        let first = &files[index];
+        let run = files[index..]
+            .iter()
+            .take_while(|f| f.format == first.format && f.table == first.table)
+            .count();
+        let together: Vec<(u32, &ingest::InputFile)> = (index..index + run)
+            .map(|i| (i as u32, &files[i]))
+            .collect();
+        let many = if run > 1 {
+            ingest::scan_together(&together)
+        } else {
+            None
+        };
+        match many {
+            Some(scan) => {
+                let scan = scan?;
+                count_skipped(first.format, &scan);
+                checked.push(canonical::check(first, index as u32, scan.frame)?);
+                index += run;
+            }
+            None => {
+                let scan = ingest::scan(first, window)?;
+                count_skipped(first.format, &scan);
+                checked.push(canonical::check(first, index as u32, scan.frame)?);
+                index += 1;
+            }
+        }
     }
     if input.stats.is_empty() && !files.iter().any(|f| f.table == Table::Usage) {
         return Err(AuditError::NoUsage);

@@ -32,6 +32,8 @@ use crate::schema::Table;
 /// Every input file checked, ready to be streamed.
 pub struct Sources {
     pub files: Vec<InputFile>,
+    /// One per file, or one for many small files of a format read together (rows tagged with
+    /// their file).
     pub checked: Vec<Checked>,
     pub identities: IdentityMap,
     /// Records adapters skipped on purpose, by "format: reason".
@@ -50,10 +52,8 @@ impl Sources {
     fn of_table(&self, table: Table) -> impl Iterator<Item = (usize, &Checked)> {
         self.checked
             .iter()
-            .zip(&self.files)
-            .enumerate()
-            .filter(move |(_, (_, file))| file.table == table)
-            .map(|(index, (checked, _))| (index, checked))
+            .filter(move |checked| checked.table() == table)
+            .map(|checked| (checked.file_index() as usize, checked))
     }
 
     /// The valid usage rows, every column checked.

@@ -49,6 +49,8 @@ pub struct Checked {
     table: Table,
     /// The adapter gave [`ROW`] itself: record numbers, which several rows may share.
     records_numbered: bool,
+    /// The adapter read several files at once and gave each row's file in [`FILE`].
+    files_tagged: bool,
     /// What [`BAD`] numbers: the checks in the order they run, [`RECORD`] or a column name.
     checks: Vec<&'static str>,
 }
@@ -86,12 +88,30 @@ impl Checked {
         frame.select(selected)
     }
 
-    /// The number of rows in the file, read without typing or checking them.
+    /// The number of rows in the file (or each file read together), read without typing or
+    /// checking them.
     pub fn row_count(&self) -> LazyFrame {
+        if self.files_tagged {
+            return self
+                .raw
+                .clone()
+                .group_by([col(FILE)])
+                .agg([len().cast(DataType::UInt64).alias("rows")]);
+        }
         self.raw.clone().select([
             lit(self.file_index).alias(FILE),
             len().cast(DataType::UInt64).alias("rows"),
         ])
+    }
+
+    /// The table its rows feed.
+    pub fn table(&self) -> Table {
+        self.table
+    }
+
+    /// Its file's index (the first file's, for files read together).
+    pub fn file_index(&self) -> u32 {
+        self.file_index
     }
 
     /// The file's `request_id` values, cleaned as the typed column is, without checking the
@@ -192,6 +212,10 @@ pub fn check(
 
     // Keep each input column under a `raw:` name so the typed column can take the canonical one.
     let mut raw_columns = vec![col(ROW)];
+    let files_tagged = found.get(FILE).is_some();
+    if files_tagged {
+        raw_columns.push(col(FILE).cast(DataType::UInt32));
+    }
     let mut typed = Vec::new();
     let mut failures: Vec<(Expr, &'static str)> = Vec::new();
     if found.get(ERROR).is_some() {
@@ -248,8 +272,10 @@ pub fn check(
     let mut frame = numbered
         .select(raw_columns)
         .with_columns(typed)
-        .with_column(bad)
-        .with_column(lit(file_index).alias(FILE));
+        .with_column(bad);
+    if !files_tagged {
+        frame = frame.with_column(lit(file_index).alias(FILE));
+    }
     let raw_dtypes = found
         .iter()
         .map(|(name, dtype)| (name.to_string(), dtype.clone()))
@@ -271,6 +297,7 @@ pub fn check(
         file_index,
         table,
         records_numbered: found.get(ROW).is_some(),
+        files_tagged,
         checks,
     })
 }

@@ -247,6 +247,43 @@ impl Adapter for ClaudeCodeAdapter {
     fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<Scan> {
         read(path)
     }
+
+    fn scan_many(
+        &self,
+        files: &[(u32, &Path)],
+        _table: crate::schema::Table,
+    ) -> Option<Result<Scan, (std::path::PathBuf, PolarsError)>> {
+        Some(read_many(files))
+    }
+}
+
+/// Reads many log files (a `~/.claude/projects` holds one a session): files in parallel, each
+/// in one piece, their rows tagged with the file's index, in file order.
+fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, PolarsError)> {
+    let pieces: Vec<(u32, Records)> = files
+        .par_iter()
+        .map(|&(index, path)| {
+            let bytes = std::fs::read(path).map_err(|e| (path.to_path_buf(), e.into()))?;
+            let fallback = user_of_path(path).unwrap_or_else(|| "unknown".to_string());
+            Ok((index, parse_chunk(1, &bytes, &fallback)))
+        })
+        .collect::<Result<_, (std::path::PathBuf, PolarsError)>>()?;
+    let mut all = Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS]);
+    let mut tags: Vec<u32> = Vec::new();
+    for (index, piece) in pieces {
+        tags.extend(std::iter::repeat_n(index, piece.len()));
+        all.append(piece);
+    }
+    let first = files
+        .first()
+        .map_or(Path::new(""), |(_, p)| *p)
+        .to_path_buf();
+    let mut scan = all.finish_as("estimated").map_err(|e| (first, e))?;
+    scan.frame = scan.frame.with_columns([
+        lit("claude-code").alias(schema::TOOL),
+        lit(Series::new(super::canonical::FILE.into(), tags)),
+    ]);
+    Ok(scan)
 }
 
 #[cfg(test)]

@@ -295,6 +295,18 @@ pub trait Adapter: Sync {
     /// A lazy scan of the rows of `table`, whose columns carry canonical names; types are
     /// fixed later by [`canonical`].
     fn scan(&self, path: &Path, table: Table) -> PolarsResult<Scan>;
+    /// Several files of this format at once, every row tagged with its file's index in
+    /// [`canonical::FILE`]: for formats whose files are many and small (one per session), where
+    /// a scan per file costs more than its bytes. `None`: one scan per file. An error names the
+    /// file it came from.
+    fn scan_many(
+        &self,
+        files: &[(u32, &Path)],
+        table: Table,
+    ) -> Option<Result<Scan, (PathBuf, PolarsError)>> {
+        let _ = (files, table);
+        None
+    }
     /// [`Adapter::scan`] told the audit's window, for adapters that can push it down.
     fn scan_window(&self, path: &Path, table: Table, window: Window) -> PolarsResult<Scan> {
         let _ = window;
@@ -477,6 +489,19 @@ pub fn scan(file: &InputFile, window: Window) -> Result<Scan, IngestError> {
             format: file.format,
             source,
         })
+}
+
+/// Reads several files of one format and table at once, when their adapter can
+/// ([`Adapter::scan_many`]); `None` when it reads one file at a time.
+pub fn scan_together(files: &[(u32, &InputFile)]) -> Option<Result<Scan, IngestError>> {
+    let (_, first) = files.first()?;
+    let paths: Vec<(u32, &Path)> = files.iter().map(|(i, f)| (*i, f.path.as_path())).collect();
+    let scan = first.format.adapter().scan_many(&paths, first.table)?;
+    Some(scan.map_err(|(path, source)| IngestError::Scan {
+        path,
+        format: first.format,
+        source,
+    }))
 }
 
 /// Hex SHA-256 of a file, recorded in the report so an audit names exactly what it read.

@@ -55,6 +55,12 @@ impl Records {
         self
     }
 
+    /// Rows so far.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
     /// Starts a row for the record on `line`; every column is empty until set.
     pub fn row(&mut self, line: u64) {
         self.lines.push(line);

@@ -115,6 +115,16 @@ fn claude_code_logs_give_the_documented_totals() {
         .unwrap()
         .iter()
         .all(|i| i["format"] == "claude-code"));
+    // The session files are read together; each is still accounted for with its own rows.
+    let rows: Vec<u64> = report["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["rows"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows.len(), 12);
+    assert_eq!(rows.iter().sum::<u64>(), 85);
+    assert!(rows.iter().all(|r| *r > 0), "{rows:?}");
     let agents: Vec<&str> = report["agents"]
         .as_array()
         .unwrap()
