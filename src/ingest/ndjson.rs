@@ -7,7 +7,7 @@
 //! canonical columns are ignored, and a key that first appears late is not lost. Not covered:
 //! nested vendor JSON (each vendor gets its own adapter).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -34,27 +34,61 @@ impl Adapter for NdjsonAdapter {
 
     fn scan(&self, path: &Path, table: Table) -> PolarsResult<super::Scan> {
         let bytes = std::fs::read(path)?;
-        read(&bytes, table).finish()
+        let columns = columns(table);
+        records(vec![(0, lines(&bytes, &columns))], &columns)
+            .0
+            .finish()
+    }
+
+    fn scan_many(
+        &self,
+        files: &[(u32, &Path)],
+        table: Table,
+    ) -> Option<Result<super::Scan, (PathBuf, PolarsError)>> {
+        use rayon::prelude::*;
+        let columns = columns(table);
+        let read = files
+            .par_iter()
+            .map(|&(index, path)| {
+                let bytes = std::fs::read(path).map_err(|e| (path.to_path_buf(), e.into()))?;
+                Ok((index, lines(&bytes, &columns)))
+            })
+            .collect::<Result<Vec<_>, (PathBuf, PolarsError)>>();
+        Some(read.and_then(|files_lines| {
+            let first = files
+                .first()
+                .map_or(PathBuf::new(), |(_, p)| p.to_path_buf());
+            let (records, tags) = records(files_lines, &columns);
+            let mut scan = records.finish().map_err(|e| (first, e))?;
+            scan.frame = scan
+                .frame
+                .with_column(lit(Series::new(super::canonical::FILE.into(), tags)));
+            Ok(scan)
+        }))
     }
 }
 
-/// One line, read: its canonical values as text, or why it could not be read.
-enum Line<'a> {
+/// One line, read: its canonical values as text, or why it could not be read (and its text).
+enum Line {
     Values(Vec<(&'static str, Option<String>)>),
-    Unreadable(String, &'a [u8]),
+    Unreadable(String, Vec<u8>),
 }
 
-/// The rows of an NDJSON document, every value as text. Pieces of the file are parsed in
-/// parallel; rows keep their line order.
-fn read(bytes: &[u8], table: Table) -> Records {
-    use rayon::prelude::*;
-    let bytes = super::vendor_json::without_bom(bytes);
-    let columns: Vec<&'static str> = table
+/// The canonical columns of `table` an NDJSON line may carry.
+fn columns(table: Table) -> Vec<&'static str> {
+    table
         .columns()
         .iter()
         .filter(|c| c.presence != Presence::Derived || c.name == crate::schema::TIER)
         .map(|c| c.name)
-        .collect();
+        .collect()
+}
+
+/// The numbered lines of an NDJSON document, read; blank lines left out. Pieces of the file
+/// are parsed in parallel, in line order.
+fn lines(bytes: &[u8], columns: &[&'static str]) -> Vec<(u64, Line)> {
+    use rayon::prelude::*;
+    let bytes = super::vendor_json::without_bom(bytes);
     let parts: Vec<Vec<(u64, Line)>> = line_chunks(bytes, rayon::current_num_threads() * 4)
         .into_par_iter()
         .map(|(first, chunk)| {
@@ -64,43 +98,52 @@ fn read(bytes: &[u8], table: Table) -> Records {
                     if text.iter().all(u8::is_ascii_whitespace) {
                         return None;
                     }
-                    Some((number, parse(text, &columns)))
+                    Some((number, parse(text, columns)))
                 })
                 .collect()
         })
         .collect();
-    let lines: Vec<(u64, Line)> = parts.into_iter().flatten().collect();
+    parts.into_iter().flatten().collect()
+}
+
+/// The rows of one or more files' lines, every value as text, and each row's file.
+fn records(files: Vec<(u32, Vec<(u64, Line)>)>, columns: &[&'static str]) -> (Records, Vec<u32>) {
     // Only the columns some line names: a missing required column is then the usual error.
     let present: Vec<&'static str> = columns
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|name| {
-            lines.iter().any(|(_, line)| match line {
-                Line::Values(values) => values.iter().any(|(n, _)| n == name),
-                Line::Unreadable(..) => false,
+            files.iter().any(|(_, lines)| {
+                lines.iter().any(|(_, line)| match line {
+                    Line::Values(values) => values.iter().any(|(n, _)| n == name),
+                    Line::Unreadable(..) => false,
+                })
             })
         })
         .collect();
     let mut records = Records::new(&present, &[], &[]);
-    for (number, line) in lines {
-        match line {
-            Line::Values(values) => {
-                records.row(number);
-                for (name, value) in values {
-                    if let Some(value) = value {
-                        records.text(name, value);
+    let mut tags = Vec::new();
+    for (file, lines) in files {
+        for (number, line) in lines {
+            tags.push(file);
+            match line {
+                Line::Values(values) => {
+                    records.row(number);
+                    for (name, value) in values {
+                        if let Some(value) = value {
+                            records.text(name, value);
+                        }
                     }
                 }
+                Line::Unreadable(reason, raw) => records.unreadable(number, reason, &raw),
             }
-            Line::Unreadable(reason, raw) => records.unreadable(number, reason, raw),
         }
     }
-    records
+    (records, tags)
 }
 
-/// A JSON value as the text `canonical` reads: strings as they are, numbers and booleans
-/// written out, null as absent, arrays and objects as their JSON (which a typed column rejects).
 /// One line's canonical values, or why it could not be read.
-fn parse<'a>(text: &'a [u8], columns: &[&'static str]) -> Line<'a> {
+fn parse(text: &[u8], columns: &[&'static str]) -> Line {
     match serde_json::from_slice::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(object)) => Line::Values(
             columns
@@ -110,9 +153,9 @@ fn parse<'a>(text: &'a [u8], columns: &[&'static str]) -> Line<'a> {
         ),
         Ok(other) => Line::Unreadable(
             format!("a line of NDJSON must be an object, not {}", kind(&other)),
-            text,
+            text.to_vec(),
         ),
-        Err(err) => Line::Unreadable(format!("not JSON: {err}"), text),
+        Err(err) => Line::Unreadable(format!("not JSON: {err}"), text.to_vec()),
     }
 }
 
@@ -155,7 +198,9 @@ mod tests {
             \n\
             {\"ts\":\"2026-09-07T11:00:00Z\",\"agent\":\"b\",\"model\":\"m\",\"input_tokens\":\"7\",\"output_tokens\":1.5e1,\"extra\":{\"x\":1}}\r\n\
             {\"ts\":\"2026-09-07T12:00:00Z\",\"agent\":\"c\",\"mod";
-        let frame = read(text, Table::Usage)
+        let columns = columns(Table::Usage);
+        let frame = records(vec![(0, lines(text, &columns))], &columns)
+            .0
             .finish()
             .unwrap()
             .frame

@@ -188,3 +188,51 @@ fn a_malformed_or_truncated_ndjson_line_is_quarantined_with_its_line_and_the_res
         "{text}"
     );
 }
+
+#[test]
+fn a_folder_of_small_ndjson_files_is_read_together_and_each_file_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("logs");
+    std::fs::create_dir_all(&folder).unwrap();
+    let line = |hour: u32, agent: &str| {
+        format!("{{\"ts\":\"2026-09-07T{hour:02}:00:00Z\",\"agent\":\"{agent}\",\"model\":\"claude-sonnet-4-5-20250929\",\"input_tokens\":10,\"output_tokens\":5}}\n")
+    };
+    std::fs::write(folder.join("a.ndjson"), line(1, "ana") + &line(2, "ana")).unwrap();
+    std::fs::write(folder.join("b.ndjson"), line(3, "bo") + "{\"ts\": oops\n").unwrap();
+    std::fs::write(folder.join("c.ndjson"), line(4, "cy")).unwrap();
+    let quarantine = dir.path().join("quarantine.csv");
+    let output = tokenaudit()
+        .args(["spend", "--format", "json", "--usage"])
+        .arg(&folder)
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report = json(&output);
+    let rows: Vec<(String, u64)> = report["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let path = i["path"].as_str().unwrap();
+            (
+                path.rsplit('/').next().unwrap().to_string(),
+                i["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("a.ndjson".to_string(), 2),
+            ("b.ndjson".to_string(), 2),
+            ("c.ndjson".to_string(), 1)
+        ]
+    );
+    assert_eq!(report["ingest"]["rows_quarantined"], 1);
+    assert_eq!(report["totals"]["tokens"], 60);
+    let text = std::fs::read_to_string(&quarantine).unwrap();
+    let bad = text.lines().nth(1).unwrap();
+    assert!(bad.contains("b.ndjson,2,record,"), "{bad}");
+}
