@@ -17,6 +17,10 @@ use crate::schema::Table;
 
 pub use features::Sources;
 
+/// How many files an adapter reads at once at most: the records of one batch are held twice
+/// (as parsed, and as columns) while it is read, so batches bound that.
+const FILES_TOGETHER: usize = 1_024;
+
 /// Resolves the input patterns, checks every file's columns and builds the lazy sources.
 pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
     let mut files = ingest::resolve_inputs(&input.usage, Table::Usage, input.usage_format)?;
@@ -61,6 +65,7 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         let first = &files[index];
         let run = files[index..]
             .iter()
+            .take(FILES_TOGETHER)
             .take_while(|f| f.format == first.format && f.table == first.table)
             .count();
         let together: Vec<(u32, &ingest::InputFile)> = (index..index + run)

@@ -236,3 +236,32 @@ fn a_folder_of_small_ndjson_files_is_read_together_and_each_file_accounted_for()
     let bad = text.lines().nth(1).unwrap();
     assert!(bad.contains("b.ndjson,2,record,"), "{bad}");
 }
+
+#[test]
+fn more_files_than_one_batch_are_all_read_once() {
+    // Files are read together in batches of at most 1,024: 1,030 one-line files cross a batch.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("logs");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..1_030 {
+        std::fs::write(
+            folder.join(format!("s{i:04}.ndjson")),
+            format!("{{\"ts\":\"2026-09-07T10:00:00Z\",\"agent\":\"a{}\",\"model\":\"claude-sonnet-4-5-20250929\",\"input_tokens\":{i},\"output_tokens\":1,\"request_id\":\"r{i}\"}}\n", i % 7),
+        )
+        .unwrap();
+    }
+    let output = tokenaudit()
+        .args(["spend", "-q", "--format", "json", "--usage"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report = json(&output);
+    assert_eq!(report["ingest"]["rows_read"], 1_030);
+    assert_eq!(report["ingest"]["duplicates_removed"], 0);
+    let inputs = report["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1_030);
+    assert!(inputs.iter().all(|i| i["rows"] == 1));
+    // Input tokens 0..1030 and one output token each.
+    assert_eq!(report["totals"]["tokens"], 1_029 * 1_030 / 2 + 1_030);
+}
