@@ -3,8 +3,9 @@
 # more). Both read every session file, deduplicate and total tokens and cost per period:
 #   tokenaudit spend --by week     (adapter → dedup → pricing → roll-up)
 #   ccusage daily --json --offline (its own parser, dedup and pricing)
-# Usage: [SESSIONS=1] benches/claude_code_ingest.sh [DIR]   (DIR is reused if it already holds
-# the logs; SESSIONS=1 splits them into one file per session, as real logs are)
+# Usage: [SHAPE=per-agent] benches/claude_code_ingest.sh [DIR]   (DIR is reused if it already
+# holds the logs). The generator writes one file per session, as Claude Code does; SHAPE=per-agent
+# joins them into one large file per agent, the large-file case.
 # Needs a release build (TOKENAUDIT=path/to/tokenaudit to override) and ccusage (.ci/run
 # installs it; TOKENAUDIT_CCUSAGE to override). Prints one line per run and the MB/s.
 set -euo pipefail
@@ -15,23 +16,13 @@ DIR="${1:-/tmp/tokenaudit-claude-code-bench}"
 RUNS="${RUNS:-3}"
 if [ ! -d "$DIR/claude-code" ]; then
   "$BIN" generate --agents 150 --weeks 8 --seed 7 --usage-format claude-code --out "$DIR" -q
-  # SESSIONS=1: one file per session, the shape of a real ~/.claude/projects (thousands of
-  # small files), from the same records.
-  if [ "${SESSIONS:-0}" = 1 ]; then
-    python3 - "$DIR/claude-code" <<'PY'
-import glob, os, sys
-for path in glob.glob(os.path.join(sys.argv[1], "*/.claude/projects/*/*.jsonl")):
-    sessions = {}
-    with open(path) as f:
-        for line in f:
-            at = line.find('"sessionId":"')
-            key = line[at + 13:line.find('"', at + 13)] if at >= 0 else "none"
-            sessions.setdefault(key, []).append(line)
-    os.remove(path)
-    for key, lines in sessions.items():
-        with open(os.path.join(os.path.dirname(path), key + ".jsonl"), "w") as out:
-            out.writelines(lines)
-PY
+  # SHAPE=per-agent: one large file per agent (the shape this bench measured before the
+  # generator wrote one file per session, as Claude Code does), from the same records.
+  if [ "${SHAPE:-sessions}" = per-agent ]; then
+    for dir in "$DIR"/claude-code/*/.claude/projects/*/; do
+      agent=$(basename "$(dirname "$(dirname "$(dirname "$dir")")")")
+      cat "$dir"*.jsonl > "$dir/../$agent.all" && rm "$dir"*.jsonl && mv "$dir/../$agent.all" "$dir/$agent.jsonl"
+    done
   fi
 fi
 BYTES=$(du -sb "$DIR/claude-code" | cut -f1)

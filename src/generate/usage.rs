@@ -434,12 +434,28 @@ struct UsageSink {
 enum SinkTarget {
     Parquet(Box<polars::io::parquet::write::BatchedWriter<File>>),
     Csv(BufWriter<File>),
-    /// `claude-code/<agent>/.claude/projects/-home-<agent>-work/<agent>.jsonl`, one agent at a
-    /// time (the generator writes agent by agent).
+    /// `claude-code/<agent>/.claude/projects/-home-<agent>-work/<session>.jsonl`, one file a
+    /// session as Claude Code writes them, one agent at a time (the generator writes agent by
+    /// agent): the agent's open files, by session.
     ClaudeCode {
         root: PathBuf,
-        open: Option<(String, PathBuf, BufWriter<File>)>,
+        agent: String,
+        open: std::collections::HashMap<String, (PathBuf, BufWriter<File>)>,
     },
+}
+
+/// Session files one agent may hold open at once while its logs are written.
+const MAX_OPEN_SESSIONS: usize = 256;
+
+/// Flushes and closes the open session files.
+fn close_sessions(
+    open: &mut std::collections::HashMap<String, (PathBuf, BufWriter<File>)>,
+) -> Result<(), GenerateError> {
+    for (_, (path, mut out)) in open.drain() {
+        out.flush()
+            .map_err(|source| GenerateError::Io { path, source })?;
+    }
+    Ok(())
 }
 
 /// A prompt and the assistant's answer as Claude Code logs them, for one request.
@@ -509,7 +525,8 @@ impl UsageSink {
             std::fs::create_dir_all(path).map_err(io)?;
             return Ok(SinkTarget::ClaudeCode {
                 root: path.to_path_buf(),
-                open: None,
+                agent: String::new(),
+                open: Default::default(),
             });
         }
         let file = File::create(path).map_err(io)?;
@@ -637,38 +654,42 @@ impl UsageSink {
             prompt: std::mem::take(&mut self.prompt),
         };
         match &mut self.target {
-            SinkTarget::ClaudeCode { root, open } => {
+            SinkTarget::ClaudeCode { root, agent, open } => {
                 for i in 0..columns.ts.len() {
-                    let agent = columns.agent[i].as_str();
-                    if open.as_ref().is_none_or(|(current, _, _)| current != agent) {
-                        if let Some((_, path, mut out)) = open.take() {
-                            out.flush().map_err(io(path))?;
-                        }
+                    let name = columns.agent[i].as_str();
+                    // A new agent, or too many sessions open: close what is open (a session
+                    // met again is appended to).
+                    if agent != name || open.len() >= MAX_OPEN_SESSIONS {
+                        close_sessions(open)?;
+                        *agent = name.to_string();
+                    }
+                    let session = columns.session[i].as_deref().unwrap_or("session");
+                    if !open.contains_key(session) {
                         let dir = root
-                            .join(agent)
+                            .join(name)
                             .join(".claude/projects")
-                            .join(format!("-home-{agent}-work"));
+                            .join(format!("-home-{name}-work"));
                         std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
-                        let path = dir.join(format!("{agent}.jsonl"));
+                        let path = dir.join(format!("{session}.jsonl"));
                         let file = std::fs::OpenOptions::new()
                             .create(true)
                             .append(true)
                             .open(&path)
                             .map_err(io(path.clone()))?;
-                        *open = Some((agent.to_string(), path, BufWriter::new(file)));
+                        open.insert(session.to_string(), (path, BufWriter::new(file)));
                     }
-                    let (_, path, out) = open.as_mut().expect("opened above");
+                    let (path, out) = open.get_mut(session).expect("opened above");
                     let t = &columns.tokens;
                     let request = columns.request_id[i]
                         .clone()
-                        .unwrap_or_else(|| format!("{agent}-{}", self.rows + i as u64));
+                        .unwrap_or_else(|| format!("{name}-{}", self.rows + i as u64));
                     claude_code_lines(
                         out,
-                        agent,
+                        name,
                         columns.ts[i],
                         columns.model[i],
                         [t[0][i], t[1][i], t[2][i], t[3][i]],
-                        columns.session[i].as_deref().unwrap_or("session"),
+                        session,
                         &request,
                     )
                     .map_err(io(path.clone()))?;
@@ -730,12 +751,7 @@ impl UsageSink {
                 out.flush()
                     .map_err(|source| GenerateError::Io { path, source })?;
             }
-            SinkTarget::ClaudeCode { open, .. } => {
-                if let Some((_, path, mut out)) = open {
-                    out.flush()
-                        .map_err(|source| GenerateError::Io { path, source })?;
-                }
-            }
+            SinkTarget::ClaudeCode { mut open, .. } => close_sessions(&mut open)?,
         }
         Ok(self.rows)
     }
