@@ -68,8 +68,11 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
         .usage_normalized(&input.calendar)
         .ok_or(AuditError::NoUsage)?;
 
-    let models_frame = usage
-        .clone()
+    // The models to price, from the rows before dedup (the same models, or more): reading
+    // them from the deduplicated plan ran the whole dedup twice.
+    let models_frame = sources
+        .usage_valid()
+        .ok_or(AuditError::NoUsage)?
         .select([col(schema::MODEL).unique()])
         .collect_with_engine(Engine::Streaming)
         .map_err(engine_err)?

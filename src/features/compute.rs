@@ -57,7 +57,7 @@ impl Sources {
     }
 
     /// The valid usage rows, every column checked.
-    fn usage_valid(&self) -> Option<LazyFrame> {
+    pub fn usage_valid(&self) -> Option<LazyFrame> {
         union(
             self.of_table(Table::Usage)
                 .map(|(_, c)| c.valid())
