@@ -626,25 +626,39 @@ fn audit_settings(
     })
 }
 
+/// The `[audit]` defaults of a settings file.
+fn audit_defaults(config: &ConfigFile) -> AuditDefaults {
+    config
+        .audit
+        .as_ref()
+        .map_or_else(AuditDefaults::default, Clone::clone)
+}
+
+/// For commands that compute stats (`stats`, `sql`): the `[audit]` calendar defaults and the
+/// `[detect]` settings (which say whether and from when the behaviour fingerprints count).
+fn calendar_and_detect(path: Option<&PathBuf>) -> Result<(AuditDefaults, DetectConfig)> {
+    let config = load_config(path)?;
+    let defaults = audit_defaults(&config);
+    let detect = config.detect.unwrap_or_default();
+    if let Err(message) = detect.check() {
+        bail!("{message}");
+    }
+    Ok((defaults, detect))
+}
+
 /// Turns what the user typed into a command with plain settings.
 pub fn resolve(cli: Cli) -> Result<Command> {
     let verbosity = verbosity(&cli);
     Ok(match cli.command {
         Commands::Audit(args) => {
             let config = load_config(args.report.config.as_ref())?;
-            let defaults = config
-                .audit
-                .as_ref()
-                .map_or_else(AuditDefaults::default, Clone::clone);
+            let defaults = audit_defaults(&config);
             let input = input_settings(args.input, &defaults)?;
             Command::Audit(audit_settings(args.report, config, input, verbosity)?)
         }
         Commands::Demo(report) => {
             let config = load_config(report.config.as_ref())?;
-            let defaults = config
-                .audit
-                .as_ref()
-                .map_or_else(AuditDefaults::default, Clone::clone);
+            let defaults = audit_defaults(&config);
             let input = InputSettings {
                 calendar: calendar(&CalendarArgs::default(), &defaults)?,
                 ..InputSettings::default()
@@ -684,15 +698,7 @@ pub fn resolve(cli: Cli) -> Result<Command> {
                 (None, None) => bail!("give the usage table with --table NAME or --parquet PATH"),
             };
             check_absent(&args.absent).map_err(|message| anyhow::anyhow!(message))?;
-            let config = load_config(args.config.as_ref())?;
-            let defaults = config
-                .audit
-                .as_ref()
-                .map_or_else(AuditDefaults::default, Clone::clone);
-            let detect = config.detect.unwrap_or_default();
-            if let Err(message) = detect.check() {
-                bail!("{message}");
-            }
+            let (defaults, detect) = calendar_and_detect(args.config.as_ref())?;
             Command::Sql(crate::audit::sql::SqlSettings {
                 dialect,
                 source,
@@ -709,15 +715,7 @@ pub fn resolve(cli: Cli) -> Result<Command> {
             if !args.input.stats.is_empty() {
                 bail!("stats computes stats from usage files; to merge stats folders, give them all to `tokenaudit audit --stats`");
             }
-            let config = load_config(args.config.as_ref())?;
-            let defaults = config
-                .audit
-                .as_ref()
-                .map_or_else(AuditDefaults::default, Clone::clone);
-            let detect = config.detect.unwrap_or_default();
-            if let Err(message) = detect.check() {
-                bail!("{message}");
-            }
+            let (defaults, detect) = calendar_and_detect(args.config.as_ref())?;
             Command::Stats(crate::audit::stats::StatsSettings {
                 input: input_settings(args.input, &defaults)?,
                 detect,

@@ -167,6 +167,17 @@ struct Profile {
 }
 
 impl Profile {
+    /// Adds a week's counts that the data-quality gates read.
+    fn add_gate_counts(&mut self, week: &BehaviorWeek) {
+        self.bucketed |= week.bucketed;
+        self.sessions += week.sessions;
+        self.session_rows += week.session_rows;
+        self.long_session_rows += week.long_session_rows;
+        self.single_row_sessions += week.single_row_sessions;
+        self.rows += week.rows;
+        self.rows_on_the_hour += week.rows_on_the_hour;
+    }
+
     fn dispersion(&self) -> Option<f64> {
         if self.bucketed || self.bins < MIN_BINS || self.bin_requests == 0 {
             return None;
@@ -265,13 +276,7 @@ fn profiles(
             profile.bins += week.bins;
             profile.bin_requests += week.bin_requests;
             profile.bin_squares += week.bin_squares;
-            profile.bucketed |= week.bucketed;
-            profile.sessions += week.sessions;
-            profile.session_rows += week.session_rows;
-            profile.long_session_rows += week.long_session_rows;
-            profile.single_row_sessions += week.single_row_sessions;
-            profile.rows += week.rows;
-            profile.rows_on_the_hour += week.rows_on_the_hour;
+            profile.add_gate_counts(week);
             profile.prompted += week.prompted;
             profile.repeats += week.prompted - week.distinct_prompts.min(week.prompted);
             // Parallel starts: the chance that some 5-minute window of the agent's active
@@ -516,13 +521,7 @@ pub fn agents_with_real_sessions(weeks: &[BehaviorWeek]) -> std::collections::BT
     let mut profiles: BTreeMap<&str, Profile> = BTreeMap::new();
     for week in weeks {
         let profile = profiles.entry(week.agent.as_str()).or_default();
-        profile.bucketed |= week.bucketed;
-        profile.sessions += week.sessions;
-        profile.session_rows += week.session_rows;
-        profile.long_session_rows += week.long_session_rows;
-        profile.single_row_sessions += week.single_row_sessions;
-        profile.rows += week.rows;
-        profile.rows_on_the_hour += week.rows_on_the_hour;
+        profile.add_gate_counts(week);
     }
     profiles
         .into_iter()

@@ -917,10 +917,15 @@ pub(crate) mod tests {
 
     /// Folds `frame` in one batch, collapsing the copies of request `r1`.
     fn fold_with_r1_duplicated(frame: DataFrame) -> Folded {
+        fold_r1(frame, None)
+    }
+
+    /// [`fold_with_r1_duplicated`] with the behaviour fingerprints (and so sessions) counted.
+    fn fold_r1(frame: DataFrame, snapshot: Option<Snapshot>) -> Folded {
         let narrowed = narrow(usage_frame(at_one_instant(frame)), true)
             .collect()
             .unwrap();
-        let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10)
+        let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), snapshot, 10)
             .collapsing([request_hash("r1")]);
         fold.add(&narrowed).unwrap();
         fold.finish().unwrap()
@@ -1069,18 +1074,7 @@ pub(crate) mod tests {
             schema::OUTPUT_TOKENS => [100u64, 400, 900, 50, 70],
         ]
         .unwrap();
-        let narrowed = narrow(usage_frame(at_one_instant(frame)), true)
-            .collect()
-            .unwrap();
-        let mut fold = Fold::new(
-            &Calendar::default(),
-            &IdentityMap::default(),
-            Some(Snapshot::parse("fri 17:00", 12).unwrap()),
-            10,
-        )
-        .collapsing([request_hash("r1")]);
-        fold.add(&narrowed).unwrap();
-        let folded = fold.finish().unwrap();
+        let folded = fold_r1(frame, Snapshot::parse("fri 17:00", 12));
         let sessions: Vec<(&str, u64, u64)> = folded
             .parts
             .iter()
@@ -1102,18 +1096,7 @@ pub(crate) mod tests {
                 schema::SESSION_ID => order.map(|i| sessions[i]),
             ]
             .unwrap();
-            let narrowed = narrow(usage_frame(at_one_instant(frame)), true)
-                .collect()
-                .unwrap();
-            let mut fold = Fold::new(
-                &Calendar::default(),
-                &IdentityMap::default(),
-                Some(Snapshot::parse("fri 17:00", 12).unwrap()),
-                10,
-            )
-            .collapsing([request_hash("r1")]);
-            fold.add(&narrowed).unwrap();
-            let folded = fold.finish().unwrap();
+            let folded = fold_r1(frame, Snapshot::parse("fri 17:00", 12));
             let named: Vec<(&str, &str, u64)> = folded
                 .parts
                 .iter()

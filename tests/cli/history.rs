@@ -11,25 +11,7 @@ use super::{json, tokenaudit};
 
 /// A company of eight weeks (every inflator archetype), as CSV so a test can split it.
 fn company(dir: &Path) {
-    tokenaudit()
-        .args([
-            "generate",
-            "--agents",
-            "60",
-            "--weeks",
-            "8",
-            "--requests-per-week",
-            "200",
-            "--seed",
-            "5",
-            "--usage-format",
-            "csv",
-            "-q",
-            "--out",
-        ])
-        .arg(dir)
-        .assert()
-        .success();
+    super::generate(dir, 60, 8, 5, &["--usage-format", "csv"]);
 }
 
 /// A temporary folder with the company in `company/`, and its usage, outputs and identities.

@@ -54,6 +54,25 @@ pub fn transcript(output: &Output, tmp: Option<&Path>) -> String {
         .replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
 }
 
+/// A company from `tokenaudit generate` of `agents` agents over `weeks` weeks at 200 requests a
+/// week, written to `dir`, with extra arguments (`--usage-format csv`, a world).
+pub fn generate(dir: &Path, agents: u32, weeks: u32, seed: u64, extra: &[&str]) {
+    tokenaudit()
+        .args(["generate", "-q", "--requests-per-week", "200"])
+        .args([
+            "--agents",
+            &agents.to_string(),
+            "--weeks",
+            &weeks.to_string(),
+        ])
+        .args(["--seed", &seed.to_string()])
+        .args(extra)
+        .arg("--out")
+        .arg(dir)
+        .assert()
+        .success();
+}
+
 /// The JSON report of a run, parsed.
 pub fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {

@@ -41,23 +41,7 @@ fn run_python(args: &[&std::ffi::OsStr]) {
 /// A planted company reshaped by tests/sql/hostile.py: its usage, outputs and identities.
 fn hostile_company(dir: &Path) -> [PathBuf; 3] {
     let data = dir.join("company");
-    tokenaudit()
-        .args([
-            "generate",
-            "--agents",
-            "40",
-            "--weeks",
-            "8",
-            "--requests-per-week",
-            "200",
-            "--seed",
-            "21",
-            "-q",
-            "--out",
-        ])
-        .arg(&data)
-        .assert()
-        .success();
+    super::generate(&data, 40, 8, 21, &[]);
     let usage = dir.join("hostile.parquet");
     run_python(&[
         script("hostile.py").as_os_str(),

@@ -11,25 +11,7 @@ use super::{json, tokenaudit, without_inputs};
 /// An eight-week planted company as CSV (so that a test can split it): usage, outputs,
 /// identities.
 fn company(dir: &Path) -> [PathBuf; 3] {
-    tokenaudit()
-        .args([
-            "generate",
-            "--agents",
-            "40",
-            "--weeks",
-            "8",
-            "--requests-per-week",
-            "200",
-            "--seed",
-            "11",
-            "--usage-format",
-            "csv",
-            "-q",
-            "--out",
-        ])
-        .arg(dir)
-        .assert()
-        .success();
+    super::generate(dir, 40, 8, 11, &["--usage-format", "csv"]);
     ["usage.csv", "outputs.csv", "identities.csv"].map(|f| dir.join(f))
 }
 
