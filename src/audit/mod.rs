@@ -475,18 +475,14 @@ fn spend_by_agent(
     week_start: crate::normalize::calendar::WeekStart,
 ) -> std::collections::BTreeMap<&str, Vec<detect::root_causes::Spend<'_>>> {
     use crate::normalize::calendar::from_day_number;
-    use detect::root_causes::{Spend, OTHER_SESSIONS, SESSION_DIMENSION};
+    use detect::root_causes::{Spend, SESSION_DIMENSION};
     let mut spend: std::collections::BTreeMap<&str, Vec<Spend>> = Default::default();
-    // Per agent-week: its cost, and what is left of it outside its named sessions.
-    let mut rest: std::collections::BTreeMap<(&str, i32), i64> = Default::default();
     for day in &loaded.priced {
-        let week = week_start.week_of_day(day.usage.day);
-        *rest.entry((day.usage.agent.as_str(), week)).or_default() += day.cost_micro;
         spend
             .entry(day.usage.agent.as_str())
             .or_default()
             .push(Spend {
-                week: from_day_number(week),
+                week: from_day_number(week_start.week_of_day(day.usage.day)),
                 dimension: "model",
                 value: &day.usage.model,
                 cost_usd: day.cost_micro as f64 / 1e6,
@@ -494,30 +490,15 @@ fn spend_by_agent(
     }
     let real_sessions =
         detect::behavior::agents_with_real_sessions(&loaded.collected.stats.behavior);
-    let mut sessioned: std::collections::BTreeSet<(&str, i32)> = Default::default();
     for (part, cost_micro) in &loaded.parts {
-        if part.dimension == SESSION_DIMENSION {
-            if !real_sessions.contains(part.agent.as_str()) {
-                continue;
-            }
-            if let Some(left) = rest.get_mut(&(part.agent.as_str(), part.week)) {
-                *left -= cost_micro;
-            }
-            sessioned.insert((part.agent.as_str(), part.week));
+        if part.dimension == SESSION_DIMENSION && !real_sessions.contains(part.agent.as_str()) {
+            continue;
         }
         spend.entry(part.agent.as_str()).or_default().push(Spend {
             week: from_day_number(part.week),
             dimension: &part.dimension,
             value: &part.value,
             cost_usd: *cost_micro as f64 / 1e6,
-        });
-    }
-    for (agent, week) in sessioned {
-        spend.entry(agent).or_default().push(Spend {
-            week: from_day_number(week),
-            dimension: SESSION_DIMENSION,
-            value: OTHER_SESSIONS,
-            cost_usd: rest.get(&(agent, week)).copied().unwrap_or(0).max(0) as f64 / 1e6,
         });
     }
     spend

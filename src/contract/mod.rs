@@ -150,13 +150,10 @@ pub fn write(
     for (name, mut frame) in parts::PARTS.into_iter().zip(frames) {
         let file = format!("{name}.parquet");
         let path = dir.join(&file);
-        let mut bytes = Vec::new();
-        ParquetWriter::new(&mut bytes)
-            .finish(&mut frame)
-            .map_err(|source| ContractError::Parquet {
-                path: path.clone(),
-                source,
-            })?;
+        let bytes = parts::encode(&mut frame).map_err(|source| ContractError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
         crate::report::write_atomically(&path, |out| std::io::Write::write_all(out, &bytes))
             .map_err(io(&path))?;
         checksums.insert(file.clone(), sha256(&bytes));
@@ -417,21 +414,10 @@ fn read_table(
                 return Err(ContractError::Checksum { path: file });
             }
         }
-        let read = std::panic::catch_unwind(|| {
-            ParquetReader::new(std::io::Cursor::new(bytes.as_slice())).finish()
-        });
-        let part = match read {
-            Ok(result) => result.map_err(|source| ContractError::Parquet {
-                path: file.clone(),
-                source,
-            })?,
-            Err(_) => {
-                return Err(ContractError::Parquet {
-                    path: file,
-                    source: polars_err!(ComputeError: "the file is damaged (the decoder gave up on it)"),
-                })
-            }
-        };
+        let part = parts::decode(&bytes).map_err(|source| ContractError::Parquet {
+            path: file.clone(),
+            source,
+        })?;
         frame = Some(match frame {
             None => part,
             Some(mut all) => {

@@ -539,7 +539,7 @@ fn behavior_sql(d: Dialect, snapshot: Snapshot) -> String {
     );
     format!(
         "SELECT c.agent, {week} AS week,
-  {hours} AS hours, {hour_requests} AS hour_requests,
+  h.hours AS hours, h.hour_requests AS hour_requests,
   CAST(COALESCE(b.bins, 0) AS {int}) AS bins, CAST(COALESCE(b.bin_requests, 0) AS {int}) AS bin_requests,
   CAST(COALESCE(b.bin_squares, 0) AS {int}) AS bin_squares, COALESCE(h.bucketed, FALSE) AS bucketed,
   c.prompted, c.distinct_prompts,
@@ -556,14 +556,14 @@ FROM (
 LEFT JOIN (
   SELECT agent, week, COUNT(*) AS bins, SUM(bin_requests) AS bin_requests,
     SUM(bin_requests * bin_requests) AS bin_squares
-  FROM ta_bins GROUP BY agent, week
+  FROM {bins} ta_bins GROUP BY agent, week
 ) b ON b.agent = c.agent AND b.week = c.week
 LEFT JOIN (
   SELECT agent, week, {hour_list} AS hours, {requests_list} AS hour_requests,
     {bucketed} AS bucketed
   FROM (
     SELECT agent, week, {hour} AS hour, SUM(bin_requests) AS hour_requests, SUM(bin_rows) AS hour_rows
-    FROM ta_bins GROUP BY agent, week, {hour}
+    FROM {bins} ta_bins GROUP BY agent, week, {hour}
   ) hh GROUP BY agent, week
 ) h ON h.agent = c.agent AND h.week = c.week
 LEFT JOIN (
@@ -580,20 +580,14 @@ LEFT JOIN (
 ) w ON w.agent = c.agent AND w.week = c.week",
         week = d.date_of("c.week"),
         rows = d.ident("rows"),
-        hours = "h.hours",
-        hour_requests = "h.hour_requests",
         on_the_hour = d.modulo("second", 3_600),
         hour_list = d.list("hour", "hour"),
         requests_list = d.list("hour_requests", "hour"),
         bucketed = d.any("hour_requests > hour_rows"),
         start_window = d.div("first_second", START_WINDOW_SECONDS),
-    )
-    .replace(
-        "FROM ta_bins",
-        &format!(
-            "FROM (SELECT agent, week, {} AS bin, SUM(requests) AS bin_requests, COUNT(*) AS bin_rows FROM ta_rows GROUP BY agent, week, {}) ta_bins",
-            d.div("second", BIN_SECONDS),
-            d.div("second", BIN_SECONDS)
+        bins = format!(
+            "(SELECT agent, week, {bin} AS bin, SUM(requests) AS bin_requests, COUNT(*) AS bin_rows FROM ta_rows GROUP BY agent, week, {bin})",
+            bin = d.div("second", BIN_SECONDS)
         ),
     )
 }

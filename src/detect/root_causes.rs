@@ -18,10 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 pub use crate::features::behavior::TOP_SESSIONS;
-pub use crate::features::SESSION_DIMENSION;
-
-/// The value of the remainder of an agent-week's spend outside its named sessions.
-pub const OTHER_SESSIONS: &str = "(other sessions)";
+pub use crate::features::{OTHER_SESSIONS, SESSION_DIMENSION};
 
 /// One row of an agent's spend: a week, a dimension (`model`, `tool`, `repo`) and its value.
 #[derive(Debug, Clone, PartialEq)]

@@ -509,13 +509,11 @@ impl Fold {
             if let Some(second) = batch.seconds[row] {
                 activity.add(second, requests, batch.sessions[row]);
             }
-            if let Some(key) = session {
-                let name = || batch.session_names.get(row).unwrap_or_default().to_string();
-                if duplicate.is_some() {
-                    activity.name(key, name);
-                } else {
-                    activity.credit(key, &counted.tokens, name);
-                }
+            // A copy of a duplicated request was named above and is credited at the end.
+            if let (Some(key), None) = (session, duplicate) {
+                activity.credit(key, &counted.tokens, || {
+                    batch.session_names.get(row).unwrap_or_default().to_string()
+                });
             }
         }
         Ok(())

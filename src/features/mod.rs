@@ -83,6 +83,10 @@ pub const PART_DIMENSIONS: [&str; 2] = ["tool", "repo"];
 /// cost per token.
 pub const SESSION_DIMENSION: &str = "session";
 
+/// The value of the remainder of an agent-week's spend outside its named sessions (and rows
+/// without a session), added when the parts are priced.
+pub const OTHER_SESSIONS: &str = "(other sessions)";
+
 /// An agent-week's usage of one model and tier with one tool or in one repository.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeekPart {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::{DayUsage, WeekOutputs, WeekPart, WeekSessions, SESSION_DIMENSION};
+use super::{DayUsage, WeekOutputs, WeekPart, WeekSessions, OTHER_SESSIONS, SESSION_DIMENSION};
 use crate::normalize::calendar::{from_day_number, WeekStart};
 use crate::normalize::identities::AgentKind;
 use crate::normalize::pricing::{PriceTable, Tokens};
@@ -40,7 +40,8 @@ pub struct UnpricedModel {
 
 /// Prices the week parts: tool and repository parts as days are (their model's prices or their
 /// billed cost), session parts at their agent-week's cost per token (a session's model mix is
-/// not kept), from the priced days of the same run.
+/// not kept), from the priced days of the same run; each agent-week with named sessions gains
+/// a part [`OTHER_SESSIONS`] for the rest of its cost.
 pub fn price_parts(
     parts: Vec<WeekPart>,
     days: &[PricedDay],
@@ -62,23 +63,40 @@ pub fn price_parts(
         week.0 += day.cost_micro;
         week.1 += day.usage.tokens.total();
     }
-    let session_costs: Vec<i64> = sessions
-        .iter()
-        .map(|part| {
-            let (cost, tokens) = weeks
-                .get(&(part.agent.as_str(), part.week))
-                .copied()
-                .unwrap_or_default();
-            if tokens == 0 {
-                return 0;
-            }
+    let mut priced_sessions = Vec::with_capacity(sessions.len());
+    // What each agent-week spent outside its named sessions: one more part, the remainder.
+    let mut rest: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for part in sessions {
+        let key = (part.agent.as_str(), part.week);
+        let (cost, tokens) = weeks.get(&key).copied().unwrap_or_default();
+        let session_cost = if tokens == 0 {
+            0
+        } else {
             (cost as i128 * part.tokens.total().min(tokens) as i128 / tokens as i128) as i64
-        })
-        .collect();
+        };
+        *rest.entry((part.agent.clone(), part.week)).or_insert(cost) -= session_cost;
+        priced_sessions.push((part, session_cost));
+    }
+    let remainders = rest.into_iter().map(|((agent, week), cost)| {
+        let part = WeekPart {
+            agent,
+            week,
+            dimension: SESSION_DIMENSION.to_string(),
+            value: OTHER_SESSIONS.to_string(),
+            model: String::new(),
+            tier: String::new(),
+            tokens: Tokens::default(),
+            unbilled: Tokens::default(),
+            billed_micro: 0,
+            requests: 0,
+        };
+        (part, cost.max(0))
+    });
     others
         .into_iter()
         .zip(priced.iter().map(|p| p.cost_micro))
-        .chain(sessions.into_iter().zip(session_costs))
+        .chain(priced_sessions)
+        .chain(remainders)
         .collect()
 }
 

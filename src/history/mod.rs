@@ -639,8 +639,8 @@ impl History {
     /// A store file, once its checksum matches the manifest's.
     fn read_checked(&self, path: &Path) -> Result<DataFrame, HistoryError> {
         let name = self.relative(path);
+        let bytes = fs::read(path).map_err(io(path))?;
         if let Some(expected) = self.manifest.checksums.get(&name) {
-            let bytes = fs::read(path).map_err(io(path))?;
             if sha256(&bytes) != *expected {
                 return Err(HistoryError::Parquet {
                     path: path.to_path_buf(),
@@ -648,7 +648,10 @@ impl History {
                 });
             }
         }
-        read_parquet(path)
+        parts::decode(&bytes).map_err(|source| HistoryError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     fn relative(&self, path: &Path) -> String {
@@ -668,37 +671,15 @@ pub(crate) fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn read_parquet(path: &Path) -> Result<DataFrame, HistoryError> {
-    let file = fs::File::open(path).map_err(io(path))?;
-    // A damaged file can make the Parquet decoder panic rather than fail: either way the
-    // store file is named, and the run exits 2.
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ParquetReader::new(file).finish()
-    }));
-    match read {
-        Ok(result) => result.map_err(|source| HistoryError::Parquet {
-            path: path.to_path_buf(),
-            source,
-        }),
-        Err(_) => Err(HistoryError::Parquet {
-            path: path.to_path_buf(),
-            source: polars_err!(ComputeError: "the file is damaged (the decoder gave up on it)"),
-        }),
-    }
-}
-
 /// Writes `frame` to `path`, whole or not at all; returns the file's SHA-256.
 fn write_parquet(path: &Path, frame: &mut DataFrame) -> Result<String, HistoryError> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes)
-        .finish(frame)
-        .map_err(|source| HistoryError::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let bytes = parts::encode(frame).map_err(|source| HistoryError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    })?;
     crate::report::write_atomically(path, |out| out.write_all(&bytes)).map_err(io(path))?;
     Ok(sha256(&bytes))
 }

@@ -35,6 +35,22 @@ fn tokens_columns(prefix: &str, tokens: &[&Tokens]) -> Vec<Column> {
     ]
 }
 
+/// A frame as the bytes of a Parquet file.
+pub fn encode(frame: &mut DataFrame) -> PolarsResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(frame)?;
+    Ok(bytes)
+}
+
+/// The frame of a Parquet file's bytes. A damaged file can make the decoder panic rather than
+/// fail: either way it is an error, for the caller to name the file.
+pub fn decode(bytes: &[u8]) -> PolarsResult<DataFrame> {
+    std::panic::catch_unwind(|| ParquetReader::new(std::io::Cursor::new(bytes)).finish())
+        .unwrap_or_else(|_| {
+            Err(polars_err!(ComputeError: "the file is damaged (the decoder gave up on it)"))
+        })
+}
+
 /// The frames of one week's (or any) stats, in [`PARTS`] order.
 pub fn frames(stats: &Stats) -> PolarsResult<[DataFrame; 5]> {
     let d = &stats.days;
