@@ -109,7 +109,8 @@ pub struct Assessment {
 /// workflow fingerprints ([`behavior::WORKFLOW`]): honest power users who run several worktrees
 /// and deliver in proportion sit anywhere in the peers' spread (p 0.28 and 0.57 on the
 /// `power-users` world's seeds 1 and 2), a burner with sessions side by side above it, though
-/// not always far (p 0.07 and 0.09 in the `global-time-zones` world's seeds 3 and 6): the
+/// not always far (p 0.04 in seeds 3 and 6 of the default company, and of the worlds that
+/// reshape it; 0.07 and 0.09 when the `global-time-zones` world drew those companies anew): the
 /// peer comparison need only lean towards excess, not prove it.
 const WORKFLOW_P: f64 = 0.2;
 

@@ -189,6 +189,11 @@ pub struct AgentProfile {
     pub skill: f64,
     /// Hours from UTC of the agent's working day.
     pub utc_offset_hours: f64,
+    /// The offset the default company draws for the agent. Working hours are drawn in it and
+    /// then moved to `utc_offset_hours`, so a world that moves people round the globe takes as
+    /// many random draws as the default company and leaves the rest of it as it was: the
+    /// worlds are paired with the default company, seed for seed.
+    pub drawn_offset_hours: f64,
     /// Index into the model menu of the agent's preferred model.
     pub primary_model: usize,
     /// Multiplier on the context (input and cache reads) of every request.
@@ -263,6 +268,8 @@ pub mod purpose {
     pub const CI_ACCOUNT: u64 = 14;
     /// Session label pools and each request's label (usage).
     pub const SESSION_LABELS: u64 = 15;
+    /// The outputs of a world with an output mix of its own (`review-heavy`).
+    pub const OUTPUT_MIX: u64 = 16;
 }
 
 /// Turns regular agents into the archetypes of the worlds `power-users` (5%) and
@@ -446,7 +453,8 @@ pub fn draw(
                 .sample(&mut rng)
                 .exp();
             context *= LogNormal::new(0.0, 0.25).expect("valid").sample(&mut rng);
-            let mut utc_offset_hours = OFFSETS[rng.gen_range(0..OFFSETS.len())];
+            let drawn_offset_hours = OFFSETS[rng.gen_range(0..OFFSETS.len())];
+            let mut utc_offset_hours = drawn_offset_hours;
             if worlds.contains(World::GlobalTimeZones) && !archetype.is_service() {
                 let mut world = agent_rng(seed, index as u64, purpose::TIME_ZONE);
                 utc_offset_hours = GLOBAL_OFFSETS[world.gen_range(0..GLOBAL_OFFSETS.len())];
@@ -464,6 +472,7 @@ pub fn draw(
                 burn,
                 skill,
                 utc_offset_hours,
+                drawn_offset_hours,
                 primary_model: weighted_model(&mut rng, models),
                 context,
                 output_factor,

@@ -157,7 +157,7 @@ fn session_start(rng: &mut ChaCha8Rng, profile: &AgentProfile, week_start: i64) 
     let hours = Normal::new(13.5_f64, 2.5).expect("valid");
     // Keep the week's work inside its UTC week, so generated weeks line up with audit weeks.
     let latest = week_start + 7 * 86_400 - 6 * 3_600;
-    loop {
+    let drawn = loop {
         let day = if rng.gen_bool(0.97) {
             rng.gen_range(0..5)
         } else {
@@ -167,10 +167,21 @@ fn session_start(rng: &mut ChaCha8Rng, profile: &AgentProfile, week_start: i64) 
         if !(7.0..=21.0).contains(&hour) {
             continue;
         }
-        let ts = week_start + day * 86_400 + ((hour - profile.utc_offset_hours) * 3_600.0) as i64;
+        let ts = week_start + day * 86_400 + ((hour - profile.drawn_offset_hours) * 3_600.0) as i64;
         if (week_start..=latest).contains(&ts) {
-            return ts;
+            break ts;
         }
+    };
+    // The same local hour where the agent really works; a Monday morning that falls in the
+    // previous UTC week moves a day on, a late Sunday a day back (offsets differ by less than
+    // a day), as worktree mornings do.
+    let moved = drawn + ((profile.drawn_offset_hours - profile.utc_offset_hours) * 3_600.0) as i64;
+    if moved < week_start {
+        moved + 86_400
+    } else if moved > latest {
+        moved - 86_400
+    } else {
+        moved
     }
 }
 
@@ -806,13 +817,14 @@ pub fn write_all(
         .timestamp();
 
     let semantics = settings.worlds.session_semantics();
-    let mix = if settings.worlds.contains(World::ReviewHeavy) {
-        REVIEW_HEAVY_MIX
-    } else {
-        DEFAULT_MIX
-    };
+    let review_heavy = settings.worlds.contains(World::ReviewHeavy);
     for profile in profiles {
         let mut rng = agent_rng(settings.seed, profile.index as u64, 1);
+        // A world's output mix is drawn from a stream of its own.
+        let mut own_mix = review_heavy.then(|| {
+            let stream = agent_rng(settings.seed, profile.index as u64, purpose::OUTPUT_MIX);
+            (REVIEW_HEAVY_MIX, stream)
+        });
         let mut labels = (semantics == SessionSemantics::Labels)
             .then(|| SessionLabels::new(settings.seed, profile.index));
         let mut seq = 0u64;
@@ -940,10 +952,29 @@ pub fn write_all(
             } else {
                 0.0
             };
+            let (mix, stream) = match own_mix.as_mut() {
+                Some((mix, stream)) => {
+                    // The default company's outputs, drawn and dropped, so that every later
+                    // draw is the default company's too, seed for seed.
+                    let mut pr_dropped = pr_number;
+                    emit_outputs(
+                        &mut std::io::sink(),
+                        &outputs_path,
+                        &mut rng,
+                        profile,
+                        week_start,
+                        mean_index,
+                        DEFAULT_MIX,
+                        &mut pr_dropped,
+                    )?;
+                    (*mix, stream)
+                }
+                None => (DEFAULT_MIX, &mut rng),
+            };
             output_rows += emit_outputs(
                 &mut outputs,
                 &outputs_path,
-                &mut rng,
+                stream,
                 profile,
                 week_start,
                 mean_index,
@@ -1024,6 +1055,11 @@ fn emit_usage(
             }
         }
         UsageLayout::HourlyBuckets => {
+            // The copies the request layout draws, drawn and dropped (a bucketed export has
+            // none), so the rest of the company is the default one's, seed for seed.
+            for _ in requests {
+                rng.gen_bool(DUPLICATE_SHARE);
+            }
             let mut buckets: BTreeMap<(i64, usize), (Tokens, u32)> = BTreeMap::new();
             for request in requests {
                 let bucket = buckets
@@ -1044,7 +1080,7 @@ fn emit_usage(
 /// the shares of `mix`.
 #[allow(clippy::too_many_arguments)]
 fn emit_outputs(
-    out: &mut BufWriter<File>,
+    out: &mut impl Write,
     path: &Path,
     rng: &mut ChaCha8Rng,
     profile: &AgentProfile,

@@ -397,8 +397,8 @@ fn progress_shows_on_a_terminal_only() {
     let shown = on_a_terminal("demo --format json");
     for stage in [
         "reading: 1 usage and 1 output inputs",
-        "aggregating: 2 files (1.5 MB) in one streaming pass",
-        "read 15,749 rows (15,749 valid, 0 quarantined)",
+        "aggregating: 2 files (1.6 MB) in one streaming pass",
+        "read 16,302 rows (16,302 valid, 0 quarantined)",
         "detecting:",
     ] {
         assert!(shown.contains(stage), "missing `{stage}` in:\n{shown}");

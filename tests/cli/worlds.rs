@@ -4,10 +4,12 @@
 //! running sessions side by side, CI accounts on a fixed cadence, a review-heavy output mix),
 //! and all of them at once. Per world, an honest company must get a medium or high finding
 //! against at most 1% of its agents in at least 19 of 20 seeds, and planted companies must
-//! keep precision ≥ 0.9 and recall ≥ 0.85 pooled over their seeds: the targets. Four worlds
-//! fall short of them; there the test holds the measured figure, so nothing gets worse
-//! unnoticed, and says so (README, "What the detector can and cannot see", has the figures and
-//! why; `benches/worlds.sh` reproduces them).
+//! keep precision ≥ 0.9 and recall ≥ 0.85 pooled over their seeds: the targets. A world draws
+//! the default company seed for seed wherever it can (the same people, requests and output,
+//! only reshaped), so a difference from the default company is the world's doing and not a
+//! new draw. `all` falls short of the targets; there the test holds the measured figure, so
+//! nothing gets worse unnoticed, and says why (README, "What the detector can and cannot
+//! see", has the figures, over these seeds and over 40; `benches/worlds.sh` reproduces them).
 
 use tokenaudit::audit::eval::{evaluate, Evaluation};
 use tokenaudit::audit::{AuditSettings, Verbosity};
@@ -100,17 +102,14 @@ fn detection_holds_without_session_ids() {
 
 #[test]
 fn detection_holds_on_hourly_buckets() {
-    // Below the recall target (measured 35 of 42): without request times, prompts or sessions,
-    // loop bots and parallel burners are left to the peer comparison, whose curve they then
-    // flatten for the constant and onset inflaters.
-    holds_in("hourly", PRECISION, 0.83);
+    // One inflator fewer than the default company (37 of 42): without request times, prompts
+    // or sessions a loop bot is left to the peer comparison.
+    holds_in("hourly", PRECISION, RECALL);
 }
 
 #[test]
 fn detection_holds_with_time_zones_round_the_world() {
-    // Below the recall target (measured 34 of 42): constant and onset inflaters, the peer and
-    // history lenses' hardest cases, are missed more often (README).
-    holds_in("global-time-zones", PRECISION, 0.80);
+    holds_in("global-time-zones", PRECISION, RECALL);
 }
 
 #[test]
@@ -130,15 +129,14 @@ fn detection_holds_with_ci_accounts() {
 
 #[test]
 fn detection_holds_with_a_review_heavy_output_mix() {
-    // Below both targets, just: recall 35 of 42 (onset and constant inflaters) and precision
-    // 35 of 39 (0.897).
-    holds_in("review-heavy", 0.89, 0.83);
+    holds_in("review-heavy", PRECISION, RECALL);
 }
 
 #[test]
 fn detection_holds_in_every_world_at_once() {
-    // Below the precision target (measured 36 of 43): with elasticities per person the
-    // honest spread widens away from the cohort's median spend, which the peer comparison's
-    // constant spread does not model; the extra flags are low-severity peer findings.
-    holds_in("all", 0.83, RECALL);
+    // Below both targets (measured precision 35 of 39, recall 35 of 42; over seeds 1-40 0.90
+    // and 0.87): elasticities per person and a wider appetite put honest people where constant
+    // and onset inflaters are, so these are partly hidden, and the honest spread widens away
+    // from the cohort's median spend, which the peer comparison's one spread does not model.
+    holds_in("all", 0.89, 0.83);
 }
