@@ -64,19 +64,24 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
     for line in crate::ingest::overlap_warnings(&sources.files) {
         eprintln!("warning: {line}");
     }
+    if input.quarantine.is_some() || input.strict {
+        let quarantined = pipeline::over_files(&sources, || crate::features::quarantine(&sources))?;
+        super::keep_quarantine(input, &quarantined, quarantined.len() as u64)?;
+    }
     let usage = sources
         .usage_normalized(&input.calendar)
         .ok_or(AuditError::NoUsage)?;
 
     // The models to price, from the rows before dedup (the same models, or more): reading
     // them from the deduplicated plan ran the whole dedup twice.
-    let models_frame = sources
+    let models_plan = sources
         .usage_valid()
         .ok_or(AuditError::NoUsage)?
-        .select([col(schema::MODEL).unique()])
-        .collect_with_engine(Engine::Streaming)
-        .map_err(engine_err)?
-        .unwrap_single();
+        .select([col(schema::MODEL).unique()]);
+    let models_frame = pipeline::over_files(&sources, || {
+        models_plan.collect_with_engine(Engine::Streaming)
+    })?
+    .unwrap_single();
     let mut models: Vec<String> = models_frame
         .column(schema::MODEL)
         .and_then(|c| c.str().cloned())
@@ -112,14 +117,11 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
             }
         })
         .collect();
-    let mut frame = priced
-        .select(columns)
-        .sort(
-            [schema::TS, schema::AGENT, schema::REQUEST_ID],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .collect_with_engine(Engine::Streaming)
-        .map_err(engine_err)?
+    let plan = priced.select(columns).sort(
+        [schema::TS, schema::AGENT, schema::REQUEST_ID],
+        SortMultipleOptions::default().with_maintain_order(true),
+    );
+    let mut frame = pipeline::over_files(&sources, || plan.collect_with_engine(Engine::Streaming))?
         .unwrap_single();
     let file = std::fs::File::create(to).map_err(|source| AuditError::Write {
         path: to.to_path_buf(),

@@ -324,18 +324,31 @@ pub(crate) fn read(
     if !input.stats.is_empty() {
         pipeline::add_stats(&mut collected, &input.stats, &input.calendar, snapshot)?;
     }
+    keep_quarantine(
+        input,
+        &collected.quarantined,
+        collected.ingest.rows_quarantined,
+    )?;
+    Ok((sources, collected, overlaps))
+}
+
+/// Writes the quarantine file (`--quarantine`) and fails on any quarantined row (`--strict`),
+/// counting `count` of them (stats folders count theirs without listing them).
+pub(crate) fn keep_quarantine(
+    input: &InputSettings,
+    quarantined: &[ingest::quarantine::QuarantinedRow],
+    count: u64,
+) -> Result<(), AuditError> {
     if let Some(path) = &input.quarantine {
-        ingest::quarantine::write_file(&collected.quarantined, path).map_err(|source| {
-            AuditError::Write {
-                path: path.clone(),
-                source,
-            }
+        ingest::quarantine::write_file(quarantined, path).map_err(|source| AuditError::Write {
+            path: path.clone(),
+            source,
         })?;
     }
     if input.strict {
-        if let Some(first) = collected.quarantined.first() {
+        if let Some(first) = quarantined.first() {
             return Err(AuditError::Strict {
-                count: collected.ingest.rows_quarantined,
+                count,
                 first: format!(
                     "{} row {}, column `{}`: `{}` ({})",
                     first.file, first.row, first.column, first.value, first.reason
@@ -343,7 +356,7 @@ pub(crate) fn read(
             });
         }
     }
-    Ok((sources, collected, overlaps))
+    Ok(())
 }
 
 /// Reads every input in one streaming pass, names and hashes what was read, writes the

@@ -3,6 +3,9 @@
 //! into the report's input and ingest summaries.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+
+use polars::prelude::{PolarsError, PolarsResult};
 
 use super::settings::InputSettings;
 use super::AuditError;
@@ -129,8 +132,9 @@ pub fn collect(
             rows_outside_window: 0,
         });
     }
-    let computed = features::compute(sources, calendar_settings, snapshot, limits)
-        .map_err(|err| AuditError::Engine(err.to_string()))?;
+    let computed = over_files(sources, || {
+        features::compute(sources, calendar_settings, snapshot, limits)
+    })?;
     let mut bad_per_file: BTreeMap<u32, u64> = BTreeMap::new();
     for (file, _) in &computed.quarantined {
         *bad_per_file.entry(*file).or_default() += 1;
@@ -172,6 +176,48 @@ pub fn collect(
         },
         rows_outside_window: computed.rows_outside_window,
     })
+}
+
+/// Runs `work`, a plan over every file of `sources`. The plan reads them all at once, so the
+/// engine's error (or a reader's panic on a corrupt file) names none: then each file is read
+/// alone, and the first that cannot be read is the error, named.
+pub fn over_files<T>(
+    sources: &Sources,
+    work: impl FnOnce() -> PolarsResult<T>,
+) -> Result<T, AuditError> {
+    let failed = match std::panic::catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(done)) => return Ok(done),
+        Ok(Err(err)) => err.to_string(),
+        Err(panic) => format!("it panicked: {}", panic_text(panic.as_ref())),
+    };
+    Err(unreadable(sources).unwrap_or(AuditError::Engine(failed)))
+}
+
+/// The first file that cannot be read on its own, as the error that names it.
+fn unreadable(sources: &Sources) -> Option<AuditError> {
+    sources.checked.iter().find_map(|checked| {
+        let source = match std::panic::catch_unwind(AssertUnwindSafe(|| checked.read_through())) {
+            Ok(Ok(())) => return None,
+            Ok(Err(err)) => err,
+            Err(panic) => PolarsError::ComputeError(
+                format!("the reader panicked: {}", panic_text(panic.as_ref())).into(),
+            ),
+        };
+        let file = &sources.files[checked.file_index() as usize];
+        Some(AuditError::Ingest(ingest::IngestError::Scan {
+            path: file.path.clone(),
+            format: file.format,
+            source,
+        }))
+    })
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "no message".to_string())
 }
 
 /// Adds the stats folders `dirs` (the usage side, computed elsewhere) to what was read from

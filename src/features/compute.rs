@@ -346,6 +346,18 @@ fn file_rows(frame: &DataFrame) -> PolarsResult<BTreeMap<u32, u64>> {
 }
 
 /// Quarantined rows sorted by file and row, with the file index of each.
+/// Every quarantined row of `sources`, in file and row order, without the rest of the audit's
+/// passes (`ingest --to` writes the quarantine file and enforces `--strict` with it).
+pub fn quarantine(sources: &Sources) -> PolarsResult<Vec<QuarantinedRow>> {
+    let plan = union(sources.checked.iter().map(Checked::quarantined).collect())
+        .expect("at least one input");
+    let frame = collect_all(vec![plan])?;
+    Ok(quarantined_rows(&frame[0], &sources.files)?
+        .into_iter()
+        .map(|(_, row)| row)
+        .collect())
+}
+
 fn quarantined_rows(
     frame: &DataFrame,
     files: &[InputFile],

@@ -41,7 +41,7 @@ pub mod spill;
 mod table;
 
 pub use behavior::{BehaviorWeek, Snapshot};
-pub use compute::{compute, Computed, Limits, Sources};
+pub use compute::{compute, quarantine, Computed, Limits, Sources};
 pub use spend::{roll_up, spend_rows, SpendDim, SpendGroup, SpendRow};
 pub use table::{
     build_agent_weeks, price_days, price_parts, AgentWeek, OutputWeights, PricedDay, UnpricedModel,

@@ -104,6 +104,19 @@ impl Checked {
         ])
     }
 
+    /// Reads every row and checks it, keeping nothing: whether the file can be read at all
+    /// (a corrupt Parquet page shows only when it is decoded).
+    pub fn read_through(&self) -> PolarsResult<()> {
+        for plan in [
+            self.frame.clone().select([col(BAD).null_count()]),
+            self.raw.clone().select([all().as_expr().null_count()]),
+            self.row_count(),
+        ] {
+            plan.collect_with_engine(Engine::Streaming)?;
+        }
+        Ok(())
+    }
+
     /// The table its rows feed.
     pub fn table(&self) -> Table {
         self.table

@@ -1,11 +1,13 @@
 //! The one integration test binary: every command, format and exit code of `tokenaudit`, run as
 //! a user runs it, with stdout, stderr and the exit code snapshotted.
 
+mod adapters;
 mod calibration;
 mod commands;
 mod detection;
 mod errors;
 mod formats;
+mod fuzz;
 mod history;
 mod html;
 mod notebooks;

@@ -265,3 +265,45 @@ fn more_files_than_one_batch_are_all_read_once() {
     // Input tokens 0..1030 and one output token each.
     assert_eq!(report["totals"]["tokens"], 1_029 * 1_030 / 2 + 1_030);
 }
+
+#[test]
+fn ingest_writes_the_same_quarantine_file_as_audit_and_strict_stops_it_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |command: &[&str], quarantine: &std::path::Path| {
+        tokenaudit()
+            .args(command)
+            .args(["-q", "--usage", "quarantine/usage.csv", "--quarantine"])
+            .arg(quarantine)
+            .output()
+            .unwrap()
+    };
+    let (from_audit, from_ingest) = (dir.path().join("a.csv"), dir.path().join("i.csv"));
+    let to = dir.path().join("u.parquet");
+    assert!(run(&["audit"], &from_audit).status.success());
+    let ingest = ["ingest", "--to", to.to_str().unwrap()];
+    assert!(run(&ingest, &from_ingest).status.success());
+    let listed = std::fs::read_to_string(&from_ingest).unwrap();
+    assert_eq!(listed, std::fs::read_to_string(&from_audit).unwrap());
+    assert_eq!(
+        listed.lines().count(),
+        7,
+        "a header and six rows:\n{listed}"
+    );
+
+    std::fs::remove_file(&to).unwrap();
+    let strict = tokenaudit()
+        .args([
+            "-q",
+            "ingest",
+            "--usage",
+            "quarantine/usage.csv",
+            "--strict",
+            "--to",
+        ])
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("6 rows failed validation"));
+    assert!(!to.exists(), "--strict wrote the Parquet anyway");
+}
