@@ -165,6 +165,10 @@ impl Adapter for AnthropicCostAdapter {
         "anthropic-cost"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["anthropic-cost"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.json` with canonical NDJSON: recognised by content.
         &[]

@@ -191,6 +191,10 @@ impl Adapter for AnthropicUsageAdapter {
         "anthropic-usage"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["anthropic-usage"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.json` with canonical NDJSON: recognised by content.
         &[]

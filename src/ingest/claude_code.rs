@@ -228,6 +228,10 @@ impl Adapter for ClaudeCodeAdapter {
         "claude-code"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["claude-code", "claude"]
+    }
+
     fn tables(&self) -> &'static [crate::schema::Table] {
         &[crate::schema::Table::Usage]
     }

@@ -286,6 +286,10 @@ impl Adapter for ClaudeCodeAnalyticsAdapter {
         "claude-code-analytics"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["claude-code-analytics"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.json` with canonical NDJSON: recognised by content.
         &[]

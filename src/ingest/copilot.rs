@@ -241,6 +241,10 @@ impl Adapter for CopilotAdapter {
         "copilot"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["copilot", "github-copilot", "copilot-metrics"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.ndjson`/`.jsonl`/`.json` with canonical NDJSON: recognised by content.
         &[]

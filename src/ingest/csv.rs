@@ -19,6 +19,10 @@ impl Adapter for CsvAdapter {
         "canonical-csv"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["csv"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         &["csv"]
     }

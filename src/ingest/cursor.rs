@@ -36,15 +36,11 @@ use serde_json::Value;
 
 use super::fields::{iso_from_unix_millis, Count, Epoch};
 use super::records::Records;
+use super::vendor_json;
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
 
 pub struct CursorDailyAdapter;
-
-#[derive(Deserialize)]
-struct Response {
-    data: Vec<Value>,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -111,23 +107,21 @@ fn read_day(records: &mut Records, index: u64, value: &Value) {
 }
 
 fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
-    let not_a_response = |err: serde_json::Error| polars_err!(ComputeError: "not a Cursor daily usage response (`{{\"data\": [rows…]}}`) or an array of responses: {}", err);
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    let responses: Vec<Response> = if first == Some(&b'[') {
-        serde_json::from_slice(bytes).map_err(not_a_response)?
-    } else {
-        vec![serde_json::from_slice(bytes).map_err(not_a_response)?]
-    };
     let mut records = Records::new(&TEXT, &[], &[schema::AMOUNT]);
-    for (i, value) in responses.iter().flat_map(|r| &r.data).enumerate() {
-        read_day(&mut records, i as u64 + 1, value);
-    }
+    let what = "a Cursor daily usage response";
+    vendor_json::each_record(bytes, what, &mut records, |records, day| {
+        read_day(records, day.number, day.value)
+    })?;
     records.finish()
 }
 
 impl Adapter for CursorDailyAdapter {
     fn name(&self) -> &'static str {
         "cursor-daily"
+    }
+
+    fn names(&self) -> &'static [&'static str] {
+        &["cursor-daily", "cursor-daily-usage"]
     }
 
     fn extensions(&self) -> &'static [&'static str] {

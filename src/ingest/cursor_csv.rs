@@ -159,6 +159,10 @@ impl Adapter for CursorCsvAdapter {
         "cursor-csv"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["cursor-csv", "cursor-events-csv"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.csv` with canonical CSV: recognised by its header.
         &[]

@@ -46,16 +46,11 @@ use serde_json::Value;
 
 use super::fields::{iso_from_unix_millis, Count, Decimal, Epoch};
 use super::records::Records;
+use super::vendor_json;
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
 
 pub struct CursorEventsAdapter;
-
-#[derive(Deserialize)]
-struct Page {
-    #[serde(rename = "usageEvents", alias = "usageEventsDisplay")]
-    events: Vec<Value>,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -201,24 +196,22 @@ fn read_event(records: &mut Records, index: u64, value: &Value) {
 }
 
 fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
-    let not_a_page = |err: serde_json::Error| polars_err!(ComputeError: "not a Cursor usage events page (`{{\"usageEvents\": [events…]}}`) or an array of pages: {}", err);
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    let pages: Vec<Page> = if first == Some(&b'[') {
-        serde_json::from_slice(bytes).map_err(not_a_page)?
-    } else {
-        vec![serde_json::from_slice(bytes).map_err(not_a_page)?]
-    };
     let mut records = Records::new(&TEXT, &COUNTS, &[schema::COST_USD]);
-    let events = pages.iter().flat_map(|p| &p.events);
-    for (i, value) in events.enumerate() {
-        read_event(&mut records, i as u64 + 1, value);
-    }
+    let what = "a Cursor usage events page";
+    let keys = ["usageEvents", "usageEventsDisplay"];
+    vendor_json::each_record_in(bytes, &keys, what, &mut records, |records, event| {
+        read_event(records, event.number, event.value)
+    })?;
     records.finish()
 }
 
 impl Adapter for CursorEventsAdapter {
     fn name(&self) -> &'static str {
         "cursor-events"
+    }
+
+    fn names(&self) -> &'static [&'static str] {
+        &["cursor-events", "cursor"]
     }
 
     fn extensions(&self) -> &'static [&'static str] {

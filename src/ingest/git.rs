@@ -271,6 +271,10 @@ impl Adapter for GitAdapter {
         "git"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["git"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         &[]
     }

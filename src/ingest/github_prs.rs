@@ -138,6 +138,10 @@ impl Adapter for GithubPrsAdapter {
         "github-prs"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["github-prs", "github", "gh"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         &[]
     }

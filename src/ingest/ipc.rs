@@ -14,6 +14,10 @@ impl Adapter for IpcAdapter {
         "canonical-ipc"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["ipc", "arrow", "feather"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         &["arrow", "ipc", "feather"]
     }

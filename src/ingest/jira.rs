@@ -37,6 +37,10 @@ impl Adapter for JiraAdapter {
         "jira-csv"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["jira-csv", "jira"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         &[]
     }

@@ -37,6 +37,10 @@ impl Adapter for LinearAdapter {
         "linear-csv"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["linear-csv", "linear"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         &[]
     }

@@ -311,6 +311,10 @@ impl Adapter for LiteLlmAdapter {
         "litellm"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["litellm", "litellm-spendlogs", "litellm-spend-logs"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.csv` with canonical CSV: recognised by its header.
         &[]

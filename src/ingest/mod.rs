@@ -5,6 +5,12 @@
 //! (types may still be wrong). [`canonical`] then casts every column to its canonical type and
 //! marks the rows that fail validation, so quarantine works the same for every format.
 //!
+//! A new format is one file implementing [`Adapter`] (its report name, the names the command
+//! line takes, its extensions, how it sniffs, scans and which tables it holds) and its entry in
+//! [`Format`]: the command line's names, the list in errors and detection by extension are read
+//! from the adapters. Paged JSON exports share one page reader (`vendor_json`), line-oriented
+//! ones one line splitter and one record builder (`records`).
+//!
 //! Nothing here collects: the frames go on to `normalize` and `features` as one lazy plan.
 
 mod anthropic_cost;
@@ -78,10 +84,8 @@ pub enum IngestError {
         format: Format,
         table: &'static str,
     },
-    #[error(
-        "Unknown input format `{0}`; expected one of: csv, parquet, ipc, ndjson, claude-code, anthropic-usage, anthropic-cost, claude-code-analytics, otel, openai-usage, openai-costs, copilot, cursor-events, cursor-csv, cursor-daily, litellm, git, github-prs, jira-csv, linear-csv"
-    )]
-    UnknownFormat(String),
+    #[error("Unknown input format `{given}`; expected one of: {known}")]
+    UnknownFormat { given: String, known: String },
 }
 
 /// The input formats tokenaudit reads.
@@ -186,30 +190,21 @@ impl Format {
         ),
     ];
 
+    /// The format `--usage-format`/`--outputs-format` names: any of its adapter's names, in any
+    /// case.
     pub fn parse(name: &str) -> Result<Format, IngestError> {
-        match name.to_ascii_lowercase().as_str() {
-            "csv" => Ok(Format::Csv),
-            "parquet" | "pq" => Ok(Format::Parquet),
-            "ipc" | "arrow" | "feather" => Ok(Format::Ipc),
-            "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
-            "claude-code" | "claude" => Ok(Format::ClaudeCode),
-            "anthropic-usage" => Ok(Format::AnthropicUsage),
-            "anthropic-cost" => Ok(Format::AnthropicCost),
-            "claude-code-analytics" => Ok(Format::ClaudeCodeAnalytics),
-            "otel" | "otlp" | "opentelemetry" => Ok(Format::Otel),
-            "openai-usage" | "openai-completions" => Ok(Format::OpenAiUsage),
-            "openai-costs" | "openai-cost" => Ok(Format::OpenAiCosts),
-            "copilot" | "github-copilot" | "copilot-metrics" => Ok(Format::Copilot),
-            "cursor-events" | "cursor" => Ok(Format::CursorEvents),
-            "cursor-csv" | "cursor-events-csv" => Ok(Format::CursorCsv),
-            "cursor-daily" | "cursor-daily-usage" => Ok(Format::CursorDaily),
-            "litellm" | "litellm-spendlogs" | "litellm-spend-logs" => Ok(Format::LiteLlm),
-            "git" => Ok(Format::Git),
-            "github-prs" | "github" | "gh" => Ok(Format::GithubPrs),
-            "jira-csv" | "jira" => Ok(Format::JiraCsv),
-            "linear-csv" | "linear" => Ok(Format::LinearCsv),
-            _ => Err(IngestError::UnknownFormat(name.to_string())),
-        }
+        let name = name.to_ascii_lowercase();
+        Format::ALL
+            .into_iter()
+            .find(|format| format.adapter().names().contains(&name.as_str()))
+            .ok_or_else(|| IngestError::UnknownFormat {
+                given: name,
+                known: Format::ALL
+                    .iter()
+                    .map(|format| format.adapter().names()[0])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     fn adapter(self) -> &'static dyn Adapter {
@@ -282,6 +277,9 @@ pub struct Window {
 pub trait Adapter: Sync {
     /// Name used in reports, e.g. `canonical-csv`.
     fn name(&self) -> &'static str;
+    /// The names `--usage-format` and `--outputs-format` take (lowercase), the first shown in
+    /// help and errors.
+    fn names(&self) -> &'static [&'static str];
     /// File extensions (lowercase, no dot) that mean this format.
     fn extensions(&self) -> &'static [&'static str];
     /// Whether the first bytes of a file look like this format.
@@ -531,6 +529,28 @@ pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_name_the_command_line_takes_is_one_formats_own() {
+        let mut seen = std::collections::BTreeMap::new();
+        for format in Format::ALL {
+            assert!(!format.adapter().names().is_empty(), "{format} has no name");
+            for name in format.adapter().names() {
+                assert_eq!(name.to_ascii_lowercase(), *name);
+                assert_eq!(Format::parse(name).unwrap(), format);
+                assert_eq!(Format::parse(&name.to_uppercase()).unwrap(), format);
+                if let Some(other) = seen.insert(*name, format) {
+                    panic!("`{name}` names both {other} and {format}");
+                }
+            }
+        }
+        let unknown = Format::parse("parquet2").unwrap_err().to_string();
+        assert!(
+            unknown.contains("expected one of: csv, parquet, ipc"),
+            "{unknown}"
+        );
+        assert!(unknown.ends_with("jira-csv, linear-csv"), "{unknown}");
+    }
 
     #[test]
     fn parquet_magic_wins_over_a_csv_extension() {

@@ -22,6 +22,10 @@ impl Adapter for NdjsonAdapter {
         "canonical-ndjson"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["ndjson", "jsonl", "json"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         &["ndjson", "jsonl", "json"]
     }

@@ -127,6 +127,10 @@ impl Adapter for OpenAiCostsAdapter {
         "openai-costs"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["openai-costs", "openai-cost"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.json` with canonical NDJSON: recognised by content.
         &[]
@@ -188,7 +192,8 @@ mod tests {
             .collect();
         assert_eq!(models[1], Some(UNGROUPED_LINE_ITEM));
         let rows: Vec<_> = frame.column(ROW).unwrap().u64().unwrap().iter().collect();
-        assert_eq!(rows, [Some(1), Some(2), Some(3), Some(4)]);
+        // One bucket: its results are numbered as it is.
+        assert_eq!(rows, [Some(1), Some(1), Some(1), Some(1)]);
         let errors = frame.column(ERROR).unwrap().str().unwrap();
         assert!(errors
             .get(2)

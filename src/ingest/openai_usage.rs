@@ -49,6 +49,7 @@ use serde_json::Value;
 
 use super::fields::{iso_from_unix_seconds, Count, Epoch};
 use super::records::Records;
+use super::vendor_json;
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
 
@@ -60,11 +61,6 @@ const COMPLETIONS: &str = "organization.usage.completions.result";
 pub const UNGROUPED_MODEL: &str = "not-grouped-by-model";
 
 #[derive(Deserialize)]
-struct Page {
-    data: Vec<Value>,
-}
-
-#[derive(Deserialize)]
 struct Bucket {
     start_time: Epoch,
     // Some generated clients name it `result`.
@@ -72,45 +68,31 @@ struct Bucket {
     results: Vec<Value>,
 }
 
-/// Calls `each` with the 1-based index, bucket start (Unix seconds) and JSON of every result
-/// in an OpenAI Admin API export (one page, or an array of pages); a bucket that cannot be read
-/// is marked unreadable in `records` under the next index. `what` names the export in errors.
+/// Calls `each` with the number, bucket start (Unix seconds) and JSON of every result in an
+/// OpenAI Admin API export (one page, an array of pages, or one page per line), read through
+/// [`vendor_json::each_record`]: results are numbered as their bucket, as in the Anthropic
+/// reports, and a bucket or page that cannot be read is quarantined with its path. `what`
+/// names the export.
 pub(super) fn each_result(
     bytes: &[u8],
     what: &str,
     records: &mut Records,
     mut each: impl FnMut(&mut Records, u64, i64, &Value),
 ) -> PolarsResult<()> {
-    let not_a_page = |err: serde_json::Error| polars_err!(ComputeError: "not an OpenAI {} page (`{{\"object\": \"page\", \"data\": [buckets…]}}`) or an array of pages: {}", what, err);
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    let pages: Vec<Page> = if first == Some(&b'[') {
-        serde_json::from_slice(bytes).map_err(not_a_page)?
-    } else {
-        vec![serde_json::from_slice(bytes).map_err(not_a_page)?]
-    };
-    let mut index = 0u64;
-    for page in pages {
-        for bucket in page.data {
-            match Bucket::deserialize(&bucket) {
-                Ok(parsed) => {
-                    for result in &parsed.results {
-                        index += 1;
-                        each(records, index, parsed.start_time.0, result);
-                    }
-                }
-                Err(err) => {
-                    index += 1;
-                    let raw = bucket.to_string();
-                    records.unreadable(
-                        index,
-                        format!("not an OpenAI bucket: {err}"),
-                        raw.as_bytes(),
-                    );
+    let page = format!("an OpenAI {what} page");
+    vendor_json::each_record(
+        bytes,
+        &page,
+        records,
+        |records, bucket| match Bucket::deserialize(bucket.value) {
+            Ok(parsed) => {
+                for result in &parsed.results {
+                    each(records, bucket.number, parsed.start_time.0, result);
                 }
             }
-        }
-    }
-    Ok(())
+            Err(err) => bucket.unreadable(records, &format!("not an OpenAI bucket: {err}")),
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -261,6 +243,10 @@ impl Adapter for OpenAiUsageAdapter {
         "openai-usage"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["openai-usage", "openai-completions"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.json` with canonical NDJSON: recognised by content.
         &[]
@@ -372,12 +358,15 @@ mod tests {
             .zip(errors.iter())
             .filter_map(|(r, e)| Some((r?, e?)))
             .collect();
+        // Numbered as their bucket across the file's pages, as in the Anthropic reports: the
+        // second page's buckets are the 2nd and 3rd, whose two results share number 3.
         assert_eq!(bad.len(), 3, "{bad:?}");
-        assert_eq!(bad[0].0, 4);
+        assert_eq!(bad[0].0, 2);
         assert!(bad[0].1.contains("not an OpenAI bucket"), "{}", bad[0].1);
-        assert_eq!(bad[1].0, 5);
+        assert!(bad[0].1.contains("`.[1].data[0]`"), "{}", bad[0].1);
+        assert_eq!(bad[1].0, 3);
         assert!(bad[1].1.contains("n/a"), "{}", bad[1].1);
-        assert_eq!(bad[2].0, 6);
+        assert_eq!(bad[2].0, 3);
         assert!(bad[2].1.contains("exceed `input_tokens`"), "{}", bad[2].1);
     }
 

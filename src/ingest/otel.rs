@@ -690,6 +690,10 @@ impl Adapter for OtelAdapter {
         "otel"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["otel", "otlp", "opentelemetry"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         // Shares `.json`/`.jsonl` with canonical NDJSON: recognised by content.
         &[]

@@ -14,6 +14,10 @@ impl Adapter for ParquetAdapter {
         "canonical-parquet"
     }
 
+    fn names(&self) -> &'static [&'static str] {
+        &["parquet", "pq"]
+    }
+
     fn extensions(&self) -> &'static [&'static str] {
         &["parquet", "pq"]
     }

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
-use polars::prelude::{PolarsError, PolarsResult};
+use polars::prelude::{polars_err, PolarsError, PolarsResult};
 
 use super::records::Records;
 
@@ -130,22 +130,25 @@ pub enum Page<'v> {
 }
 
 /// The pages of a document: a page object, or an array of pages (several pages saved in one
-/// file with `jq -s`).
-pub fn pages(document: &Value) -> Vec<Page<'_>> {
+/// file with `jq -s`), each holding its records under the first of `keys` it has (`data`).
+fn pages<'v>(document: &'v Value, keys: &[&str]) -> Vec<Page<'v>> {
     match document {
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| page(format!(".[{i}]"), item))
+            .map(|(i, item)| page(format!(".[{i}]"), item, keys))
             .collect(),
-        other => vec![page(String::new(), other)],
+        other => vec![page(String::new(), other, keys)],
     }
 }
 
-fn page(path: String, value: &Value) -> Page<'_> {
-    match value.get("data").and_then(Value::as_array) {
-        Some(records) => Page::Data {
-            path: format!("{path}.data"),
+fn page<'v>(path: String, value: &'v Value, keys: &[&str]) -> Page<'v> {
+    let found = keys
+        .iter()
+        .find_map(|key| Some((key, value.get(*key)?.as_array()?)));
+    match found {
+        Some((key, records)) => Page::Data {
+            path: format!("{path}.{key}"),
             records,
         },
         None => Page::NotAPage { path, value },
@@ -231,22 +234,35 @@ pub fn bucket<'v>(
 
 /// Calls `read` on every record of the `data` arrays of a paged report file, in file order.
 /// Documents that are not JSON (in a line-per-document file) and documents that are not pages
-/// of the report (`what`) are quarantined, each under the next number.
+/// of the report (`what`) are quarantined, each under the next number. Every paged vendor
+/// export is read through here, so a bad page is quarantined the same way in every format.
 pub fn each_record(
     bytes: &[u8],
+    what: &str,
+    records: &mut Records,
+    read: impl FnMut(&mut Records, Record),
+) -> PolarsResult<()> {
+    each_record_in(bytes, &["data"], what, records, read)
+}
+
+/// [`each_record`] for an API whose pages hold their records under the first of `keys` they
+/// have.
+pub fn each_record_in(
+    bytes: &[u8],
+    keys: &[&str],
     what: &str,
     records: &mut Records,
     mut read: impl FnMut(&mut Records, Record),
 ) -> PolarsResult<()> {
     let mut number = 0u64;
-    each_document(bytes, |line, document| match document {
+    let read_all = each_document(bytes, |line, document| match document {
         Document::Unreadable { reason, raw } => {
             number += 1;
             records.unreadable(number, reason, &raw);
         }
         Document::Read(value) => {
             let line = at_line(line);
-            for page in pages(&value) {
+            for page in pages(&value, keys) {
                 match page {
                     Page::Data {
                         path,
@@ -268,14 +284,18 @@ pub fn each_record(
                         let path = if path.is_empty() { ".".into() } else { path };
                         records.unreadable(
                             number,
-                            format!("{line}`{path}`: not {what} (expected an object with a `data` array)"),
+                            format!(
+                                "{line}`{path}`: not {what} (expected an object with a `{}` array)",
+                                keys[0]
+                            ),
                             &raw(value),
                         );
                     }
                 }
             }
         }
-    })
+    });
+    read_all.map_err(|err| polars_err!(ComputeError: "not {}: {}", what, err))
 }
 
 /// A record parsed into `T`; the error names the path of the field that did not fit, under
@@ -413,10 +433,10 @@ mod tests {
         let one: Value = serde_json::from_str(r#"{"data":[1,2],"has_more":false}"#).unwrap();
         let many: Value = serde_json::from_str(r#"[{"data":[1]},{"error":"x"}]"#).unwrap();
         assert!(
-            matches!(&pages(&one)[..], [Page::Data { path, records }] if path == ".data" && records.len() == 2)
+            matches!(&pages(&one, &["data"])[..], [Page::Data { path, records }] if path == ".data" && records.len() == 2)
         );
         assert!(
-            matches!(&pages(&many)[..], [Page::Data { path, .. }, Page::NotAPage { .. }] if path == ".[0].data")
+            matches!(&pages(&many, &["data"])[..], [Page::Data { path, .. }, Page::NotAPage { .. }] if path == ".[0].data")
         );
     }
 

@@ -464,7 +464,9 @@ fn a_file_that_is_not_json_is_an_error_naming_it() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("usage.csv` as anthropic-usage: the file is not JSON"),
+        stderr.contains(
+            "usage.csv` as anthropic-usage: not a usage report page: the file is not JSON"
+        ),
         "{stderr}"
     );
 }

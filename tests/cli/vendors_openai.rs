@@ -253,11 +253,12 @@ fn openai_usage_pages_give_the_documented_totals() {
         audit.skipped("openai-usage: results of other usage endpoints (only completions are read)"),
         2
     );
-    // The wrong-typed result, by file and index among the file's results.
+    // The wrong-typed result, by file and its bucket's number in the file (as every paged
+    // vendor export numbers its records).
     assert_eq!(audit.quarantine.len(), 1);
     let bad = &audit.quarantine[0];
     assert!(
-        bad.starts_with("openai-usage/completions-2026-10-05-p2.json,3,record,"),
+        bad.starts_with("openai-usage/completions-2026-10-05-p2.json,1,record,"),
         "{bad}"
     );
     assert!(
@@ -294,10 +295,10 @@ fn openai_costs_give_the_documented_dollars() {
         .as_array()
         .unwrap()
         .is_empty());
-    // Page 1 holds 2 buckets of 8 results: the 7th of the second is the 15th of the file.
+    // Page 1 holds 2 buckets of 8 results: the bad one is in the second bucket of the file.
     let bad = &audit.quarantine[0];
     assert!(
-        bad.starts_with("openai-costs/costs-2026-10-05.json,15,record,"),
+        bad.starts_with("openai-costs/costs-2026-10-05.json,2,record,"),
         "{bad}"
     );
     assert!(bad.contains("not an OpenAI costs result"), "{bad}");
@@ -514,4 +515,80 @@ fn a_file_that_is_not_a_vendor_page_is_an_error_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&path.display().to_string()), "{stderr}");
     assert!(stderr.contains("not an OpenAI usage page"), "{stderr}");
+}
+
+#[test]
+fn a_page_per_line_export_quarantines_its_bad_pages_and_reads_the_rest() {
+    // OpenAI and Cursor pages go through the same page reader as Anthropic's reports: one page
+    // per line is read, and a saved error response or a cut-off line is quarantined by line.
+    for (format, fixture, what) in [
+        (
+            "openai-usage",
+            "openai-usage/completions-2026-10-05-p1.json",
+            "an OpenAI usage page",
+        ),
+        (
+            "cursor-events",
+            "cursor/events/usage-events-p1.json",
+            "a Cursor usage events page",
+        ),
+        (
+            "cursor-daily",
+            "cursor/daily/daily-usage-2026-10-05.json",
+            "a Cursor daily usage response",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let page: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(crate::fixture(fixture)).unwrap())
+                .unwrap();
+        let line = serde_json::to_string(&page).unwrap();
+        let path = tmp.path().join("pages.jsonl");
+        let cut = &line[..line.len() / 2];
+        let text = format!("{line}\n{{\"error\":{{\"message\":\"rate limited\"}}}}\n{cut}\n");
+        std::fs::write(&path, text).unwrap();
+        let quarantine = tmp.path().join("q.csv");
+        let (table_flag, format_flag) = if format == "cursor-daily" {
+            ("--outputs", "--outputs-format")
+        } else {
+            ("--usage", "--usage-format")
+        };
+        let mut command = tokenaudit();
+        command.args([
+            "audit",
+            "-q",
+            "--format",
+            "json",
+            format_flag,
+            format,
+            table_flag,
+        ]);
+        command.arg(&path);
+        if format == "cursor-daily" {
+            command.args(["--usage", "quarantine/usage.csv"]);
+        }
+        let output = command
+            .arg("--quarantine")
+            .arg(&quarantine)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{format}: {output:?}");
+        let rows = std::fs::read_to_string(&quarantine).unwrap();
+        let ours: Vec<&str> = rows.lines().filter(|l| l.contains("pages.jsonl")).collect();
+        assert!(ours.len() >= 2, "{format}: {rows}");
+        assert!(
+            ours.iter()
+                .any(|l| l.contains(&format!("line 2, `.`: not {what}"))),
+            "{format}: {rows}"
+        );
+        assert!(
+            ours.iter().any(|l| l.contains("line 3 is not JSON")),
+            "{format}: {rows}"
+        );
+        let report = json(&output);
+        assert!(
+            report["ingest"]["rows_valid"].as_u64().unwrap() > 0,
+            "{format}"
+        );
+    }
 }
