@@ -296,7 +296,7 @@ pub(crate) fn read(
     );
     let sources = pipeline::sources(input)?;
     let overlaps = ingest::overlap_warnings(&sources.files);
-    let hashes = hash_in_background(&sources.files);
+    let hashes = hash_in_background(&sources.files, &sources.hashes);
     let bytes: u64 = sources
         .files
         .iter()
@@ -538,10 +538,25 @@ fn reference_input(
 
 type HashJob = std::thread::JoinHandle<Result<Vec<String>, IngestError>>;
 
-/// Input hashes are computed on another thread while the query runs.
-fn hash_in_background(files: &[ingest::InputFile]) -> HashJob {
-    let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-    std::thread::spawn(move || paths.iter().map(|p| ingest::sha256_file(p)).collect())
+/// Input hashes are computed on another thread while the query runs, but for files an adapter
+/// hashed as it read them (`known`, by file index).
+fn hash_in_background(
+    files: &[ingest::InputFile],
+    known: &std::collections::BTreeMap<u32, String>,
+) -> HashJob {
+    let todo: Vec<Result<String, PathBuf>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| known.get(&(i as u32)).cloned().ok_or(f.path.clone()))
+        .collect();
+    std::thread::spawn(move || {
+        todo.into_iter()
+            .map(|hash| match hash {
+                Ok(known) => Ok(known),
+                Err(path) => ingest::sha256_file(&path),
+            })
+            .collect()
+    })
 }
 
 fn join_hashes(job: HashJob) -> Result<Vec<String>, AuditError> {

@@ -56,10 +56,12 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
     };
     let mut checked = Vec::with_capacity(files.len());
     let mut skipped: BTreeMap<String, u64> = Default::default();
+    let mut hashes = BTreeMap::new();
     let mut count_skipped = |format: ingest::Format, scan: &ingest::Scan| {
         for (reason, count) in &scan.skipped {
             *skipped.entry(format!("{format}: {reason}")).or_default() += count;
         }
+        hashes.extend(scan.hashes.iter().cloned());
     };
     let mut index = 0;
     while index < files.len() {
@@ -100,6 +102,7 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
     Ok(Sources {
         files,
         checked,
+        hashes,
         identities,
         skipped,
     })

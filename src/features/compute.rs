@@ -38,6 +38,8 @@ pub struct Sources {
     pub identities: IdentityMap,
     /// Records adapters skipped on purpose, by "format: reason".
     pub skipped: BTreeMap<String, u64>,
+    /// SHA-256 of the files adapters hashed as they read them, by file index.
+    pub hashes: BTreeMap<u32, String>,
 }
 
 /// A union of frames, or `None` when there are none.

@@ -262,27 +262,32 @@ impl Adapter for ClaudeCodeAdapter {
 }
 
 /// Reads many log files (a `~/.claude/projects` holds one a session): files in parallel, each
-/// in one piece, their rows tagged with the file's index, in file order.
+/// in one piece, their rows tagged with the file's index, in file order. Each file is hashed
+/// from the bytes read, so the report's input hashes do not read it again.
 fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, PolarsError)> {
-    let pieces: Vec<(u32, Records)> = files
+    let pieces: Vec<(u32, Records, String)> = files
         .par_iter()
         .map(|&(index, path)| {
             let bytes = std::fs::read(path).map_err(|e| (path.to_path_buf(), e.into()))?;
             let fallback = user_of_path(path).unwrap_or_else(|| "unknown".to_string());
-            Ok((index, parse_chunk(1, &bytes, &fallback)))
+            let hash = super::sha256_bytes(&bytes);
+            Ok((index, parse_chunk(1, &bytes, &fallback), hash))
         })
         .collect::<Result<_, (std::path::PathBuf, PolarsError)>>()?;
     let mut all = Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS]);
     let mut tags: Vec<u32> = Vec::new();
-    for (index, piece) in pieces {
+    let mut hashes = Vec::with_capacity(pieces.len());
+    for (index, piece, hash) in pieces {
         tags.extend(std::iter::repeat_n(index, piece.len()));
         all.append(piece);
+        hashes.push((index, hash));
     }
     let first = files
         .first()
         .map_or(Path::new(""), |(_, p)| *p)
         .to_path_buf();
     let mut scan = all.finish_as("estimated").map_err(|e| (first, e))?;
+    scan.hashes = hashes;
     scan.frame = scan.frame.with_columns([
         lit("claude-code").alias(schema::TOOL),
         lit(Series::new(super::canonical::FILE.into(), tags)),

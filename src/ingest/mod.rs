@@ -249,6 +249,9 @@ impl fmt::Display for Format {
 pub struct Scan {
     pub frame: LazyFrame,
     pub skipped: std::collections::BTreeMap<&'static str, u64>,
+    /// The SHA-256 of files the adapter hashed from the bytes it read, by file index (see
+    /// [`Adapter::scan_many`]), so that the report's hashes need not read them again.
+    pub hashes: Vec<(u32, String)>,
 }
 
 impl From<LazyFrame> for Scan {
@@ -256,6 +259,7 @@ impl From<LazyFrame> for Scan {
         Scan {
             frame,
             skipped: Default::default(),
+            hashes: Vec::new(),
         }
     }
 }
@@ -524,6 +528,12 @@ pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
         source,
     })?;
     Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// The SHA-256 of bytes already read, as [`sha256_file`] gives it for their file.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 #[cfg(test)]

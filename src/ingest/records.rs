@@ -170,6 +170,7 @@ impl Records {
         Ok(Scan {
             frame: DataFrame::new(height, columns)?.lazy(),
             skipped: self.skipped,
+            hashes: Vec::new(),
         })
     }
 }

@@ -125,6 +125,13 @@ fn claude_code_logs_give_the_documented_totals() {
     assert_eq!(rows.len(), 12);
     assert_eq!(rows.iter().sum::<u64>(), 85);
     assert!(rows.iter().all(|r| *r > 0), "{rows:?}");
+    // Hashed from the bytes the adapter read: the same SHA-256 as the file's.
+    for input in report["inputs"].as_array().unwrap() {
+        let path = input["path"].as_str().unwrap();
+        let bytes = std::fs::read(path).unwrap();
+        let expected = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        assert_eq!(input["sha256"], expected.as_str(), "{path}");
+    }
     let agents: Vec<&str> = report["agents"]
         .as_array()
         .unwrap()
