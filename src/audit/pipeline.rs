@@ -210,7 +210,7 @@ fn unreadable(sources: &Sources) -> Option<AuditError> {
         Some(AuditError::Ingest(ingest::IngestError::Scan {
             path: file.path.clone(),
             format: file.format,
-            source,
+            source: ingest::explain_unreadable(file, source),
         }))
     })
 }

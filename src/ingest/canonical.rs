@@ -205,7 +205,7 @@ pub fn check(
     let found = raw.collect_schema().map_err(|source| IngestError::Scan {
         path: file.path.clone(),
         format: file.format,
-        source,
+        source: super::explain_unreadable(file, source),
     })?;
     let table = file.table;
     for column in table.columns().iter().filter(|c| c.is_required()) {

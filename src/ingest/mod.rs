@@ -470,6 +470,23 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
     Ok(Format::Csv)
 }
 
+/// A reader's error on `file` in the user's terms, where the engine's own message names no
+/// place: a canonical CSV record with more fields than its header, by line.
+pub fn explain_unreadable(file: &InputFile, err: PolarsError) -> PolarsError {
+    if file.format != Format::Csv || !err.to_string().contains("more fields than defined") {
+        return err;
+    }
+    let ragged = std::fs::read(&file.path)
+        .ok()
+        .and_then(|bytes| csv::first_ragged_line(&bytes));
+    match ragged {
+        Some((line, fields, columns)) => PolarsError::ComputeError(
+            format!("line {line} has {fields} fields where the header has {columns} (a comma in a value that is not quoted?)").into(),
+        ),
+        None => err,
+    }
+}
+
 /// Warnings about formats read together that count the same spend twice (see
 /// `Format::OVERLAPS`), one line each.
 pub fn overlap_warnings(files: &[InputFile]) -> Vec<String> {

@@ -140,3 +140,27 @@ fn incompatible_generate_worlds_are_exit_2_naming_both() {
         .unwrap();
     insta::assert_snapshot!(transcript(&output, Some(dir.path())));
 }
+
+#[test]
+fn a_csv_line_with_more_fields_than_the_header_is_named_by_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("usage.csv");
+    let mut text = String::from("ts,agent,model,input_tokens,output_tokens\n");
+    for _ in 0..3_000 {
+        text += "2026-09-07T09:00:00Z,dana,claude-sonnet-4-5,1,2\n";
+    }
+    text += "2026-09-07T09:01:00Z,dana,\"claude, sonnet\",1,2,3\n";
+    std::fs::write(&path, text).unwrap();
+    let output = tokenaudit()
+        .args(["audit", "-q", "--usage"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("usage.csv` as canonical-csv"), "{stderr}");
+    assert!(
+        stderr.contains("line 3002 has 6 fields where the header has 5"),
+        "{stderr}"
+    );
+}
