@@ -57,7 +57,8 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
     let mut checked = Vec::with_capacity(files.len());
     let mut skipped: BTreeMap<String, u64> = Default::default();
     let mut hashes = BTreeMap::new();
-    let mut count_skipped = |format: ingest::Format, scan: &ingest::Scan| {
+    // What a scan reports besides its rows: records skipped on purpose, files already hashed.
+    let mut note_scan = |format: ingest::Format, scan: &ingest::Scan| {
         for (reason, count) in &scan.skipped {
             *skipped.entry(format!("{format}: {reason}")).or_default() += count;
         }
@@ -84,13 +85,13 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         match many {
             Some(scan) => {
                 let scan = scan?;
-                count_skipped(first.format, &scan);
+                note_scan(first.format, &scan);
                 checked.push(canonical::check(first, index as u32, scan.frame)?);
                 index += run;
             }
             None => {
                 let scan = ingest::scan(first, window)?;
-                count_skipped(first.format, &scan);
+                note_scan(first.format, &scan);
                 checked.push(canonical::check(first, index as u32, scan.frame)?);
                 index += 1;
             }

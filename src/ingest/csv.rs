@@ -45,8 +45,11 @@ impl Adapter for CsvAdapter {
 }
 
 /// The first record of a canonical CSV file with more fields than its header, as its first
-/// line, its field count and the header's: polars' reader stops on it without naming it.
-pub fn first_ragged_line(bytes: &[u8]) -> Option<(u64, usize, usize)> {
+/// line, its field count and the header's: polars' reader stops on it without naming it. Reads
+/// the file in pieces (it is called on the error path, and the file may be large).
+pub fn first_ragged_line(
+    mut reader: impl std::io::BufRead,
+) -> std::io::Result<Option<(u64, usize, usize)>> {
     let (mut line, mut starts, mut fields, mut quoted) = (1u64, 1u64, 1usize, false);
     let mut header = None;
     let mut end_record = |starts: u64, fields: usize| match header {
@@ -57,23 +60,30 @@ pub fn first_ragged_line(bytes: &[u8]) -> Option<(u64, usize, usize)> {
         Some(columns) if fields > columns => Some((starts, fields, columns)),
         Some(_) => None,
     };
-    for &byte in bytes {
-        match byte {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => fields += 1,
-            b'\n' => {
-                line += 1;
-                if !quoted {
-                    if let Some(ragged) = end_record(starts, fields) {
-                        return Some(ragged);
-                    }
-                    (starts, fields) = (line, 1);
-                }
-            }
-            _ => {}
+    loop {
+        let piece = reader.fill_buf()?;
+        if piece.is_empty() {
+            return Ok(end_record(starts, fields));
         }
+        for &byte in piece {
+            match byte {
+                b'"' => quoted = !quoted,
+                b',' if !quoted => fields += 1,
+                b'\n' => {
+                    line += 1;
+                    if !quoted {
+                        if let Some(ragged) = end_record(starts, fields) {
+                            return Ok(Some(ragged));
+                        }
+                        (starts, fields) = (line, 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let read = piece.len();
+        reader.consume(read);
     }
-    end_record(starts, fields)
 }
 
 #[cfg(test)]
@@ -83,8 +93,12 @@ mod tests {
     #[test]
     fn the_first_record_with_more_fields_than_the_header_is_found_by_its_line() {
         let text = b"ts,agent,model\n1,\"a,b\nc\",m\n2,x,m,extra\n3,y,m\n";
-        assert_eq!(first_ragged_line(text), Some((4, 4, 3)));
-        assert_eq!(first_ragged_line(b"a,b\n1,2\n3,4"), None);
-        assert_eq!(first_ragged_line(b"a,b\n1,2\n3,4,5"), Some((3, 3, 2)));
+        let ragged = |text: &[u8]| first_ragged_line(text).unwrap();
+        assert_eq!(ragged(text), Some((4, 4, 3)));
+        assert_eq!(ragged(b"a,b\n1,2\n3,4"), None);
+        assert_eq!(ragged(b"a,b\n1,2\n3,4,5"), Some((3, 3, 2)));
+        // Read in pieces smaller than a line, as from a large file.
+        let small = std::io::BufReader::with_capacity(3, &text[..]);
+        assert_eq!(first_ragged_line(small).unwrap(), Some((4, 4, 3)));
     }
 }

@@ -476,9 +476,10 @@ pub fn explain_unreadable(file: &InputFile, err: PolarsError) -> PolarsError {
     if file.format != Format::Csv || !err.to_string().contains("more fields than defined") {
         return err;
     }
-    let ragged = std::fs::read(&file.path)
+    let ragged = std::fs::File::open(&file.path)
+        .and_then(|f| csv::first_ragged_line(std::io::BufReader::new(f)))
         .ok()
-        .and_then(|bytes| csv::first_ragged_line(&bytes));
+        .flatten();
     match ragged {
         Some((line, fields, columns)) => PolarsError::ComputeError(
             format!("line {line} has {fields} fields where the header has {columns} (a comma in a value that is not quoted?)").into(),

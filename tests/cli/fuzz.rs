@@ -266,11 +266,17 @@ fn run_case(seed: &FixtureFile, dir: &Path, mutant: &Path, forced: bool) -> Resu
                     ingest.rows_read, ingest.rows_valid, ingest.rows_quarantined
                 ));
             }
-            let listed = std::fs::read_to_string(&quarantine)
-                .map(|text| {
-                    csv_records(&text).saturating_sub(1) // the header
-                })
-                .unwrap_or(0) as u64;
+            let listed = if quarantine.exists() {
+                CsvReadOptions::default()
+                    .with_has_header(true)
+                    .with_infer_schema_length(Some(0))
+                    .try_into_reader_with_file_path(Some(quarantine.clone()))
+                    .and_then(|reader| reader.finish())
+                    .map_err(|err| format!("the quarantine file does not read back: {err}"))?
+                    .height() as u64
+            } else {
+                0
+            };
             if listed != ingest.rows_quarantined {
                 return Err(format!(
                     "{} rows quarantined but {listed} in the quarantine file",
@@ -289,26 +295,6 @@ fn run_case(seed: &FixtureFile, dir: &Path, mutant: &Path, forced: bool) -> Resu
             }
         }
     }
-}
-
-/// Records in a CSV text (quoted fields may hold newlines).
-fn csv_records(text: &str) -> usize {
-    let mut quoted = false;
-    let mut records = 0;
-    let mut open = false;
-    for c in text.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '\n' if !quoted => {
-                records += 1;
-                open = false;
-                continue;
-            }
-            _ => {}
-        }
-        open = true;
-    }
-    records + usize::from(open)
 }
 
 fn env_number(name: &str, default: u64) -> u64 {

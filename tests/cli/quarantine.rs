@@ -1,6 +1,21 @@
 //! Bad rows are quarantined with file, row, column, value and reason; nothing is lost.
 
+use std::path::Path;
+use std::process::Output;
+
 use crate::{json, tokenaudit, transcript};
+
+/// `tokenaudit COMMAND… --usage USAGE --quarantine QUARANTINE`.
+fn with_quarantine(command: &[&str], usage: impl AsRef<Path>, quarantine: &Path) -> Output {
+    tokenaudit()
+        .args(command)
+        .arg("--usage")
+        .arg(usage.as_ref())
+        .arg("--quarantine")
+        .arg(quarantine)
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn bad_rows_go_to_quarantine_and_the_audit_goes_on() {
@@ -163,13 +178,7 @@ fn a_malformed_or_truncated_ndjson_line_is_quarantined_with_its_line_and_the_res
     )
     .unwrap();
     let quarantine = dir.path().join("quarantine.csv");
-    let output = tokenaudit()
-        .args(["spend", "--format", "json", "--usage"])
-        .arg(&usage)
-        .arg("--quarantine")
-        .arg(&quarantine)
-        .output()
-        .unwrap();
+    let output = with_quarantine(&["spend", "--format", "json"], &usage, &quarantine);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let report = json(&output);
     assert_eq!(report["ingest"]["rows_read"], 6);
@@ -201,13 +210,7 @@ fn a_folder_of_small_ndjson_files_is_read_together_and_each_file_accounted_for()
     std::fs::write(folder.join("b.ndjson"), line(3, "bo") + "{\"ts\": oops\n").unwrap();
     std::fs::write(folder.join("c.ndjson"), line(4, "cy")).unwrap();
     let quarantine = dir.path().join("quarantine.csv");
-    let output = tokenaudit()
-        .args(["spend", "--format", "json", "--usage"])
-        .arg(&folder)
-        .arg("--quarantine")
-        .arg(&quarantine)
-        .output()
-        .unwrap();
+    let output = with_quarantine(&["spend", "--format", "json"], &folder, &quarantine);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let report = json(&output);
     let rows: Vec<(String, u64)> = report["inputs"]
@@ -269,13 +272,9 @@ fn more_files_than_one_batch_are_all_read_once() {
 #[test]
 fn ingest_writes_the_same_quarantine_file_as_audit_and_strict_stops_it_before_writing() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |command: &[&str], quarantine: &std::path::Path| {
-        tokenaudit()
-            .args(command)
-            .args(["-q", "--usage", "quarantine/usage.csv", "--quarantine"])
-            .arg(quarantine)
-            .output()
-            .unwrap()
+    let run = |command: &[&str], quarantine: &Path| {
+        let command = [command, &["-q"]].concat();
+        with_quarantine(&command, "quarantine/usage.csv", quarantine)
     };
     let (from_audit, from_ingest) = (dir.path().join("a.csv"), dir.path().join("i.csv"));
     let to = dir.path().join("u.parquet");
