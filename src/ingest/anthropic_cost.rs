@@ -178,6 +178,13 @@ impl Adapter for AnthropicCostAdapter {
         &[Table::Usage]
     }
 
+    fn same_spend_as(&self) -> Option<(&'static str, &'static str)> {
+        Some((
+            "anthropic-usage",
+            "the Anthropic usage report (tokens, priced from the price table) and the cost report (the bill) cover the same spend; for the same period, give one of them",
+        ))
+    }
+
     fn sniff(&self, head: &[u8]) -> bool {
         let has = |key| vendor_json::has_key(head, key);
         has("starting_at") && has("amount") && has("currency") && !has("uncached_input_tokens")

@@ -27,6 +27,27 @@ impl Adapter for CsvAdapter {
         &["csv"]
     }
 
+    fn recognition(&self) -> super::Recognition {
+        super::Recognition::Anything
+    }
+
+    fn explain(&self, path: &Path, err: PolarsError) -> PolarsError {
+        // polars names no line for a record with more fields than the header: find it.
+        if !err.to_string().contains("more fields than defined") {
+            return err;
+        }
+        let ragged = std::fs::File::open(path)
+            .and_then(|f| first_ragged_line(std::io::BufReader::new(f)))
+            .ok()
+            .flatten();
+        match ragged {
+            Some((line, fields, columns)) => PolarsError::ComputeError(
+                format!("line {line} has {fields} fields where the header has {columns} (a comma in a value that is not quoted?)").into(),
+            ),
+            None => err,
+        }
+    }
+
     fn sniff(&self, _head: &[u8]) -> bool {
         // CSV is the fallback; anything not recognised as another format is tried as CSV.
         true

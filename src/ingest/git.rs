@@ -279,6 +279,18 @@ impl Adapter for GitAdapter {
         &[]
     }
 
+    fn recognition(&self) -> super::Recognition {
+        super::Recognition::Directory
+    }
+
+    fn owns_directory(&self, path: &Path) -> bool {
+        is_repository(path)
+    }
+
+    fn fingerprint_directory(&self, path: &Path) -> std::io::Result<String> {
+        fingerprint(path)
+    }
+
     fn sniff(&self, _head: &[u8]) -> bool {
         // A repository is a directory: recognised by `is_repository`, not by content.
         false

@@ -22,6 +22,10 @@ impl Adapter for IpcAdapter {
         &["arrow", "ipc", "feather"]
     }
 
+    fn recognition(&self) -> super::Recognition {
+        super::Recognition::Magic
+    }
+
     fn sniff(&self, head: &[u8]) -> bool {
         head.starts_with(b"ARROW1")
     }

@@ -6,10 +6,11 @@
 //! marks the rows that fail validation, so quarantine works the same for every format.
 //!
 //! A new format is one file implementing [`Adapter`] (its report name, the names the command
-//! line takes, its extensions, how it sniffs, scans and which tables it holds) and its entry in
-//! [`Format`]: the command line's names, the list in errors and detection by extension are read
-//! from the adapters. Paged JSON exports share one page reader (`vendor_json`), line-oriented
-//! ones one line splitter and one record builder (`records`).
+//! line takes, its extensions, how it is recognised and sniffed, which tables it holds, how it
+//! scans) and one line in [`REGISTRY`] (with its `mod` line): the command line's names, the list
+//! in errors, format detection and the overlap warnings are all read from the adapters. Paged
+//! JSON exports share one page reader (`vendor_json`), line-oriented ones one line splitter and
+//! one record builder (`records`).
 //!
 //! Nothing here collects: the frames go on to `normalize` and `features` as one lazy plan.
 
@@ -88,159 +89,116 @@ pub enum IngestError {
     UnknownFormat { given: String, known: String },
 }
 
-/// The input formats tokenaudit reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Format {
-    Csv,
-    Parquet,
-    Ipc,
-    Ndjson,
-    /// Claude Code's local JSONL session logs.
-    ClaudeCode,
-    /// Anthropic Admin API Messages usage report (tokens per bucket and group).
-    AnthropicUsage,
-    /// Anthropic Admin API cost report (billed cents per bucket and line item).
-    AnthropicCost,
-    /// Claude Code Analytics API (per person per day: tokens, cost and outputs).
-    ClaudeCodeAnalytics,
-    /// OpenTelemetry OTLP JSON logs and traces (GenAI semconv, Claude Code events).
-    Otel,
-    /// OpenAI organization usage (completions) pages.
-    OpenAiUsage,
-    /// OpenAI organization costs pages.
-    OpenAiCosts,
-    /// GitHub Copilot user-level usage metrics (NDJSON): usage and outputs.
-    Copilot,
-    /// Cursor Admin API usage events (JSON pages).
-    CursorEvents,
-    /// Cursor dashboard usage-events CSV export.
-    CursorCsv,
-    /// Cursor Admin API daily usage data (JSON): outputs.
-    CursorDaily,
-    /// LiteLLM proxy `LiteLLM_SpendLogs` CSV export.
-    LiteLlm,
-    /// A git repository (a directory).
-    Git,
-    /// Pull requests from `gh pr list --json` or the REST API.
-    GithubPrs,
-    /// Jira's CSV export of issues.
-    JiraCsv,
-    /// Linear's CSV export of issues.
-    LinearCsv,
+/// Every input format, one line each: the one list of formats. The command line's names, the
+/// list in errors, detection by magic bytes, content and extension, and the pairs of exports
+/// that bill the same spend are all read from the adapters. Content is sniffed in this order:
+/// Claude Code logs come first among the vendor formats, as their free text (prompts, tool
+/// output) may quote any other format's keys.
+static REGISTRY: &[&dyn Adapter] = &[
+    &csv::CsvAdapter,
+    &parquet::ParquetAdapter,
+    &ipc::IpcAdapter,
+    &ndjson::NdjsonAdapter,
+    &claude_code::ClaudeCodeAdapter,
+    &otel::OtelAdapter,
+    &anthropic_usage::AnthropicUsageAdapter,
+    &anthropic_cost::AnthropicCostAdapter,
+    &claude_code_analytics::ClaudeCodeAnalyticsAdapter,
+    &openai_usage::OpenAiUsageAdapter,
+    &openai_costs::OpenAiCostsAdapter,
+    &copilot::CopilotAdapter,
+    &cursor_events::CursorEventsAdapter,
+    &cursor::CursorDailyAdapter,
+    &cursor_csv::CursorCsvAdapter,
+    &litellm::LiteLlmAdapter,
+    &git::GitAdapter,
+    &github_prs::GithubPrsAdapter,
+    &jira::JiraAdapter,
+    &linear::LinearAdapter,
+];
+
+/// How `detect_format` recognises a format's files, in the order it tries: a directory, magic
+/// bytes (a Parquet file named `.csv` is still Parquet), content (vendor exports share `.json`,
+/// `.jsonl` and `.csv` with the canonical formats: JSON by their keys, CSV by their header
+/// line), the extension, then a look at the text, and the last resort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recognition {
+    /// A directory that [`Adapter::owns_directory`] (a git repository).
+    Directory,
+    /// The first bytes, before anything else.
+    Magic,
+    /// The first 8 KiB of content, before extensions are looked at.
+    Content,
+    /// Its extensions, and failing every extension its first bytes.
+    Text,
+    /// Whatever nothing else recognised (canonical CSV).
+    Anything,
 }
 
+/// One input format: a handle on its adapter, compared and ordered by name.
+#[derive(Clone, Copy)]
+pub struct Format(&'static dyn Adapter);
+
 impl Format {
-    pub const ALL: [Format; 20] = [
-        Format::Csv,
-        Format::Parquet,
-        Format::Ipc,
-        Format::Ndjson,
-        Format::ClaudeCode,
-        Format::AnthropicUsage,
-        Format::AnthropicCost,
-        Format::ClaudeCodeAnalytics,
-        Format::Otel,
-        Format::OpenAiUsage,
-        Format::OpenAiCosts,
-        Format::Copilot,
-        Format::CursorEvents,
-        Format::CursorCsv,
-        Format::CursorDaily,
-        Format::LiteLlm,
-        Format::Git,
-        Format::GithubPrs,
-        Format::JiraCsv,
-        Format::LinearCsv,
-    ];
-
-    /// Vendor formats, recognised by their content before extensions are looked at (they share
-    /// `.json`, `.jsonl` and `.csv` with the canonical formats; CSV vendors by their header
-    /// line). Claude Code logs come first: their free text (prompts, tool output) may quote any
-    /// other format's keys.
-    const BY_CONTENT: [Format; 15] = [
-        Format::ClaudeCode,
-        Format::Otel,
-        Format::AnthropicUsage,
-        Format::AnthropicCost,
-        Format::ClaudeCodeAnalytics,
-        Format::OpenAiUsage,
-        Format::OpenAiCosts,
-        Format::Copilot,
-        Format::CursorEvents,
-        Format::CursorDaily,
-        Format::CursorCsv,
-        Format::LiteLlm,
-        Format::GithubPrs,
-        Format::JiraCsv,
-        Format::LinearCsv,
-    ];
-
-    /// Pairs of formats that describe the same spend: a run reading both counts it twice (a
-    /// usage export whose tokens get priced, and the same vendor's cost export, which bills them).
-    const OVERLAPS: [(Format, Format, &'static str); 2] = [
-        (
-            Format::AnthropicUsage,
-            Format::AnthropicCost,
-            "the Anthropic usage report (tokens, priced from the price table) and the cost report (the bill) cover the same spend; for the same period, give one of them",
-        ),
-        (
-            Format::OpenAiUsage,
-            Format::OpenAiCosts,
-            "the OpenAI usage export (tokens, priced from the price table) and the costs export (the bill) cover the same spend; for the same period, give one of them",
-        ),
-    ];
+    /// Every format, in the registry's order.
+    pub fn all() -> impl Iterator<Item = Format> {
+        REGISTRY.iter().map(|adapter| Format(*adapter))
+    }
 
     /// The format `--usage-format`/`--outputs-format` names: any of its adapter's names, in any
     /// case.
     pub fn parse(name: &str) -> Result<Format, IngestError> {
         let name = name.to_ascii_lowercase();
-        Format::ALL
-            .into_iter()
-            .find(|format| format.adapter().names().contains(&name.as_str()))
+        Format::all()
+            .find(|format| format.0.names().contains(&name.as_str()))
             .ok_or_else(|| IngestError::UnknownFormat {
                 given: name,
-                known: Format::ALL
-                    .iter()
-                    .map(|format| format.adapter().names()[0])
+                known: Format::all()
+                    .map(|format| format.0.names()[0])
                     .collect::<Vec<_>>()
                     .join(", "),
             })
     }
 
     fn adapter(self) -> &'static dyn Adapter {
-        match self {
-            Format::Csv => &csv::CsvAdapter,
-            Format::Parquet => &parquet::ParquetAdapter,
-            Format::Ipc => &ipc::IpcAdapter,
-            Format::Ndjson => &ndjson::NdjsonAdapter,
-            Format::ClaudeCode => &claude_code::ClaudeCodeAdapter,
-            Format::AnthropicUsage => &anthropic_usage::AnthropicUsageAdapter,
-            Format::AnthropicCost => &anthropic_cost::AnthropicCostAdapter,
-            Format::ClaudeCodeAnalytics => &claude_code_analytics::ClaudeCodeAnalyticsAdapter,
-            Format::Otel => &otel::OtelAdapter,
-            Format::OpenAiUsage => &openai_usage::OpenAiUsageAdapter,
-            Format::OpenAiCosts => &openai_costs::OpenAiCostsAdapter,
-            Format::Copilot => &copilot::CopilotAdapter,
-            Format::CursorEvents => &cursor_events::CursorEventsAdapter,
-            Format::CursorCsv => &cursor_csv::CursorCsvAdapter,
-            Format::CursorDaily => &cursor::CursorDailyAdapter,
-            Format::LiteLlm => &litellm::LiteLlmAdapter,
-            Format::Git => &git::GitAdapter,
-            Format::GithubPrs => &github_prs::GithubPrsAdapter,
-            Format::JiraCsv => &jira::JiraAdapter,
-            Format::LinearCsv => &linear::LinearAdapter,
-        }
+        self.0
     }
 
     /// The name recorded in the report's `inputs` and the rows' `source` column.
     pub fn source_name(self) -> &'static str {
-        self.adapter().name()
+        self.0.name()
+    }
+}
+
+impl PartialEq for Format {
+    fn eq(&self, other: &Format) -> bool {
+        self.0.name() == other.0.name()
+    }
+}
+
+impl Eq for Format {}
+
+impl PartialOrd for Format {
+    fn partial_cmp(&self, other: &Format) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Format {
+    fn cmp(&self, other: &Format) -> std::cmp::Ordering {
+        self.0.name().cmp(other.0.name())
+    }
+}
+
+impl fmt::Debug for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Format({})", self.0.name())
     }
 }
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.adapter().name())
+        f.write_str(self.0.name())
     }
 }
 
@@ -286,8 +244,36 @@ pub trait Adapter: Sync {
     fn names(&self) -> &'static [&'static str];
     /// File extensions (lowercase, no dot) that mean this format.
     fn extensions(&self) -> &'static [&'static str];
+    /// How [`detect_format`] recognises the format's files.
+    fn recognition(&self) -> Recognition {
+        Recognition::Content
+    }
     /// Whether the first bytes of a file look like this format.
     fn sniff(&self, head: &[u8]) -> bool;
+    /// Whether a directory is one input of this format rather than a folder of files.
+    fn owns_directory(&self, path: &Path) -> bool {
+        let _ = path;
+        false
+    }
+    /// A digest naming the content of a directory this format owns, for the report's
+    /// `inputs[].sha256` (files are hashed by their bytes).
+    fn fingerprint_directory(&self, path: &Path) -> std::io::Result<String> {
+        Err(std::io::Error::other(format!(
+            "{} is not read from directories",
+            path.display()
+        )))
+    }
+    /// Another format (by report name) whose files describe the same spend, and why: a run
+    /// reading both counts it twice (a usage export whose tokens get priced, and the same
+    /// vendor's cost export, which bills them).
+    fn same_spend_as(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+    /// A reader's error in the user's terms, where the engine's own message names no place.
+    fn explain(&self, path: &Path, err: PolarsError) -> PolarsError {
+        let _ = path;
+        err
+    }
     /// The tables a file of this format holds. Empty (canonical formats): whichever table it
     /// was given for. A vendor format that holds both (a per-user report of tokens and commits)
     /// is read for both when given for either.
@@ -377,7 +363,7 @@ pub fn resolve_inputs(
 fn expand(pattern: &str) -> Result<Vec<PathBuf>, IngestError> {
     let path = Path::new(pattern);
     // A repository is one input, not a folder of files.
-    if git::is_repository(path) {
+    if directory_format(path).is_some() {
         return Ok(vec![path.to_path_buf()]);
     }
     if path.is_dir() {
@@ -418,7 +404,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), IngestError> {
     };
     for entry in std::fs::read_dir(dir).map_err(io_err)? {
         let path = entry.map_err(io_err)?.path();
-        if git::is_repository(&path) {
+        if directory_format(&path).is_some() {
             found.push(path);
         } else if path.is_dir() {
             walk(&path, found)?;
@@ -431,16 +417,23 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), IngestError> {
 
 fn format_from_extension(path: &Path) -> Option<Format> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Format::ALL
-        .into_iter()
-        .find(|format| format.adapter().extensions().contains(&ext.as_str()))
+    Format::all().find(|format| format.0.extensions().contains(&ext.as_str()))
 }
 
-/// Magic bytes decide first (a Parquet file named `.csv` is still Parquet), then the extension,
-/// then a look at the text.
+/// The format that reads a directory as one input (a git repository), if any.
+fn directory_format(path: &Path) -> Option<Format> {
+    let is_dir = path.is_dir();
+    Format::all().find(|format| {
+        format.0.recognition() == Recognition::Directory && is_dir && format.0.owns_directory(path)
+    })
+}
+
+/// A file's format, in the order of [`Recognition`]: magic bytes decide first (a Parquet file
+/// named `.csv` is still Parquet), then vendor content, then the extension, then a look at the
+/// text.
 pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
-    if git::is_repository(path) {
-        return Ok(Format::Git);
+    if let Some(format) = directory_format(path) {
+        return Ok(format);
     }
     // Vendor records can be long (a Claude Code line holds a whole message): 8 KiB of head.
     let mut head = [0u8; 8192];
@@ -453,49 +446,37 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
         source,
     })?;
     let head = &head[..n];
-    for format in [Format::Parquet, Format::Ipc]
-        .into_iter()
-        .chain(Format::BY_CONTENT)
-    {
-        if format.adapter().sniff(head) {
-            return Ok(format);
-        }
-    }
-    if let Some(format) = format_from_extension(path) {
-        return Ok(format);
-    }
-    if Format::Ndjson.adapter().sniff(head) {
-        return Ok(Format::Ndjson);
-    }
-    Ok(Format::Csv)
+    let sniffed = |stage: Recognition| {
+        Format::all().find(|format| format.0.recognition() == stage && format.0.sniff(head))
+    };
+    let found = sniffed(Recognition::Magic)
+        .or_else(|| sniffed(Recognition::Content))
+        .or_else(|| format_from_extension(path))
+        .or_else(|| sniffed(Recognition::Text))
+        .or_else(|| sniffed(Recognition::Anything));
+    found.ok_or_else(|| IngestError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other("no input format recognises this file"),
+    })
 }
 
 /// A reader's error on `file` in the user's terms, where the engine's own message names no
-/// place: a canonical CSV record with more fields than its header, by line.
+/// place (its adapter's [`Adapter::explain`]).
 pub fn explain_unreadable(file: &InputFile, err: PolarsError) -> PolarsError {
-    if file.format != Format::Csv || !err.to_string().contains("more fields than defined") {
-        return err;
-    }
-    let ragged = std::fs::File::open(&file.path)
-        .and_then(|f| csv::first_ragged_line(std::io::BufReader::new(f)))
-        .ok()
-        .flatten();
-    match ragged {
-        Some((line, fields, columns)) => PolarsError::ComputeError(
-            format!("line {line} has {fields} fields where the header has {columns} (a comma in a value that is not quoted?)").into(),
-        ),
-        None => err,
-    }
+    file.format.0.explain(&file.path, err)
 }
 
 /// Warnings about formats read together that count the same spend twice (see
-/// `Format::OVERLAPS`), one line each.
+/// [`Adapter::same_spend_as`]), one line each.
 pub fn overlap_warnings(files: &[InputFile]) -> Vec<String> {
     let read: std::collections::BTreeSet<Format> = files.iter().map(|f| f.format).collect();
-    Format::OVERLAPS
-        .iter()
-        .filter(|(a, b, _)| read.contains(a) && read.contains(b))
-        .map(|(a, b, why)| format!("this run reads both {a} and {b} files: {why}"))
+    read.iter()
+        .filter_map(|format| {
+            let (other, why) = format.0.same_spend_as()?;
+            read.iter()
+                .any(|f| f.0.name() == other)
+                .then(|| format!("this run reads both {other} and {format} files: {why}"))
+        })
         .collect()
 }
 
@@ -530,11 +511,14 @@ pub fn scan_together(files: &[(u32, &InputFile)]) -> Option<Result<Scan, IngestE
 /// refs name the same history.
 pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
     use sha2::{Digest, Sha256};
-    if git::is_repository(path) {
-        return git::fingerprint(path).map_err(|source| IngestError::Io {
-            path: path.to_path_buf(),
-            source,
-        });
+    if let Some(format) = directory_format(path) {
+        return format
+            .0
+            .fingerprint_directory(path)
+            .map_err(|source| IngestError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
     }
     let mut file = std::fs::File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
@@ -561,7 +545,7 @@ mod tests {
     #[test]
     fn every_name_the_command_line_takes_is_one_formats_own() {
         let mut seen = std::collections::BTreeMap::new();
-        for format in Format::ALL {
+        for format in Format::all() {
             assert!(!format.adapter().names().is_empty(), "{format} has no name");
             for name in format.adapter().names() {
                 assert_eq!(name.to_ascii_lowercase(), *name);
@@ -585,7 +569,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("usage.csv");
         std::fs::write(&path, b"PAR1\x15\x04").unwrap();
-        assert_eq!(detect_format(&path).unwrap(), Format::Parquet);
+        assert_eq!(
+            detect_format(&path).unwrap(),
+            Format::parse("parquet").unwrap()
+        );
     }
 
     #[test]
@@ -593,7 +580,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("usage.log");
         std::fs::write(&path, b"  {\"ts\": \"2026-01-01\"}\n").unwrap();
-        assert_eq!(detect_format(&path).unwrap(), Format::Ndjson);
+        assert_eq!(
+            detect_format(&path).unwrap(),
+            Format::parse("ndjson").unwrap()
+        );
     }
 
     #[test]
@@ -606,7 +596,7 @@ mod tests {
         let files = resolve_inputs(
             &[dir.path().display().to_string()],
             Table::Usage,
-            Some(Format::Csv),
+            Some(Format::parse("csv").unwrap()),
         )
         .unwrap();
         let names: Vec<_> = files

@@ -30,6 +30,10 @@ impl Adapter for NdjsonAdapter {
         &["ndjson", "jsonl", "json"]
     }
 
+    fn recognition(&self) -> super::Recognition {
+        super::Recognition::Text
+    }
+
     fn sniff(&self, head: &[u8]) -> bool {
         head.iter()
             .find(|b| !b.is_ascii_whitespace())

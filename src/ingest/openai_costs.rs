@@ -136,6 +136,13 @@ impl Adapter for OpenAiCostsAdapter {
         &[]
     }
 
+    fn same_spend_as(&self) -> Option<(&'static str, &'static str)> {
+        Some((
+            "openai-usage",
+            "the OpenAI usage export (tokens, priced from the price table) and the costs export (the bill) cover the same spend; for the same period, give one of them",
+        ))
+    }
+
     fn sniff(&self, head: &[u8]) -> bool {
         memmem::find(head, b"\"organization.costs.result\"").is_some()
     }

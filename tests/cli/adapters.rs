@@ -142,3 +142,41 @@ fn every_adapter_maps_its_fixture_as_snapshotted() {
         });
     }
 }
+
+#[test]
+fn every_format_in_the_registry_recognises_its_own_files() {
+    // Content first, then extension, then text: each vendor fixture is found by its content
+    // whatever other format shares its extension, and every format of the registry has a file
+    // here (a new adapter without a fixture fails this test).
+    let mut files: Vec<(PathBuf, Format)> = vendor_fixtures()
+        .into_iter()
+        .map(|f| (f.path, f.format))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let canonical = [
+        ("usage.parquet", &b"PAR1\x15\x04"[..], "parquet"),
+        ("usage.arrow", &b"ARROW1\x00\x00"[..], "ipc"),
+        ("usage.log", &b"  {\"ts\": \"2026-01-01\"}\n"[..], "ndjson"),
+        ("usage.txt", &b"ts,agent\n"[..], "csv"),
+        // A Parquet file named .csv is still Parquet.
+        ("named-wrong.csv", &b"PAR1\x15\x04"[..], "parquet"),
+    ];
+    for (name, bytes, format) in canonical {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        files.push((dir.path().join(name), Format::parse(format).unwrap()));
+    }
+    files.push((
+        crate::fixtures().join("git/shop.git"),
+        Format::parse("git").unwrap(),
+    ));
+    for (path, format) in &files {
+        let found = tokenaudit::ingest::detect_format(path).unwrap();
+        assert_eq!(found, *format, "{}", path.display());
+    }
+    for format in Format::all() {
+        assert!(
+            files.iter().any(|(_, f)| *f == format),
+            "{format} has no file in this test"
+        );
+    }
+}

@@ -320,7 +320,7 @@ fn no_mutant_of_any_fixture_panics_hangs_loses_rows_or_errs_without_a_file() {
             let (what, mutant) = mutate(&bytes, &mut rng);
             let dir = tempfile::tempdir().unwrap();
             // Claude Code logs are found by their folder shape; the others by name and content.
-            let path = if seed.format == Format::ClaudeCode {
+            let path = if seed.format.source_name() == "claude-code" {
                 let folder = dir.path().join("p/.claude/projects/-home-p-src");
                 std::fs::create_dir_all(&folder).unwrap();
                 folder.join(name)
