@@ -34,7 +34,6 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use polars::prelude::*;
 use serde::Deserialize;
 
 use super::records::Records;
@@ -153,7 +152,7 @@ fn read_bucket(records: &mut Records, bucket: Record) {
     }
 }
 
-pub fn read(path: &Path) -> PolarsResult<Scan> {
+pub fn read(path: &Path) -> Result<Scan, super::AdapterError> {
     let bytes = std::fs::read(path)?;
     let mut records = Records::new(&TEXT, &COUNTS, &AMOUNTS);
     vendor_json::each_record(&bytes, "a cost report page", &mut records, read_bucket)?;
@@ -190,7 +189,7 @@ impl Adapter for AnthropicCostAdapter {
         has("starting_at") && has("amount") && has("currency") && !has("uncached_input_tokens")
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read(path)
     }
 }
@@ -198,6 +197,7 @@ impl Adapter for AnthropicCostAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     fn frame(json: &str) -> (DataFrame, Scan) {
         let mut records = Records::new(&TEXT, &COUNTS, &AMOUNTS);

@@ -42,7 +42,6 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use polars::prelude::*;
 use serde::Deserialize;
 
 use super::records::Records;
@@ -179,7 +178,7 @@ fn read_bucket(records: &mut Records, bucket: Record) {
     }
 }
 
-pub fn read(path: &Path) -> PolarsResult<Scan> {
+pub fn read(path: &Path) -> Result<Scan, super::AdapterError> {
     let bytes = std::fs::read(path)?;
     let mut records = Records::new(&TEXT, &COUNTS, &[]);
     vendor_json::each_record(&bytes, "a usage report page", &mut records, read_bucket)?;
@@ -209,7 +208,7 @@ impl Adapter for AnthropicUsageAdapter {
         has("starting_at") && has("uncached_input_tokens")
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read(path)
     }
 }
@@ -217,6 +216,7 @@ impl Adapter for AnthropicUsageAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     fn rows(json: &str) -> (DataFrame, Scan) {
         let mut records = Records::new(&TEXT, &COUNTS, &[]);

@@ -204,7 +204,7 @@ fn parse_chunk(first_line: u64, chunk: &[u8], fallback_agent: &str) -> Records {
 }
 
 /// Reads one log file: pieces in parallel, joined in line order.
-pub fn read(path: &Path) -> PolarsResult<Scan> {
+pub fn read(path: &Path) -> Result<Scan, super::AdapterError> {
     let bytes = std::fs::read(path)?;
     let fallback = user_of_path(path).unwrap_or_else(|| "unknown".to_string());
     let parts = rayon::current_num_threads() * 4;
@@ -248,7 +248,7 @@ impl Adapter for ClaudeCodeAdapter {
             || has(b"\"type\":\"summary\"") && has(b"\"leafUuid\"")
     }
 
-    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: crate::schema::Table) -> Result<Scan, super::AdapterError> {
         read(path)
     }
 
@@ -256,7 +256,7 @@ impl Adapter for ClaudeCodeAdapter {
         &self,
         files: &[(u32, &Path)],
         _table: crate::schema::Table,
-    ) -> Option<Result<Scan, (std::path::PathBuf, PolarsError)>> {
+    ) -> Option<Result<Scan, (std::path::PathBuf, super::AdapterError)>> {
         Some(read_many(files))
     }
 }
@@ -264,7 +264,7 @@ impl Adapter for ClaudeCodeAdapter {
 /// Reads many log files (a `~/.claude/projects` holds one a session): files in parallel, each
 /// in one piece, their rows tagged with the file's index, in file order. Each file is hashed
 /// from the bytes read, so the report's input hashes do not read it again.
-fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, PolarsError)> {
+fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, super::AdapterError)> {
     let pieces: Vec<(u32, Records, String)> = files
         .par_iter()
         .map(|&(index, path)| {
@@ -273,7 +273,7 @@ fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, Polars
             let hash = super::sha256_bytes(&bytes);
             Ok((index, parse_chunk(1, &bytes, &fallback), hash))
         })
-        .collect::<Result<_, (std::path::PathBuf, PolarsError)>>()?;
+        .collect::<Result<_, (std::path::PathBuf, super::AdapterError)>>()?;
     let mut all = Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS]);
     let mut tags: Vec<u32> = Vec::new();
     let mut hashes = Vec::with_capacity(pieces.len());

@@ -52,7 +52,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use polars::prelude::*;
 use serde::Deserialize;
 
 use super::records::Records;
@@ -252,7 +251,7 @@ fn read_outputs(records: &mut Records, record: Record) {
     }
 }
 
-fn records_of(bytes: &[u8], table: Table) -> PolarsResult<Records> {
+fn records_of(bytes: &[u8], table: Table) -> Result<Records, super::AdapterError> {
     const WHAT: &str = "a Claude Code usage report page";
     Ok(match table {
         Table::Usage => {
@@ -272,7 +271,7 @@ fn records_of(bytes: &[u8], table: Table) -> PolarsResult<Records> {
     })
 }
 
-pub fn read(path: &Path, table: Table) -> PolarsResult<Scan> {
+pub fn read(path: &Path, table: Table) -> Result<Scan, super::AdapterError> {
     let bytes = std::fs::read(path)?;
     let records = records_of(&bytes, table)?;
     match table {
@@ -304,7 +303,7 @@ impl Adapter for ClaudeCodeAnalyticsAdapter {
         has("actor") && (has("core_metrics") || has("model_breakdown"))
     }
 
-    fn scan(&self, path: &Path, table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, table: Table) -> Result<Scan, super::AdapterError> {
         read(path, table)
     }
 }
@@ -312,6 +311,7 @@ impl Adapter for ClaudeCodeAnalyticsAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     const DAY: &str = r#"{"data":[
       {"date":"2026-09-07","actor":{"type":"user_actor","email_address":"dana@corp.example"},"terminal_type":"vscode",

@@ -45,7 +45,6 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use memchr::memmem;
-use polars::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -211,7 +210,7 @@ fn output_rows(records: &mut Records, line: u64, text: &[u8], who: &Who<'_>) {
     }
 }
 
-fn read_bytes(bytes: &[u8], table: Table) -> PolarsResult<Scan> {
+fn read_bytes(bytes: &[u8], table: Table) -> Result<Scan, super::AdapterError> {
     let mut records = match table {
         Table::Usage => Records::new(&USAGE_TEXT, &USAGE_COUNTS, &[]),
         Table::Outputs => Records::new(&OUTPUT_TEXT, &[], &[schema::AMOUNT]),
@@ -263,7 +262,7 @@ impl Adapter for CopilotAdapter {
         &[Table::Usage, Table::Outputs]
     }
 
-    fn scan(&self, path: &Path, table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, table: Table) -> Result<Scan, super::AdapterError> {
         read_bytes(&std::fs::read(path)?, table)
     }
 }
@@ -272,6 +271,7 @@ impl Adapter for CopilotAdapter {
 mod tests {
     use super::*;
     use crate::ingest::canonical::{ERROR, ROW};
+    use polars::prelude::*;
 
     const LINES: &str = concat!(
         r#"{"day":"2026-10-05","user_id":101,"user_login":"dana","loc_added_sum":40,"loc_deleted_sum":0,"totals_by_cli":{"request_count":3,"token_usage":{"prompt_tokens_sum":9000,"output_tokens_sum":700}},"totals_by_model_feature":[{"model":"gpt-5.4","feature":"copilot_cli"}]}"#,

@@ -31,20 +31,21 @@ impl Adapter for CsvAdapter {
         super::Recognition::Anything
     }
 
-    fn explain(&self, path: &Path, err: PolarsError) -> PolarsError {
+    fn explain(&self, path: &Path, err: PolarsError) -> super::AdapterError {
         // polars names no line for a record with more fields than the header: find it.
         if !err.to_string().contains("more fields than defined") {
-            return err;
+            return err.into();
         }
         let ragged = std::fs::File::open(path)
             .and_then(|f| first_ragged_line(std::io::BufReader::new(f)))
             .ok()
             .flatten();
         match ragged {
-            Some((line, fields, columns)) => PolarsError::ComputeError(
-                format!("line {line} has {fields} fields where the header has {columns} (a comma in a value that is not quoted?)").into(),
-            ),
-            None => err,
+            Some((line, fields, columns)) => super::AdapterError::Record {
+                line,
+                why: format!("{fields} fields where the header has {columns} (a comma in a value that is not quoted?)"),
+            },
+            None => err.into(),
         }
     }
 
@@ -53,7 +54,11 @@ impl Adapter for CsvAdapter {
         true
     }
 
-    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<super::Scan> {
+    fn scan(
+        &self,
+        path: &Path,
+        _table: crate::schema::Table,
+    ) -> Result<super::Scan, super::AdapterError> {
         LazyCsvReader::new(PlRefPath::try_from_path(path)?)
             .with_has_header(true)
             // Zero rows of inference reads every column as text; `canonical` types them.
@@ -62,6 +67,7 @@ impl Adapter for CsvAdapter {
             .with_encoding(CsvEncoding::LossyUtf8)
             .finish()
             .map(Into::into)
+            .map_err(Into::into)
     }
 }
 

@@ -30,7 +30,6 @@
 use std::path::Path;
 
 use memchr::memmem;
-use polars::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -106,7 +105,7 @@ fn read_day(records: &mut Records, index: u64, value: &Value) {
     }
 }
 
-fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
+fn read_bytes(bytes: &[u8]) -> Result<Scan, super::AdapterError> {
     let mut records = Records::new(&TEXT, &[], &[schema::AMOUNT]);
     let what = "a Cursor daily usage response";
     vendor_json::each_record(bytes, what, &mut records, |records, day| {
@@ -137,7 +136,7 @@ impl Adapter for CursorDailyAdapter {
         &[Table::Outputs]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read_bytes(&std::fs::read(path)?)
     }
 }

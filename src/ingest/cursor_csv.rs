@@ -35,8 +35,6 @@
 
 use std::path::Path;
 
-use polars::prelude::*;
-
 use super::cursor_events::{push_event, CursorEvent, COUNTS, TEXT};
 use super::fields::{csv_records, parse_count, parse_decimal, unix_millis_from_iso, CsvHeader};
 use super::records::Records;
@@ -61,11 +59,14 @@ struct Columns {
     cost: Option<usize>,
 }
 
-fn columns(header: &CsvHeader) -> PolarsResult<Columns> {
+fn columns(header: &CsvHeader) -> Result<Columns, super::AdapterError> {
     let need = |name: &'static str| {
-        header.find(&[name]).ok_or_else(|| {
-            polars_err!(ComputeError: "not a Cursor usage CSV: no `{}` column (found: {})", name, header.names())
-        })
+        header
+            .find(&[name])
+            .ok_or_else(|| super::AdapterError::NotThisExport {
+                export: "a Cursor usage CSV",
+                why: format!("no `{name}` column (found: {})", header.names()),
+            })
     };
     Ok(Columns {
         date: need("Date")?,
@@ -82,15 +83,23 @@ fn columns(header: &CsvHeader) -> PolarsResult<Columns> {
     })
 }
 
-fn read_bytes(bytes: &[u8], folder_agent: &str) -> PolarsResult<Scan> {
+fn read_bytes(bytes: &[u8], folder_agent: &str) -> Result<Scan, super::AdapterError> {
     let mut records = Records::new(&TEXT, &COUNTS, &[schema::COST_USD]);
     let mut parsed = csv_records(bytes).into_iter();
     let header = match parsed.next() {
         Some(Ok(record)) => CsvHeader::new(&record.fields),
         Some(Err(err)) => {
-            polars_bail!(ComputeError: "the header (line {}) is not CSV: {}", err.line, err.reason)
+            return Err(super::AdapterError::NotThisExport {
+                export: "a Cursor usage CSV",
+                why: format!("the header (line {}) is not CSV: {}", err.line, err.reason),
+            })
         }
-        None => polars_bail!(ComputeError: "not a Cursor usage CSV: the file is empty"),
+        None => {
+            return Err(super::AdapterError::NotThisExport {
+                export: "a Cursor usage CSV",
+                why: "the file is empty".into(),
+            })
+        }
     };
     let at = columns(&header)?;
     for record in parsed {
@@ -179,7 +188,7 @@ impl Adapter for CursorCsvAdapter {
         &[Table::Usage]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read_bytes(&std::fs::read(path)?, &folder_agent(path))
     }
 }

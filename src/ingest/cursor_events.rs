@@ -40,7 +40,6 @@
 use std::path::Path;
 
 use memchr::memmem;
-use polars::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -195,7 +194,7 @@ fn read_event(records: &mut Records, index: u64, value: &Value) {
     push_event(records, index, &cursor_event, raw.as_bytes());
 }
 
-fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
+fn read_bytes(bytes: &[u8]) -> Result<Scan, super::AdapterError> {
     let mut records = Records::new(&TEXT, &COUNTS, &[schema::COST_USD]);
     let what = "a Cursor usage events page";
     let keys = ["usageEvents", "usageEventsDisplay"];
@@ -227,7 +226,7 @@ impl Adapter for CursorEventsAdapter {
         &[Table::Usage]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read_bytes(&std::fs::read(path)?)
     }
 }

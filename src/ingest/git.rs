@@ -20,7 +20,6 @@
 use std::path::Path;
 
 use gix::bstr::ByteSlice;
-use polars::prelude::*;
 
 use super::records::Records;
 use super::{Adapter, Scan, Window};
@@ -91,8 +90,8 @@ pub fn fingerprint(path: &Path) -> std::io::Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-fn engine(message: String) -> PolarsError {
-    PolarsError::ComputeError(message.into())
+fn engine(message: String) -> super::AdapterError {
+    super::AdapterError::Repository(message)
 }
 
 fn iso(seconds: i64) -> String {
@@ -103,7 +102,7 @@ fn iso(seconds: i64) -> String {
 }
 
 /// Reads every commit of the repository at `path` inside `window` (seconds since the epoch).
-pub fn read(path: &Path, window: Window) -> PolarsResult<Scan> {
+pub fn read(path: &Path, window: Window) -> Result<Scan, super::AdapterError> {
     let repo = gix::open(path).map_err(|e| engine(format!("not a git repository: {e}")))?;
     let name = path
         .canonicalize()
@@ -300,11 +299,16 @@ impl Adapter for GitAdapter {
         &[Table::Outputs]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read(path, Window::default())
     }
 
-    fn scan_window(&self, path: &Path, _table: Table, window: Window) -> PolarsResult<Scan> {
+    fn scan_window(
+        &self,
+        path: &Path,
+        _table: Table,
+        window: Window,
+    ) -> Result<Scan, super::AdapterError> {
         read(path, window)
     }
 }
@@ -312,6 +316,7 @@ impl Adapter for GitAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::{col, lit};
 
     fn fixture() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/git/shop.git")

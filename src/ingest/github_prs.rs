@@ -21,7 +21,6 @@
 use std::path::Path;
 
 use memchr::memmem;
-use polars::prelude::*;
 use serde::Deserialize;
 
 use super::records::Records;
@@ -155,7 +154,7 @@ impl Adapter for GithubPrsAdapter {
         &[Table::Outputs]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         let bytes = std::fs::read(path)?;
         let mut records = Records::new(
             &[
@@ -170,8 +169,9 @@ impl Adapter for GithubPrsAdapter {
         );
         let mut index = 0u64;
         for value in serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>() {
-            let value = value.map_err(|err| {
-                PolarsError::ComputeError(format!("not JSON pull requests: {err}").into())
+            let value = value.map_err(|err| super::AdapterError::NotThisExport {
+                export: "JSON pull requests",
+                why: err.to_string(),
             })?;
             let items = match value {
                 serde_json::Value::Array(items) => items,

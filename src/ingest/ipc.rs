@@ -30,12 +30,17 @@ impl Adapter for IpcAdapter {
         head.starts_with(b"ARROW1")
     }
 
-    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<super::Scan> {
+    fn scan(
+        &self,
+        path: &Path,
+        _table: crate::schema::Table,
+    ) -> Result<super::Scan, super::AdapterError> {
         LazyFrame::scan_ipc(
             PlRefPath::try_from_path(path)?,
             IpcScanOptions::default(),
             UnifiedScanArgs::default(),
         )
         .map(Into::into)
+        .map_err(Into::into)
     }
 }

@@ -15,7 +15,6 @@
 use std::path::Path;
 
 use memchr::memmem;
-use polars::prelude::*;
 
 use super::records::{closed_tickets, TicketColumns};
 use super::{Adapter, Scan};
@@ -54,7 +53,7 @@ impl Adapter for JiraAdapter {
         &[Table::Outputs]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         closed_tickets(path, &COLUMNS)
     }
 }

@@ -15,8 +15,6 @@
 
 use std::path::Path;
 
-use polars::prelude::*;
-
 use super::records::{closed_tickets, TicketColumns};
 use super::{Adapter, Scan};
 use crate::schema::Table;
@@ -60,7 +58,7 @@ impl Adapter for LinearAdapter {
         &[Table::Outputs]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         closed_tickets(path, &COLUMNS)
     }
 }

@@ -43,7 +43,6 @@
 
 use std::path::Path;
 
-use polars::prelude::*;
 use serde::Deserialize;
 
 use super::fields::{csv_records, parse_count, parse_decimal, Count, CsvHeader};
@@ -143,11 +142,14 @@ struct Columns {
     session_id: Option<usize>,
 }
 
-fn columns(header: &CsvHeader) -> PolarsResult<Columns> {
+fn columns(header: &CsvHeader) -> Result<Columns, super::AdapterError> {
     let need = |name: &str| {
-        header.find(&[name]).ok_or_else(|| {
-            polars_err!(ComputeError: "not a LiteLLM_SpendLogs export: no `{}` column (found: {})", name, header.names())
-        })
+        header
+            .find(&[name])
+            .ok_or_else(|| super::AdapterError::NotThisExport {
+                export: "a LiteLLM_SpendLogs export",
+                why: format!("no `{name}` column (found: {})", header.names()),
+            })
     };
     Ok(Columns {
         request_id: need("request_id")?,
@@ -185,15 +187,23 @@ const COUNTS: [&str; 5] = [
     schema::REQUESTS,
 ];
 
-fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
+fn read_bytes(bytes: &[u8]) -> Result<Scan, super::AdapterError> {
     let mut records = Records::new(&TEXT, &COUNTS, &[schema::COST_USD]);
     let mut parsed = csv_records(bytes).into_iter();
     let header = match parsed.next() {
         Some(Ok(record)) => CsvHeader::new(&record.fields),
         Some(Err(err)) => {
-            polars_bail!(ComputeError: "the header (line {}) is not CSV: {}", err.line, err.reason)
+            return Err(super::AdapterError::NotThisExport {
+                export: "a LiteLLM_SpendLogs export",
+                why: format!("the header (line {}) is not CSV: {}", err.line, err.reason),
+            })
         }
-        None => polars_bail!(ComputeError: "not a LiteLLM_SpendLogs export: the file is empty"),
+        None => {
+            return Err(super::AdapterError::NotThisExport {
+                export: "a LiteLLM_SpendLogs export",
+                why: "the file is empty".into(),
+            })
+        }
     };
     let at = columns(&header)?;
     for record in parsed {
@@ -331,7 +341,7 @@ impl Adapter for LiteLlmAdapter {
         &[Table::Usage]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read_bytes(&std::fs::read(path)?)
     }
 }

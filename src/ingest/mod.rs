@@ -74,7 +74,7 @@ pub enum IngestError {
     Scan {
         path: PathBuf,
         format: Format,
-        source: PolarsError,
+        source: AdapterError,
     },
     #[error(
         "`{}` is a {format} file, which holds no {table} rows\n\nhint: give it with the other flag (--usage or --outputs), or name its format with --{table}-format",
@@ -87,6 +87,29 @@ pub enum IngestError {
     },
     #[error("Unknown input format `{given}`; expected one of: {known}")]
     UnknownFormat { given: String, known: String },
+}
+
+/// Why an adapter could not read a file at all. (A record it cannot read is quarantined with
+/// its line instead, and the rest of the file is read.) The run stops with
+/// [`IngestError::Scan`], which names the file and the format.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The file could not be read from disk.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The file is not the export it was read as: not JSON, not a page, a CSV without the
+    /// export's columns.
+    #[error("not {export}: {why}")]
+    NotThisExport { export: &'static str, why: String },
+    /// A record the reader cannot go past, by its line.
+    #[error("line {line}: {why}")]
+    Record { line: u64, why: String },
+    /// A repository that cannot be walked.
+    #[error("{0}")]
+    Repository(String),
+    /// The engine's own reader (Parquet, Arrow IPC, canonical CSV and NDJSON) refused it.
+    #[error("{0}")]
+    Engine(#[from] PolarsError),
 }
 
 /// Every input format, one line each: the one list of formats. The command line's names, the
@@ -269,10 +292,11 @@ pub trait Adapter: Sync {
     fn same_spend_as(&self) -> Option<(&'static str, &'static str)> {
         None
     }
-    /// A reader's error in the user's terms, where the engine's own message names no place.
-    fn explain(&self, path: &Path, err: PolarsError) -> PolarsError {
+    /// An error of the engine reading the file, in the user's terms where the engine's own
+    /// message names no place.
+    fn explain(&self, path: &Path, err: PolarsError) -> AdapterError {
         let _ = path;
-        err
+        AdapterError::Engine(err)
     }
     /// The tables a file of this format holds. Empty (canonical formats): whichever table it
     /// was given for. A vendor format that holds both (a per-user report of tokens and commits)
@@ -282,7 +306,7 @@ pub trait Adapter: Sync {
     }
     /// A lazy scan of the rows of `table`, whose columns carry canonical names; types are
     /// fixed later by [`canonical`].
-    fn scan(&self, path: &Path, table: Table) -> PolarsResult<Scan>;
+    fn scan(&self, path: &Path, table: Table) -> Result<Scan, AdapterError>;
     /// Several files of this format at once, every row tagged with its file's index in
     /// [`canonical::FILE`]: for formats whose files are many and small (one per session), where
     /// a scan per file costs more than its bytes. `None`: one scan per file. An error names the
@@ -291,12 +315,12 @@ pub trait Adapter: Sync {
         &self,
         files: &[(u32, &Path)],
         table: Table,
-    ) -> Option<Result<Scan, (PathBuf, PolarsError)>> {
+    ) -> Option<Result<Scan, (PathBuf, AdapterError)>> {
         let _ = (files, table);
         None
     }
     /// [`Adapter::scan`] told the audit's window, for adapters that can push it down.
-    fn scan_window(&self, path: &Path, table: Table, window: Window) -> PolarsResult<Scan> {
+    fn scan_window(&self, path: &Path, table: Table, window: Window) -> Result<Scan, AdapterError> {
         let _ = window;
         self.scan(path, table)
     }
@@ -462,7 +486,7 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
 
 /// A reader's error on `file` in the user's terms, where the engine's own message names no
 /// place (its adapter's [`Adapter::explain`]).
-pub fn explain_unreadable(file: &InputFile, err: PolarsError) -> PolarsError {
+pub fn explain_unreadable(file: &InputFile, err: PolarsError) -> AdapterError {
     file.format.0.explain(&file.path, err)
 }
 
@@ -562,6 +586,42 @@ mod tests {
             "{unknown}"
         );
         assert!(unknown.ends_with("jira-csv, linear-csv"), "{unknown}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_the_export_says_which_export_it_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export");
+        let not_this = |format: &str, bytes: &[u8], table: Table| {
+            std::fs::write(&path, bytes).unwrap();
+            let adapter = Format::parse(format).unwrap().adapter();
+            match adapter.scan(&path, table) {
+                Err(AdapterError::NotThisExport { export, why }) => (export, why),
+                Err(other) => panic!("{format}: {other:?}"),
+                Ok(_) => panic!("{format}: read"),
+            }
+        };
+        let (export, why) = not_this("openai-usage", b"<html>502</html>", Table::Usage);
+        assert_eq!(export, "an OpenAI usage page");
+        assert!(why.starts_with("the file is not JSON"), "{why}");
+        let (export, why) = not_this("cursor-csv", b"Date,User\n2026-10-01,a\n", Table::Usage);
+        assert_eq!(export, "a Cursor usage CSV");
+        assert!(why.starts_with("no `Model` column"), "{why}");
+        let (export, _) = not_this("litellm", b"", Table::Usage);
+        assert_eq!(export, "a LiteLLM_SpendLogs export");
+        let (export, _) = not_this("github-prs", b"{\"number\": 1,", Table::Outputs);
+        assert_eq!(export, "JSON pull requests");
+        let not_a_repository = Format::parse("git")
+            .unwrap()
+            .adapter()
+            .scan(dir.path(), Table::Outputs)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            not_a_repository.starts_with("not a git repository"),
+            "{not_a_repository}"
+        );
     }
 
     #[test]

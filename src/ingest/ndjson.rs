@@ -40,7 +40,7 @@ impl Adapter for NdjsonAdapter {
             .is_some_and(|&b| b == b'{')
     }
 
-    fn scan(&self, path: &Path, table: Table) -> PolarsResult<super::Scan> {
+    fn scan(&self, path: &Path, table: Table) -> Result<super::Scan, super::AdapterError> {
         let bytes = std::fs::read(path)?;
         let columns = columns(table);
         records(vec![(0, lines(&bytes, &columns))], &columns)
@@ -52,7 +52,7 @@ impl Adapter for NdjsonAdapter {
         &self,
         files: &[(u32, &Path)],
         table: Table,
-    ) -> Option<Result<super::Scan, (PathBuf, PolarsError)>> {
+    ) -> Option<Result<super::Scan, (PathBuf, super::AdapterError)>> {
         use rayon::prelude::*;
         let columns = columns(table);
         let read = files
@@ -61,7 +61,7 @@ impl Adapter for NdjsonAdapter {
                 let bytes = std::fs::read(path).map_err(|e| (path.to_path_buf(), e.into()))?;
                 Ok((index, lines(&bytes, &columns)))
             })
-            .collect::<Result<Vec<_>, (PathBuf, PolarsError)>>();
+            .collect::<Result<Vec<_>, (PathBuf, super::AdapterError)>>();
         Some(read.and_then(|files_lines| {
             let first = files
                 .first()

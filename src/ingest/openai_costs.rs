@@ -27,7 +27,6 @@
 use std::path::Path;
 
 use memchr::memmem;
-use polars::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -116,9 +115,9 @@ fn read_result(records: &mut Records, index: u64, start: i64, value: &Value) {
     records.amount(schema::COST_USD, parsed.amount.value.0);
 }
 
-fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
+fn read_bytes(bytes: &[u8]) -> Result<Scan, super::AdapterError> {
     let mut records = Records::new(&TEXT, &COUNTS, &[schema::COST_USD]);
-    each_result(bytes, "costs", &mut records, read_result)?;
+    each_result(bytes, "an OpenAI costs page", &mut records, read_result)?;
     records.finish_as("billed")
 }
 
@@ -151,7 +150,7 @@ impl Adapter for OpenAiCostsAdapter {
         &[Table::Usage]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read_bytes(&std::fs::read(path)?)
     }
 }

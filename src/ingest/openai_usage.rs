@@ -43,7 +43,6 @@
 use std::path::Path;
 
 use memchr::memmem;
-use polars::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -71,18 +70,17 @@ struct Bucket {
 /// Calls `each` with the number, bucket start (Unix seconds) and JSON of every result in an
 /// OpenAI Admin API export (one page, an array of pages, or one page per line), read through
 /// [`vendor_json::each_record`]: results are numbered as their bucket, as in the Anthropic
-/// reports, and a bucket or page that cannot be read is quarantined with its path. `what`
-/// names the export.
+/// reports, and a bucket or page that cannot be read is quarantined with its path. `page`
+/// names the export's page in errors ("an OpenAI usage page").
 pub(super) fn each_result(
     bytes: &[u8],
-    what: &str,
+    page: &'static str,
     records: &mut Records,
     mut each: impl FnMut(&mut Records, u64, i64, &Value),
-) -> PolarsResult<()> {
-    let page = format!("an OpenAI {what} page");
+) -> Result<(), super::AdapterError> {
     vendor_json::each_record(
         bytes,
-        &page,
+        page,
         records,
         |records, bucket| match Bucket::deserialize(bucket.value) {
             Ok(parsed) => {
@@ -232,9 +230,9 @@ fn read_result(records: &mut Records, index: u64, start: i64, value: &Value) {
     records.count(schema::REQUESTS, parsed.num_model_requests.0);
 }
 
-fn read_bytes(bytes: &[u8]) -> PolarsResult<Scan> {
+fn read_bytes(bytes: &[u8]) -> Result<Scan, super::AdapterError> {
     let mut records = Records::new(&TEXT, &COUNTS, &[]);
-    each_result(bytes, "usage", &mut records, read_result)?;
+    each_result(bytes, "an OpenAI usage page", &mut records, read_result)?;
     records.finish_as("estimated")
 }
 
@@ -262,7 +260,7 @@ impl Adapter for OpenAiUsageAdapter {
         &[Table::Usage]
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read_bytes(&std::fs::read(path)?)
     }
 }
@@ -270,6 +268,7 @@ impl Adapter for OpenAiUsageAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     fn rows(json: &str) -> (DataFrame, Scan) {
         let scan = read_bytes(json.as_bytes()).unwrap();

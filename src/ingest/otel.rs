@@ -54,7 +54,6 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
@@ -618,7 +617,7 @@ impl Part {
     }
 }
 
-fn records_of(bytes: &[u8]) -> PolarsResult<Records> {
+fn records_of(bytes: &[u8]) -> Result<Records, super::AdapterError> {
     let bytes = vendor_json::without_bom(bytes);
     // The collector writes one document per line: pieces of the file are parsed in parallel.
     let parts: Vec<Part> = if vendor_json::is_line_per_document(bytes) {
@@ -634,7 +633,9 @@ fn records_of(bytes: &[u8]) -> PolarsResult<Records> {
             .collect()
     } else {
         let mut part = Part::new();
-        vendor_json::each_document(bytes, |line, document| part.read(line, document))?;
+        vendor_json::each_document(bytes, "OTLP JSON", |line, document| {
+            part.read(line, document)
+        })?;
         vec![part]
     };
     let mut records = Records::new(&TEXT, &COUNTS, &AMOUNTS);
@@ -680,7 +681,7 @@ fn records_of(bytes: &[u8]) -> PolarsResult<Records> {
     Ok(records)
 }
 
-pub fn read(path: &Path) -> PolarsResult<Scan> {
+pub fn read(path: &Path) -> Result<Scan, super::AdapterError> {
     let bytes = std::fs::read(path)?;
     records_of(&bytes)?.finish_as("estimated")
 }
@@ -719,7 +720,7 @@ impl Adapter for OtelAdapter {
         .any(|key| start.starts_with(key))
     }
 
-    fn scan(&self, path: &Path, _table: Table) -> PolarsResult<Scan> {
+    fn scan(&self, path: &Path, _table: Table) -> Result<Scan, super::AdapterError> {
         read(path)
     }
 }
@@ -727,6 +728,7 @@ impl Adapter for OtelAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     fn frame(text: &str) -> (DataFrame, Scan) {
         let scan = records_of(text.as_bytes()).unwrap().finish().unwrap();

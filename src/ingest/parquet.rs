@@ -30,8 +30,13 @@ impl Adapter for ParquetAdapter {
         head.starts_with(b"PAR1")
     }
 
-    fn scan(&self, path: &Path, _table: crate::schema::Table) -> PolarsResult<super::Scan> {
+    fn scan(
+        &self,
+        path: &Path,
+        _table: crate::schema::Table,
+    ) -> Result<super::Scan, super::AdapterError> {
         LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
             .map(Into::into)
+            .map_err(Into::into)
     }
 }

@@ -139,13 +139,13 @@ impl Records {
 
     /// [`Records::finish`], every row in `tier` (`billed` or `estimated`): the tier of a whole
     /// vendor format, where `canonical`'s default (billed when a cost is given) is not it.
-    pub fn finish_as(self, tier: &'static str) -> PolarsResult<Scan> {
+    pub fn finish_as(self, tier: &'static str) -> Result<Scan, super::AdapterError> {
         let mut scan = self.finish()?;
         scan.frame = scan.frame.with_column(lit(tier).alias(crate::schema::TIER));
         Ok(scan)
     }
 
-    pub fn finish(self) -> PolarsResult<Scan> {
+    pub fn finish(self) -> Result<Scan, super::AdapterError> {
         let height = self.lines.len();
         let mut columns = vec![
             Column::new(ROW.into(), self.lines),
@@ -245,7 +245,10 @@ pub struct TicketColumns {
 
 /// One `ticket_closed` output per closed, assigned issue of a tracker's CSV export; open and
 /// unassigned issues are skipped and counted, a close time no format reads is quarantined.
-pub fn closed_tickets(path: &std::path::Path, columns: &TicketColumns) -> PolarsResult<Scan> {
+pub fn closed_tickets(
+    path: &std::path::Path,
+    columns: &TicketColumns,
+) -> Result<Scan, super::AdapterError> {
     use crate::schema;
     let frame = read_csv(path)?;
     let key = text_column(&frame, columns.key);

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
-use polars::prelude::{polars_err, PolarsError, PolarsResult};
+use super::AdapterError;
 
 use super::records::Records;
 
@@ -56,8 +56,13 @@ pub fn line_document(line: u64, text: &[u8]) -> Document {
 }
 
 /// Calls `each` on the documents of a file in file order, with the line each starts on, one at
-/// a time, so memory holds one document's tree, not the file's.
-pub fn each_document(bytes: &[u8], mut each: impl FnMut(u64, Document)) -> PolarsResult<()> {
+/// a time, so memory holds one document's tree, not the file's. A file that is not JSON at all
+/// is not the export (`what`) it was read as.
+pub fn each_document(
+    bytes: &[u8],
+    what: &'static str,
+    mut each: impl FnMut(u64, Document),
+) -> Result<(), AdapterError> {
     let bytes = without_bom(bytes);
     if is_line_per_document(bytes) {
         for (line, text) in super::records::numbered_lines(1, bytes) {
@@ -81,12 +86,12 @@ pub fn each_document(bytes: &[u8], mut each: impl FnMut(u64, Document)) -> Polar
                 each(line, Document::Read(value));
             }
             Some(Err(err)) => {
-                return Err(PolarsError::ComputeError(
-                    format!(
+                return Err(AdapterError::NotThisExport {
+                    export: what,
+                    why: format!(
                         "the file is not JSON ({err})\n\nhint: give the export as the API returned it (JSON, one page per file or one document per line), or name another format"
-                    )
-                    .into(),
-                ))
+                    ),
+                })
             }
         }
     }
@@ -238,10 +243,10 @@ pub fn bucket<'v>(
 /// export is read through here, so a bad page is quarantined the same way in every format.
 pub fn each_record(
     bytes: &[u8],
-    what: &str,
+    what: &'static str,
     records: &mut Records,
     read: impl FnMut(&mut Records, Record),
-) -> PolarsResult<()> {
+) -> Result<(), AdapterError> {
     each_record_in(bytes, &["data"], what, records, read)
 }
 
@@ -250,12 +255,12 @@ pub fn each_record(
 pub fn each_record_in(
     bytes: &[u8],
     keys: &[&str],
-    what: &str,
+    what: &'static str,
     records: &mut Records,
     mut read: impl FnMut(&mut Records, Record),
-) -> PolarsResult<()> {
+) -> Result<(), AdapterError> {
     let mut number = 0u64;
-    let read_all = each_document(bytes, |line, document| match document {
+    each_document(bytes, what, |line, document| match document {
         Document::Unreadable { reason, raw } => {
             number += 1;
             records.unreadable(number, reason, &raw);
@@ -294,8 +299,7 @@ pub fn each_record_in(
                 }
             }
         }
-    });
-    read_all.map_err(|err| polars_err!(ComputeError: "not {}: {}", what, err))
+    })
 }
 
 /// A record parsed into `T`; the error names the path of the field that did not fit, under
@@ -377,9 +381,9 @@ impl<'de> Deserialize<'de> for Cents {
 mod tests {
     use super::*;
 
-    fn documents(bytes: &[u8]) -> PolarsResult<Vec<(u64, Document)>> {
+    fn documents(bytes: &[u8]) -> Result<Vec<(u64, Document)>, AdapterError> {
         let mut documents = Vec::new();
-        each_document(bytes, |line, d| documents.push((line, d)))?;
+        each_document(bytes, "a test page", |line, d| documents.push((line, d)))?;
         Ok(documents)
     }
 

@@ -160,7 +160,7 @@ fn a_csv_line_with_more_fields_than_the_header_is_named_by_its_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("usage.csv` as canonical-csv"), "{stderr}");
     assert!(
-        stderr.contains("line 3002 has 6 fields where the header has 5"),
+        stderr.contains("line 3002: 6 fields where the header has 5"),
         "{stderr}"
     );
 }
