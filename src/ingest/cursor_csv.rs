@@ -178,10 +178,7 @@ impl Adapter for CursorCsvAdapter {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-        let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
-        let has = |name: &str| memchr::memmem::find(first, name.as_bytes()).is_some();
-        has("Date") && has("Model") && has(INPUT) && has(CACHE_READ)
+        super::fields::csv_head_has(head, &["Date", "Model", INPUT, CACHE_READ])
     }
 
     fn tables(&self) -> &'static [Table] {

@@ -297,11 +297,54 @@ impl CsvHeader {
     pub fn names(&self) -> String {
         self.names.join(", ")
     }
+
+    /// The header of a CSV file from its first bytes: its first record that is not blank,
+    /// split as [`csv_records`] splits it. `None` when the first line is not a CSV record.
+    pub fn of_head(head: &[u8]) -> Option<CsvHeader> {
+        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
+        let end = memchr::memchr(b'\n', &head[start..]).map_or(head.len(), |i| start + i + 1);
+        match csv_records(&head[start..end]).into_iter().next()? {
+            Ok(record) => Some(CsvHeader::new(&record.fields)),
+            Err(_) => None,
+        }
+    }
+
+    /// Whether a column of each of `names` is there: how a vendor's CSV export is recognised.
+    pub fn has_all(&self, names: &[&str]) -> bool {
+        names.iter().all(|name| self.find(&[name]).is_some())
+    }
+}
+
+/// Whether the first bytes of a file are a CSV header with a column of each of `names`.
+pub fn csv_head_has(head: &[u8], names: &[&str]) -> bool {
+    CsvHeader::of_head(head).is_some_and(|header| header.has_all(names))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vendor_csv_is_recognised_by_its_header_columns_however_written() {
+        let names = ["ID", "Team", "Title", "Completed"];
+        for head in [
+            &b"ID,Team,Title,Completed\nENG-1,eng,x,2026-01-01\n"[..],
+            b"\xEF\xBB\xBF\"ID\",\"Team\",\"Title\",\"Completed\"\r\n",
+            b"\n\n Title , ID,Team,Completed,Extra",
+        ] {
+            assert!(
+                csv_head_has(head, &names),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        // A column name inside another is not the column; a name in a later line is not a
+        // header; JSON is not a header.
+        assert!(!csv_head_has(b"ID,Team,Title,Completed At\n", &names));
+        assert!(!csv_head_has(b"a,b\nID,Team,Title,Completed\n", &names));
+        assert!(!csv_head_has(b"{\"ID\": 1, \"Team\": 2}", &names));
+    }
 
     #[derive(Deserialize)]
     struct Numbers {

@@ -14,8 +14,6 @@
 
 use std::path::Path;
 
-use memchr::memmem;
-
 use super::records::{closed_tickets, TicketColumns};
 use super::{Adapter, Scan};
 use crate::schema::Table;
@@ -45,8 +43,7 @@ impl Adapter for JiraAdapter {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        let header = head.split(|b| *b == b'\n').next().unwrap_or(head);
-        memmem::find(header, b"Issue key").is_some() && memmem::find(header, b"Resolved").is_some()
+        super::fields::csv_head_has(head, &["Issue key", "Resolved"])
     }
 
     fn tables(&self) -> &'static [Table] {

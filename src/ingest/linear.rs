@@ -44,14 +44,7 @@ impl Adapter for LinearAdapter {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        let header = head.split(|b| *b == b'\n').next().unwrap_or(head);
-        let header = String::from_utf8_lossy(header);
-        let columns: Vec<&str> = header
-            .trim_start_matches('\u{feff}')
-            .split(',')
-            .map(|c| c.trim().trim_matches('"'))
-            .collect();
-        columns.starts_with(&["ID", "Team", "Title"]) && columns.contains(&"Completed")
+        super::fields::csv_head_has(head, &["ID", "Team", "Title", "Completed"])
     }
 
     fn tables(&self) -> &'static [Table] {

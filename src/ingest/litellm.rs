@@ -331,10 +331,10 @@ impl Adapter for LiteLlmAdapter {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-        let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
-        let has = |name: &[u8]| memchr::memmem::find(first, name).is_some();
-        has(b"request_id") && has(b"call_type") && has(b"startTime") && has(b"prompt_tokens")
+        super::fields::csv_head_has(
+            head,
+            &["request_id", "call_type", "startTime", "prompt_tokens"],
+        )
     }
 
     fn tables(&self) -> &'static [Table] {
