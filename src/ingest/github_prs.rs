@@ -13,10 +13,12 @@
 //! Each review in `reviews` (approved, changes requested or commented, by someone other than the
 //! author) is a `review` by its `author.login` at `submittedAt`, ref `<url>#review-<n>`.
 //!
-//! The file may hold one JSON array, an object, or several arrays one after another (what
-//! `gh api --paginate` prints). Pull requests not merged are skipped and counted. A pull request
-//! whose fields have the wrong type is quarantined; its "line" is its position in the file
-//! (1-based, across pages).
+//! The file may hold one JSON array, an object, several arrays one after another (what
+//! `gh api --paginate` prints) or one pull request per line (`--jq '.[]'`); it is read by the
+//! page reader every JSON export shares (`vendor_json`), so a line that is not JSON is
+//! quarantined and the rest read. Pull requests not merged are skipped and counted. A pull
+//! request whose fields have the wrong type is quarantined; its "line" is its position in the
+//! file (1-based, across pages).
 
 use std::path::Path;
 
@@ -24,6 +26,7 @@ use memchr::memmem;
 use serde::Deserialize;
 
 use super::records::Records;
+use super::vendor_json::{self, Document};
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
 
@@ -167,21 +170,24 @@ impl Adapter for GithubPrsAdapter {
             &[],
             &[schema::AMOUNT],
         );
+        // Pull requests are numbered across the file: `--paginate` writes one array per page,
+        // `--jq '.[]'` one object per line (a line that is not JSON is quarantined).
         let mut index = 0u64;
-        for value in serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>() {
-            let value = value.map_err(|err| super::AdapterError::NotThisExport {
-                export: "JSON pull requests",
-                why: err.to_string(),
-            })?;
-            let items = match value {
-                serde_json::Value::Array(items) => items,
-                other => vec![other],
+        vendor_json::each_document(&bytes, "JSON pull requests", |_, document| {
+            let items = match document {
+                Document::Read(serde_json::Value::Array(items)) => items,
+                Document::Read(other) => vec![other],
+                Document::Unreadable { reason, raw } => {
+                    index += 1;
+                    records.unreadable(index, reason, &raw);
+                    return;
+                }
             };
             for item in items {
                 index += 1;
                 add(&mut records, index, item);
             }
-        }
+        })?;
         records.finish()
     }
 }

@@ -412,3 +412,49 @@ fn a_folder_of_exports_routes_each_file_to_the_table_it_holds() {
     assert!(formats.contains(&"cursor-daily"), "{formats:?}");
     assert!(formats.contains(&"cursor-events"), "{formats:?}");
 }
+
+#[test]
+fn pull_requests_one_per_line_quarantine_a_cut_line_and_read_the_rest() {
+    // `gh pr list --json ... --jq '.[]'` prints one pull request per line; an export cut off
+    // mid-line loses that line only, named by its line, and is read like the array.
+    let tmp = tempfile::tempdir().unwrap();
+    let usage = shop_usage(tmp.path());
+    let prs: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixture("github-prs/gh-pr-list.json")).unwrap(),
+    )
+    .unwrap();
+    let mut lines: Vec<String> = prs.iter().map(|p| p.to_string()).collect();
+    let cut = lines[0][..lines[0].len() / 2].to_string();
+    lines.push(cut);
+    let path = tmp.path().join("prs.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let quarantine = tmp.path().join("q.csv");
+    let run = |outputs: &std::path::Path| {
+        let output = tokenaudit()
+            .args(["audit", "-q", "--format", "json", "--usage"])
+            .arg(&usage)
+            .args(["--outputs-format", "github-prs", "--outputs"])
+            .arg(outputs)
+            .arg("--quarantine")
+            .arg(&quarantine)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        json(&output)
+    };
+    let as_array = run(std::path::Path::new(&fixture("github-prs/gh-pr-list.json")));
+    let by_line = run(&path);
+    let rejected = std::fs::read_to_string(&quarantine).unwrap();
+    assert!(
+        rejected.contains(&format!("line {} is not JSON", prs.len() + 1)),
+        "{rejected}"
+    );
+    assert_eq!(
+        by_line["ingest"]["rows_valid"], as_array["ingest"]["rows_valid"],
+        "the same pull requests, read one per line"
+    );
+    assert_eq!(
+        by_line["ingest"]["rows_quarantined"].as_u64().unwrap(),
+        as_array["ingest"]["rows_quarantined"].as_u64().unwrap() + 1
+    );
+}
