@@ -33,7 +33,7 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         input.outputs_format,
     )?);
     // A file given for both tables, or a vendor file holding both, is read once per table.
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert((f.path.clone(), f.table)));
     for file in &mut files {
         if let Some((_, name)) = input.display_names.iter().find(|(p, _)| p == &file.path) {

@@ -97,10 +97,15 @@ const COUNTS: [&str; 4] = [
 
 /// The user a working directory belongs to.
 fn user_of(cwd: &str) -> Option<&str> {
-    let parts: Vec<&str> = cwd.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
-    parts
-        .windows(2)
-        .find_map(|w| matches!(w[0], "home" | "Users" | "users").then_some(w[1]))
+    let mut parts = cwd.split(['/', '\\']).filter(|p| !p.is_empty());
+    let mut previous = parts.next()?;
+    for part in parts {
+        if matches!(previous, "home" | "Users" | "users") {
+            return Some(part);
+        }
+        previous = part;
+    }
+    None
 }
 
 /// The folder that holds `.claude` in a log's path (`exports/dana/.claude/projects/…` → `dana`).
@@ -121,9 +126,20 @@ fn micros(text: &str) -> Option<i64> {
         .map(|t| t.timestamp_micros())
 }
 
+fn new_records() -> Records {
+    Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS])
+}
+
 fn parse_chunk(first_line: u64, chunk: &[u8], fallback_agent: &str) -> Records {
+    let mut records = new_records();
+    parse_into(&mut records, first_line, chunk, fallback_agent);
+    records
+}
+
+/// Adds the usage records of `chunk`, whose first line is `first_line`, to `records`.
+fn parse_into(records: &mut Records, first_line: u64, chunk: &[u8], fallback_agent: &str) {
     let usage_key = memmem::Finder::new(b"\"usage\"");
-    let mut records = Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS]);
+    let mut repo = String::new();
     for (number, line) in numbered_lines(first_line, chunk) {
         // Prompts, tool results and summaries carry no usage: not parsed at all.
         if usage_key.find(line).is_none() {
@@ -181,7 +197,11 @@ fn parse_chunk(first_line: u64, chunk: &[u8], fallback_agent: &str) -> Records {
         if let Some(cwd) = &parsed.cwd {
             match &parsed.git_branch {
                 Some(branch) if !branch.is_empty() => {
-                    records.text(schema::REPO, format!("{cwd}@{branch}"))
+                    repo.clear();
+                    repo.push_str(cwd);
+                    repo.push('@');
+                    repo.push_str(branch);
+                    records.text(schema::REPO, &repo);
                 }
                 _ => records.text(schema::REPO, cwd.as_ref()),
             }
@@ -200,7 +220,6 @@ fn parse_chunk(first_line: u64, chunk: &[u8], fallback_agent: &str) -> Records {
         };
         records.count(schema::CACHE_WRITE_TOKENS, cache_write);
     }
-    records
 }
 
 /// Reads one log file: pieces in parallel, joined in line order.
@@ -212,7 +231,7 @@ pub fn read(path: &Path) -> Result<Scan, super::AdapterError> {
         .into_par_iter()
         .map(|(first, chunk)| parse_chunk(first, chunk, &fallback))
         .collect();
-    let mut all = Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS]);
+    let mut all = new_records();
     for piece in pieces {
         all.append(piece);
     }
@@ -261,36 +280,69 @@ impl Adapter for ClaudeCodeAdapter {
     }
 }
 
-/// Reads many log files (a `~/.claude/projects` holds one a session): files in parallel, each
-/// in one piece, their rows tagged with the file's index, in file order. Each file is hashed
-/// from the bytes read, so the report's input hashes do not read it again.
+/// Reads many log files (a `~/.claude/projects` holds one a session): a few groups of files
+/// in parallel, each group's files read one after another into one set of columns, so that
+/// neither a file nor a group costs more than its rows; rows are tagged with their file's
+/// index, in file order. Each file is hashed from the bytes read, so the report's input hashes
+/// do not read it again.
 fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, super::AdapterError)> {
-    let pieces: Vec<(u32, Records, String)> = files
-        .par_iter()
-        .map(|&(index, path)| {
-            let bytes = std::fs::read(path).map_err(|e| (path.to_path_buf(), e.into()))?;
-            let fallback = user_of_path(path).unwrap_or_else(|| "unknown".to_string());
-            let hash = super::sha256_bytes(&bytes);
-            Ok((index, parse_chunk(1, &bytes, &fallback), hash))
+    let group = files
+        .len()
+        .div_ceil(rayon::current_num_threads() * 2)
+        .max(1);
+    type Group = (
+        DataFrame,
+        std::collections::BTreeMap<&'static str, u64>,
+        Vec<(u32, String)>,
+    );
+    let groups: Vec<Group> = files
+        .par_chunks(group)
+        .map(|group| {
+            let mut records = new_records();
+            let mut tags: Vec<u32> = Vec::new();
+            let mut hashes = Vec::with_capacity(group.len());
+            // One buffer for the group's files: a fresh one per file costs a page fault per
+            // page of every file.
+            let mut bytes = Vec::new();
+            for &(index, path) in group {
+                bytes.clear();
+                std::fs::File::open(path)
+                    .and_then(|mut file| std::io::Read::read_to_end(&mut file, &mut bytes))
+                    .map_err(|e| (path.to_path_buf(), e.into()))?;
+                let fallback = user_of_path(path).unwrap_or_else(|| "unknown".to_string());
+                parse_into(&mut records, 1, &bytes, &fallback);
+                tags.resize(records.len(), index);
+                hashes.push((index, super::sha256_bytes(&bytes)));
+            }
+            let failed = |e: PolarsError| (group[0].1.to_path_buf(), e.into());
+            let (mut frame, skipped) = records
+                .into_frame()
+                .map_err(|e| (group[0].1.to_path_buf(), e))?;
+            frame
+                .with_column(Column::new(super::canonical::FILE.into(), tags))
+                .map_err(failed)?;
+            Ok((frame, skipped, hashes))
         })
         .collect::<Result<_, (std::path::PathBuf, super::AdapterError)>>()?;
-    let mut all = Records::new(&TEXT, &COUNTS, &[]).with_times(&[schema::TS]);
-    let mut tags: Vec<u32> = Vec::new();
-    let mut hashes = Vec::with_capacity(pieces.len());
-    for (index, piece, hash) in pieces {
-        tags.extend(std::iter::repeat_n(index, piece.len()));
-        all.append(piece);
-        hashes.push((index, hash));
+    // One frame for the batch: the groups' columns become its chunks, nothing is copied.
+    let mut scan = Scan::from(LazyFrame::default());
+    let mut all: Option<DataFrame> = None;
+    for (frame, skipped, hashes) in groups {
+        scan.hashes.extend(hashes);
+        for (reason, n) in skipped {
+            *scan.skipped.entry(reason).or_default() += n;
+        }
+        match &mut all {
+            None => all = Some(frame),
+            Some(all) => {
+                let first = files[0].1.to_path_buf();
+                all.vstack_mut_owned(frame).map_err(|e| (first, e.into()))?;
+            }
+        }
     }
-    let first = files
-        .first()
-        .map_or(Path::new(""), |(_, p)| *p)
-        .to_path_buf();
-    let mut scan = all.finish_as("estimated").map_err(|e| (first, e))?;
-    scan.hashes = hashes;
-    scan.frame = scan.frame.with_columns([
+    scan.frame = all.unwrap_or_default().lazy().with_columns([
+        lit("estimated").alias(schema::TIER),
         lit("claude-code").alias(schema::TOOL),
-        lit(Series::new(super::canonical::FILE.into(), tags)),
     ]);
     Ok(scan)
 }

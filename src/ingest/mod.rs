@@ -354,11 +354,19 @@ pub fn resolve_inputs(
             });
         }
         matched.sort();
-        for path in matched {
-            let format = match forced {
-                Some(format) => format,
-                None => detect_format(&path)?,
-            };
+        // A folder of session logs is tens of thousands of files, each opened to be
+        // recognised: in parallel, in the sorted order.
+        let formats: Vec<Format> = match forced {
+            Some(format) => vec![format; matched.len()],
+            None => {
+                use rayon::prelude::*;
+                matched
+                    .par_iter()
+                    .map(|path| detect_format(path))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        for (path, format) in matched.into_iter().zip(formats) {
             let holds = format.adapter().tables();
             // A file named outright for the wrong table is a mistake to report; one found in a
             // folder of exports is read for the table it holds.
@@ -427,11 +435,20 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), IngestError> {
         source,
     };
     for entry in std::fs::read_dir(dir).map_err(io_err)? {
-        let path = entry.map_err(io_err)?.path();
-        if directory_format(&path).is_some() {
-            found.push(path);
-        } else if path.is_dir() {
-            walk(&path, found)?;
+        let entry = entry.map_err(io_err)?;
+        let path = entry.path();
+        // The entry's type comes with the listing on most file systems: no `stat` per file.
+        let is_dir = match entry.file_type() {
+            Ok(kind) if kind.is_symlink() => path.is_dir(),
+            Ok(kind) => kind.is_dir(),
+            Err(_) => path.is_dir(),
+        };
+        if is_dir {
+            if directory_format(&path).is_some() {
+                found.push(path);
+            } else {
+                walk(&path, found)?;
+            }
         } else if format_from_extension(&path).is_some() {
             found.push(path);
         }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
+use polars_arrow::array::{Array, BinaryViewArrayGeneric, MutableBinaryViewArray, View};
 
 use super::canonical::{ERROR, RAW, ROW};
 use super::Scan;
@@ -15,12 +16,105 @@ use super::Scan;
 /// How much of an unreadable record the quarantine file shows.
 const RAW_CHARS: usize = 200;
 
+/// A text column under construction, written straight into the string-view layout polars
+/// keeps: no allocation per value, and a value equal to the one before it (a session's id,
+/// repository and model repeat line after line) is stored once and pointed at again, so a
+/// million log records hold each session's strings once per run of lines, not once per line.
+struct TextColumn {
+    values: MutableBinaryViewArray<str>,
+    /// The last value written and its view, to point at again when it repeats.
+    last: Option<(Box<str>, View)>,
+    /// Bytes of the values pushed as views, not yet added to the array's byte count (added
+    /// once, before the array is frozen: polars checks the count against every view).
+    unaccounted: usize,
+}
+
+impl TextColumn {
+    fn new() -> TextColumn {
+        TextColumn {
+            values: MutableBinaryViewArray::new(),
+            last: None,
+            unaccounted: 0,
+        }
+    }
+
+    /// The array, its byte count settled.
+    fn freeze(mut self) -> BinaryViewArrayGeneric<str> {
+        // SAFETY: the count becomes the sum of the lengths of every value pushed, as the
+        // array's own pushes keep it.
+        unsafe {
+            let total = self.values.total_bytes_len() + self.unaccounted;
+            self.values.set_total_bytes_len(total);
+        }
+        self.values.freeze()
+    }
+
+    /// Nulls up to `rows` rows.
+    fn pad(&mut self, rows: usize) {
+        let missing = rows.saturating_sub(self.values.len());
+        self.values.extend_null(missing);
+    }
+
+    /// `value` in row `row` (0-based), which is the last row: the rows before it that were
+    /// never set are null, and a value set twice keeps the second.
+    fn set(&mut self, row: usize, value: &str) {
+        if self.values.len() > row {
+            // Set again: rare (an adapter correcting itself); rebuild without the last value.
+            let mut rebuilt = MutableBinaryViewArray::<str>::with_capacity(row + 1);
+            let frozen = std::mem::replace(self, TextColumn::new()).freeze();
+            rebuilt.extend(frozen.iter().take(row));
+            self.values = rebuilt;
+        }
+        self.pad(row);
+        let view = match &self.last {
+            Some((text, view)) if **text == *value => *view,
+            _ => {
+                let view = self.values.push_value_into_buffer(value.as_bytes());
+                self.last = Some((value.into(), view));
+                view
+            }
+        };
+        // SAFETY: the view is inline or points into this array's own buffers (made by
+        // `push_value_into_buffer`, which never moves bytes once written), the validity
+        // bitmap (present only once a null was pushed) is kept in step just below, and the
+        // value's length is added to the byte count before the array is frozen.
+        unsafe {
+            self.values.views_mut().push(view);
+        }
+        self.unaccounted += value.len();
+        if let Some(validity) = self.values.validity() {
+            validity.push(true);
+        }
+    }
+
+    /// `other`'s values after the first `rows` rows, copied: taking over its buffers instead
+    /// would keep every small part's half-empty buffers alive (one per file of a folder).
+    fn append(&mut self, rows: usize, other: TextColumn) {
+        self.pad(rows);
+        for (i, value) in other.freeze().iter().enumerate() {
+            match value {
+                Some(value) => self.set(rows + i, value),
+                None => self.values.push_null(),
+            }
+        }
+    }
+
+    fn finish(mut self, name: &str, rows: usize) -> Column {
+        self.pad(rows);
+        let array = self.freeze();
+        if array.null_count() == rows {
+            return Column::full_null(name.into(), rows, &DataType::String);
+        }
+        StringChunked::with_chunk(name.into(), array).into_column()
+    }
+}
+
 /// Rows under construction, column by column.
 pub struct Records {
     lines: Vec<u64>,
     errors: Vec<Option<String>>,
     raws: Vec<Option<String>>,
-    text: Vec<(&'static str, Vec<Option<String>>)>,
+    text: Vec<(&'static str, TextColumn)>,
     counts: Vec<(&'static str, Vec<Option<u64>>)>,
     amounts: Vec<(&'static str, Vec<Option<f64>>)>,
     /// Instants already parsed by the adapter, microseconds since the epoch (UTC).
@@ -39,7 +133,7 @@ impl Records {
             lines: Vec::new(),
             errors: Vec::new(),
             raws: Vec::new(),
-            text: text.iter().map(|c| (*c, Vec::new())).collect(),
+            text: text.iter().map(|c| (*c, TextColumn::new())).collect(),
             counts: counts.iter().map(|c| (*c, Vec::new())).collect(),
             amounts: amounts.iter().map(|c| (*c, Vec::new())).collect(),
             times: Vec::new(),
@@ -66,7 +160,6 @@ impl Records {
         self.lines.push(line);
         self.errors.push(None);
         self.raws.push(None);
-        self.text.iter_mut().for_each(|(_, v)| v.push(None));
         self.counts.iter_mut().for_each(|(_, v)| v.push(None));
         self.amounts.iter_mut().for_each(|(_, v)| v.push(None));
         self.times.iter_mut().for_each(|(_, v)| v.push(None));
@@ -83,8 +176,14 @@ impl Records {
         values.last_mut().expect("row() first")
     }
 
-    pub fn text(&mut self, column: &str, value: impl Into<String>) {
-        *Self::last(&mut self.text, column) = Some(value.into());
+    pub fn text(&mut self, column: &str, value: impl AsRef<str>) {
+        let row = self.lines.len().checked_sub(1).expect("row() first");
+        let (_, values) = self
+            .text
+            .iter_mut()
+            .find(|(n, _)| *n == column)
+            .unwrap_or_else(|| panic!("column {column} was not declared"));
+        values.set(row, value.as_ref());
     }
 
     /// An instant, microseconds since the epoch, in a column declared with [`Records::with_times`].
@@ -117,12 +216,13 @@ impl Records {
 
     /// Appends another part of the same file (read in parallel), keeping line order.
     pub fn append(&mut self, other: Records) {
+        let rows = self.lines.len();
+        for ((_, mine), (_, theirs)) in self.text.iter_mut().zip(other.text) {
+            mine.append(rows, theirs);
+        }
         self.lines.extend(other.lines);
         self.errors.extend(other.errors);
         self.raws.extend(other.raws);
-        for ((_, mine), (_, theirs)) in self.text.iter_mut().zip(other.text) {
-            mine.extend(theirs);
-        }
         for ((_, mine), (_, theirs)) in self.counts.iter_mut().zip(other.counts) {
             mine.extend(theirs);
         }
@@ -146,14 +246,34 @@ impl Records {
     }
 
     pub fn finish(self) -> Result<Scan, super::AdapterError> {
+        let (frame, skipped) = self.into_frame()?;
+        Ok(Scan {
+            frame: frame.lazy(),
+            skipped,
+            hashes: Vec::new(),
+        })
+    }
+
+    /// The rows as a frame, and the records skipped on purpose by reason.
+    pub fn into_frame(
+        self,
+    ) -> Result<(DataFrame, BTreeMap<&'static str, u64>), super::AdapterError> {
         let height = self.lines.len();
+        // Most files have no unreadable record: a column of nulls then costs nothing per row.
+        let maybe_null = |name: &str, values: Vec<Option<String>>| {
+            if values.iter().all(Option::is_none) {
+                Column::full_null(name.into(), height, &DataType::String)
+            } else {
+                Column::new(name.into(), values)
+            }
+        };
         let mut columns = vec![
             Column::new(ROW.into(), self.lines),
-            Column::new(ERROR.into(), self.errors),
-            Column::new(RAW.into(), self.raws),
+            maybe_null(ERROR, self.errors),
+            maybe_null(RAW, self.raws),
         ];
         for (name, values) in self.text {
-            columns.push(Column::new(name.into(), values));
+            columns.push(values.finish(name, height));
         }
         for (name, values) in self.counts {
             columns.push(Column::new(name.into(), values));
@@ -167,11 +287,7 @@ impl Records {
         for (name, values) in self.amounts {
             columns.push(Column::new(name.into(), values));
         }
-        Ok(Scan {
-            frame: DataFrame::new(height, columns)?.lazy(),
-            skipped: self.skipped,
-            hashes: Vec::new(),
-        })
+        Ok((DataFrame::new(height, columns)?, self.skipped))
     }
 }
 
@@ -335,6 +451,54 @@ pub fn numbered_lines(first: u64, chunk: &[u8]) -> impl Iterator<Item = (u64, &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_columns_hold_what_was_set_repeats_gaps_and_corrections_included() {
+        // Values that repeat (stored once and pointed at again), long and short ones, rows
+        // never set (null), a value set twice (the second kept), and parts appended.
+        let long = "a-session-id-longer-than-twelve-bytes";
+        let mut expected: Vec<Option<String>> = Vec::new();
+        let mut records = Records::new(&["a", "b"], &[], &[]);
+        let mut part = Records::new(&["a", "b"], &[], &[]);
+        for i in 0..40u64 {
+            let target = if i < 25 { &mut records } else { &mut part };
+            target.row(i + 1);
+            let value = match i % 7 {
+                0..=2 => Some(long.to_string()),
+                3 => None,
+                4 => Some("short".to_string()),
+                5 => Some(format!("{long}-{i}")),
+                _ => Some(String::new()),
+            };
+            if let Some(v) = &value {
+                target.text("a", v);
+            }
+            if i == 11 {
+                target.text("a", "corrected, and long enough to live in a buffer");
+            }
+            target.text("b", long);
+            expected.push(if i == 11 {
+                Some("corrected, and long enough to live in a buffer".into())
+            } else {
+                value
+            });
+        }
+        records.append(part);
+        let frame = records.finish().unwrap().frame.collect().unwrap();
+        let a: Vec<Option<String>> = frame
+            .column("a")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(String::from))
+            .collect();
+        assert_eq!(a, expected);
+        let b = frame.column("b").unwrap().str().unwrap();
+        assert!(b.iter().all(|v| v == Some(long)));
+        // Nothing unreadable: the error columns are all null.
+        assert_eq!(frame.column(ERROR).unwrap().null_count(), 40);
+    }
 
     #[test]
     fn chunks_end_at_line_ends_and_count_lines() {

@@ -246,7 +246,7 @@ pub const IDENTITIES: &[Column] = &[
 ];
 
 /// Which canonical table a file feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
     Usage,
     Outputs,
