@@ -117,23 +117,64 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
             }
         })
         .collect();
-    let plan = priced.select(columns).sort(
-        [schema::TS, schema::AGENT, schema::REQUEST_ID],
-        SortMultipleOptions::default().with_maintain_order(true),
-    );
-    let mut frame = pipeline::over_files(&sources, || plan.collect_with_engine(Engine::Streaming))?
+    let plan = priced.select(columns);
+    let frame = pipeline::over_files(&sources, || plan.collect_with_engine(Engine::Streaming))?
         .unwrap_single();
-    let file = std::fs::File::create(to).map_err(|source| AuditError::Write {
-        path: to.to_path_buf(),
-        source,
+    // The inputs are no longer needed: the rows are sorted and written from the one frame.
+    drop(sources);
+    let rows = frame.height();
+    write_sorted(frame, to).map_err(|err| match err {
+        Written::Io(source) => AuditError::Write {
+            path: to.to_path_buf(),
+            source,
+        },
+        Written::Engine(err) => engine_err(err),
     })?;
-    ParquetWriter::new(file)
-        .finish(&mut frame)
-        .map_err(engine_err)?;
-    eprintln!(
-        "wrote {} canonical usage rows to {}",
-        frame.height(),
-        to.display()
-    );
+    eprintln!("wrote {rows} canonical usage rows to {}", to.display());
+    Ok(())
+}
+
+/// Rows per row group of the Parquet file (polars' default).
+const ROW_GROUP: usize = 512 * 512;
+
+enum Written {
+    Io(std::io::Error),
+    Engine(PolarsError),
+}
+
+/// Writes `frame` to `to` as Parquet in time order (then agent, then request id; ties keep
+/// their order): the order is found on those three columns alone, and the rows are gathered
+/// one row group at a time, so the sorted rows are never held whole beside the frame.
+fn write_sorted(frame: DataFrame, to: &Path) -> Result<(), Written> {
+    const ORDER: &str = "_order";
+    let keys = [schema::TS, schema::AGENT, schema::REQUEST_ID];
+    let order = frame
+        .select(keys)
+        .and_then(|columns| columns.with_row_index(ORDER.into(), None))
+        .and_then(|columns| {
+            columns.sort(
+                keys,
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+        })
+        .and_then(|sorted| sorted.column(ORDER).and_then(|c| c.idx().cloned()))
+        .map_err(Written::Engine)?;
+    let file = std::fs::File::create(to).map_err(Written::Io)?;
+    let mut writer = ParquetWriter::new(file)
+        .batched(frame.schema())
+        .map_err(Written::Engine)?;
+    let mut offset = 0;
+    while offset < order.len() {
+        let rows = ROW_GROUP.min(order.len() - offset);
+        let group = frame
+            .take(&order.slice(offset as i64, rows))
+            .map_err(Written::Engine)?;
+        writer.write_batch(&group).map_err(Written::Engine)?;
+        offset += rows;
+    }
+    if order.is_empty() {
+        writer.write_batch(&frame).map_err(Written::Engine)?;
+    }
+    writer.finish().map_err(Written::Engine)?;
     Ok(())
 }

@@ -83,6 +83,21 @@ proptest! {
     }
 
     #[test]
+    fn ingest_writes_the_same_rows_in_time_order_however_the_input_is_shuffled(seed in any::<u64>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.parquet");
+        write_parquet(&mut shuffled(&company().1, seed), &path);
+        let written = ingested(&path, dir.path());
+        // Sorted by time (then agent and request id), one row per request.
+        let ts = written.column("ts").unwrap().datetime().unwrap().physical().clone();
+        let times: Vec<i64> = ts.iter().flatten().collect();
+        prop_assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        let ids = written.column("request_id").unwrap().drop_nulls();
+        prop_assert_eq!(ids.n_unique().unwrap(), ids.len());
+        prop_assert_eq!(every_row(&written), every_row(ingested_original()));
+    }
+
+    #[test]
     fn every_row_read_is_valid_or_quarantined(corrupt in proptest::collection::vec((0usize..2_000, 0usize..4), 1..20)) {
         let dir = tempfile::tempdir().unwrap();
         let mut frame = company().1.clone().lazy().with_columns([
@@ -118,6 +133,43 @@ proptest! {
         prop_assert_eq!(report.ingest.rows_read, report.ingest.rows_valid + report.ingest.rows_quarantined);
         prop_assert_eq!(report.ingest.rows_quarantined, broken.len() as u64);
     }
+}
+
+/// `tokenaudit ingest --usage usage --to …` read back.
+fn ingested(usage: &Path, dir: &Path) -> DataFrame {
+    let to = dir.join(format!("ingested-{}.parquet", std::process::id()));
+    let output = crate::tokenaudit()
+        .args(["ingest", "-q", "--usage"])
+        .arg(usage)
+        .arg("--to")
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    LazyFrame::scan_parquet(PlRefPath::try_from_path(&to).unwrap(), Default::default())
+        .unwrap()
+        .collect()
+        .unwrap()
+}
+
+fn ingested_original() -> &'static DataFrame {
+    static INGESTED: OnceLock<DataFrame> = OnceLock::new();
+    INGESTED.get_or_init(|| {
+        let dir = company().0.path();
+        ingested(&dir.join("usage.parquet"), dir)
+    })
+}
+
+/// Every row, in an order that does not depend on the file's (rows tied on time, agent and
+/// request id may come in either order).
+fn every_row(frame: &DataFrame) -> DataFrame {
+    let names: Vec<PlSmallStr> = frame.get_column_names_owned();
+    frame
+        .sort(
+            names,
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .unwrap()
 }
 
 /// The report of `usage` with at most `keys` request ids and prompt keys in memory.
