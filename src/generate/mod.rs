@@ -24,6 +24,7 @@
 //! `truth.json` then records `worlds`, a `world_notes` sentence for each and the
 //! `session_semantics` of the usage (`contiguous`, `labels`, `absent` or `bucketed`).
 
+mod claude_code;
 mod population;
 mod usage;
 mod world;

@@ -445,55 +445,9 @@ struct UsageSink {
 enum SinkTarget {
     Parquet(Box<polars::io::parquet::write::BatchedWriter<File>>),
     Csv(BufWriter<File>),
-    /// `claude-code/<agent>/.claude/projects/-home-<agent>-work/<session>.jsonl`, one file a
-    /// session as Claude Code writes them, one agent at a time (the generator writes agent by
-    /// agent): the agent's open files, by session.
-    ClaudeCode {
-        root: PathBuf,
-        agent: String,
-        open: std::collections::HashMap<String, (PathBuf, BufWriter<File>)>,
-    },
-}
-
-/// Session files one agent may hold open at once while its logs are written.
-const MAX_OPEN_SESSIONS: usize = 256;
-
-/// Flushes and closes the open session files.
-fn close_sessions(
-    open: &mut std::collections::HashMap<String, (PathBuf, BufWriter<File>)>,
-) -> Result<(), GenerateError> {
-    for (_, (path, mut out)) in open.drain() {
-        out.flush()
-            .map_err(|source| GenerateError::Io { path, source })?;
-    }
-    Ok(())
-}
-
-/// A prompt and the assistant's answer as Claude Code logs them, for one request.
-#[allow(clippy::too_many_arguments)]
-fn claude_code_lines(
-    out: &mut impl Write,
-    agent: &str,
-    ts: i64,
-    model: &str,
-    tokens: [u64; 4],
-    session: &str,
-    request_id: &str,
-) -> std::io::Result<()> {
-    let at = chrono::DateTime::from_timestamp(ts, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S")
-        .to_string();
-    let cwd = format!("/home/{agent}/work");
-    writeln!(
-        out,
-        r#"{{"parentUuid":null,"isSidechain":false,"userType":"external","cwd":"{cwd}","sessionId":"{session}","version":"2.0.14","gitBranch":"main","type":"user","message":{{"role":"user","content":"Please make the failing integration test for the billing client pass and explain the fix."}},"uuid":"u-{request_id}","timestamp":"{at}.120Z"}}"#
-    )?;
-    let [input, output, cache_read, cache_write] = tokens;
-    writeln!(
-        out,
-        r#"{{"parentUuid":"u-{request_id}","isSidechain":false,"userType":"external","cwd":"{cwd}","sessionId":"{session}","version":"2.0.14","gitBranch":"main","message":{{"id":"msg_{request_id}","type":"message","role":"assistant","model":"{model}","content":[{{"type":"text","text":"The test fails because the client retries on a 409 and double-charges the card. I changed the retry policy to skip non-idempotent requests and added a regression test that asserts a single charge."}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{{"input_tokens":{input},"cache_creation_input_tokens":{cache_write},"cache_read_input_tokens":{cache_read},"cache_creation":{{"ephemeral_5m_input_tokens":{cache_write},"ephemeral_1h_input_tokens":0}},"output_tokens":{output},"service_tier":"standard"}}}},"requestId":"req_{request_id}","type":"assistant","uuid":"a-{request_id}","timestamp":"{at}.900Z"}}"#
-    )
+    /// `claude-code/<agent>/.claude/projects/…`, as Claude Code writes its logs
+    /// ([`super::claude_code`]).
+    ClaudeCode(super::claude_code::Sessions),
 }
 
 impl UsageSink {
@@ -533,12 +487,9 @@ impl UsageSink {
             source,
         };
         if format == UsageFileFormat::ClaudeCode {
-            std::fs::create_dir_all(path).map_err(io)?;
-            return Ok(SinkTarget::ClaudeCode {
-                root: path.to_path_buf(),
-                agent: String::new(),
-                open: Default::default(),
-            });
+            return Ok(SinkTarget::ClaudeCode(
+                super::claude_code::Sessions::new(path).map_err(io)?,
+            ));
         }
         let file = File::create(path).map_err(io)?;
         let empty = UsageSink::frame_of(path, layout, Default::default())?;
@@ -665,45 +616,23 @@ impl UsageSink {
             prompt: std::mem::take(&mut self.prompt),
         };
         match &mut self.target {
-            SinkTarget::ClaudeCode { root, agent, open } => {
+            SinkTarget::ClaudeCode(sessions) => {
                 for i in 0..columns.ts.len() {
                     let name = columns.agent[i].as_str();
-                    // A new agent, or too many sessions open: close what is open (a session
-                    // met again is appended to).
-                    if agent != name || open.len() >= MAX_OPEN_SESSIONS {
-                        close_sessions(open)?;
-                        *agent = name.to_string();
-                    }
-                    let session = columns.session[i].as_deref().unwrap_or("session");
-                    if !open.contains_key(session) {
-                        let dir = root
-                            .join(name)
-                            .join(".claude/projects")
-                            .join(format!("-home-{name}-work"));
-                        std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
-                        let path = dir.join(format!("{session}.jsonl"));
-                        let file = std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(&path)
-                            .map_err(io(path.clone()))?;
-                        open.insert(session.to_string(), (path, BufWriter::new(file)));
-                    }
-                    let (path, out) = open.get_mut(session).expect("opened above");
                     let t = &columns.tokens;
                     let request = columns.request_id[i]
                         .clone()
                         .unwrap_or_else(|| format!("{name}-{}", self.rows + i as u64));
-                    claude_code_lines(
-                        out,
-                        name,
-                        columns.ts[i],
-                        columns.model[i],
-                        [t[0][i], t[1][i], t[2][i], t[3][i]],
-                        session,
-                        &request,
-                    )
-                    .map_err(io(path.clone()))?;
+                    sessions
+                        .write(&super::claude_code::Request {
+                            agent: name,
+                            ts: columns.ts[i],
+                            model: columns.model[i],
+                            tokens: [t[0][i], t[1][i], t[2][i], t[3][i]],
+                            session: columns.session[i].as_deref().unwrap_or("session"),
+                            request_id: &request,
+                        })
+                        .map_err(|(path, source)| GenerateError::Io { path, source })?;
                 }
             }
             SinkTarget::Parquet(writer) => {
@@ -762,7 +691,9 @@ impl UsageSink {
                 out.flush()
                     .map_err(|source| GenerateError::Io { path, source })?;
             }
-            SinkTarget::ClaudeCode { mut open, .. } => close_sessions(&mut open)?,
+            SinkTarget::ClaudeCode(mut sessions) => sessions
+                .close()
+                .map_err(|(path, source)| GenerateError::Io { path, source })?,
         }
         Ok(self.rows)
     }

@@ -206,13 +206,13 @@ fn ccusage() -> PathBuf {
     path
 }
 
-#[test]
-fn ccusage_reports_the_same_daily_tokens_for_the_claude_code_fixture() {
-    let root = PathBuf::from(fixture("claude-code"));
-    let dirs: Vec<String> = ["dana", "eli"]
-        .iter()
-        .map(|u| root.join(u).join(".claude").display().to_string())
+/// ccusage's daily tokens over the `.claude` folders of every user folder under `root`.
+fn ccusage_daily(root: &std::path::Path) -> Daily {
+    let mut dirs: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path().join(".claude").display().to_string())
         .collect();
+    dirs.sort();
     let output = Command::new(ccusage())
         .args(["daily", "--json", "--offline", "--timezone", "UTC"])
         .env("CLAUDE_CONFIG_DIR", dirs.join(","))
@@ -224,7 +224,7 @@ fn ccusage_reports_the_same_daily_tokens_for_the_claude_code_fixture() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let theirs: Daily = report["daily"]
+    report["daily"]
         .as_array()
         .unwrap()
         .iter()
@@ -244,7 +244,12 @@ fn ccusage_reports_the_same_daily_tokens_for_the_claude_code_fixture() {
                 ],
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn ccusage_reports_the_same_daily_tokens_for_the_claude_code_fixture() {
+    let theirs = ccusage_daily(std::path::Path::new(&fixture("claude-code")));
     assert_eq!(theirs, ingested_daily(&[fixture("claude-code")]));
 }
 
@@ -391,6 +396,32 @@ fn generated_claude_code_logs_hold_the_same_usage_as_the_canonical_file() {
         .to_string()]);
     assert!(!canonical.is_empty());
     assert_eq!(logs, canonical);
+    // The shape users have: a file per session, subagent files beside them, every response
+    // streamed as two lines with one message id, and ccusage agrees on every day.
+    let root = tmp.path().join("claude-code/claude-code");
+    let files: Vec<PathBuf> = glob::glob(&format!("{}/**/*.jsonl", root.display()))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("/subagents/agent-a")),
+        "no subagent file"
+    );
+    let mut lines_per_message: BTreeMap<String, usize> = BTreeMap::new();
+    for file in &files {
+        for line in std::fs::read_to_string(file).unwrap().lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            if record["type"] == "assistant" {
+                let id = record["message"]["id"].as_str().unwrap().to_string();
+                *lines_per_message.entry(id).or_default() += 1;
+            }
+        }
+    }
+    // Two lines a response (four for the requests the generator plants twice).
+    assert!(lines_per_message.values().all(|n| n % 2 == 0));
+    assert_eq!(ccusage_daily(&root), logs);
 }
 
 #[test]
