@@ -10,6 +10,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::canonical::{ERROR, RAW};
 use super::Adapter;
 
 pub struct CsvAdapter;
@@ -31,24 +32,6 @@ impl Adapter for CsvAdapter {
         super::Recognition::Anything
     }
 
-    fn explain(&self, path: &Path, err: PolarsError) -> super::AdapterError {
-        // polars names no line for a record with more fields than the header: find it.
-        if !err.to_string().contains("more fields than defined") {
-            return err.into();
-        }
-        let ragged = std::fs::File::open(path)
-            .and_then(|f| first_ragged_line(std::io::BufReader::new(f)))
-            .ok()
-            .flatten();
-        match ragged {
-            Some((line, fields, columns)) => super::AdapterError::Record {
-                line,
-                why: format!("{fields} fields where the header has {columns} (a comma in a value that is not quoted?)"),
-            },
-            None => err.into(),
-        }
-    }
-
     fn sniff(&self, _head: &[u8]) -> bool {
         // CSV is the fallback; anything not recognised as another format is tried as CSV.
         true
@@ -59,73 +42,120 @@ impl Adapter for CsvAdapter {
         path: &Path,
         _table: crate::schema::Table,
     ) -> Result<super::Scan, super::AdapterError> {
-        LazyCsvReader::new(PlRefPath::try_from_path(path)?)
-            .with_has_header(true)
-            // Zero rows of inference reads every column as text; `canonical` types them.
-            .with_infer_schema_length(Some(0))
+        let reader = LazyCsvReader::new(PlRefPath::try_from_path(path)?)
             .with_missing_is_null(true)
-            .with_encoding(CsvEncoding::LossyUtf8)
-            .finish()
-            .map(Into::into)
-            .map_err(Into::into)
+            .with_encoding(CsvEncoding::LossyUtf8);
+        let Some(names) = header(path)? else {
+            // No header on the first line (an empty file, blank lines first, names twice):
+            // polars reads it as it can, and says what it cannot.
+            return Ok(reader
+                .with_has_header(true)
+                // Zero rows of inference reads every column as text; `canonical` types them.
+                .with_infer_schema_length(Some(0))
+                .finish()?
+                .into());
+        };
+        // One column more than the header, so that a record with more fields than the header
+        // is seen (its extra field lands there) and quarantined, not a reason to stop the run.
+        let mut schema = Schema::with_capacity(names.len() + 1);
+        for name in &names {
+            schema.with_column(name.as_str().into(), DataType::String);
+        }
+        schema.with_column(EXTRA.into(), DataType::String);
+        let frame = reader
+            .with_has_header(false)
+            .with_skip_rows(1)
+            .with_schema(Some(Arc::new(schema)))
+            .with_truncate_ragged_lines(true)
+            .finish()?;
+        // The record's first field past the header is what the quarantine file shows: joining
+        // every field of every row to show the few ragged ones cost 8% more memory.
+        let why = format!(
+            "more fields than the header's {} (a comma in a value that is not quoted?); shown: the first field past them",
+            names.len()
+        );
+        Ok(frame
+            .with_columns([
+                when(col(EXTRA).is_not_null())
+                    .then(lit(why))
+                    .otherwise(lit(NULL).cast(DataType::String))
+                    .alias(ERROR),
+                col(EXTRA).alias(RAW),
+            ])
+            .drop(by_name([EXTRA], true, false))
+            .into())
     }
 }
 
-/// The first record of a canonical CSV file with more fields than its header, as its first
-/// line, its field count and the header's: polars' reader stops on it without naming it. Reads
-/// the file in pieces (it is called on the error path, and the file may be large).
-pub fn first_ragged_line(
-    mut reader: impl std::io::BufRead,
-) -> std::io::Result<Option<(u64, usize, usize)>> {
-    let (mut line, mut starts, mut fields, mut quoted) = (1u64, 1u64, 1usize, false);
-    let mut header = None;
-    let mut end_record = |starts: u64, fields: usize| match header {
-        None => {
-            header = Some(fields);
-            None
-        }
-        Some(columns) if fields > columns => Some((starts, fields, columns)),
-        Some(_) => None,
+/// The column that catches a record's fields beyond the header's.
+const EXTRA: &str = "_extra_fields";
+
+/// The column names on the first line of a CSV file, or `None` when the first line is not a
+/// header read here (blank, a quoted name spanning lines, a name given twice).
+fn header(path: &Path) -> Result<Option<Vec<String>>, super::AdapterError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut head)?;
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    let Some(end) = memchr::memchr(b'\n', head) else {
+        return Ok(None);
     };
-    loop {
-        let piece = reader.fill_buf()?;
-        if piece.is_empty() {
-            return Ok(end_record(starts, fields));
-        }
-        for &byte in piece {
-            match byte {
-                b'"' => quoted = !quoted,
-                b',' if !quoted => fields += 1,
-                b'\n' => {
-                    line += 1;
-                    if !quoted {
-                        if let Some(ragged) = end_record(starts, fields) {
-                            return Ok(Some(ragged));
-                        }
-                        (starts, fields) = (line, 1);
-                    }
-                }
-                _ => {}
-            }
-        }
-        let read = piece.len();
-        reader.consume(read);
+    let first = &head[..end];
+    if first.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
     }
+    let Some(Ok(record)) = super::fields::csv_records(first).into_iter().next() else {
+        return Ok(None);
+    };
+    let names: Vec<String> = record.fields.iter().map(|f| f.to_string()).collect();
+    let distinct: std::collections::HashSet<&String> = names.iter().collect();
+    Ok((distinct.len() == names.len()).then_some(names))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::first_ragged_line;
+    use super::*;
+
+    fn read(text: &str) -> DataFrame {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.csv");
+        std::fs::write(&path, text).unwrap();
+        let scan = CsvAdapter.scan(&path, crate::schema::Table::Usage).unwrap();
+        scan.frame.collect().unwrap()
+    }
 
     #[test]
-    fn the_first_record_with_more_fields_than_the_header_is_found_by_its_line() {
-        let text = b"ts,agent,model\n1,\"a,b\nc\",m\n2,x,m,extra\n3,y,m\n";
-        let ragged = |text: &[u8]| first_ragged_line(text).unwrap();
-        assert_eq!(ragged(text), Some((4, 4, 3)));
-        assert_eq!(ragged(b"a,b\n1,2\n3,4"), None);
-        assert_eq!(ragged(b"a,b\n1,2\n3,4,5"), Some((3, 3, 2)));
-        // Read in pieces smaller than a line, as from a large file.
-        let small = std::io::BufReader::with_capacity(3, &text[..]);
-        assert_eq!(first_ragged_line(small).unwrap(), Some((4, 4, 3)));
+    fn a_record_with_more_fields_than_the_header_is_marked_and_the_rest_read() {
+        let frame = read("ts,agent,model\n1,\"a,b\nc\",m\n2,x,m,extra,more\n3,y\n");
+        assert_eq!(frame.height(), 3);
+        let error = frame.column(ERROR).unwrap().str().unwrap();
+        assert_eq!(error.get(0), None);
+        assert!(error
+            .get(1)
+            .unwrap()
+            .starts_with("more fields than the header's 3"));
+        let raw = frame.column(RAW).unwrap().str().unwrap();
+        assert_eq!(raw.get(1), Some("extra"));
+        assert_eq!(raw.get(0), None);
+        // A quoted comma and line end are one field; a short record has nulls.
+        let agent = frame.column("agent").unwrap().str().unwrap();
+        assert_eq!(agent.get(0), Some("a,b\nc"));
+        assert_eq!(frame.column("model").unwrap().str().unwrap().get(2), None);
+        let names: Vec<&str> = frame
+            .get_column_names()
+            .iter()
+            .map(|n| n.as_str())
+            .collect();
+        assert_eq!(names, ["ts", "agent", "model", ERROR, RAW]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_crlf_are_not_part_of_the_names() {
+        let frame = read("\u{feff}ts,agent\r\n1,a\r\n");
+        let agent = frame.column("agent").unwrap().str().unwrap();
+        assert_eq!(agent.get(0), Some("a"));
+        assert_eq!(frame.column(ERROR).unwrap().null_count(), 1);
     }
 }
