@@ -173,6 +173,10 @@ impl Adapter for AnthropicCostAdapter {
         &[]
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage]
     }

@@ -199,6 +199,10 @@ impl Adapter for AnthropicUsageAdapter {
         &[]
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage]
     }

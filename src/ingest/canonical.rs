@@ -95,11 +95,11 @@ impl Checked {
             return self
                 .raw
                 .clone()
-                .group_by([col(FILE)])
+                .group_by([col(FILE).cast(DataType::UInt32)])
                 .agg([len().cast(DataType::UInt64).alias("rows")]);
         }
         self.raw.clone().select([
-            lit(self.file_index).alias(FILE),
+            lit(self.file_index).cast(DataType::UInt32).alias(FILE),
             len().cast(DataType::UInt64).alias("rows"),
         ])
     }
@@ -289,7 +289,7 @@ pub fn check(
         .with_columns(typed)
         .with_column(bad);
     if !files_tagged {
-        frame = frame.with_column(lit(file_index).alias(FILE));
+        frame = frame.with_column(lit(file_index).cast(DataType::UInt32).alias(FILE));
     }
     let raw_dtypes = found
         .iter()

@@ -294,6 +294,10 @@ impl Adapter for ClaudeCodeAnalyticsAdapter {
         &[]
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage, Table::Outputs]
     }

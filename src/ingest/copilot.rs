@@ -258,6 +258,10 @@ impl Adapter for CopilotAdapter {
                 || has(b"\"user_initiated_interaction_count\""))
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage, Table::Outputs]
     }

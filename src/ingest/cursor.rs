@@ -132,6 +132,10 @@ impl Adapter for CursorDailyAdapter {
         memmem::find(head, b"\"acceptedLinesAdded\"").is_some()
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Outputs]
     }

@@ -181,6 +181,10 @@ impl Adapter for CursorCsvAdapter {
         super::fields::csv_head_has(head, &["Date", "Model", INPUT, CACHE_READ])
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage]
     }

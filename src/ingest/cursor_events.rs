@@ -222,6 +222,10 @@ impl Adapter for CursorEventsAdapter {
         memmem::find(head, b"\"usageEvents").is_some()
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage]
     }

@@ -153,6 +153,10 @@ impl Adapter for GithubPrsAdapter {
         has(b"\"number\"") && (has(b"\"mergedAt\"") || has(b"\"merged_at\""))
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Outputs]
     }

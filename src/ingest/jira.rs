@@ -46,6 +46,10 @@ impl Adapter for JiraAdapter {
         super::fields::csv_head_has(head, &["Issue key", "Resolved"])
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Outputs]
     }

@@ -47,6 +47,10 @@ impl Adapter for LinearAdapter {
         super::fields::csv_head_has(head, &["ID", "Team", "Title", "Completed"])
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Outputs]
     }

@@ -337,6 +337,10 @@ impl Adapter for LiteLlmAdapter {
         )
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage]
     }

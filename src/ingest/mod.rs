@@ -307,23 +307,85 @@ pub trait Adapter: Sync {
     /// A lazy scan of the rows of `table`, whose columns carry canonical names; types are
     /// fixed later by [`canonical`].
     fn scan(&self, path: &Path, table: Table) -> Result<Scan, AdapterError>;
+    /// Whether a scan of this format holds its rows in memory already (records parsed in
+    /// Rust, not a polars file scan), so that many files can be read in parallel and stacked
+    /// into one frame ([`read_together`]), the default [`Adapter::scan_many`].
+    fn reads_into_memory(&self) -> bool {
+        false
+    }
     /// Several files of this format at once, every row tagged with its file's index in
-    /// [`canonical::FILE`]: for formats whose files are many and small (one per session), where
-    /// a scan per file costs more than its bytes. `None`: one scan per file. An error names the
-    /// file it came from.
+    /// [`canonical::FILE`]: for formats whose files are many and small (one per session, per
+    /// day, per rotation of a collector), where a scan per file in the plan costs more than
+    /// its bytes. `None`: one scan per file. An error names the file it came from.
     fn scan_many(
         &self,
         files: &[(u32, &Path)],
         table: Table,
     ) -> Option<Result<Scan, (PathBuf, AdapterError)>> {
-        let _ = (files, table);
-        None
+        self.reads_into_memory()
+            .then(|| read_together(self, files, table))
     }
     /// [`Adapter::scan`] told the audit's window, for adapters that can push it down.
     fn scan_window(&self, path: &Path, table: Table, window: Window) -> Result<Scan, AdapterError> {
         let _ = window;
         self.scan(path, table)
     }
+}
+
+/// Reads `files` with `adapter` in parallel, each scanned alone, and stacks their rows into one
+/// frame, each row tagged with its file's index (and numbered within its file when the adapter
+/// does not number records by line).
+pub fn read_together<A: Adapter + ?Sized>(
+    adapter: &A,
+    files: &[(u32, &Path)],
+    table: Table,
+) -> Result<Scan, (PathBuf, AdapterError)> {
+    use rayon::prelude::*;
+    type Part = (
+        DataFrame,
+        std::collections::BTreeMap<&'static str, u64>,
+        Vec<(u32, String)>,
+    );
+    let parts: Vec<Part> = files
+        .par_iter()
+        .map(|&(index, path)| {
+            let failed = |e: PolarsError| (path.to_path_buf(), AdapterError::from(e));
+            let scan = adapter
+                .scan(path, table)
+                .map_err(|e| (path.to_path_buf(), e))?;
+            let mut frame = scan.frame.collect().map_err(failed)?;
+            if frame.column(canonical::ROW).is_err() {
+                frame = frame
+                    .with_row_index(canonical::ROW.into(), Some(1))
+                    .map_err(failed)?;
+            }
+            let height = frame.height();
+            frame
+                .with_column(Column::new(canonical::FILE.into(), vec![index; height]))
+                .map_err(failed)?;
+            Ok((frame, scan.skipped, scan.hashes))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut scan = Scan::from(LazyFrame::default());
+    let mut all: Option<DataFrame> = None;
+    for ((frame, skipped, hashes), (_, path)) in parts.into_iter().zip(files) {
+        scan.hashes.extend(hashes);
+        for (reason, n) in skipped {
+            *scan.skipped.entry(reason).or_default() += n;
+        }
+        match &mut all {
+            None => all = Some(frame),
+            Some(all) => {
+                all.vstack_mut_owned(frame)
+                    .map_err(|e| (path.to_path_buf(), e.into()))?;
+            }
+        }
+    }
+    let mut all = all.unwrap_or_default();
+    // One chunk, not one per file.
+    all.rechunk_mut_par();
+    scan.frame = all.lazy();
+    Ok(scan)
 }
 
 /// One file to read, with the table it feeds and how it will be read.
@@ -366,6 +428,10 @@ pub fn resolve_inputs(
                     .collect::<Result<_, _>>()?
             }
         };
+        // A file holding both tables is read once for each; the files of one table come
+        // together (usage of every file, then outputs), so that consecutive files of one format
+        // and table can be read at once (`Adapter::scan_many`).
+        let mut second_table = Vec::new();
         for (path, format) in matched.into_iter().zip(formats) {
             let holds = format.adapter().tables();
             // A file named outright for the wrong table is a mistake to report; one found in a
@@ -379,15 +445,21 @@ pub fn resolve_inputs(
                 });
             }
             let tables: &[Table] = if holds.is_empty() { &[table] } else { holds };
-            for &table in tables {
-                files.push(InputFile {
+            for (i, &table) in tables.iter().enumerate() {
+                let file = InputFile {
                     display: path.display().to_string(),
                     path: path.clone(),
                     table,
                     format,
-                });
+                };
+                if i == 0 {
+                    files.push(file);
+                } else {
+                    second_table.push(file);
+                }
             }
         }
+        files.append(&mut second_table);
     }
     Ok(files)
 }

@@ -146,6 +146,10 @@ impl Adapter for OpenAiCostsAdapter {
         memmem::find(head, b"\"organization.costs.result\"").is_some()
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage]
     }

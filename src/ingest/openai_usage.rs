@@ -256,6 +256,10 @@ impl Adapter for OpenAiUsageAdapter {
         memmem::find(head, b"\"organization.usage.").is_some()
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage]
     }

@@ -700,6 +700,10 @@ impl Adapter for OtelAdapter {
         &[]
     }
 
+    fn reads_into_memory(&self) -> bool {
+        true
+    }
+
     fn tables(&self) -> &'static [Table] {
         &[Table::Usage]
     }

@@ -489,3 +489,79 @@ fn pull_requests_one_per_line_quarantine_a_cut_line_and_read_the_rest() {
         as_array["ingest"]["rows_quarantined"].as_u64().unwrap() + 1
     );
 }
+
+#[test]
+fn logs_read_together_and_a_file_read_alone_go_into_one_run() {
+    // A folder of session logs (read many files at once, rows tagged by file) beside a single
+    // canonical file (read alone): one run, the sum of the two runs apart. The two kinds of
+    // input once disagreed on the type of the file index and the run failed.
+    let spend = |paths: &[String]| {
+        let output = tokenaudit()
+            .args(["spend", "-q", "--format", "json", "--usage"])
+            .args(paths)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        json(&output)["totals"]["tokens"].as_u64().unwrap()
+    };
+    let logs = fixture("claude-code");
+    let csv = fixture("demo/usage.csv");
+    let together = spend(&[logs.clone(), csv.clone()]);
+    assert_eq!(together, spend(&[logs]) + spend(&[csv]));
+}
+
+#[test]
+fn vendor_files_read_together_keep_each_files_rows_and_quarantine_apart() {
+    // Three OpenTelemetry exports of a rotating collector are read at once (one frame, rows
+    // tagged by file): the copies count once, rows read are per file, and a bad line in the
+    // second file is quarantined under that file and its own line.
+    let tmp = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(fixture("otel/collector/claude-code.jsonl")).unwrap();
+    let lines = original.lines().count();
+    for name in ["a", "b", "c"] {
+        let mut text = original.clone();
+        if name == "b" {
+            text.push_str("{\"resourceLogs\": [\n");
+        }
+        std::fs::write(tmp.path().join(format!("{name}.jsonl")), text).unwrap();
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let quarantine = elsewhere.path().join("q.csv");
+    let run = |usage: &std::path::Path| {
+        let output = tokenaudit()
+            .args(["audit", "-q", "--format", "json", "--usage"])
+            .arg(usage)
+            .arg("--quarantine")
+            .arg(&quarantine)
+            .output()
+            .unwrap();
+        json(&output)
+    };
+    let one = run(std::path::Path::new(&fixture(
+        "otel/collector/claude-code.jsonl",
+    )));
+    let three = run(tmp.path());
+    assert_eq!(three["totals"], one["totals"]);
+    let rows = |report: &serde_json::Value| report["ingest"]["rows_read"].as_u64().unwrap();
+    assert_eq!(rows(&three), 3 * rows(&one) + 1);
+    let quarantined = |r: &serde_json::Value| r["ingest"]["rows_quarantined"].as_u64().unwrap();
+    assert_eq!(quarantined(&three), 3 * quarantined(&one) + 1);
+    let inputs = three["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 3);
+    assert!(inputs.iter().all(|i| i["format"] == "otel"));
+    let rejected = std::fs::read_to_string(&quarantine).unwrap();
+    let cut = format!("b.jsonl,{},", lines + 1);
+    assert_eq!(
+        rejected.lines().filter(|row| row.contains(&cut)).count(),
+        1,
+        "{rejected}"
+    );
+    for name in ["a.jsonl", "b.jsonl", "c.jsonl"] {
+        let own = rejected.lines().filter(|row| row.contains(name)).count() as u64;
+        assert_eq!(
+            own,
+            quarantined(&one) + u64::from(name == "b.jsonl"),
+            "{rejected}"
+        );
+    }
+}
