@@ -327,26 +327,6 @@ pub fn tracker_time(text: &str) -> Option<String> {
         .map(|d| utc(d.and_hms_opt(0, 0, 0).expect("midnight")))
 }
 
-/// A CSV export read whole, every cell as text: (header, rows). Row `i` is data row `i + 1`.
-pub fn read_csv(path: &std::path::Path) -> PolarsResult<DataFrame> {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))?
-        .finish()
-}
-
-/// The text cells of column `name` (trimmed, empty as `None`), or all `None` if it is absent.
-pub fn text_column(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
-    match frame.column(name).ok().and_then(|c| c.str().ok().cloned()) {
-        Some(values) => values
-            .iter()
-            .map(|v| v.map(str::trim).filter(|v| !v.is_empty()).map(String::from))
-            .collect(),
-        None => vec![None; frame.height()],
-    }
-}
-
 /// Where a tracker's issue export keeps what a closed ticket needs, and how its skips read.
 pub struct TicketColumns {
     pub key: &'static str,
@@ -360,21 +340,18 @@ pub struct TicketColumns {
 }
 
 /// One `ticket_closed` output per closed, assigned issue of a tracker's CSV export; open and
-/// unassigned issues are skipped and counted, a close time no format reads is quarantined.
+/// unassigned issues are skipped and counted. Read with the CSV splitter every vendor CSV
+/// shares ([`super::fields::csv_records`]): a record that cannot be split, one with more fields
+/// than the header, or a close time no format reads is quarantined by its line, and the rest
+/// is read.
 pub fn closed_tickets(
     path: &std::path::Path,
     columns: &TicketColumns,
 ) -> Result<Scan, super::AdapterError> {
+    use super::fields::{csv_records, CsvHeader};
     use crate::schema;
-    let frame = read_csv(path)?;
-    let key = text_column(&frame, columns.key);
-    let assignee = text_column(&frame, columns.assignee);
-    let closed = text_column(&frame, columns.closed_at);
-    let projects: Vec<Vec<Option<String>>> = columns
-        .project
-        .iter()
-        .map(|name| text_column(&frame, name))
-        .collect();
+    let bytes = std::fs::read(path)?;
+    let mut parsed = csv_records(&bytes).into_iter();
     let mut records = Records::new(
         &[
             schema::TS,
@@ -386,34 +363,74 @@ pub fn closed_tickets(
         &[],
         &[schema::AMOUNT],
     );
-    for i in 0..frame.height() {
-        let line = i as u64 + 1;
-        let Some(closed) = &closed[i] else {
+    let header = match parsed.next() {
+        Some(Ok(record)) => CsvHeader::new(&record.fields),
+        Some(Err(err)) => {
+            return Err(super::AdapterError::Record {
+                line: err.line,
+                why: format!("the header is not CSV: {}", err.reason),
+            })
+        }
+        None => return records.finish(),
+    };
+    let at = |name: &str| header.find(&[name]);
+    let (key, assignee, closed_at) = (at(columns.key), at(columns.assignee), at(columns.closed_at));
+    let projects: Vec<usize> = columns.project.iter().filter_map(|name| at(name)).collect();
+    for record in parsed {
+        let record = match record {
+            Ok(record) => record,
+            Err(err) => {
+                records.unreadable(
+                    err.line,
+                    format!("not a CSV record: {}", err.reason),
+                    err.raw,
+                );
+                continue;
+            }
+        };
+        if record.fields.len() > header.len() {
+            records.unreadable(
+                record.line,
+                format!(
+                    "{} fields where the header has {} (a comma in a value that is not quoted?)",
+                    record.fields.len(),
+                    header.len()
+                ),
+                record.raw,
+            );
+            continue;
+        }
+        let cell = |at: Option<usize>| {
+            at.and_then(|i| record.fields.get(i))
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        let Some(closed) = cell(closed_at) else {
             records.skip(columns.open_skip);
             continue;
         };
-        let Some(agent) = &assignee[i] else {
+        let Some(agent) = cell(assignee) else {
             records.skip(columns.unassigned_skip);
             continue;
         };
         let Some(ts) = tracker_time(closed) else {
             records.unreadable(
-                line,
+                record.line,
                 format!("`{}` is not a date: `{closed}`", columns.closed_at),
-                key[i].as_deref().unwrap_or("").as_bytes(),
+                cell(key).unwrap_or("").as_bytes(),
             );
             continue;
         };
-        records.row(line);
+        records.row(record.line);
         records.text(schema::TS, ts);
-        records.text(schema::AGENT, agent.as_str());
+        records.text(schema::AGENT, agent);
         records.text(schema::KIND, "ticket_closed");
         records.amount(schema::AMOUNT, 1.0);
-        if let Some(key) = &key[i] {
-            records.text(schema::REF, key.as_str());
+        if let Some(key) = cell(key) {
+            records.text(schema::REF, key);
         }
-        if let Some(project) = projects.iter().find_map(|p| p[i].as_ref()) {
-            records.text(schema::REPO, project.as_str());
+        if let Some(project) = projects.iter().find_map(|p| cell(Some(*p))) {
+            records.text(schema::REPO, project);
         }
     }
     records.finish()
@@ -540,6 +557,54 @@ mod tests {
         assert_eq!(lines, vec![(2, &b"x"[..]), (3, &b"y"[..])]);
         assert_eq!(numbered_lines(1, b"").count(), 0);
         assert_eq!(numbered_lines(1, b"\n\n").count(), 0);
+    }
+
+    #[test]
+    fn a_tracker_export_quarantines_its_broken_records_by_line_and_reads_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("issues.csv");
+        std::fs::write(
+            &path,
+            "Issue key,Assignee,Resolved,Project key\n\
+             A-1,dana,2026-09-07 10:00,A\n\
+             A-2,eli,2026-09-08 10:00,A,extra\n\
+             A-3,\"fay,2026-09-09 10:00,A\n\
+             A-4,\"gus\nmoreau\",2026-09-10 10:00,A\n",
+        )
+        .unwrap();
+        let columns = TicketColumns {
+            key: "Issue key",
+            assignee: "Assignee",
+            closed_at: "Resolved",
+            project: &["Project key"],
+            open_skip: "open",
+            unassigned_skip: "unassigned",
+        };
+        let frame = closed_tickets(&path, &columns)
+            .unwrap()
+            .frame
+            .collect()
+            .unwrap();
+        let lines: Vec<u64> = frame
+            .column(ROW)
+            .unwrap()
+            .u64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        let errors: Vec<Option<&str>> =
+            frame.column(ERROR).unwrap().str().unwrap().iter().collect();
+        // A-1 and A-4 (a quoted line end inside a name) are read; A-2 has a field too many and
+        // A-3 a quote never closed, each quarantined on its own line.
+        assert_eq!(lines, [2, 3, 4, 5]);
+        assert_eq!(errors[0], None);
+        assert!(errors[1]
+            .unwrap()
+            .contains("5 fields where the header has 4"));
+        assert!(errors[2].unwrap().starts_with("not a CSV record"));
+        assert_eq!(errors[3], None);
+        let agents = frame.column("agent").unwrap().str().unwrap();
+        assert_eq!(agents.get(3), Some("gus\nmoreau"));
     }
 
     #[test]

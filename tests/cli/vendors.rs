@@ -350,11 +350,11 @@ fn pull_requests_reviews_and_tickets_are_credited_through_the_identity_map() {
     let lines: Vec<&str> = rejected.lines().skip(1).collect();
     assert!(lines[0].contains("gh-pr-list.json,6,record,"), "{rejected}");
     assert!(
-        lines[1].contains("jira/issues.csv,7,record,API-8,`Resolved` is not a date: `next week`"),
+        lines[1].contains("jira/issues.csv,8,record,API-8,`Resolved` is not a date: `next week`"),
         "{rejected}"
     );
     assert!(
-        lines[2].contains("linear/issues.csv,7,record,ENG-27,`Completed` is not a date: `soon`"),
+        lines[2].contains("linear/issues.csv,8,record,ENG-27,`Completed` is not a date: `soon`"),
         "{rejected}"
     );
 
