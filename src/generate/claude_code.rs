@@ -140,7 +140,13 @@ pub struct Sessions {
 }
 
 impl Sessions {
+    /// Starts `root` afresh: logs of an earlier `generate` into the same folder are removed,
+    /// as the other formats overwrite their file (session files are appended to while written,
+    /// and `truth.json` describes only this company).
     pub fn new(root: &Path) -> std::io::Result<Sessions> {
+        if root.exists() {
+            std::fs::remove_dir_all(root)?;
+        }
         std::fs::create_dir_all(root)?;
         Ok(Sessions {
             root: root.to_path_buf(),
