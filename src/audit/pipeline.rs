@@ -192,7 +192,7 @@ pub fn over_files<T>(
     let failed = match std::panic::catch_unwind(AssertUnwindSafe(work)) {
         Ok(Ok(done)) => return Ok(done),
         Ok(Err(err)) => err.to_string(),
-        Err(panic) => format!("it panicked: {}", panic_text(panic.as_ref())),
+        Err(panic) => format!("it panicked: {}", ingest::panic_text(panic.as_ref())),
     };
     Err(unreadable(sources).unwrap_or(AuditError::Engine(failed)))
 }
@@ -204,7 +204,11 @@ fn unreadable(sources: &Sources) -> Option<AuditError> {
             Ok(Ok(())) => return None,
             Ok(Err(err)) => err,
             Err(panic) => PolarsError::ComputeError(
-                format!("the reader panicked: {}", panic_text(panic.as_ref())).into(),
+                format!(
+                    "the reader panicked: {}",
+                    ingest::panic_text(panic.as_ref())
+                )
+                .into(),
             ),
         };
         let file = &sources.files[checked.file_index() as usize];
@@ -214,14 +218,6 @@ fn unreadable(sources: &Sources) -> Option<AuditError> {
             source: ingest::explain_unreadable(file, source),
         }))
     })
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "no message".to_string())
 }
 
 /// Adds the stats folders `dirs` (the usage side, computed elsewhere) to what was read from

@@ -169,8 +169,8 @@ impl Checked {
             ColumnType::Timestamp => "an ISO 8601 timestamp such as 2026-09-07T14:03:00Z",
             ColumnType::Text if column.name == schema::TIER => "`billed` or `estimated`",
             ColumnType::Text => "a non-empty value",
-            ColumnType::Count => "a non-negative whole number",
-            ColumnType::Amount => "a non-negative number",
+            ColumnType::Count => "a non-negative whole number no larger than 10^15",
+            ColumnType::Amount => "a non-negative number no larger than 10^12",
         };
         if column.is_required() {
             format!(
@@ -196,13 +196,27 @@ fn raw_text(name: &str) -> Expr {
     col(format!("{RAW_PREFIX}{name}")).cast(DataType::String)
 }
 
+/// The largest count of one row (tokens, requests, an output's amount) read as plausible.
+const MOST_TOKENS: f64 = 1e15;
+/// The largest amount in dollars of one row.
+const MOST_DOLLARS: f64 = 1e12;
+
 /// Types and checks one file. `source` is the adapter name recorded in the `source` column.
 pub fn check(
     file: &InputFile,
     file_index: u32,
     mut raw: LazyFrame,
 ) -> Result<Checked, IngestError> {
-    let found = raw.collect_schema().map_err(|source| IngestError::Scan {
+    // A reader may panic on a damaged file's metadata (a corrupt Parquet footer): that file
+    // cannot be read, said as for any other reader error.
+    let schema = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| raw.collect_schema()))
+        .unwrap_or_else(|panic| {
+            let text = super::panic_text(panic.as_ref());
+            Err(PolarsError::ComputeError(
+                format!("the reader panicked: {text}").into(),
+            ))
+        });
+    let found = schema.map_err(|source| IngestError::Scan {
         path: file.path.clone(),
         format: file.format,
         source: super::explain_unreadable(file, source),
@@ -437,7 +451,16 @@ fn typed_value(column: &Column, raw: Expr, source: &DataType) -> (Expr, Expr) {
                 raw.cast(DataType::Float64)
             };
             let mut ok = number.clone().is_not_null().and(number.clone().is_finite());
+            // No request or bucket holds a quadrillion tokens or a trillion dollars; a value
+            // beyond is damage (a corrupt page, a misread column), and summing it would
+            // overflow the totals.
+            let most = if column.ty == ColumnType::Count {
+                MOST_TOKENS
+            } else {
+                MOST_DOLLARS
+            };
             ok = ok.and(number.clone().gt_eq(lit(0.0)));
+            ok = ok.and(number.clone().lt_eq(lit(most)));
             if column.ty == ColumnType::Count {
                 ok = ok.and(number.clone().eq(number.clone().floor()));
             }

@@ -645,6 +645,15 @@ pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
+/// The message of a caught panic.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "no message".to_string())
+}
+
 /// The SHA-256 of bytes already read, as [`sha256_file`] gives it for their file.
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

@@ -179,3 +179,45 @@ fn a_csv_record_with_more_fields_than_the_header_is_quarantined_and_the_rest_rea
         .unwrap();
     assert_eq!(strict.status.code(), Some(2));
 }
+
+#[test]
+fn a_parquet_file_whose_metadata_makes_the_reader_panic_is_named_not_a_crash() {
+    // A byte-flipped copy of a canonical Parquet file (kept from fuzz seed 6): polars' footer
+    // parser panics on it while the schema is read. The run stops with exit 2 naming it.
+    let output = tokenaudit()
+        .args(["audit", "-q", "--usage"])
+        .arg(crate::fixture("fuzz/corrupt-metadata.parquet"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("corrupt-metadata.parquet` as canonical-parquet"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_count_beyond_any_real_request_is_quarantined_not_summed() {
+    // A damaged file can hold counts no request has (here 10^16 tokens); summed, they would
+    // overflow the totals into negative dollars. They are quarantined like any bad count.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("usage.csv");
+    std::fs::write(
+        &path,
+        "ts,agent,model,input_tokens,output_tokens\n\
+         2026-09-07T09:00:00Z,dana,claude-sonnet-4-5,1000,20\n\
+         2026-09-07T09:01:00Z,dana,claude-sonnet-4-5,10000000000000000,20\n\
+         2026-09-07T09:02:00Z,dana,claude-sonnet-4-5,1000000000000000,20\n",
+    )
+    .unwrap();
+    let output = tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report = crate::json(&output);
+    assert_eq!(report["ingest"]["rows_quarantined"], 1);
+    assert_eq!(report["ingest"]["rows_valid"], 2);
+    assert!(report["totals"]["cost_usd"].as_f64().unwrap() > 0.0);
+}
