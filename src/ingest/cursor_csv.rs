@@ -36,7 +36,9 @@
 use std::path::Path;
 
 use super::cursor_events::{push_event, CursorEvent, COUNTS, TEXT};
-use super::fields::{csv_records, parse_count, parse_decimal, unix_millis_from_iso, CsvHeader};
+use super::fields::{
+    header_and_records, parse_count, parse_decimal, unix_millis_from_iso, CsvHeader,
+};
 use super::records::Records;
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
@@ -85,22 +87,7 @@ fn columns(header: &CsvHeader) -> Result<Columns, super::AdapterError> {
 
 fn read_bytes(bytes: &[u8], folder_agent: &str) -> Result<Scan, super::AdapterError> {
     let mut records = Records::new(&TEXT, &COUNTS, &[schema::COST_USD]);
-    let mut parsed = csv_records(bytes).into_iter();
-    let header = match parsed.next() {
-        Some(Ok(record)) => CsvHeader::new(&record.fields),
-        Some(Err(err)) => {
-            return Err(super::AdapterError::NotThisExport {
-                export: "a Cursor usage CSV",
-                why: format!("the header (line {}) is not CSV: {}", err.line, err.reason),
-            })
-        }
-        None => {
-            return Err(super::AdapterError::NotThisExport {
-                export: "a Cursor usage CSV",
-                why: "the file is empty".into(),
-            })
-        }
-    };
+    let (header, parsed) = header_and_records(bytes, "a Cursor usage CSV")?;
     let at = columns(&header)?;
     for record in parsed {
         let record = match record {

@@ -316,6 +316,37 @@ impl CsvHeader {
     }
 }
 
+/// A vendor's CSV export (`export`, for errors): its header and the records after it. A file
+/// that is empty or whose first line is not CSV is not the export.
+pub fn header_and_records<'a>(
+    bytes: &'a [u8],
+    export: &'static str,
+) -> Result<
+    (
+        CsvHeader,
+        impl Iterator<Item = Result<CsvRecord<'a>, CsvError<'a>>>,
+    ),
+    super::AdapterError,
+> {
+    let mut parsed = csv_records(bytes).into_iter();
+    let header = match parsed.next() {
+        Some(Ok(record)) => CsvHeader::new(&record.fields),
+        Some(Err(err)) => {
+            return Err(super::AdapterError::NotThisExport {
+                export,
+                why: format!("the header (line {}) is not CSV: {}", err.line, err.reason),
+            })
+        }
+        None => {
+            return Err(super::AdapterError::NotThisExport {
+                export,
+                why: "the file is empty".into(),
+            })
+        }
+    };
+    Ok((header, parsed))
+}
+
 /// Whether the first bytes of a file are a CSV header with a column of each of `names`.
 pub fn csv_head_has(head: &[u8], names: &[&str]) -> bool {
     CsvHeader::of_head(head).is_some_and(|header| header.has_all(names))

@@ -45,7 +45,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::fields::{csv_records, parse_count, parse_decimal, Count, CsvHeader};
+use super::fields::{header_and_records, parse_count, parse_decimal, Count, CsvHeader};
 use super::records::Records;
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
@@ -189,22 +189,7 @@ const COUNTS: [&str; 5] = [
 
 fn read_bytes(bytes: &[u8]) -> Result<Scan, super::AdapterError> {
     let mut records = Records::new(&TEXT, &COUNTS, &[schema::COST_USD]);
-    let mut parsed = csv_records(bytes).into_iter();
-    let header = match parsed.next() {
-        Some(Ok(record)) => CsvHeader::new(&record.fields),
-        Some(Err(err)) => {
-            return Err(super::AdapterError::NotThisExport {
-                export: "a LiteLLM_SpendLogs export",
-                why: format!("the header (line {}) is not CSV: {}", err.line, err.reason),
-            })
-        }
-        None => {
-            return Err(super::AdapterError::NotThisExport {
-                export: "a LiteLLM_SpendLogs export",
-                why: "the file is empty".into(),
-            })
-        }
-    };
+    let (header, parsed) = header_and_records(bytes, "a LiteLLM_SpendLogs export")?;
     let at = columns(&header)?;
     for record in parsed {
         let record = match record {
