@@ -215,7 +215,7 @@ fn unreadable(sources: &Sources) -> Option<AuditError> {
         Some(AuditError::Ingest(ingest::IngestError::Scan {
             path: file.path.clone(),
             format: file.format,
-            source: ingest::explain_unreadable(file, source),
+            source: source.into(),
         }))
     })
 }

@@ -219,7 +219,7 @@ pub fn check(
     let found = schema.map_err(|source| IngestError::Scan {
         path: file.path.clone(),
         format: file.format,
-        source: super::explain_unreadable(file, source),
+        source: source.into(),
     })?;
     let table = file.table;
     for column in table.columns().iter().filter(|c| c.is_required()) {

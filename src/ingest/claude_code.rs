@@ -290,12 +290,7 @@ fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, super:
         .len()
         .div_ceil(rayon::current_num_threads() * 2)
         .max(1);
-    type Group = (
-        DataFrame,
-        std::collections::BTreeMap<&'static str, u64>,
-        Vec<(u32, String)>,
-    );
-    let groups: Vec<Group> = files
+    let groups: Vec<super::Part> = files
         .par_chunks(group)
         .map(|group| {
             let mut records = new_records();
@@ -314,33 +309,20 @@ fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, super:
                 tags.resize(records.len(), index);
                 hashes.push((index, super::sha256_bytes(&bytes)));
             }
-            let failed = |e: PolarsError| (group[0].1.to_path_buf(), e.into());
-            let (mut frame, skipped) = records
-                .into_frame()
-                .map_err(|e| (group[0].1.to_path_buf(), e))?;
+            let first = group[0].1.to_path_buf();
+            let (mut frame, skipped) = records.into_frame().map_err(|e| (first.clone(), e))?;
             frame
                 .with_column(Column::new(super::canonical::FILE.into(), tags))
-                .map_err(failed)?;
-            Ok((frame, skipped, hashes))
+                .map_err(|e| (first, e.into()))?;
+            Ok(super::Part {
+                frame,
+                skipped,
+                hashes,
+            })
         })
         .collect::<Result<_, (std::path::PathBuf, super::AdapterError)>>()?;
-    // One frame for the batch: the groups' columns become its chunks, nothing is copied.
-    let mut scan = Scan::from(LazyFrame::default());
-    let mut all: Option<DataFrame> = None;
-    for (frame, skipped, hashes) in groups {
-        scan.hashes.extend(hashes);
-        for (reason, n) in skipped {
-            *scan.skipped.entry(reason).or_default() += n;
-        }
-        match &mut all {
-            None => all = Some(frame),
-            Some(all) => {
-                let first = files[0].1.to_path_buf();
-                all.vstack_mut_owned(frame).map_err(|e| (first, e.into()))?;
-            }
-        }
-    }
-    scan.frame = all.unwrap_or_default().lazy().with_columns([
+    let mut scan = super::stack(groups, files)?.into_scan();
+    scan.frame = scan.frame.with_columns([
         lit("estimated").alias(schema::TIER),
         lit("claude-code").alias(schema::TOOL),
     ]);

@@ -292,12 +292,6 @@ pub trait Adapter: Sync {
     fn same_spend_as(&self) -> Option<(&'static str, &'static str)> {
         None
     }
-    /// An error of the engine reading the file, in the user's terms where the engine's own
-    /// message names no place.
-    fn explain(&self, path: &Path, err: PolarsError) -> AdapterError {
-        let _ = path;
-        AdapterError::Engine(err)
-    }
     /// The tables a file of this format holds. Empty (canonical formats): whichever table it
     /// was given for. A vendor format that holds both (a per-user report of tokens and commits)
     /// is read for both when given for either.
@@ -341,11 +335,6 @@ pub fn read_together<A: Adapter + ?Sized>(
     table: Table,
 ) -> Result<Scan, (PathBuf, AdapterError)> {
     use rayon::prelude::*;
-    type Part = (
-        DataFrame,
-        std::collections::BTreeMap<&'static str, u64>,
-        Vec<(u32, String)>,
-    );
     let parts: Vec<Part> = files
         .par_iter()
         .map(|&(index, path)| {
@@ -363,29 +352,62 @@ pub fn read_together<A: Adapter + ?Sized>(
             frame
                 .with_column(Column::new(canonical::FILE.into(), vec![index; height]))
                 .map_err(failed)?;
-            Ok((frame, scan.skipped, scan.hashes))
+            Ok(Part {
+                frame,
+                skipped: scan.skipped,
+                hashes: scan.hashes,
+            })
         })
         .collect::<Result<_, _>>()?;
-    let mut scan = Scan::from(LazyFrame::default());
-    let mut all: Option<DataFrame> = None;
-    for ((frame, skipped, hashes), (_, path)) in parts.into_iter().zip(files) {
-        scan.hashes.extend(hashes);
-        for (reason, n) in skipped {
-            *scan.skipped.entry(reason).or_default() += n;
-        }
-        match &mut all {
-            None => all = Some(frame),
-            Some(all) => {
-                all.vstack_mut_owned(frame)
-                    .map_err(|e| (path.to_path_buf(), e.into()))?;
-            }
+    let mut scan = stack(parts, files)?;
+    // One chunk, not one per file.
+    scan.frame.rechunk_mut_par();
+    Ok(scan.into_scan())
+}
+
+/// The rows of some of the files an adapter reads at once ([`Adapter::scan_many`]), each row
+/// tagged with its file in [`canonical::FILE`], with the records skipped and the files hashed.
+pub struct Part {
+    pub frame: DataFrame,
+    pub skipped: std::collections::BTreeMap<&'static str, u64>,
+    pub hashes: Vec<(u32, String)>,
+}
+
+impl Part {
+    pub fn into_scan(self) -> Scan {
+        Scan {
+            frame: self.frame.lazy(),
+            skipped: self.skipped,
+            hashes: self.hashes,
         }
     }
-    let mut all = all.unwrap_or_default();
-    // One chunk, not one per file.
-    all.rechunk_mut_par();
-    scan.frame = all.lazy();
-    Ok(scan)
+}
+
+/// The parts of `files` as one: frames stacked (their columns become chunks, nothing is
+/// copied), skip counts added, hashes joined. An error names the first of `files`.
+pub fn stack(parts: Vec<Part>, files: &[(u32, &Path)]) -> Result<Part, (PathBuf, AdapterError)> {
+    let mut all = Part {
+        frame: DataFrame::default(),
+        skipped: Default::default(),
+        hashes: Vec::new(),
+    };
+    for (i, part) in parts.into_iter().enumerate() {
+        all.hashes.extend(part.hashes);
+        for (reason, n) in part.skipped {
+            *all.skipped.entry(reason).or_default() += n;
+        }
+        if i == 0 {
+            all.frame = part.frame;
+        } else {
+            let first = files
+                .first()
+                .map_or(PathBuf::new(), |(_, p)| p.to_path_buf());
+            all.frame
+                .vstack_mut_owned(part.frame)
+                .map_err(|e| (first, e.into()))?;
+        }
+    }
+    Ok(all)
 }
 
 /// One file to read, with the table it feeds and how it will be read.
@@ -571,12 +593,6 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
         path: path.to_path_buf(),
         source: std::io::Error::other("no input format recognises this file"),
     })
-}
-
-/// A reader's error on `file` in the user's terms, where the engine's own message names no
-/// place (its adapter's [`Adapter::explain`]).
-pub fn explain_unreadable(file: &InputFile, err: PolarsError) -> AdapterError {
-    file.format.0.explain(&file.path, err)
 }
 
 /// Warnings about formats read together that count the same spend twice (see
