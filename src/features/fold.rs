@@ -155,6 +155,9 @@ struct Duplicate {
     counted: Counted,
     parts: PartKeys,
     first: Sighting,
+    /// Copies met so far: at the count the first pass found, the request is settled and its
+    /// entry dropped (streamed chunks follow each other, so entries live briefly).
+    seen: u32,
 }
 
 /// Where one copy of a request fell.
@@ -271,8 +274,8 @@ pub struct Fold {
     day_index: Map<(String, i32, String, String), u32>,
     weeks: Vec<(String, i32, Activity)>,
     week_index: Map<(String, i32), u32>,
-    /// The hashes of the request ids seen more than once.
-    duplicated: std::collections::HashSet<u64, foldhash::fast::FixedState>,
+    /// The hashes of the request ids seen more than once, with how many rows carry each.
+    duplicated: Map<u64, u32>,
     /// Request hash → what its copies add up to (see [`Duplicate`]).
     duplicates: Map<u64, Duplicate>,
     /// (day slot, part dimension, value key) → sums; the value of each key.
@@ -311,8 +314,12 @@ impl Fold {
         }
     }
 
-    /// Collapses the copies of the requests whose id hashes are `keys` (see [`narrow`]).
-    pub fn collapsing(mut self, keys: impl IntoIterator<Item = u64>) -> Fold {
+    /// Collapses the copies of the requests whose id hashes are `keys` (see [`narrow`]), each
+    /// with the number of rows that carry it. A request is settled when that many copies were
+    /// met, and at the end otherwise (a copy quarantined), with the same result either way:
+    /// only memory differs, which then holds the requests whose copies are still to come, not
+    /// every duplicated request.
+    pub fn collapsing(mut self, keys: impl IntoIterator<Item = (u64, u32)>) -> Fold {
         self.duplicated = keys.into_iter().collect();
         self
     }
@@ -409,9 +416,12 @@ impl Fold {
             let counted = Counted::of(tokens(row), requests, batch.billed[row]);
             let part_keys = [batch.tool_keys[row], batch.repo_keys[row]];
             let session = batch.sessions[row].filter(|_| batch.seconds[row].is_some());
-            let duplicate = batch.requests_keys[row].filter(|key| self.duplicated.contains(key));
+            let duplicate =
+                batch.requests_keys[row].and_then(|key| Some((key, *self.duplicated.get(&key)?)));
+            // A request whose last copy this row is, settled once the row's session is known.
+            let mut settled = None;
             match duplicate {
-                Some(key) => {
+                Some((key, copies)) => {
                     // Copies that disagree on a tool or repository take the smallest name,
                     // whatever their order: the same rule as the SQL of `tokenaudit sql`.
                     self.name_parts(&batch, row, part_keys);
@@ -447,7 +457,8 @@ impl Fold {
                             session.flatten(),
                         )
                     };
-                    self.duplicates
+                    let known = self
+                        .duplicates
                         .entry(key)
                         .and_modify(|known| {
                             known.counted.max(&counted);
@@ -464,7 +475,12 @@ impl Fold {
                             counted,
                             parts: part_keys,
                             first: copy,
+                            seen: 0,
                         });
+                    known.seen += 1;
+                    if known.seen >= copies {
+                        settled = self.duplicates.remove(&key);
+                    }
                 }
                 None => {
                     self.rows_deduplicated += 1;
@@ -496,59 +512,68 @@ impl Fold {
                     }
                 }
             }
-            if !slot.in_window {
-                continue;
-            }
-            let activity = &mut self.weeks[slot.week as usize].2;
-            if let Some(prompt) = batch.prompts[row] {
-                activity.prompted += 1;
-                if self.snapshot.is_some() {
-                    self.prompts.push((slot.week, prompt))?;
+            if slot.in_window {
+                let activity = &mut self.weeks[slot.week as usize].2;
+                if let Some(prompt) = batch.prompts[row] {
+                    activity.prompted += 1;
+                    if self.snapshot.is_some() {
+                        self.prompts.push((slot.week, prompt))?;
+                    }
+                }
+                if let Some(second) = batch.seconds[row] {
+                    activity.add(second, requests, batch.sessions[row]);
+                }
+                // A copy of a duplicated request was named above and is credited when the
+                // request settles.
+                if let (Some(key), None) = (session, duplicate) {
+                    activity.credit(key, &counted.tokens, || {
+                        batch.session_names.get(row).unwrap_or_default().to_string()
+                    });
                 }
             }
-            if let Some(second) = batch.seconds[row] {
-                activity.add(second, requests, batch.sessions[row]);
-            }
-            // A copy of a duplicated request was named above and is credited at the end.
-            if let (Some(key), None) = (session, duplicate) {
-                activity.credit(key, &counted.tokens, || {
-                    batch.session_names.get(row).unwrap_or_default().to_string()
-                });
+            if let Some(settled) = settled {
+                self.settle(settled);
             }
         }
         Ok(())
     }
 
+    /// Counts a duplicated request once, where its earliest copy fell (see [`Duplicate`]).
+    fn settle(&mut self, duplicate: Duplicate) {
+        let Duplicate {
+            counted,
+            parts,
+            first,
+            seen: _,
+        } = duplicate;
+        let day = first.slot.day;
+        self.rows_deduplicated += 1;
+        if first.slot.in_window {
+            counted.add_to(&mut self.days[day as usize]);
+            self.credited[day as usize] = true;
+            add_parts(&mut self.parts, day, parts, &counted);
+            if let Some((week, key)) = first.session {
+                self.weeks[week as usize]
+                    .2
+                    .credit_late(key, &counted.tokens);
+            }
+        } else {
+            self.rows_outside_window += 1;
+        }
+    }
+
     /// The usage stats; weeks sorted by (agent, week), days in the order they were met
     /// ([`super::Stats::sort`] puts them in the contract's order).
     pub fn finish(mut self) -> PolarsResult<Folded> {
+        // A request whose copies were not all met (a copy quarantined) settles now.
+        for (_, duplicate) in std::mem::take(&mut self.duplicates) {
+            self.settle(duplicate);
+        }
         let mut folded = Folded {
             rows_deduplicated: self.rows_deduplicated,
             rows_outside_window: self.rows_outside_window,
             ..Folded::default()
         };
-        // A duplicated request counts once, where its earliest copy fell (see [`Duplicate`]).
-        for (_, duplicate) in std::mem::take(&mut self.duplicates) {
-            let Duplicate {
-                counted,
-                parts,
-                first,
-            } = duplicate;
-            let day = first.slot.day;
-            folded.rows_deduplicated += 1;
-            if first.slot.in_window {
-                counted.add_to(&mut self.days[day as usize]);
-                self.credited[day as usize] = true;
-                add_parts(&mut self.parts, day, parts, &counted);
-                if let Some((week, key)) = first.session {
-                    self.weeks[week as usize]
-                        .2
-                        .credit_late(key, &counted.tokens);
-                }
-            } else {
-                folded.rows_outside_window += 1;
-            }
-        }
         folded.parts = self.week_parts();
         folded.keys_spilled = self.prompts.spilled;
         let mut distinct = vec![0u64; self.weeks.len()];
@@ -920,13 +945,27 @@ pub(crate) mod tests {
 
     /// [`fold_with_r1_duplicated`] with the behaviour fingerprints (and so sessions) counted.
     fn fold_r1(frame: DataFrame, snapshot: Option<Snapshot>) -> Folded {
+        let copies = frame
+            .column(schema::REQUEST_ID)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .filter(|id| *id == Some("r1"))
+            .count() as u32;
         let narrowed = narrow(usage_frame(at_one_instant(frame)), true)
             .collect()
             .unwrap();
-        let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), snapshot, 10)
-            .collapsing([request_hash("r1")]);
-        fold.add(&narrowed).unwrap();
-        fold.finish().unwrap()
+        let fold = |copies: u32| {
+            let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), snapshot, 10)
+                .collapsing([(request_hash("r1"), copies)]);
+            fold.add(&narrowed).unwrap();
+            fold.finish().unwrap()
+        };
+        // Settled when its last copy is met, or at the end (a copy never came): the same stats.
+        let settled = fold(copies);
+        assert_eq!(format!("{settled:?}"), format!("{:?}", fold(u32::MAX)));
+        settled
     }
 
     #[test]
@@ -1140,10 +1179,14 @@ pub(crate) mod tests {
                 .take(&IdxCa::new("".into(), order.map(|i| i as IdxSize)))
                 .unwrap();
             let narrowed = narrow(usage_frame(rows), true).collect().unwrap();
-            let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10)
-                .collapsing([request_hash("r1")]);
-            fold.add(&narrowed).unwrap();
-            let mut folded = fold.finish().unwrap();
+            let fold = |copies: u32| {
+                let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10)
+                    .collapsing([(request_hash("r1"), copies)]);
+                fold.add(&narrowed).unwrap();
+                fold.finish().unwrap()
+            };
+            let mut folded = fold(2);
+            assert_eq!(format!("{folded:?}"), format!("{:?}", fold(u32::MAX)));
             folded.days.sort_by_key(|d| d.day);
             let days: Vec<(i32, u64, u64)> = folded
                 .days

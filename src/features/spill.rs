@@ -180,8 +180,8 @@ impl<K: Key> Spill<K> {
     }
 }
 
-/// The keys of a sorted run that occur more than once, each once.
-pub fn repeated(sorted: &[u64], out: &mut Vec<u64>) {
+/// The keys of a sorted run that occur more than once, each once, with how many times.
+pub fn repeated(sorted: &[u64], out: &mut Vec<(u64, u32)>) {
     let mut i = 0;
     while i < sorted.len() {
         let mut j = i + 1;
@@ -189,7 +189,7 @@ pub fn repeated(sorted: &[u64], out: &mut Vec<u64>) {
             j += 1;
         }
         if j - i > 1 {
-            out.push(sorted[i]);
+            out.push((sorted[i], u32::try_from(j - i).unwrap_or(u32::MAX)));
         }
         i = j;
     }
@@ -213,7 +213,7 @@ mod tests {
             .collect()
     }
 
-    fn repeats(budget: usize, input: &[u64]) -> (Vec<u64>, u64) {
+    fn repeats(budget: usize, input: &[u64]) -> (Vec<(u64, u32)>, u64) {
         let mut spill = Spill::all(budget);
         for key in input {
             spill.push(*key).unwrap();
@@ -235,6 +235,7 @@ mod tests {
         assert_eq!(none, 0);
         assert!(written > 20_000, "{written}");
         assert_eq!(in_memory.len(), 6_667);
+        assert!(in_memory.iter().all(|(_, copies)| *copies == 2));
         assert_eq!(spilled, in_memory);
     }
 
