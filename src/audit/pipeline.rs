@@ -54,9 +54,11 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         since: input.calendar.since.map(to_seconds),
         until: input.calendar.until.map(to_seconds),
     };
-    let mut checked = Vec::with_capacity(files.len());
+    // One a run of files read together, far fewer than the files: not sized by them.
+    let mut checked = Vec::new();
     let mut skipped: BTreeMap<String, u64> = Default::default();
     let mut hashes = BTreeMap::new();
+    let mut held = ingest::held::Held::new(input.limits.bytes_in_memory);
     // What a scan reports besides its rows: records skipped on purpose, files already hashed.
     let mut note_scan = |format: ingest::Format, scan: &ingest::Scan| {
         for (reason, count) in &scan.skipped {
@@ -82,20 +84,21 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         } else {
             None
         };
-        match many {
-            Some(scan) => {
-                let scan = scan?;
-                note_scan(first.format, &scan);
-                checked.push(canonical::check(first, index as u32, scan.frame)?);
-                index += run;
-            }
-            None => {
-                let scan = ingest::scan(first, window)?;
-                note_scan(first.format, &scan);
-                checked.push(canonical::check(first, index as u32, scan.frame)?);
-                index += 1;
-            }
+        let (scan, read) = match many {
+            Some(scan) => (scan?, run),
+            None => (ingest::scan(first, window)?, 1),
+        };
+        note_scan(first.format, &scan);
+        let run_key = (first.format, first.table);
+        for ready in held.keep(index as u32, run_key, scan.frame, scan.held_bytes)? {
+            let file = &files[ready.at as usize];
+            checked.push(canonical::check(file, ready.at, ready.frame)?);
         }
+        index += read;
+    }
+    if let Some(ready) = held.close()? {
+        let file = &files[ready.at as usize];
+        checked.push(canonical::check(file, ready.at, ready.frame)?);
     }
     if input.stats.is_empty() && !files.iter().any(|f| f.table == Table::Usage) {
         return Err(AuditError::NoUsage);
@@ -106,6 +109,7 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         hashes,
         identities,
         skipped,
+        held,
     })
 }
 

@@ -40,6 +40,9 @@ pub struct Sources {
     pub skipped: BTreeMap<String, u64>,
     /// SHA-256 of the files adapters hashed as they read them, by file index.
     pub hashes: BTreeMap<u32, String>,
+    /// Where the rows adapters parsed wait for the plan: memory up to a budget, then
+    /// temporary files, which live as long as the sources.
+    pub held: crate::ingest::held::Held,
 }
 
 /// A union of frames, or `None` when there are none.
@@ -136,12 +139,15 @@ pub struct Computed {
 pub struct Limits {
     /// Request ids or prompt keys held in memory before they go to temporary files.
     pub keys_in_memory: usize,
+    /// Bytes of rows parsed by adapters held in memory before they go to temporary files.
+    pub bytes_in_memory: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             keys_in_memory: spill::DEFAULT_KEYS_IN_MEMORY,
+            bytes_in_memory: crate::ingest::held::DEFAULT_BYTES_IN_MEMORY,
         }
     }
 }

@@ -27,6 +27,7 @@ mod cursor_events;
 mod fields;
 mod git;
 mod github_prs;
+pub mod held;
 mod ipc;
 mod jira;
 mod linear;
@@ -233,6 +234,8 @@ pub struct Scan {
     /// The SHA-256 of files the adapter hashed from the bytes it read, by file index (see
     /// [`Adapter::scan_many`]), so that the report's hashes need not read them again.
     pub hashes: Vec<(u32, String)>,
+    /// Bytes of rows `frame` holds in memory (parsed by the adapter); 0 for a file scan.
+    pub held_bytes: usize,
 }
 
 impl From<LazyFrame> for Scan {
@@ -241,6 +244,7 @@ impl From<LazyFrame> for Scan {
             frame,
             skipped: Default::default(),
             hashes: Vec::new(),
+            held_bytes: 0,
         }
     }
 }
@@ -376,6 +380,7 @@ pub struct Part {
 impl Part {
     pub fn into_scan(self) -> Scan {
         Scan {
+            held_bytes: self.frame.estimated_size(),
             frame: self.frame.lazy(),
             skipped: self.skipped,
             hashes: self.hashes,

@@ -248,6 +248,7 @@ impl Records {
     pub fn finish(self) -> Result<Scan, super::AdapterError> {
         let (frame, skipped) = self.into_frame()?;
         Ok(Scan {
+            held_bytes: frame.estimated_size(),
             frame: frame.lazy(),
             skipped,
             hashes: Vec::new(),

@@ -182,6 +182,7 @@ fn report_json_with_keys(usage: Vec<PathBuf>, keys: usize) -> String {
             identities: Some(dir.join("identities.csv")),
             limits: tokenaudit::features::Limits {
                 keys_in_memory: keys,
+                ..Default::default()
             },
             ..InputSettings::default()
         },
@@ -317,7 +318,10 @@ fn bounded_and_plain_stats_give_the_same_agent_week_table() {
             &sources,
             &input.calendar,
             Some(tokenaudit::detect::DEFAULT_SNAPSHOT),
-            Limits { keys_in_memory },
+            Limits {
+                keys_in_memory,
+                ..Default::default()
+            },
         )
         .unwrap()
     };

@@ -425,6 +425,67 @@ fn generated_claude_code_logs_hold_the_same_usage_as_the_canonical_file() {
     assert_eq!(ccusage_daily(&root), logs);
 }
 
+/// Rows parsed from vendor files wait in memory up to a budget and in temporary files past it
+/// (`--rows-in-memory-mb`): with no budget, every read goes to disk (the reads of one format
+/// and table appended to one file, a lone file to a file of its own), and the spend, the
+/// audit, the quarantine file and the canonical Parquet are the same bytes as in memory.
+#[test]
+fn rows_held_on_disk_give_the_same_bytes_as_rows_held_in_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs: Vec<String> = [
+        "claude-code",
+        "otel",
+        "copilot",
+        "litellm/spendlogs-2026-10-05.csv",
+        "cursor",
+    ]
+    .iter()
+    .map(|p| fixture(p))
+    .collect();
+    let run = |budget: &str, command: &[&str], out: &str| {
+        let mut cmd = tokenaudit();
+        cmd.args(command)
+            .args(["-q", "--rows-in-memory-mb", budget]);
+        for input in &inputs {
+            cmd.args(["--usage", input]);
+        }
+        let quarantine = tmp.path().join(format!("{out}-{budget}.csv"));
+        cmd.arg("--quarantine").arg(&quarantine);
+        if command[0] == "ingest" {
+            cmd.arg("--to")
+                .arg(tmp.path().join(format!("{out}-{budget}.parquet")));
+        }
+        let output = cmd.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{command:?} {budget}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut bytes = output.stdout;
+        bytes.extend(std::fs::read(&quarantine).unwrap());
+        if command[0] == "ingest" {
+            bytes
+                .extend(std::fs::read(tmp.path().join(format!("{out}-{budget}.parquet"))).unwrap());
+        }
+        bytes
+    };
+    for (command, out) in [
+        (&["spend", "--format", "json"][..], "spend"),
+        (&["audit", "--format", "json"][..], "audit"),
+        (&["ingest"][..], "ingest"),
+    ] {
+        let in_memory = run("1024", command, out);
+        let on_disk = run("0", command, out);
+        assert!(on_disk.len() > 1_000, "{command:?}");
+        assert_eq!(on_disk, in_memory, "{command:?}");
+    }
+    // The fixtures have records to quarantine, so the rows named by file and line come
+    // through the temporary files too.
+    let quarantined = std::fs::read_to_string(tmp.path().join("spend-0.csv")).unwrap();
+    assert!(quarantined.lines().count() > 3, "{quarantined}");
+    assert!(quarantined.contains("claude-code"), "{quarantined}");
+}
+
 #[test]
 fn a_folder_of_exports_routes_each_file_to_the_table_it_holds() {
     // cursor/ holds usage events and, under daily/, outputs: given whole as usage, the daily
