@@ -164,7 +164,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "N", hide = true)]
     pub keys_in_memory: Option<usize>,
     /// Megabytes of rows parsed from vendor logs held in memory before they go to temporary
-    /// files (default 128); results do not depend on it.
+    /// files (default 32); results do not depend on it.
     #[arg(long, value_name = "MB", hide = true)]
     pub rows_in_memory_mb: Option<usize>,
     /// Decode the input on one thread: peak memory stays near the audit's own state (3.4 GB

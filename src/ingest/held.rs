@@ -20,10 +20,10 @@ use polars_arrow::io::ipc::write::default_ipc_fields;
 use super::{canonical, Format, IngestError};
 use crate::schema::Table;
 
-/// Bytes of parsed rows held in memory before further reads go to a temporary file: the
-/// `~/.claude/projects` of one heavy user (1 GB of logs, about 60 MB of rows) stays in
-/// memory, a company's folder does not (BENCHMARKS.md, "Held rows").
-pub const DEFAULT_BYTES_IN_MEMORY: usize = 64 << 20;
+/// Bytes of parsed rows held in memory before further reads go to a temporary file. Past it
+/// rows cost a write and a read of LZ4 Arrow: a 1 GB folder of session logs (about 100 MB of
+/// rows) took the same time with this budget as all in memory (BENCHMARKS.md, "Held rows").
+pub const DEFAULT_BYTES_IN_MEMORY: usize = 32 << 20;
 
 /// Rows ready to be checked: the index of the first file they come from, and the rows.
 pub struct Ready {
