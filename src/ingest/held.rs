@@ -21,7 +21,7 @@ use super::{canonical, Format, IngestError};
 use crate::schema::Table;
 
 /// Bytes of parsed rows held in memory before further reads go to a temporary file. Past it
-/// rows cost a write and a read of LZ4 Arrow: a 1 GB folder of session logs (about 100 MB of
+/// rows cost a write and a read of LZ4 Arrow: a 1 GB folder of session logs (about 50 MB of
 /// rows) took the same time with this budget as all in memory (BENCHMARKS.md, "Held rows").
 pub const DEFAULT_BYTES_IN_MEMORY: usize = 32 << 20;
 
