@@ -90,7 +90,7 @@ impl Held {
             ready.push(Ready { at, frame });
             return Ok(ready);
         }
-        let engine = |path: &PathBuf, e: PolarsError| IngestError::Io {
+        let engine = |path: &PathBuf, e: PolarsError| IngestError::Held {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
         };
@@ -125,7 +125,7 @@ impl Held {
             return Ok(None);
         };
         let path = open.path.clone();
-        let engine = |e: PolarsError| IngestError::Io {
+        let engine = |e: PolarsError| IngestError::Held {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
         };
@@ -150,7 +150,7 @@ impl Held {
             let dir = tempfile::Builder::new()
                 .prefix("tokenaudit-rows-")
                 .tempdir()
-                .map_err(|source| IngestError::Io {
+                .map_err(|source| IngestError::Held {
                     path: std::env::temp_dir(),
                     source,
                 })?;
@@ -159,7 +159,7 @@ impl Held {
         self.files += 1;
         let dir = self.dir.as_ref().expect("a directory");
         let path = dir.path().join(format!("{:05}.arrow", self.files));
-        let failed = |source: std::io::Error| IngestError::Io {
+        let failed = |source: std::io::Error| IngestError::Held {
             path: path.clone(),
             source,
         };

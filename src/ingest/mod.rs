@@ -59,6 +59,15 @@ pub enum IngestError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Rows past the memory budget could not be written to a temporary file ([`held`]).
+    #[error(
+        "Cannot write parsed rows to the temporary file `{}`: {source}\n\nhint: set TMPDIR to a writable folder with room, or hold more in memory with --rows-in-memory-mb",
+        path.display()
+    )]
+    Held {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("Invalid glob `{pattern}`: {message}")]
     Glob { pattern: String, message: String },
     #[error(

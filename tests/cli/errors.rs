@@ -221,3 +221,20 @@ fn a_count_beyond_any_real_request_is_quarantined_not_summed() {
     assert_eq!(report["ingest"]["rows_valid"], 2);
     assert!(report["totals"]["cost_usd"].as_f64().unwrap() > 0.0);
 }
+
+/// Rows past the memory budget go to a temporary file: when none can be written, the run stops
+/// with exit 2 and says which folder and what to do, not a read error.
+#[test]
+fn an_unwritable_temporary_folder_is_named_with_what_to_do() {
+    let output = tokenaudit()
+        .env("TMPDIR", "/nonexistent/tokenaudit-tmp")
+        .args(["spend", "-q", "--rows-in-memory-mb", "0", "--usage"])
+        .arg(crate::fixture("claude-code"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Cannot write parsed rows"), "{stderr}");
+    assert!(stderr.contains("/nonexistent/tokenaudit-tmp"), "{stderr}");
+    assert!(stderr.contains("hint: set TMPDIR"), "{stderr}");
+}
