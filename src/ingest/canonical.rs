@@ -151,7 +151,8 @@ impl Checked {
                 values.push((is_this.clone(), col(RAW).cast(DataType::String)));
                 reasons.push((is_this, col(ERROR).cast(DataType::String)));
             } else if let Some(column) = self.table.columns().iter().find(|c| c.name == *name) {
-                values.push((is_this.clone(), raw_text(name)));
+                let dtype = self.raw_dtypes.iter().find(|(n, _)| n == name);
+                values.push((is_this.clone(), raw_text(name, dtype.map(|(_, d)| d))));
                 reasons.push((is_this, lit(self.reason_for(column))));
             }
         }
@@ -166,7 +167,9 @@ impl Checked {
 
     fn reason_for(&self, column: &Column) -> String {
         let expected = match column.ty {
-            ColumnType::Timestamp => "an ISO 8601 timestamp such as 2026-09-07T14:03:00Z",
+            ColumnType::Timestamp => {
+                "an ISO 8601 timestamp from 1970 to 2199 such as 2026-09-07T14:03:00Z"
+            }
             ColumnType::Text if column.name == schema::TIER => "`billed` or `estimated`",
             ColumnType::Text => "a non-empty value",
             ColumnType::Count => "a non-negative whole number no larger than 10^15",
@@ -192,14 +195,35 @@ fn first_match(cases: Vec<(Expr, Expr)>) -> Expr {
 }
 
 /// The raw value of a column as text, for the quarantine file; empty when the column was absent.
-fn raw_text(name: &str) -> Expr {
-    col(format!("{RAW_PREFIX}{name}")).cast(DataType::String)
+/// A typed date or time is given as the count it holds: one that failed is out of range, and
+/// polars cannot format a time no calendar holds (it panics).
+fn raw_text(name: &str, dtype: Option<&DataType>) -> Expr {
+    let raw = col(format!("{RAW_PREFIX}{name}"));
+    let unit = match dtype {
+        Some(DataType::Datetime(TimeUnit::Nanoseconds, _)) => "ns",
+        Some(DataType::Datetime(TimeUnit::Microseconds, _)) => "µs",
+        Some(DataType::Datetime(TimeUnit::Milliseconds, _)) => "ms",
+        Some(DataType::Date) => "days",
+        _ => return raw.cast(DataType::String),
+    };
+    concat_str(
+        [
+            raw.cast(DataType::Int64).cast(DataType::String),
+            lit(format!("{unit} since 1970-01-01")),
+        ],
+        " ",
+        false,
+    )
 }
 
 /// The largest count of one row (tokens, requests, an output's amount) read as plausible.
 const MOST_TOKENS: f64 = 1e15;
 /// The largest amount in dollars of one row.
 const MOST_DOLLARS: f64 = 1e12;
+/// Timestamps read as plausible, in microseconds since 1970: from 1970-01-01 to before
+/// 2200-01-01.
+const EARLIEST_TS_US: i64 = 0;
+const LATEST_TS_US: i64 = 7_258_118_400_000_000;
 
 /// Types and checks one file. `source` is the adapter name recorded in the `source` column.
 pub fn check(
@@ -441,7 +465,14 @@ fn typed_value(column: &Column, raw: Expr, source: &DataType) -> (Expr, Expr) {
         }
         ColumnType::Timestamp => {
             let value = parse_timestamp(raw, source);
-            let unparsed = present.and(value.clone().is_null());
+            // A typed timestamp can hold any 64-bit count of microseconds; one outside
+            // 1970-2199 is damage (a corrupt page), and the calendar has no day for most of them.
+            let micros = value.clone().cast(DataType::Int64);
+            let in_range = micros
+                .clone()
+                .gt_eq(lit(EARLIEST_TS_US))
+                .and(micros.lt(lit(LATEST_TS_US)));
+            let unparsed = present.and(value.clone().is_null().or(in_range.not()));
             (value, missing_required.or(unparsed))
         }
         ColumnType::Count | ColumnType::Amount => {

@@ -297,7 +297,7 @@ pub fn describe() -> String {
         text.push('\n');
     }
     text.push_str(
-        "Timestamps are UTC, microsecond precision; token counts are non-negative integers.\n",
+        "Timestamps are UTC, microsecond precision, from 1970 to 2199; token counts are non-negative integers.\n",
     );
     text
 }

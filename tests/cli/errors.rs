@@ -222,6 +222,55 @@ fn a_count_beyond_any_real_request_is_quarantined_not_summed() {
     assert!(report["totals"]["cost_usd"].as_f64().unwrap() > 0.0);
 }
 
+#[test]
+fn a_timestamp_no_calendar_holds_is_quarantined_not_a_crash() {
+    // A typed Parquet timestamp can hold any 64-bit count of microseconds. Bytes overwritten in
+    // a generated canonical Parquet file gave ones about 146,000 years from 1970 and near the
+    // smallest 64-bit number, and the run stopped with "a fold panicked", naming no file (with
+    // --quarantine, polars panicked formatting them). Rows before 1970 or from 2200 on are
+    // quarantined with the reason and their count; the others are audited.
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("usage.parquet");
+    let day = 1_788_739_200_000_000i64; // 2026-09-07T00:00:00Z
+    let mut frame = df![
+        "ts" => [day, 4_611_693_676_340_039_993, day + 60_000_000, -9_223_365_388_236_962_269],
+        "agent" => ["dana"; 4],
+        "model" => ["claude-sonnet-4-5"; 4],
+        "input_tokens" => [1000i64; 4],
+        "output_tokens" => [20i64; 4],
+    ]
+    .unwrap()
+    .lazy()
+    .with_column(col("ts").cast(DataType::Datetime(
+        TimeUnit::Microseconds,
+        Some(TimeZone::UTC),
+    )))
+    .collect()
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let quarantine = tmp.path().join("quarantine.csv");
+    let output = tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .arg(&path)
+        .arg("--quarantine")
+        .arg(&quarantine)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report = crate::json(&output);
+    assert_eq!(report["ingest"]["rows_quarantined"], 2);
+    assert_eq!(report["ingest"]["rows_valid"], 2);
+    let listed = std::fs::read_to_string(&quarantine).unwrap();
+    assert_eq!(listed.matches("from 1970 to 2199").count(), 2, "{listed}");
+    assert!(
+        listed.contains("-9223365388236962269 µs since 1970-01-01"),
+        "{listed}"
+    );
+}
+
 /// Rows past the memory budget go to a temporary file: when none can be written, the run stops
 /// with exit 2 and says which folder and what to do, not a read error.
 #[test]
