@@ -2,6 +2,20 @@
 
 use crate::{tokenaudit, transcript};
 
+/// `audit --format json` of one usage file, its rejected rows written to `quarantine`.
+fn audit_quarantining(
+    usage: &std::path::Path,
+    quarantine: &std::path::Path,
+) -> std::process::Output {
+    tokenaudit()
+        .args(["audit", "-q", "--format", "json", "--usage"])
+        .arg(usage)
+        .arg("--quarantine")
+        .arg(quarantine)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_missing_required_column_names_the_file_and_column() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,13 +169,7 @@ fn a_csv_record_with_more_fields_than_the_header_is_quarantined_and_the_rest_rea
     text += "2026-09-07T09:02:00Z,dana,claude-sonnet-4-5,1,2\n";
     std::fs::write(&path, text).unwrap();
     let quarantine = tmp.path().join("q.csv");
-    let output = tokenaudit()
-        .args(["audit", "-q", "--format", "json", "--usage"])
-        .arg(&path)
-        .arg("--quarantine")
-        .arg(&quarantine)
-        .output()
-        .unwrap();
+    let output = audit_quarantining(&path, &quarantine);
     let report = crate::json(&output);
     assert_eq!(report["ingest"]["rows_read"], 3_002);
     assert_eq!(report["ingest"]["rows_valid"], 3_001);
@@ -252,13 +260,7 @@ fn a_timestamp_no_calendar_holds_is_quarantined_not_a_crash() {
         .finish(&mut frame)
         .unwrap();
     let quarantine = tmp.path().join("quarantine.csv");
-    let output = tokenaudit()
-        .args(["audit", "-q", "--format", "json", "--usage"])
-        .arg(&path)
-        .arg("--quarantine")
-        .arg(&quarantine)
-        .output()
-        .unwrap();
+    let output = audit_quarantining(&path, &quarantine);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let report = crate::json(&output);
     assert_eq!(report["ingest"]["rows_quarantined"], 2);
