@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 
-use polars::prelude::{PolarsError, PolarsResult};
+use polars::prelude::PolarsResult;
 
 use super::settings::InputSettings;
 use super::AuditError;
@@ -54,7 +54,7 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         since: input.calendar.since.map(to_seconds),
         until: input.calendar.until.map(to_seconds),
     };
-    // One a run of files read together, far fewer than the files: not sized by them.
+    // One entry per run of files read together, far fewer than the files: not sized by them.
     let mut checked = Vec::new();
     let mut skipped: BTreeMap<String, u64> = Default::default();
     let mut hashes = BTreeMap::new();
@@ -204,17 +204,7 @@ pub fn over_files<T>(
 /// The first file that cannot be read on its own, as the error that names it.
 fn unreadable(sources: &Sources) -> Option<AuditError> {
     sources.checked.iter().find_map(|checked| {
-        let source = match std::panic::catch_unwind(AssertUnwindSafe(|| checked.read_through())) {
-            Ok(Ok(())) => return None,
-            Ok(Err(err)) => err,
-            Err(panic) => PolarsError::ComputeError(
-                format!(
-                    "the reader panicked: {}",
-                    ingest::panic_text(panic.as_ref())
-                )
-                .into(),
-            ),
-        };
+        let source = ingest::read_guarded(|| checked.read_through()).err()?;
         let file = &sources.files[checked.file_index() as usize];
         Some(AuditError::Ingest(ingest::IngestError::Scan {
             path: file.path.clone(),

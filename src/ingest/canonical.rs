@@ -231,20 +231,13 @@ pub fn check(
     file_index: u32,
     mut raw: LazyFrame,
 ) -> Result<Checked, IngestError> {
-    // A reader may panic on a damaged file's metadata (a corrupt Parquet footer): that file
-    // cannot be read, said as for any other reader error.
-    let schema = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| raw.collect_schema()))
-        .unwrap_or_else(|panic| {
-            let text = super::panic_text(panic.as_ref());
-            Err(PolarsError::ComputeError(
-                format!("the reader panicked: {text}").into(),
-            ))
-        });
-    let found = schema.map_err(|source| IngestError::Scan {
-        path: file.path.clone(),
-        format: file.format,
-        source: source.into(),
-    })?;
+    // A reader may panic on a damaged file's metadata (a corrupt Parquet footer).
+    let found =
+        super::read_guarded(|| raw.collect_schema()).map_err(|source| IngestError::Scan {
+            path: file.path.clone(),
+            format: file.format,
+            source: source.into(),
+        })?;
     let table = file.table;
     for column in table.columns().iter().filter(|c| c.is_required()) {
         if found.get(column.name).is_none() {

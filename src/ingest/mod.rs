@@ -684,6 +684,16 @@ pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "no message".to_string())
 }
 
+/// `read` with a reader's panic (polars on a damaged file) turned into its error, so that the
+/// file is named as for any other reader error.
+pub fn read_guarded<T>(read: impl FnOnce() -> PolarsResult<T>) -> PolarsResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        Err(PolarsError::ComputeError(
+            format!("the reader panicked: {}", panic_text(panic.as_ref())).into(),
+        ))
+    })
+}
+
 /// The SHA-256 of bytes already read, as [`sha256_file`] gives it for their file.
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

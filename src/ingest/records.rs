@@ -247,12 +247,12 @@ impl Records {
 
     pub fn finish(self) -> Result<Scan, super::AdapterError> {
         let (frame, skipped) = self.into_frame()?;
-        Ok(Scan {
-            held_bytes: frame.estimated_size(),
-            frame: frame.lazy(),
+        Ok(super::Part {
+            frame,
             skipped,
             hashes: Vec::new(),
-        })
+        }
+        .into_scan())
     }
 
     /// The rows as a frame, and the records skipped on purpose by reason.
