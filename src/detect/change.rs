@@ -278,10 +278,55 @@ fn week_offsets(points: &[Point]) -> Vec<f64> {
         .collect()
 }
 
+/// Whether the trend reads output that fell while spend stayed flat.
+///
+/// Such a dip is not tokens spent for their own sake (as for the step, the trend asks for spend
+/// that at least doubled over the weeks, on the line through ln weekly spend), so it is never
+/// reported: before this, the trend flagged honest agents and CI accounts whose output halved
+/// by chance, 16 of the 28 honest agents the world `all` flagged over seeds 1-40. But while the
+/// passes of [`super::run`] choose the agents left out of the peer curve, an agent whose output
+/// fell by half is as unusual a point as the curve can meet, and leaving it in moved the curves
+/// enough to raise new peer findings against honest agents (world `all`, an honest seed of
+/// twenty). So the passes read dips, and the judgement that is reported does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dips {
+    Read,
+    Ignored,
+}
+
+/// How many times its spend grew over the series: the least-squares line through ln weekly
+/// spend, from its first week to its last.
+fn spend_growth(points: &[Point], weeks: &[f64]) -> f64 {
+    let log_cost: Vec<f64> = points
+        .iter()
+        .map(|p| p.cost.max(f64::MIN_POSITIVE).ln())
+        .collect();
+    let t_mean = mean(weeks.iter().copied());
+    let c_mean = mean(log_cost.iter().copied());
+    let sxx: f64 = weeks.iter().map(|t| (t - t_mean).powi(2)).sum();
+    if sxx <= 0.0 {
+        return 1.0;
+    }
+    let slope = weeks
+        .iter()
+        .zip(&log_cost)
+        .map(|(t, c)| (t - t_mean) * (c - c_mean))
+        .sum::<f64>()
+        / sxx;
+    let span = weeks.last().copied().unwrap_or(0.0) - weeks.first().copied().unwrap_or(0.0);
+    (slope * span).exp()
+}
+
 /// The two tests on an agent's series. The p-value comes from output counts against what spend
 /// predicts ([`Counts`]), with a dispersion measured around each alternative and shrunk
 /// towards `prior_dispersion`; the CUSUM that dates a drift reads r in units of `sigma`.
-fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion: f64) -> Tested {
+fn test(
+    points: &[Point],
+    sigma: f64,
+    counts: Option<&Counts>,
+    prior_dispersion: f64,
+    dips: Dips,
+) -> Tested {
     let n = points.len();
     let own_weight = (n - 2) as f64;
     // Never below Poisson: an index is a count, or a weighted sum of counts.
@@ -317,10 +362,14 @@ fn test(points: &[Point], sigma: f64, counts: Option<&Counts>, prior_dispersion:
             (z_step, split) = (z, k);
         }
     }
-    // Trend: output falling behind spend steadily over the weeks.
-    let z_trend = counts.map_or(f64::NEG_INFINITY, |c| {
-        score_z(points, &c.expected, &weeks, shrunk(c.trend_dispersion))
-    });
+    // Trend: output falling behind spend steadily over the weeks, where spend itself grew as
+    // much as a step needs ([`Dips`]).
+    let spend_grew = dips == Dips::Read || spend_growth(points, &weeks) >= MIN_STEP_RATIO;
+    let z_trend = counts
+        .filter(|_| spend_grew)
+        .map_or(f64::NEG_INFINITY, |c| {
+            score_z(points, &c.expected, &weeks, shrunk(c.trend_dispersion))
+        });
     let p_trend = if z_trend.is_finite() {
         normal_sf(z_trend)
     } else {
@@ -404,6 +453,7 @@ pub fn assess(
     population: &Population,
     elasticity: &BTreeMap<AgentKind, f64>,
     config: &DetectConfig,
+    dips: Dips,
 ) -> Vec<Assessment> {
     let mut by_agent: BTreeMap<&str, Vec<&AgentWeek>> = BTreeMap::new();
     for week in population.weeks {
@@ -504,7 +554,7 @@ pub fn assess(
                 .max(MIN_SIGMA);
             let (phi, kappa) = kind_dispersion(agent.kind);
             let level = counts.as_ref().map_or(0.0, |c| c.level);
-            let tested = test(&points, sigma, counts.as_ref(), phi + kappa * level);
+            let tested = test(&points, sigma, counts.as_ref(), phi + kappa * level, dips);
             assessment(agent, &points, &tested)
         })
         .collect()
@@ -613,7 +663,13 @@ mod tests {
     }
 
     fn run(points: &[Point]) -> Tested {
-        test(points, 1.0, counts(points, BETA).as_ref(), 2.0)
+        test(
+            points,
+            1.0,
+            counts(points, BETA).as_ref(),
+            2.0,
+            Dips::Ignored,
+        )
     }
 
     #[test]
@@ -659,6 +715,29 @@ mod tests {
             .collect();
         let tested = run(&weekly(&costs, &outputs));
         assert!(tested.p_value > 0.2, "{}", tested.p_value);
+    }
+
+    #[test]
+    fn output_that_fell_while_spend_stayed_flat_is_not_a_change() {
+        // A CI account at a flat $108 a week whose output halved by chance over the quarter: the
+        // trend once read it as spend for the same output growing 39% a week. Spend that did
+        // not grow is not tokens spent for their own sake, for the trend as for the step.
+        let costs = [
+            108.0, 109.0, 107.0, 108.0, 110.0, 108.0, 107.0, 108.0, 108.0, 109.0, 107.0, 107.0,
+        ];
+        let outputs = [
+            24.0, 26.0, 30.0, 22.0, 20.0, 27.0, 30.0, 17.0, 13.0, 20.0, 13.0, 12.0,
+        ];
+        let series = weekly(&costs, &outputs);
+        assert!(spend_growth(&series, &week_offsets(&series)) < 1.05);
+        assert_eq!(run(&series).p_value, 1.0);
+        // The same fall in output while spend grew 2.5 times over the weeks is one.
+        let growing: Vec<f64> = (0..12)
+            .map(|t| 100.0 * 2.5f64.powf(t as f64 / 11.0))
+            .collect();
+        let series = weekly(&growing, &outputs);
+        assert!((spend_growth(&series, &week_offsets(&series)) - 2.5).abs() < 1e-9);
+        assert!(run(&series).p_value < 1e-3, "{}", run(&series).p_value);
     }
 
     #[test]
@@ -804,7 +883,7 @@ mod tests {
                 &Default::default(),
                 &config,
             );
-            for assessment in assess(&population, &curves.elasticities(), &config) {
+            for assessment in assess(&population, &curves.elasticities(), &config, Dips::Read) {
                 tested += 1;
                 small += usize::from(assessment.p_value < 0.01);
             }

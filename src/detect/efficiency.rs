@@ -222,6 +222,9 @@ pub struct Curve {
     pub min_log_cost: f64,
     /// The agents judged against this curve.
     pub agents: Vec<String>,
+    /// Where the curve pools small teams, the level (intercept) of each, drawn from the pooled
+    /// level towards the team's own ([`TeamLevels`]).
+    pub team_intercepts: BTreeMap<String, f64>,
 }
 
 impl Curve {
@@ -250,6 +253,19 @@ impl Curve {
         self.expected_log_cost(weekly_output.max(OUTPUT_FLOOR).ln())
             .exp()
     }
+
+    /// Weekly spend expected for a weekly output index of an agent of `team`: at the team's
+    /// own level where the curve pools small teams.
+    pub fn expected_weekly_cost_in(&self, team: &str, weekly_output: f64) -> f64 {
+        let intercept = self
+            .team_intercepts
+            .get(team)
+            .copied()
+            .unwrap_or(self.intercept);
+        self.on_curve(intercept, weekly_output.max(OUTPUT_FLOOR).ln())
+            .max(self.min_log_cost)
+            .exp()
+    }
 }
 
 /// A cohort with its curve.
@@ -263,6 +279,129 @@ struct Fitted<'a> {
     offsets: Vec<f64>,
     /// The references' names, to know whose offset to leave out.
     references: std::collections::HashSet<&'a str>,
+    /// Where the references come from several teams (small teams pooled), each team's level
+    /// drawn partly towards its own ([`TeamLevels`]).
+    teams: TeamLevels<'a>,
+}
+
+/// The levels of the teams a pooled cohort mixes. Teams differ in how much output a dollar
+/// buys (what they build, how output is counted there), so a small team judged at the pooled
+/// level is judged against other teams' work: a team a third below the pool puts all its
+/// members a third above the curve. Five people are too few for a level of their own, and one
+/// is a noisy guess; the empirical-Bayes compromise between the two (Efron & Morris 1975,
+/// JASA 70:311; the James–Stein estimator for unequal group sizes) weighs the team's median by
+/// how much teams really differ, `between`, against how uncertain a median of `k` members is.
+#[derive(Debug, Default)]
+struct TeamLevels<'a> {
+    /// Each team's reference offsets, sorted.
+    offsets: BTreeMap<&'a str, Vec<f64>>,
+    /// Variance of team levels around the kind's level, beyond sampling noise.
+    between: f64,
+    /// Variance of one agent's offset around its team's level.
+    within: f64,
+}
+
+/// Sampling variance of a median of normal values over that of their mean (π/2).
+const MEDIAN_EFFICIENCY: f64 = std::f64::consts::FRAC_PI_2;
+
+impl TeamLevels<'_> {
+    /// The level for `agent` of `team`, given the pooled level `pooled`: its team's median
+    /// without it, weighted by the share of the spread between teams in what that median says.
+    fn level(&self, team: &str, agent_offset: Option<f64>, pooled: f64) -> f64 {
+        let Some(offsets) = self.offsets.get(team) else {
+            return pooled;
+        };
+        let own = agent_offset.map(|own| offsets.partition_point(|o| *o < own));
+        let team_level = match own {
+            Some(at) => median_without(offsets, at),
+            None => median(offsets),
+        };
+        let others = offsets.len() - usize::from(own.is_some());
+        match (team_level, self.shrink(others)) {
+            (Some(team_level), Some(weight)) => pooled + weight * (team_level - pooled),
+            _ => pooled,
+        }
+    }
+
+    /// How far an agent of `team` is judged at its team's level rather than the pooled one
+    /// (its team's median over the others), for the report: `None` where the cohort is one
+    /// team or the team has no one else.
+    fn weight(&self, team: &str) -> Option<f64> {
+        self.shrink(self.offsets.get(team)?.len().checked_sub(1)?)
+    }
+
+    /// The weight of a median of `members` offsets against the pooled level.
+    fn shrink(&self, members: usize) -> Option<f64> {
+        if members == 0 || self.between <= 0.0 {
+            return None;
+        }
+        let noise = MEDIAN_EFFICIENCY * self.within / members as f64;
+        Some(self.between / (self.between + noise))
+    }
+}
+
+/// The team levels of every kind, from all references, for the cohorts that pool teams. A
+/// cohort of one team keeps its own median; the spread between teams is measured over every
+/// team of the kind with two members or more.
+fn team_levels<'a>(
+    cohorts: &[Cohort<'a>],
+    elasticity: &BTreeMap<AgentKind, f64>,
+) -> BTreeMap<AgentKind, TeamLevels<'a>> {
+    let mut by_team: BTreeMap<(AgentKind, &'a str), BTreeMap<&'a str, f64>> = BTreeMap::new();
+    for cohort in cohorts {
+        let slope = elasticity.get(&cohort.kind).copied().unwrap_or(0.0);
+        for agent in &cohort.reference {
+            let (x, y) = point(agent);
+            by_team
+                .entry((cohort.kind, agent.team.as_str()))
+                .or_default()
+                .insert(agent.agent.as_str(), y - slope * x);
+        }
+    }
+    let mut kinds: BTreeMap<AgentKind, TeamLevels> = BTreeMap::new();
+    for ((kind, team), offsets) in by_team {
+        let mut offsets: Vec<f64> = offsets.into_values().collect();
+        offsets.sort_by(f64::total_cmp);
+        kinds.entry(kind).or_default().offsets.insert(team, offsets);
+    }
+    for levels in kinds.values_mut() {
+        let teams: Vec<&Vec<f64>> = levels.offsets.values().filter(|o| o.len() >= 2).collect();
+        // Within: deviations from the team's median, each scaled up for the median fitted to
+        // it (n/(n−1), as a variance about a fitted mean).
+        let deviations: Vec<f64> = teams
+            .iter()
+            .flat_map(|o| {
+                let centre = median(o).unwrap_or(0.0);
+                let inflate = (o.len() as f64 / (o.len() - 1) as f64).sqrt();
+                o.iter().map(move |v| (v - centre) * inflate)
+            })
+            .collect();
+        let within = super::stats::robust_scale(&deviations)
+            .unwrap_or(0.0)
+            .powi(2);
+        // Between: the variance of the team medians beyond what their own noise explains,
+        // by the method of moments (DerSimonian & Laird 1986, Control Clin Trials 7:177). Not
+        // a robust estimate: the team furthest from the rest is the one that most needs a level
+        // of its own, and a median of its members already resists one burner among them.
+        let centres: Vec<f64> = teams.iter().filter_map(|o| median(o)).collect();
+        levels.within = within;
+        if centres.len() >= 3 {
+            let k = centres.len() as f64;
+            let mean_centre = centres.iter().sum::<f64>() / k;
+            let observed = centres
+                .iter()
+                .map(|c| (c - mean_centre).powi(2))
+                .sum::<f64>()
+                / (k - 1.0);
+            let noise = teams
+                .iter()
+                .map(|o| MEDIAN_EFFICIENCY * within / o.len() as f64)
+                .sum::<f64>()
+                / k;
+            levels.between = (observed - noise).max(0.0);
+        }
+    }
+    kinds
 }
 
 impl Fitted<'_> {
@@ -309,12 +448,13 @@ impl Fitted<'_> {
 
     fn intercept_without(&self, agent: &AgentSummary) -> f64 {
         if !self.references.contains(agent.agent.as_str()) {
-            return self.curve.intercept;
+            return self.teams.level(&agent.team, None, self.curve.intercept);
         }
         let (log_cost, log_output) = point(agent);
         let own = log_output - self.curve.elasticity * log_cost;
         let at = self.offsets.partition_point(|o| *o < own);
-        median_without(&self.offsets, at).unwrap_or(self.curve.intercept)
+        let pooled = median_without(&self.offsets, at).unwrap_or(self.curve.intercept);
+        self.teams.level(&agent.team, Some(own), pooled)
     }
 }
 
@@ -359,10 +499,30 @@ fn fit_once<'a>(
             (kind, slope)
         })
         .collect();
+    let levels = team_levels(&cohorts, &elasticity);
     cohorts
         .into_iter()
         .filter_map(|cohort| {
             let elasticity = elasticity.get(&cohort.kind).copied().unwrap_or(0.0);
+            let mixed = cohort
+                .reference
+                .iter()
+                .any(|a| a.team != cohort.reference[0].team);
+            let teams = match levels.get(&cohort.kind) {
+                Some(kind) if mixed => TeamLevels {
+                    offsets: cohort
+                        .reference
+                        .iter()
+                        .filter_map(|a| {
+                            let team = a.team.as_str();
+                            kind.offsets.get(team).map(|o| (team, o.clone()))
+                        })
+                        .collect(),
+                    between: kind.between,
+                    within: kind.within,
+                },
+                _ => TeamLevels::default(),
+            };
             let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
                 cohort.reference.iter().map(|a| point(a)).unzip();
             let mut offsets: Vec<f64> = log_cost
@@ -381,12 +541,19 @@ fn fit_once<'a>(
                 .iter()
                 .map(|a| a.mean_weekly_output())
                 .collect();
+            let intercept = median(&offsets)?;
+            let team_intercepts = teams
+                .offsets
+                .keys()
+                .map(|team| (team.to_string(), teams.level(team, None, intercept)))
+                .collect();
             Some(Fitted {
                 curve: Curve {
                     label: cohort.label.clone(),
                     kind: cohort.kind,
                     elasticity,
-                    intercept: median(&offsets)?,
+                    intercept,
+                    team_intercepts,
                     median_log_cost: median(&log_cost)?,
                     min_log_cost: log_cost.iter().copied().fold(f64::INFINITY, f64::min),
                     agents: cohort.assessed.iter().map(|a| a.agent.clone()).collect(),
@@ -395,6 +562,7 @@ fn fit_once<'a>(
                 median_output: median(&outputs)?,
                 offsets,
                 references: cohort.reference.iter().map(|a| a.agent.as_str()).collect(),
+                teams,
                 cohort,
             })
         })
@@ -652,12 +820,20 @@ fn reasons(
     excess_factor: f64,
 ) -> Vec<Reason> {
     let weeks = agent.weeks_active;
+    let peers = match fitted.teams.weight(&agent.team) {
+        Some(weight) if weight >= 0.005 => format!(
+            "{} (at a level {:.0}% of the way to team {}'s)",
+            fitted.cohort.label,
+            100.0 * weight,
+            agent.team
+        ),
+        _ => fitted.cohort.label.clone(),
+    };
     let mut reasons = vec![Reason {
         code: EXCESS_SPEND,
         message: format!(
-            "spent {} over {weeks} weeks; {} with the same output spent about {} ({}); excess {}",
+            "spent {} over {weeks} weeks; {peers} with the same output spent about {} ({}); excess {}",
             usd(agent.cost_usd),
-            fitted.cohort.label,
             usd(expected),
             factor(excess_factor),
             usd(excess)
@@ -806,6 +982,56 @@ mod tests {
         eprintln!("elasticity with the burners {with:.3}, without {without:.3}");
         assert!(with < 0.41, "burners in the slope: {with}");
         assert!((without - 0.45).abs() < 0.03, "burners left out: {without}");
+    }
+
+    #[test]
+    fn a_small_team_is_judged_near_its_own_level() {
+        // Five teams of four, too small to be cohorts, pooled. Web delivers less than half what
+        // the others do per dollar (what it builds, how its output is counted): at the pooled
+        // level each of its people would be 2.4 times above the curve. Drawn to their own
+        // team's level they are not, and the burner among them still is.
+        let levels = [
+            ("api", 1.0),
+            ("data", 1.15),
+            ("web", 0.45),
+            ("mobile", 1.1),
+            ("infra", 0.9),
+        ];
+        let mut agents: Vec<AgentSummary> = Vec::new();
+        for (t, (team, level)) in levels.iter().enumerate() {
+            for i in 0..4 {
+                let cost = 60.0 * 1.5f64.powi(((i + t) % 6) as i32);
+                let mut a = honest(i, team, cost);
+                a.output_index *= level;
+                a.active_output *= level;
+                a.active_output_squares *= level * level;
+                agents.push(a);
+            }
+        }
+        let work: f64 = 150.0;
+        let output = 0.45 * 2.0 * work.powf(0.45);
+        agents.push(agent("web-burner", "web", 5.0 * work, output));
+        let results = judge_all(agents);
+        for a in results.iter().filter(|a| a.agent.starts_with("web-")) {
+            eprintln!("{} p {:.2e} {}", a.agent, a.p_value, a.reasons[0].message);
+        }
+        let p = |name: &str| results.iter().find(|a| a.agent == name).unwrap().p_value;
+        for i in 0..4 {
+            assert!(
+                p(&format!("web-{i}")) > 0.05,
+                "web-{i}: {}",
+                p(&format!("web-{i}"))
+            );
+        }
+        assert!(p("web-burner") < 0.001, "{}", p("web-burner"));
+        let burner = results.iter().find(|a| a.agent == "web-burner").unwrap();
+        assert!(
+            burner.reasons[0]
+                .message
+                .contains("people across small teams (at a level"),
+            "{}",
+            burner.reasons[0].message
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::features::AgentWeek;
+use change::Dips;
 
 /// One reason behind a finding, with the numbers it states.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -172,6 +173,16 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         (curves, pass) = judge(&suspects, behavior.as_ref());
         (combined, q_values) = combine::family(&pass.by_agent);
     }
+    // Dips in output helped choose the suspects; what is reported never reads them
+    // ([`change::Dips`]).
+    if config.runs(codes::CHANGE) && has_outputs {
+        let judged = change::assess(&population, &curves.elasticities(), config, Dips::Ignored);
+        pass.set_lens(
+            codes::CHANGE,
+            calibrated(codes::CHANGE, judged, &population),
+        );
+        (combined, q_values) = combine::family(&pass.by_agent);
+    }
     // Sessions side by side and work at all hours are ways of working; where
     // the peer comparison finds no sign that an agent spends more than its output needs (p
     // above [`WORKFLOW_P`]), they are not evidence of burn, and the behaviour lens judges that
@@ -275,7 +286,7 @@ fn assess(
     if config.runs(codes::CHANGE) && has_outputs {
         let (assessments, check) = calibrated(
             codes::CHANGE,
-            change::assess(population, &curves.elasticities(), config),
+            change::assess(population, &curves.elasticities(), config, Dips::Read),
             population,
         );
         checks.push(check);
@@ -293,18 +304,33 @@ impl Pass {
     /// the behaviour lens is judged apart from the curve, so a second judgement of it leaves
     /// the peer and history lenses' work as it was.
     fn set_behavior(&mut self, behavior: &behavior::Judgement) {
+        self.set_lens(
+            codes::BEHAVIOR,
+            (behavior.assessments.clone(), behavior.lens_check()),
+        );
+    }
+
+    /// Puts one lens's assessments and calibration row in, in place of any it had (the row
+    /// where the lens's was).
+    fn set_lens(
+        &mut self,
+        lens: &'static str,
+        (assessments, check): (Vec<Assessment>, calibration::Check),
+    ) {
         for lenses in self.by_agent.values_mut() {
-            lenses.retain(|(lens, _)| *lens != codes::BEHAVIOR);
+            lenses.retain(|(l, _)| *l != lens);
         }
-        for assessment in &behavior.assessments {
+        for assessment in assessments {
             self.by_agent
                 .entry(assessment.agent.clone())
                 .or_default()
-                .push((codes::BEHAVIOR, assessment.clone()));
+                .push((lens, assessment));
         }
         self.by_agent.retain(|_, lenses| !lenses.is_empty());
-        self.checks.retain(|c| c.scope != codes::BEHAVIOR);
-        self.checks.push(behavior.lens_check());
+        match self.checks.iter_mut().find(|c| c.scope == lens) {
+            Some(row) => *row = check,
+            None => self.checks.push(check),
+        }
     }
 }
 

@@ -464,11 +464,16 @@ fn efficiency_charts(
                 ("#c81e1e", "flagged agent"),
             ]),
             &format!(
-                "{}: {} agents, elasticity {:.2} (each doubling of spend goes with {:.0}% more output)",
+                "{}: {} agents, elasticity {:.2} (each doubling of spend goes with {:.0}% more output){}",
                 curve.label,
                 points.len(),
                 curve.elasticity,
-                (2f64.powf(curve.elasticity) - 1.0) * 100.0
+                (2f64.powf(curve.elasticity) - 1.0) * 100.0,
+                if curve.team_intercepts.is_empty() {
+                    ""
+                } else {
+                    "; the line is the pool's level, and each team is judged at a level drawn towards its own"
+                }
             ),
         );
     }

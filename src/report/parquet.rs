@@ -199,7 +199,7 @@ pub fn agent_weeks_frame(report: &AuditReport) -> PolarsResult<DataFrame> {
             .iter()
             .map(|w| {
                 let curve = cohorts.get(w.agent.as_str())?;
-                Some(curve.expected_weekly_cost(mean_output(&w.agent)?))
+                Some(curve.expected_weekly_cost_in(&w.team, mean_output(&w.agent)?))
             })
             .collect::<Vec<_>>(),
     ));

@@ -68,8 +68,8 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
     for (name, v) in &pooled {
         eprintln!("  {name:<18} {}/{}", v.flagged, v.planted);
     }
-    // Measured: precision 0.95 (77/81), recall 0.92 (77/84): the targets. On twelve
-    // seeds held out while the lenses were tuned (13-24): precision 0.91, recall 0.89 (README).
+    // Measured: precision 0.95 (78/82), recall 0.93 (78/84): the targets. On twelve
+    // seeds held out while the lenses were tuned (13-24): precision 0.96, recall 0.89 (README).
     assert!(precision >= 0.9, "precision {precision:.2}");
     assert!(recall >= 0.9, "recall {recall:.2}");
     // What the behaviour lens sees, it finds.
@@ -87,12 +87,12 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
             v.planted
         );
     }
-    // The peer lens finds seven of its twelve constant inflaters, the history lens eleven or
-    // more of its drifters and onset inflaters (measured: 7, 12 and 11 of 12). Their signal is
+    // The peer lens finds eight of its twelve constant inflaters, the history lens eleven or
+    // more of its drifters and onset inflaters (measured: 8, 12 and 11 of 12). Their signal is
     // output short of what the spend should buy, against honest agents who differ in output
     // per dollar by their skill and by weekly counting noise.
     for (archetype, found, of) in [
-        ("constant_inflater", 7, 12),
+        ("constant_inflater", 8, 12),
         ("slow_drifter", 11, 12),
         ("onset_inflater", 11, 12),
     ] {

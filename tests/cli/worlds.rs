@@ -7,9 +7,8 @@
 //! keep precision ≥ 0.9 and recall ≥ 0.85 pooled over their seeds: the targets. A world draws
 //! the default company seed for seed wherever it can (the same people, requests and output,
 //! only reshaped), so a difference from the default company is the world's doing and not a
-//! new draw. `all` falls short of the targets; there the test holds the measured figure, so
-//! nothing gets worse unnoticed, and says why (README, "What the detector can and cannot
-//! see", has the figures, over these seeds and over 40; `benches/worlds.sh` reproduces them).
+//! new draw. README, "What the detector can and cannot see", has the figures, over these seeds
+//! and over 40; `benches/worlds.sh` reproduces them.
 
 use tokenaudit::audit::eval::{evaluate, Evaluation};
 use tokenaudit::audit::{AuditSettings, Verbosity};
@@ -51,7 +50,7 @@ const PLANTED_SEEDS: std::ops::RangeInclusive<u64> = 1..=6;
 const PRECISION: f64 = 0.9;
 const RECALL: f64 = 0.85;
 
-fn holds_in(world: &str, precision_floor: f64, recall_floor: f64) {
+fn holds_in(world: &str) {
     // Honest companies: medium or high findings against at most 1% of the 60 agents (none).
     let mut clean = 0;
     let mut accused = Vec::new();
@@ -81,62 +80,61 @@ fn holds_in(world: &str, precision_floor: f64, recall_floor: f64) {
         "{world}: {clean}/20 honest seeds clean, {accused:?}"
     );
     assert!(
-        precision >= precision_floor,
+        precision >= PRECISION,
         "{world}: precision {precision:.2} ({found}/{flagged})"
     );
     assert!(
-        recall >= recall_floor,
+        recall >= RECALL,
         "{world}: recall {recall:.2} ({found}/{inflators})"
     );
 }
 
 #[test]
 fn detection_holds_when_session_ids_are_labels() {
-    holds_in("session-labels", PRECISION, RECALL);
+    holds_in("session-labels");
 }
 
 #[test]
 fn detection_holds_without_session_ids() {
-    holds_in("no-sessions", PRECISION, RECALL);
+    holds_in("no-sessions");
 }
 
 #[test]
 fn detection_holds_on_hourly_buckets() {
     // One inflator fewer than the default company (37 of 42): without request times, prompts
     // or sessions a loop bot is left to the peer comparison.
-    holds_in("hourly", PRECISION, RECALL);
+    holds_in("hourly");
 }
 
 #[test]
 fn detection_holds_with_time_zones_round_the_world() {
-    holds_in("global-time-zones", PRECISION, RECALL);
+    holds_in("global-time-zones");
 }
 
 #[test]
 fn detection_holds_with_elasticities_per_person() {
-    holds_in("diverse-elasticity", PRECISION, RECALL);
+    holds_in("diverse-elasticity");
 }
 
 #[test]
 fn detection_holds_with_honest_power_users() {
-    holds_in("power-users", PRECISION, RECALL);
+    holds_in("power-users");
 }
 
 #[test]
 fn detection_holds_with_ci_accounts() {
-    holds_in("ci-accounts", PRECISION, RECALL);
+    holds_in("ci-accounts");
 }
 
 #[test]
 fn detection_holds_with_a_review_heavy_output_mix() {
-    holds_in("review-heavy", PRECISION, RECALL);
+    holds_in("review-heavy");
 }
 
 #[test]
 fn detection_holds_in_every_world_at_once() {
-    // Below both targets (measured precision 35 of 39, recall 35 of 42; over seeds 1-40 0.90
-    // and 0.87): elasticities per person and a wider appetite put honest people where constant
-    // and onset inflaters are, so these are partly hidden, and the honest spread widens away
-    // from the cohort's median spend, which the peer comparison's one spread does not model.
-    holds_in("all", 0.89, 0.83);
+    // Measured: 19 of 20 honest seeds clean, precision 0.90 (37/41), recall 0.88 (37/42). Before
+    // small teams were judged near their own level and the history lens's trend asked for
+    // spend that grew, 0.897 and 0.83.
+    holds_in("all");
 }
