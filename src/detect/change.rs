@@ -127,6 +127,7 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// The test results for one agent.
+#[derive(Debug, Clone)]
 struct Tested {
     p_value: f64,
     z: f64,
@@ -278,7 +279,8 @@ fn week_offsets(points: &[Point]) -> Vec<f64> {
         .collect()
 }
 
-/// Whether the trend reads output that fell while spend stayed flat.
+/// Two readings of every series: with the trend reading output that fell while spend stayed
+/// flat (`with_dips`), and without (`reported`).
 ///
 /// Such a dip is not tokens spent for their own sake (as for the step, the trend asks for spend
 /// that at least doubled over the weeks, on the line through ln weekly spend), so it is never
@@ -287,11 +289,12 @@ fn week_offsets(points: &[Point]) -> Vec<f64> {
 /// passes of [`super::run`] choose the agents left out of the peer curve, an agent whose output
 /// fell by half is as unusual a point as the curve can meet, and leaving it in moved the curves
 /// enough to raise new peer findings against honest agents (world `all`, an honest seed of
-/// twenty). So the passes read dips, and the judgement that is reported does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dips {
-    Read,
-    Ignored,
+/// twenty). So the passes read dips, and the judgement that is reported does not. Both come
+/// from one run of the tests: they differ only in the trend's part of the combination.
+#[derive(Debug, Clone)]
+pub struct Readings<T> {
+    pub with_dips: T,
+    pub reported: T,
 }
 
 /// How many times its spend grew over the series: the least-squares line through ln weekly
@@ -325,8 +328,7 @@ fn test(
     sigma: f64,
     counts: Option<&Counts>,
     prior_dispersion: f64,
-    dips: Dips,
-) -> Tested {
+) -> Readings<Tested> {
     let n = points.len();
     let own_weight = (n - 2) as f64;
     // Never below Poisson: an index is a count, or a weighted sum of counts.
@@ -338,7 +340,6 @@ fn test(
         .max(1.0)
     };
     let weeks = week_offsets(points);
-    let r: Vec<f64> = points.iter().map(|p| p.r).collect();
     // Step: the best split with at least two weeks on each side, where spend at least doubled.
     let (mut z_step, mut split) = (f64::NEG_INFINITY, 2);
     let mut split_p = Vec::new();
@@ -362,14 +363,44 @@ fn test(
             (z_step, split) = (z, k);
         }
     }
-    // Trend: output falling behind spend steadily over the weeks, where spend itself grew as
-    // much as a step needs ([`Dips`]).
-    let spend_grew = dips == Dips::Read || spend_growth(points, &weeks) >= MIN_STEP_RATIO;
-    let z_trend = counts
-        .filter(|_| spend_grew)
-        .map_or(f64::NEG_INFINITY, |c| {
-            score_z(points, &c.expected, &weeks, shrunk(c.trend_dispersion))
-        });
+    // Trend: output falling behind spend steadily over the weeks. Reported where spend itself
+    // grew as much as a step needs ([`Readings`]).
+    let z_trend = counts.map_or(f64::NEG_INFINITY, |c| {
+        score_z(points, &c.expected, &weeks, shrunk(c.trend_dispersion))
+    });
+    let with_dips = combined(points, sigma, &weeks, z_step, split, &split_p, z_trend);
+    let reported = if spend_growth(points, &weeks) >= MIN_STEP_RATIO {
+        with_dips.clone()
+    } else {
+        combined(
+            points,
+            sigma,
+            &weeks,
+            z_step,
+            split,
+            &split_p,
+            f64::NEG_INFINITY,
+        )
+    };
+    Readings {
+        with_dips,
+        reported,
+    }
+}
+
+/// The step's and the trend's z-scores combined into one agent's result, with the growth of
+/// spend for the same output and the onset for the message.
+fn combined(
+    points: &[Point],
+    sigma: f64,
+    weeks: &[f64],
+    z_step: f64,
+    split: usize,
+    split_p: &[f64],
+    z_trend: f64,
+) -> Tested {
+    let n = points.len();
+    let r: Vec<f64> = points.iter().map(|p| p.r).collect();
     let p_trend = if z_trend.is_finite() {
         normal_sf(z_trend)
     } else {
@@ -448,13 +479,12 @@ fn test(
 }
 
 /// Judges every eligible agent with enough weeks against its own history, adjusting spend for
-/// output with the `elasticity` of its kind (the peer curves').
+/// output with the `elasticity` of its kind (the peer curves'), in both [`Readings`].
 pub fn assess(
     population: &Population,
     elasticity: &BTreeMap<AgentKind, f64>,
     config: &DetectConfig,
-    dips: Dips,
-) -> Vec<Assessment> {
+) -> Readings<Vec<Assessment>> {
     let mut by_agent: BTreeMap<&str, Vec<&AgentWeek>> = BTreeMap::new();
     for week in population.weeks {
         by_agent.entry(&week.agent).or_default().push(week);
@@ -535,7 +565,7 @@ pub fn assess(
         .iter()
         .filter_map(|(kind, v)| Some((*kind, median(v)?.max(MIN_SIGMA * MIN_SIGMA))))
         .collect();
-    judged
+    let (with_dips, reported) = judged
         .into_iter()
         .zip(counted)
         .map(|((agent, points), counts)| {
@@ -554,10 +584,17 @@ pub fn assess(
                 .max(MIN_SIGMA);
             let (phi, kappa) = kind_dispersion(agent.kind);
             let level = counts.as_ref().map_or(0.0, |c| c.level);
-            let tested = test(&points, sigma, counts.as_ref(), phi + kappa * level, dips);
-            assessment(agent, &points, &tested)
+            let tested = test(&points, sigma, counts.as_ref(), phi + kappa * level);
+            (
+                assessment(agent, &points, &tested.with_dips),
+                assessment(agent, &points, &tested.reported),
+            )
         })
-        .collect()
+        .unzip();
+    Readings {
+        with_dips,
+        reported,
+    }
 }
 
 fn assessment(agent: &AgentSummary, points: &[Point], tested: &Tested) -> Assessment {
@@ -663,13 +700,7 @@ mod tests {
     }
 
     fn run(points: &[Point]) -> Tested {
-        test(
-            points,
-            1.0,
-            counts(points, BETA).as_ref(),
-            2.0,
-            Dips::Ignored,
-        )
+        test(points, 1.0, counts(points, BETA).as_ref(), 2.0).reported
     }
 
     #[test]
@@ -883,7 +914,7 @@ mod tests {
                 &Default::default(),
                 &config,
             );
-            for assessment in assess(&population, &curves.elasticities(), &config, Dips::Read) {
+            for assessment in assess(&population, &curves.elasticities(), &config).with_dips {
                 tested += 1;
                 small += usize::from(assessment.p_value < 0.01);
             }

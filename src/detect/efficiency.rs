@@ -513,10 +513,10 @@ fn fit_once<'a>(
                     offsets: cohort
                         .reference
                         .iter()
-                        .filter_map(|a| {
-                            let team = a.team.as_str();
-                            kind.offsets.get(team).map(|o| (team, o.clone()))
-                        })
+                        .map(|a| a.team.as_str())
+                        .collect::<BTreeSet<&str>>()
+                        .into_iter()
+                        .filter_map(|team| Some((team, kind.offsets.get(team)?.clone())))
                         .collect(),
                     between: kind.between,
                     within: kind.within,

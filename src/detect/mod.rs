@@ -47,7 +47,6 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::features::AgentWeek;
-use change::Dips;
 
 /// One reason behind a finding, with the numbers it states.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -174,12 +173,11 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         (combined, q_values) = combine::family(&pass.by_agent);
     }
     // Dips in output helped choose the suspects; what is reported never reads them
-    // ([`change::Dips`]).
-    if config.runs(codes::CHANGE) && has_outputs {
-        let judged = change::assess(&population, &curves.elasticities(), config, Dips::Ignored);
+    // ([`change::Readings`]).
+    if let Some(reported) = pass.reported_change.take() {
         pass.set_lens(
             codes::CHANGE,
-            calibrated(codes::CHANGE, judged, &population),
+            calibrated(codes::CHANGE, reported, &population),
         );
         (combined, q_values) = combine::family(&pass.by_agent);
     }
@@ -251,6 +249,9 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
 struct Pass {
     by_agent: combine::ByAgent,
     checks: Vec<calibration::Check>,
+    /// The history lens's judgement without dips in output, which the report takes in place of
+    /// the one in `by_agent` once the passes are done ([`change::Readings`]).
+    reported_change: Option<Vec<Assessment>>,
 }
 
 /// Every lens's assessments by agent, in lens order, with the behaviour lens's taken as
@@ -283,16 +284,19 @@ fn assess(
         checks.push(check);
         add(codes::EFFICIENCY, assessments);
     }
+    let mut reported_change = None;
     if config.runs(codes::CHANGE) && has_outputs {
-        let (assessments, check) = calibrated(
-            codes::CHANGE,
-            change::assess(population, &curves.elasticities(), config, Dips::Read),
-            population,
-        );
+        let readings = change::assess(population, &curves.elasticities(), config);
+        let (assessments, check) = calibrated(codes::CHANGE, readings.with_dips, population);
         checks.push(check);
         add(codes::CHANGE, assessments);
+        reported_change = Some(readings.reported);
     }
-    let mut pass = Pass { by_agent, checks };
+    let mut pass = Pass {
+        by_agent,
+        checks,
+        reported_change,
+    };
     if let Some(behavior) = behavior {
         pass.set_behavior(behavior);
     }
