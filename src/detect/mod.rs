@@ -174,10 +174,10 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
     }
     // Dips in output helped choose the suspects; what is reported never reads them
     // ([`change::Readings`]).
-    if let Some(reported) = pass.reported_change.take() {
+    if let Some((reported, with_dips)) = pass.reported_change.take() {
         pass.set_lens(
             codes::CHANGE,
-            calibrated(codes::CHANGE, reported, &population),
+            calibrated_against(codes::CHANGE, reported, &with_dips, &population),
         );
         (combined, q_values) = combine::family(&pass.by_agent);
     }
@@ -250,8 +250,9 @@ struct Pass {
     by_agent: combine::ByAgent,
     checks: Vec<calibration::Check>,
     /// The history lens's judgement without dips in output, which the report takes in place of
-    /// the one in `by_agent` once the passes are done ([`change::Readings`]).
-    reported_change: Option<Vec<Assessment>>,
+    /// the one in `by_agent` once the passes are done ([`change::Readings`]), with the reading
+    /// with dips as it was before calibration: its null is the one checked and applied.
+    reported_change: Option<(Vec<Assessment>, Vec<Assessment>)>,
 }
 
 /// Every lens's assessments by agent, in lens order, with the behaviour lens's taken as
@@ -287,10 +288,11 @@ fn assess(
     let mut reported_change = None;
     if config.runs(codes::CHANGE) && has_outputs {
         let readings = change::assess(population, &curves.elasticities(), config);
-        let (assessments, check) = calibrated(codes::CHANGE, readings.with_dips, population);
+        let (assessments, check) =
+            calibrated(codes::CHANGE, readings.with_dips.clone(), population);
         checks.push(check);
         add(codes::CHANGE, assessments);
-        reported_change = Some(readings.reported);
+        reported_change = Some((readings.reported, readings.with_dips));
     }
     let mut pass = Pass {
         by_agent,
@@ -342,7 +344,21 @@ impl Pass {
 /// and the lens's calibration row.
 fn calibrated(
     lens: &'static str,
+    assessments: Vec<Assessment>,
+    population: &Population,
+) -> (Vec<Assessment>, calibration::Check) {
+    let reference = assessments.clone();
+    calibrated_against(lens, assessments, &reference, population)
+}
+
+/// [`calibrated`], with each kind's null fitted on the p-values of `reference`, the same
+/// lens's judgement of the same agents read more widely: the history lens reports no dips in
+/// output, so most agents have nothing to report and the bulk of its reported p-values is 1,
+/// which says nothing of how its tests behave on this data; the reading with dips does.
+fn calibrated_against(
+    lens: &'static str,
     mut assessments: Vec<Assessment>,
+    reference: &[Assessment],
     population: &Population,
 ) -> (Vec<Assessment>, calibration::Check) {
     let kinds: std::collections::BTreeMap<&str, crate::normalize::identities::AgentKind> =
@@ -351,19 +367,16 @@ fn calibrated(
             .iter()
             .map(|a| (a.agent.as_str(), a.kind))
             .collect();
-    let mut by_kind: std::collections::BTreeMap<_, Vec<usize>> = Default::default();
-    for (i, a) in assessments.iter().enumerate() {
-        by_kind
-            .entry(kinds.get(a.agent.as_str()).copied())
-            .or_default()
-            .push(i);
+    let kind_of = |a: &Assessment| kinds.get(a.agent.as_str()).copied();
+    let mut reference_p: std::collections::BTreeMap<_, Vec<f64>> = Default::default();
+    for a in reference {
+        reference_p.entry(kind_of(a)).or_default().push(a.p_value);
     }
     let mut nulls = Vec::new();
-    for members in by_kind.values() {
-        let p: Vec<f64> = members.iter().map(|i| assessments[*i].p_value).collect();
+    for (kind, p) in reference_p {
         if let Some(null) = calibration::fit(&p) {
-            for i in members {
-                assessments[*i].p_value = null.adjust(assessments[*i].p_value);
+            for a in assessments.iter_mut().filter(|a| kind_of(a) == kind) {
+                a.p_value = null.adjust(a.p_value);
             }
             nulls.push(null);
         }
