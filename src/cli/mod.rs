@@ -329,9 +329,9 @@ pub struct GenerateArgs {
     /// hourly (hourly buckets), global-time-zones (UTC offsets -11..+13), diverse-elasticity
     /// (elasticity per agent, wider appetite), power-users (5% honest users of 3-6 parallel
     /// worktree sessions), ci-accounts (3% CI service accounts on a fixed cadence, with
-    /// output), review-heavy (few tickets, many reviews), all (every world but hourly and
-    /// no-sessions). Default: none, the standard company. hourly and no-sessions exclude
-    /// session-labels. truth.json records the worlds.
+    /// output), review-heavy (few tickets, many reviews), squads (teams named as squads of
+    /// 2-8), all (every world but hourly, no-sessions and squads). Default: none, the standard
+    /// company. hourly and no-sessions exclude session-labels. truth.json records the worlds.
     #[arg(
         long = "world",
         value_name = "NAME",

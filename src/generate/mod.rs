@@ -199,11 +199,14 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
         } else {
             "human"
         };
-        identities.push_str(&format!("{},{},{},{kind}\n", p.login, p.login, p.team));
+        identities.push_str(&format!(
+            "{},{},{},{kind}\n",
+            p.login, p.login, p.team_label
+        ));
         if p.output_name != p.login {
             identities.push_str(&format!(
                 "{},{},{},{kind}\n",
-                p.output_name, p.login, p.team
+                p.output_name, p.login, p.team_label
             ));
         }
     }
@@ -234,7 +237,7 @@ pub fn write(settings: &GenerateSettings) -> Result<String, GenerateError> {
             .filter(|p| p.archetype != Archetype::Regular)
             .map(|p| Planted {
                 agent: p.login.clone(),
-                team: p.team.clone(),
+                team: p.team_label.clone(),
                 archetype: p.archetype,
                 inflator: p.archetype.is_inflator(),
                 visible_to: p.archetype.visible_in(settings.worlds.session_semantics()),
@@ -406,6 +409,36 @@ mod tests {
         }
         let archetypes = truth["archetypes"].as_object().unwrap();
         assert!(!archetypes.contains_key("power_user") && !archetypes.contains_key("ci_account"));
+    }
+
+    #[test]
+    fn squads_cut_each_team_into_squads_and_change_nothing_else() {
+        let (default, squads) = (company(&[], true), company(&["squads"], true));
+        for file in ["usage.csv", "outputs.csv"] {
+            let read = |dir: &tempfile::TempDir| std::fs::read(dir.path().join(file)).unwrap();
+            assert_eq!(read(&default), read(&squads), "{file}");
+        }
+        let team_of = |dir: &tempfile::TempDir| -> BTreeMap<String, String> {
+            rows(dir, "identities.csv")
+                .into_iter()
+                .map(|r| (r["agent"].clone(), r["team"].clone()))
+                .collect()
+        };
+        let (teams, named) = (team_of(&default), team_of(&squads));
+        assert_eq!(teams.len(), named.len());
+        let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+        for (agent, squad) in &named {
+            // A squad of the agent's own team.
+            let (team, number) = squad.rsplit_once('-').unwrap();
+            assert_eq!(team, teams[agent], "{agent}: {squad}");
+            assert!(number.parse::<u32>().unwrap() >= 1, "{squad}");
+            *sizes.entry(squad).or_default() += 1;
+        }
+        // Squads of 2 to 8 (one more where a last squad of one joined the one before), and
+        // more of them than teams.
+        assert!(sizes.values().all(|n| (2..=9).contains(n)), "{sizes:?}");
+        let team_count = teams.values().collect::<BTreeSet<_>>().len();
+        assert!(sizes.len() > team_count, "{sizes:?}");
     }
 
     #[test]

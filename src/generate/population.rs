@@ -180,6 +180,8 @@ pub struct AgentProfile {
     /// Name on outputs: the login, or an email alias only the identity map links.
     pub output_name: String,
     pub team: String,
+    /// The team `identities.csv` names: the team, or its squad in the world `squads`.
+    pub team_label: String,
     pub archetype: Archetype,
     /// Mean productive requests per active week.
     pub rate: f64,
@@ -270,6 +272,40 @@ pub mod purpose {
     pub const SESSION_LABELS: u64 = 15;
     /// The outputs of a world with an output mix of its own (`review-heavy`).
     pub const OUTPUT_MIX: u64 = 16;
+    /// How each team is cut into squads (`squads`; agent `u64::MAX`).
+    pub const SQUADS: u64 = 17;
+}
+
+/// Squad sizes of the world `squads`.
+const SQUAD_SIZES: std::ops::RangeInclusive<usize> = 2..=8;
+
+/// World `squads`: each team's agents, shuffled, cut into squads of 2–8 named `team-1`,
+/// `team-2`, … (a last squad of one joins the one before it), from a stream of its own.
+fn name_squads(profiles: &mut [AgentProfile], seed: u64) {
+    let mut rng = agent_rng(seed, u64::MAX, purpose::SQUADS);
+    let mut by_team: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (i, p) in profiles.iter().enumerate() {
+        by_team.entry(p.team.clone()).or_default().push(i);
+    }
+    for (team, mut members) in by_team {
+        rand::seq::SliceRandom::shuffle(members.as_mut_slice(), &mut rng);
+        let mut squads: Vec<Vec<usize>> = Vec::new();
+        let mut rest = members.as_slice();
+        while !rest.is_empty() {
+            let size = rng.gen_range(SQUAD_SIZES).min(rest.len());
+            let (squad, after) = rest.split_at(size);
+            match squads.last_mut() {
+                Some(last) if squad.len() == 1 => last.extend(squad),
+                _ => squads.push(squad.to_vec()),
+            }
+            rest = after;
+        }
+        for (n, squad) in squads.iter().enumerate() {
+            for &i in squad {
+                profiles[i].team_label = format!("{team}-{}", n + 1);
+            }
+        }
+    }
 }
 
 /// Turns regular agents into the archetypes of the worlds `power-users` (5%) and
@@ -348,7 +384,8 @@ pub fn draw(
     let teams = (agents / 12).clamp(1, TEAMS.len());
     let mut used = std::collections::BTreeSet::new();
     let (mut services, mut ci_accounts, mut few_artifacts) = (0, 0, 0);
-    plan.into_iter()
+    let mut profiles: Vec<AgentProfile> = plan
+        .into_iter()
         .enumerate()
         .map(|(index, archetype)| {
             let mut rng = agent_rng(seed, index as u64, 0);
@@ -466,6 +503,7 @@ pub fn draw(
             };
             AgentProfile {
                 index,
+                team_label: team.clone(),
                 team,
                 archetype,
                 rate: rate.max(1.0),
@@ -483,7 +521,11 @@ pub fn draw(
                 login,
             }
         })
-        .collect()
+        .collect();
+    if worlds.contains(World::Squads) {
+        name_squads(&mut profiles, seed);
+    }
+    profiles
 }
 
 fn unique(name: String, used: &mut std::collections::BTreeSet<String>) -> String {

@@ -36,6 +36,11 @@ pub enum World {
     CiAccounts,
     /// An output mix of few tickets, fewer PRs and many reviews; the same weighted index.
     ReviewHeavy,
+    /// The identity map names squads of 2–8 people rather than teams (`payments-1`,
+    /// `payments-2`, …), as companies organised in small squads have it: most are too small
+    /// to be a cohort of their own. A squad keeps its team's output level, repositories and
+    /// tickets.
+    Squads,
 }
 
 /// What `all` stands for: every world except `hourly` and `no-sessions`, which rule out
@@ -50,7 +55,7 @@ pub const ALL_WORLDS: [World; 6] = [
 ];
 
 /// Every world, in the order `truth.json` lists them.
-pub const WORLDS: [World; 8] = [
+pub const WORLDS: [World; 9] = [
     World::SessionLabels,
     World::NoSessions,
     World::Hourly,
@@ -59,10 +64,11 @@ pub const WORLDS: [World; 8] = [
     World::PowerUsers,
     World::CiAccounts,
     World::ReviewHeavy,
+    World::Squads,
 ];
 
 /// The names `--world` accepts: every world, and `all`.
-pub const WORLD_NAMES: [&str; 9] = [
+pub const WORLD_NAMES: [&str; 10] = [
     "session-labels",
     "no-sessions",
     "hourly",
@@ -71,6 +77,7 @@ pub const WORLD_NAMES: [&str; 9] = [
     "power-users",
     "ci-accounts",
     "review-heavy",
+    "squads",
     "all",
 ];
 
@@ -104,6 +111,7 @@ impl World {
             World::PowerUsers => "power-users",
             World::CiAccounts => "ci-accounts",
             World::ReviewHeavy => "review-heavy",
+            World::Squads => "squads",
         }
     }
 
@@ -118,6 +126,7 @@ impl World {
             World::PowerUsers => "about 5% of agents are honest power users: 3-6x a regular's requests in 3-6 parallel worktree sessions started within minutes on most weekdays, all productive, output on the curve",
             World::CiAccounts => "about 3% of agents are CI service accounts sending a request every 2-10 minutes, round the clock or in a nightly window, with real output on the curve",
             World::ReviewHeavy => "outputs are mostly reviews (57% of the index), few PRs (15%) and rare closed tickets (3%); the weighted index per week is unchanged",
+            World::Squads => "identities.csv names squads of 2-8 people (payments-1, payments-2, ...) instead of teams; a squad keeps its team's output level, repositories and tickets, and the usage and outputs are unchanged",
         }
     }
 

@@ -69,7 +69,7 @@ fn planted_inflators_are_found_and_look_alikes_spared() {
         eprintln!("  {name:<18} {}/{}", v.flagged, v.planted);
     }
     // Measured: precision 0.95 (78/82), recall 0.93 (78/84): the targets. On twelve
-    // seeds held out while the lenses were tuned (13-24): precision 0.96, recall 0.89 (README).
+    // seeds held out while the lenses were tuned (13-24): precision 0.96, recall 0.88 (README).
     assert!(precision >= 0.9, "precision {precision:.2}");
     assert!(recall >= 0.9, "recall {recall:.2}");
     // What the behaviour lens sees, it finds.
