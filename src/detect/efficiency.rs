@@ -301,8 +301,18 @@ struct TeamLevels<'a> {
     within: f64,
 }
 
-/// Sampling variance of a median of normal values over that of their mean (π/2).
-const MEDIAN_EFFICIENCY: f64 = std::f64::consts::FRAC_PI_2;
+/// Sampling variance of the median of `n` normal values over that of their mean: 1 for one
+/// or two values, then between about 1.2 and 1.5 (an even count averages the middle two),
+/// towards π/2 (Rider 1960, JASA 55:322, for the small-sample values).
+fn median_inefficiency(n: usize) -> f64 {
+    const SMALL: [f64; 10] = [
+        1.0, 1.0, 1.346, 1.193, 1.434, 1.288, 1.468, 1.342, 1.495, 1.383,
+    ];
+    SMALL
+        .get(n.wrapping_sub(1))
+        .copied()
+        .unwrap_or(std::f64::consts::FRAC_PI_2)
+}
 
 impl TeamLevels<'_> {
     /// The level for `agent` of `team`, given the pooled level `pooled`: its team's median
@@ -314,6 +324,8 @@ impl TeamLevels<'_> {
         let own = agent_offset.map(|own| offsets.partition_point(|o| *o < own));
         let team_level = match own {
             Some(at) => median_without(offsets, at),
+            // A team of one says nothing of its level but the agent itself.
+            None if offsets.len() < 2 => None,
             None => median(offsets),
         };
         let others = offsets.len() - usize::from(own.is_some());
@@ -335,7 +347,7 @@ impl TeamLevels<'_> {
         if members == 0 || self.between <= 0.0 {
             return None;
         }
-        let noise = MEDIAN_EFFICIENCY * self.within / members as f64;
+        let noise = median_inefficiency(members) * self.within / members as f64;
         Some(self.between / (self.between + noise))
     }
 }
@@ -366,23 +378,25 @@ fn team_levels<'a>(
     }
     for levels in kinds.values_mut() {
         let teams: Vec<&Vec<f64>> = levels.offsets.values().filter(|o| o.len() >= 2).collect();
-        // Within: deviations from the team's median, each scaled up for the median fitted to
-        // it (n/(n−1), as a variance about a fitted mean).
-        let deviations: Vec<f64> = teams
+        // Within: from the differences between members of one team, which no fitted centre
+        // shrinks (deviations from a team's median are zero for its middle member, a third of
+        // a team of three): a difference of two draws has twice the variance, and the median
+        // of its absolute value is 0.6745 · √2 · σ.
+        let differences: Vec<f64> = teams
             .iter()
             .flat_map(|o| {
-                let centre = median(o).unwrap_or(0.0);
-                let inflate = (o.len() as f64 / (o.len() - 1) as f64).sqrt();
-                o.iter().map(move |v| (v - centre) * inflate)
+                o.iter()
+                    .enumerate()
+                    .flat_map(move |(i, a)| o[i + 1..].iter().map(move |b| (a - b).abs()))
             })
             .collect();
-        let within = super::stats::robust_scale(&deviations)
-            .unwrap_or(0.0)
-            .powi(2);
-        // Between: the variance of the team medians beyond what their own noise explains,
-        // by the method of moments (DerSimonian & Laird 1986, Control Clin Trials 7:177). Not
-        // a robust estimate: the team furthest from the rest is the one that most needs a level
-        // of its own, and a median of its members already resists one burner among them.
+        let within = median(&differences)
+            .map_or(0.0, |m| (m / (0.674_49 * std::f64::consts::SQRT_2)).powi(2));
+        // Between: the variance of the team medians beyond what their own noise explains, by an
+        // unweighted method of moments (after DerSimonian & Laird 1986, Control Clin Trials
+        // 7:177). Not a robust estimate: the team furthest from the rest is the one that most
+        // needs a level of its own, and a median of its members already resists one burner
+        // among them.
         let centres: Vec<f64> = teams.iter().filter_map(|o| median(o)).collect();
         levels.within = within;
         if centres.len() >= 3 {
@@ -395,7 +409,7 @@ fn team_levels<'a>(
                 / (k - 1.0);
             let noise = teams
                 .iter()
-                .map(|o| MEDIAN_EFFICIENCY * within / o.len() as f64)
+                .map(|o| median_inefficiency(o.len()) * within / o.len() as f64)
                 .sum::<f64>()
                 / k;
             levels.between = (observed - noise).max(0.0);

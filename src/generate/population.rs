@@ -280,7 +280,8 @@ pub mod purpose {
 const SQUAD_SIZES: std::ops::RangeInclusive<usize> = 2..=8;
 
 /// World `squads`: each team's agents, shuffled, cut into squads of 2–8 named `team-1`,
-/// `team-2`, … (a last squad of one joins the one before it), from a stream of its own.
+/// `team-2`, … (a squad that would leave one member over gives or takes one), from a stream
+/// of its own. A team of one keeps its name.
 fn name_squads(profiles: &mut [AgentProfile], seed: u64) {
     let mut rng = agent_rng(seed, u64::MAX, purpose::SQUADS);
     let mut by_team: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
@@ -289,19 +290,26 @@ fn name_squads(profiles: &mut [AgentProfile], seed: u64) {
     }
     for (team, mut members) in by_team {
         rand::seq::SliceRandom::shuffle(members.as_mut_slice(), &mut rng);
-        let mut squads: Vec<Vec<usize>> = Vec::new();
+        if members.len() < 2 {
+            continue;
+        }
+        let mut squads: Vec<&[usize]> = Vec::new();
         let mut rest = members.as_slice();
         while !rest.is_empty() {
-            let size = rng.gen_range(SQUAD_SIZES).min(rest.len());
-            let (squad, after) = rest.split_at(size);
-            match squads.last_mut() {
-                Some(last) if squad.len() == 1 => last.extend(squad),
-                _ => squads.push(squad.to_vec()),
+            let mut size = rng.gen_range(SQUAD_SIZES).min(rest.len());
+            if rest.len() - size == 1 {
+                size = if size > *SQUAD_SIZES.start() {
+                    size - 1
+                } else {
+                    size + 1
+                };
             }
+            let (squad, after) = rest.split_at(size);
+            squads.push(squad);
             rest = after;
         }
         for (n, squad) in squads.iter().enumerate() {
-            for &i in squad {
+            for &i in *squad {
                 profiles[i].team_label = format!("{team}-{}", n + 1);
             }
         }

@@ -138,12 +138,12 @@ fn detection_holds_with_a_review_heavy_output_mix() {
 
 #[test]
 fn detection_with_squads_instead_of_teams_holds_its_measured_figures() {
-    // Short of the targets, and held where measured: 18 of 20 honest seeds clean, precision
-    // 1.00 (33/33), recall 0.79 (33/42); over seeds 1-40 0.97 and 0.85. Most squads are too
-    // small to be cohorts, and a squad of two or three gives its level little weight: a
-    // research squad that records a quarter of the artifacts is judged near the company's
-    // level (README, "What the detector can and cannot see").
-    holds_at("squads", 18, 0.97, 0.78);
+    // Short of the honest companies' target, and held where measured: 18 of 20 honest seeds
+    // clean; precision 0.97 (36/37), recall 0.86 (36/42); over seeds 1-40 0.98 and 0.85. Most
+    // squads are too small to be cohorts, and a squad of two or three says little of its
+    // level: a research pair that records a quarter of the artifacts is judged near the
+    // company's level (README, "What the detector can and cannot see").
+    holds_at("squads", 18, PRECISION, RECALL);
 }
 
 #[test]
