@@ -203,6 +203,15 @@ fn cohorts<'a>(
     cohorts
 }
 
+impl Cohort<'_> {
+    /// Whether the references come from more than one team (small teams pooled).
+    fn pools_teams(&self) -> bool {
+        self.reference
+            .iter()
+            .any(|a| a.team != self.reference[0].team)
+    }
+}
+
 /// Below this elasticity output says nothing about spend, and expected spend is the median.
 const MIN_ELASTICITY: f64 = 0.05;
 
@@ -513,17 +522,19 @@ fn fit_once<'a>(
             (kind, slope)
         })
         .collect();
-    let levels = team_levels(&cohorts, &elasticity);
+    // Only a cohort that pools teams reads the team levels; without one they are not measured
+    // (every pair of a team's members is compared).
+    let levels = if cohorts.iter().any(Cohort::pools_teams) {
+        team_levels(&cohorts, &elasticity)
+    } else {
+        BTreeMap::new()
+    };
     cohorts
         .into_iter()
         .filter_map(|cohort| {
             let elasticity = elasticity.get(&cohort.kind).copied().unwrap_or(0.0);
-            let mixed = cohort
-                .reference
-                .iter()
-                .any(|a| a.team != cohort.reference[0].team);
             let teams = match levels.get(&cohort.kind) {
-                Some(kind) if mixed => TeamLevels {
+                Some(kind) if cohort.pools_teams() => TeamLevels {
                     offsets: cohort
                         .reference
                         .iter()

@@ -41,12 +41,13 @@ pub use population::{
     output_dispersion, AgentSummary, Evidence, Population, DEFAULT_SNAPSHOT, PRIOR_WEEKS,
 };
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::features::AgentWeek;
+use crate::normalize::identities::AgentKind;
 
 /// One reason behind a finding, with the numbers it states.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -174,10 +175,10 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
     }
     // Dips in output helped choose the suspects; what is reported never reads them
     // ([`change::Readings`]).
-    if let Some((reported, with_dips)) = pass.reported_change.take() {
+    if let Some((reported, nulls)) = pass.reported_change.take() {
         pass.set_lens(
             codes::CHANGE,
-            calibrated_against(codes::CHANGE, reported, &with_dips, &population),
+            adjusted(codes::CHANGE, reported, &nulls, &population),
         );
         (combined, q_values) = combine::family(&pass.by_agent);
     }
@@ -250,9 +251,9 @@ struct Pass {
     by_agent: combine::ByAgent,
     checks: Vec<calibration::Check>,
     /// The history lens's judgement without dips in output, which the report takes in place of
-    /// the one in `by_agent` once the passes are done ([`change::Readings`]), with the reading
-    /// with dips as it was before calibration: its null is the one checked and applied.
-    reported_change: Option<(Vec<Assessment>, Vec<Assessment>)>,
+    /// the one in `by_agent` once the passes are done ([`change::Readings`]), with the nulls
+    /// of the reading with dips: those are the ones checked and applied to it.
+    reported_change: Option<(Vec<Assessment>, KindNulls)>,
 }
 
 /// Every lens's assessments by agent, in lens order, with the behaviour lens's taken as
@@ -288,11 +289,11 @@ fn assess(
     let mut reported_change = None;
     if config.runs(codes::CHANGE) && has_outputs {
         let readings = change::assess(population, &curves.elasticities(), config);
-        let (assessments, check) =
-            calibrated(codes::CHANGE, readings.with_dips.clone(), population);
+        let nulls = kind_nulls(&readings.with_dips, population);
+        let (assessments, check) = adjusted(codes::CHANGE, readings.with_dips, &nulls, population);
         checks.push(check);
         add(codes::CHANGE, assessments);
-        reported_change = Some((readings.reported, readings.with_dips));
+        reported_change = Some((readings.reported, nulls));
     }
     let mut pass = Pass {
         by_agent,
@@ -347,42 +348,55 @@ fn calibrated(
     assessments: Vec<Assessment>,
     population: &Population,
 ) -> (Vec<Assessment>, calibration::Check) {
-    let reference = assessments.clone();
-    calibrated_against(lens, assessments, &reference, population)
+    let nulls = kind_nulls(&assessments, population);
+    adjusted(lens, assessments, &nulls, population)
 }
 
-/// [`calibrated`], with each kind's null fitted on the p-values of `reference`, the same
-/// lens's judgement of the same agents read more widely: the history lens reports no dips in
-/// output, so most agents have nothing to report and the bulk of its reported p-values is 1,
-/// which says nothing of how its tests behave on this data; the reading with dips does.
-fn calibrated_against(
+/// The empirical null of each agent kind's p-values in `assessments` (`None`: agents the
+/// population does not know), where there are enough to fit one.
+type KindNulls = BTreeMap<Option<AgentKind>, calibration::Null>;
+
+fn kind_nulls(assessments: &[Assessment], population: &Population) -> KindNulls {
+    let kind_of = agent_kinds(population);
+    let mut p: BTreeMap<Option<AgentKind>, Vec<f64>> = BTreeMap::new();
+    for a in assessments {
+        p.entry(kind_of.get(a.agent.as_str()).copied())
+            .or_default()
+            .push(a.p_value);
+    }
+    p.into_iter()
+        .filter_map(|(kind, p)| Some((kind, calibration::fit(&p)?)))
+        .collect()
+}
+
+/// `assessments` with each p adjusted by its kind's null from `nulls`, and the lens's
+/// calibration row. The nulls may come from another reading of the same lens: the history
+/// lens reports no dips in output, so most agents have nothing to report and the bulk of its
+/// reported p-values is 1, which says nothing of how its tests behave on this data; the
+/// reading with dips does.
+fn adjusted(
     lens: &'static str,
     mut assessments: Vec<Assessment>,
-    reference: &[Assessment],
+    nulls: &KindNulls,
     population: &Population,
 ) -> (Vec<Assessment>, calibration::Check) {
-    let kinds: std::collections::BTreeMap<&str, crate::normalize::identities::AgentKind> =
-        population
-            .agents
-            .iter()
-            .map(|a| (a.agent.as_str(), a.kind))
-            .collect();
-    let kind_of = |a: &Assessment| kinds.get(a.agent.as_str()).copied();
-    let mut reference_p: std::collections::BTreeMap<_, Vec<f64>> = Default::default();
-    for a in reference {
-        reference_p.entry(kind_of(a)).or_default().push(a.p_value);
-    }
-    let mut nulls = Vec::new();
-    for (kind, p) in reference_p {
-        if let Some(null) = calibration::fit(&p) {
-            for a in assessments.iter_mut().filter(|a| kind_of(a) == kind) {
-                a.p_value = null.adjust(a.p_value);
-            }
-            nulls.push(null);
+    let kind_of = agent_kinds(population);
+    for a in &mut assessments {
+        if let Some(null) = nulls.get(&kind_of.get(a.agent.as_str()).copied()) {
+            a.p_value = null.adjust(a.p_value);
         }
     }
     let p: Vec<f64> = assessments.iter().map(|a| a.p_value).collect();
+    let nulls: Vec<calibration::Null> = nulls.values().copied().collect();
     (assessments, calibration::Check::new(lens, &p, &nulls))
+}
+
+fn agent_kinds<'a>(population: &'a Population) -> BTreeMap<&'a str, AgentKind> {
+    population
+        .agents
+        .iter()
+        .map(|a| (a.agent.as_str(), a.kind))
+        .collect()
 }
 
 /// What each lens could judge, and why it judged fewer than the eligible agents where it did.
