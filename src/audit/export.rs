@@ -1,17 +1,20 @@
 //! `tokenaudit ingest --to FILE.parquet`: the normalized, deduplicated, priced canonical usage,
 //! for loading into a warehouse or auditing again without re-parsing vendor exports.
 //!
-//! Prices are joined row by row: the distinct models are read first (a cheap pass over one
-//! column), each is resolved against the price table into its price periods, and the periods
-//! are joined on model and filtered by the row's local day. A row that already had a vendor
-//! cost keeps it.
+//! The rows come deduplicated one UTC day at a time (`features::rows`); each day is mapped to
+//! identities, put on the calendar, priced, sorted and written, so memory holds a day of rows
+//! and not the table. Prices are joined row by row: each of the day's models is resolved
+//! against the price table into its price periods, and the periods are joined on model and
+//! filtered by the row's local day. A row that already had a vendor cost keeps it.
 
 use std::path::Path;
 
+use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 
 use super::{pipeline, prices, AuditError, InputSettings};
-use crate::normalize::calendar::{to_day_number, DAY};
+use crate::normalize::calendar::{self, to_day_number, DAY};
+use crate::normalize::identities::{self, IdentityMap};
 use crate::normalize::pricing::PriceTable;
 use crate::schema;
 
@@ -68,32 +71,71 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
         let quarantined = pipeline::over_files(&sources, || crate::features::quarantine(&sources))?;
         super::keep_quarantine(input, &quarantined, quarantined.len() as u64)?;
     }
-    let usage = sources
-        .usage_normalized(&input.calendar)
-        .ok_or(AuditError::NoUsage)?;
-
-    // The models to price, from the rows before dedup (the same models, or more): reading
-    // them from the deduplicated plan ran the whole dedup twice.
-    let models_plan = sources
+    let columns = sources
         .usage_valid()
         .ok_or(AuditError::NoUsage)?
-        .select([col(schema::MODEL).unique()]);
-    let models_frame = pipeline::over_files(&sources, || {
-        models_plan.collect_with_engine(Engine::Streaming)
+        .collect_schema()
+        .map_err(engine_err)?;
+    let days = pipeline::over_files(&sources, || {
+        crate::features::rows::deduplicated_by_day(&sources, input.limits)
     })?
-    .unwrap_single();
-    let mut models: Vec<String> = models_frame
-        .column(schema::MODEL)
-        .and_then(|c| c.str().cloned())
-        .map_err(engine_err)?
+    .ok_or(AuditError::NoUsage)?;
+    // The parsed inputs are no longer needed: the days hold every row.
+    let identities = sources.identities.clone();
+    drop(sources);
+
+    let write_err = |err: Written| match err {
+        Written::Io(source) => AuditError::Write {
+            path: to.to_path_buf(),
+            source,
+        },
+        Written::Engine(err) => engine_err(err),
+    };
+    let file = std::fs::File::create(to).map_err(|source| AuditError::Write {
+        path: to.to_path_buf(),
+        source,
+    })?;
+    let mut groups = RowGroups::new(file);
+    let mut rows = 0;
+    days.for_each(|day| -> Result<(), Written> {
+        let priced = priced(day, &identities, &table, input)?;
+        rows += priced.height();
+        groups.add(sorted(priced)?)
+    })
+    .map_err(write_err)?;
+    if groups.writer.is_none() {
+        let empty = DataFrame::empty_with_schema(&columns);
+        groups
+            .add(priced(empty, &identities, &table, input).map_err(engine_err)?)
+            .map_err(write_err)?;
+    }
+    groups.finish().map_err(write_err)?;
+    eprintln!("wrote {rows} canonical usage rows to {}", to.display());
+    Ok(())
+}
+
+/// One day's deduplicated rows mapped to identities, put on the calendar, kept to the window
+/// and priced: the canonical usage columns, with the list cost where the vendor gave none.
+fn priced(
+    rows: DataFrame,
+    identities: &IdentityMap,
+    table: &PriceTable,
+    input: &InputSettings,
+) -> PolarsResult<DataFrame> {
+    let mut models: Vec<String> = rows
+        .column(schema::MODEL)?
+        .str()?
+        .unique()?
         .iter()
         .flatten()
         .map(String::from)
         .collect();
     models.sort();
+    let mapped = identities::apply(rows.lazy(), identities);
+    let usage = calendar::within(calendar::apply(mapped, &input.calendar), &input.calendar);
     let priced = usage
         .join(
-            price_frame(&models, &table).map_err(engine_err)?,
+            price_frame(&models, table)?,
             [col(schema::MODEL)],
             [col("_price_model")],
             JoinArgs::new(JoinType::Left),
@@ -117,21 +159,35 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
             }
         })
         .collect();
-    let plan = priced.select(columns);
-    let frame = pipeline::over_files(&sources, || plan.collect_with_engine(Engine::Streaming))?
-        .unwrap_single();
-    // The inputs are no longer needed: the rows are sorted and written from the one frame.
-    drop(sources);
-    let rows = frame.height();
-    write_sorted(frame, to).map_err(|err| match err {
-        Written::Io(source) => AuditError::Write {
-            path: to.to_path_buf(),
-            source,
-        },
-        Written::Engine(err) => engine_err(err),
-    })?;
-    eprintln!("wrote {rows} canonical usage rows to {}", to.display());
-    Ok(())
+    priced.select(columns).collect()
+}
+
+/// Rows in time order, then agent, then request id, then every other column: an order that
+/// depends on the rows alone, never on the order they were read in. Rows with request ids
+/// never tie on the first three (copies are collapsed), so the rest are compared only where
+/// rows without one do: comparing every column costs a day's sort several times over.
+fn sorted(rows: DataFrame) -> PolarsResult<DataFrame> {
+    let first = [schema::TS, schema::AGENT, schema::REQUEST_ID];
+    let by_first = rows.sort(first, SortMultipleOptions::default())?;
+    let same = |name: &str| col(name).eq_missing(col(name).shift(lit(1)));
+    let ties = by_first
+        .clone()
+        .lazy()
+        .select([same(schema::TS)
+            .and(same(schema::AGENT))
+            .and(same(schema::REQUEST_ID))
+            .any(true)
+            .alias("ties")])
+        .collect()?;
+    if ties.column("ties")?.bool()?.get(0) != Some(true) {
+        return Ok(by_first);
+    }
+    let rest = schema::USAGE.iter().map(|c| c.name);
+    let keys: Vec<&str> = first
+        .into_iter()
+        .chain(rest.filter(|name| !first.contains(name)))
+        .collect();
+    by_first.sort(keys, SortMultipleOptions::default())
 }
 
 /// Rows per row group of the Parquet file (polars' default).
@@ -142,39 +198,80 @@ enum Written {
     Engine(PolarsError),
 }
 
-/// Writes `frame` to `to` as Parquet in time order (then agent, then request id; ties keep
-/// their order): the order is found on those three columns alone, and the rows are gathered
-/// one row group at a time, so the sorted rows are never held whole beside the frame.
-fn write_sorted(frame: DataFrame, to: &Path) -> Result<(), Written> {
-    const ORDER: &str = "_order";
-    let keys = [schema::TS, schema::AGENT, schema::REQUEST_ID];
-    let order = frame
-        .select(keys)
-        .and_then(|columns| columns.with_row_index(ORDER.into(), None))
-        .and_then(|columns| {
-            columns.sort(
-                keys,
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
-        })
-        .and_then(|sorted| sorted.column(ORDER).and_then(|c| c.idx().cloned()))
-        .map_err(Written::Engine)?;
-    let file = std::fs::File::create(to).map_err(Written::Io)?;
-    let mut writer = ParquetWriter::new(file)
-        .batched(frame.schema())
-        .map_err(Written::Engine)?;
-    let mut offset = 0;
-    while offset < order.len() {
-        let rows = ROW_GROUP.min(order.len() - offset);
-        let group = frame
-            .take(&order.slice(offset as i64, rows))
-            .map_err(Written::Engine)?;
-        writer.write_batch(&group).map_err(Written::Engine)?;
-        offset += rows;
+/// An error of the Parquet writer: one of writing the file.
+fn written(err: PolarsError) -> Written {
+    match err {
+        PolarsError::IO { error, .. } => Written::Io(
+            std::sync::Arc::try_unwrap(error)
+                .unwrap_or_else(|error| std::io::Error::new(error.kind(), error.to_string())),
+        ),
+        other => Written::Io(std::io::Error::other(other.to_string())),
     }
-    if order.is_empty() {
-        writer.write_batch(&frame).map_err(Written::Engine)?;
+}
+
+impl From<PolarsError> for Written {
+    fn from(err: PolarsError) -> Self {
+        Written::Engine(err)
     }
-    writer.finish().map_err(Written::Engine)?;
-    Ok(())
+}
+
+/// A Parquet file written from sorted days in row groups of [`ROW_GROUP`] rows, whatever the
+/// days' sizes: rows wait until a group is full, so the file's bytes do not depend on how the
+/// rows were split into days.
+struct RowGroups {
+    file: Option<std::fs::File>,
+    writer: Option<BatchedWriter<std::fs::File>>,
+    waiting: Option<DataFrame>,
+}
+
+impl RowGroups {
+    fn new(file: std::fs::File) -> RowGroups {
+        RowGroups {
+            file: Some(file),
+            writer: None,
+            waiting: None,
+        }
+    }
+
+    fn add(&mut self, rows: DataFrame) -> Result<(), Written> {
+        if self.writer.is_none() {
+            let file = self.file.take().expect("a file to write");
+            self.writer = Some(
+                ParquetWriter::new(file)
+                    .batched(rows.schema())
+                    .map_err(written)?,
+            );
+        }
+        let mut waiting = match self.waiting.take() {
+            Some(mut waiting) => {
+                waiting.vstack_mut_owned(rows)?;
+                waiting
+            }
+            None => rows,
+        };
+        while waiting.height() >= ROW_GROUP {
+            self.write(waiting.slice(0, ROW_GROUP))?;
+            waiting = waiting.slice(ROW_GROUP as i64, waiting.height() - ROW_GROUP);
+        }
+        self.waiting = Some(waiting);
+        Ok(())
+    }
+
+    fn write(&mut self, mut group: DataFrame) -> Result<(), Written> {
+        group.rechunk_mut_par();
+        let writer = self.writer.as_mut().expect("a writer");
+        writer.write_batch(&group).map_err(written)
+    }
+
+    fn finish(mut self) -> Result<(), Written> {
+        if let Some(waiting) = self.waiting.take() {
+            if waiting.height() > 0 || self.writer.as_ref().is_some() {
+                self.write(waiting)?;
+            }
+        }
+        if let Some(writer) = self.writer.as_mut() {
+            writer.finish().map_err(written)?;
+        }
+        Ok(())
+    }
 }

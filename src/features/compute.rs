@@ -160,7 +160,7 @@ fn single_count(frame: &DataFrame) -> PolarsResult<u64> {
     Ok(frame.column("rows")?.u64()?.get(0).unwrap_or(0))
 }
 
-fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
+pub(super) fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
     let mut flags = plans[0].get_current_optimizations();
     // Shared subplans would be cached whole in memory (2.2 GB for 10M requests); scanning each
     // plan's inputs on its own streams them instead (1.0 GB) for ~0.4 s more. BENCHMARKS.md.
@@ -176,14 +176,14 @@ fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
 /// batch over (two at most wait), so the fold takes one core while polars reads and decodes on
 /// the others. Folding inside the sink's callback was slower and held the pipeline's buffers
 /// longer: 5.8 GB at 42M requests against 4.0 GB (BENCHMARKS.md).
-struct Worker<T> {
-    plan: LazyFrame,
+pub(super) struct Worker<T> {
+    pub(super) plan: LazyFrame,
     sender: Arc<Mutex<Option<SyncSender<DataFrame>>>>,
     handle: std::thread::JoinHandle<PolarsResult<T>>,
 }
 
 impl<T: Send + 'static> Worker<T> {
-    fn new(
+    pub(super) fn new(
         frame: LazyFrame,
         mut state: T,
         add: fn(&mut T, &DataFrame) -> PolarsResult<()>,
@@ -219,13 +219,13 @@ impl<T: Send + 'static> Worker<T> {
 
     /// The fold's state, once its plan has run. Check this before the plan's result: a fold
     /// that stopped on an error makes its plan fail too, and its own error says why.
-    fn finish(self) -> PolarsResult<T> {
+    pub(super) fn finish(self) -> PolarsResult<T> {
         self.sender.lock().expect("a sink panicked").take();
         self.handle.join().expect("a fold panicked")
     }
 }
 
-fn add_request_keys(spill: &mut Spill<u64>, batch: &DataFrame) -> PolarsResult<()> {
+pub(super) fn add_request_keys(spill: &mut Spill<u64>, batch: &DataFrame) -> PolarsResult<()> {
     for key in batch.column(dedup::KEY)?.u64()?.iter().flatten() {
         spill.push(key)?;
     }

@@ -36,6 +36,7 @@
 pub mod behavior;
 pub mod compute;
 pub mod fold;
+pub mod rows;
 pub mod spend;
 pub mod spill;
 mod table;

@@ -11,7 +11,9 @@
 //! The audit does not collapse every request through one big group-by (4.6 GB for 10M requests):
 //! [`request_hashes`] feeds the features stage's first pass, which finds the few ids seen more
 //! than once, and the usage fold collapses only those while every other row streams straight
-//! into sums. [`usage`] collapses row by row, for `tokenaudit ingest`, which writes rows.
+//! into sums. `tokenaudit ingest`, which writes rows, collapses them as they stream
+//! (`features::rows`) with the same aggregations; [`usage`] is the same collapse as one plan,
+//! the reference the streamed forms are tested against.
 
 use polars::prelude::*;
 
@@ -70,18 +72,31 @@ pub fn usage(frame: LazyFrame) -> LazyFrame {
         [col(KEY)],
         JoinArgs::new(JoinType::Semi),
     );
-    let mut aggs = Vec::new();
-    for column in schema::USAGE {
-        let expr = match column.ty {
-            schema::ColumnType::Count | schema::ColumnType::Amount => col(column.name).max(),
-            _ => col(column.name).min(),
-        };
-        aggs.push(expr);
-    }
-    aggs.push(col(FILE).min());
-    let collapsed = copies.group_by([col(KEY)]).agg(aggs);
+    let collapsed = copies.group_by([col(KEY)]).agg(usage_copies_collapsed());
     let unique = union(once, collapsed, schema::USAGE);
     union(unkeyed, unique, schema::USAGE)
+}
+
+/// How the copies of one request collapse, as aggregations of a group by [`KEY`]: the largest
+/// of each count and amount, the smallest of every other column (the earliest time) and of
+/// the file.
+pub fn usage_copies_collapsed() -> Vec<Expr> {
+    let mut aggs: Vec<Expr> = schema::USAGE
+        .iter()
+        .map(|column| match column.ty {
+            schema::ColumnType::Count | schema::ColumnType::Amount => col(column.name).max(),
+            _ => col(column.name).min(),
+        })
+        .collect();
+    aggs.push(col(FILE).min());
+    aggs
+}
+
+/// The canonical usage columns and [`FILE`], in order.
+pub fn usage_order() -> Vec<Expr> {
+    let mut order: Vec<Expr> = schema::USAGE.iter().map(|c| col(c.name)).collect();
+    order.push(col(FILE));
+    order
 }
 
 /// Output rows, one per (`kind`, `ref`).

@@ -87,14 +87,16 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("usage.parquet");
         write_parquet(&mut shuffled(&company().1, seed), &path);
-        let written = ingested(&path, dir.path());
+        let bytes = ingested_bytes(&[path], &[], dir.path());
+        // The same bytes as from the file in the generator's order.
+        prop_assert!(&bytes == ingested_original(), "the Parquet bytes differ");
+        let written = parquet_rows(bytes);
         // Sorted by time (then agent and request id), one row per request.
         let ts = written.column("ts").unwrap().datetime().unwrap().physical().clone();
         let times: Vec<i64> = ts.iter().flatten().collect();
         prop_assert!(times.windows(2).all(|w| w[0] <= w[1]));
         let ids = written.column("request_id").unwrap().drop_nulls();
         prop_assert_eq!(ids.n_unique().unwrap(), ids.len());
-        prop_assert_eq!(every_row(&written), every_row(ingested_original()));
     }
 
     #[test]
@@ -135,28 +137,32 @@ proptest! {
     }
 }
 
-/// `tokenaudit ingest --usage usage --to …` read back.
-fn ingested(usage: &Path, dir: &Path) -> DataFrame {
+/// The bytes `tokenaudit ingest --usage … --to …` writes, with `more` arguments.
+fn ingested_bytes(usage: &[PathBuf], more: &[&str], dir: &Path) -> Vec<u8> {
     let to = dir.join(format!("ingested-{}.parquet", std::process::id()));
-    let output = crate::tokenaudit()
-        .args(["ingest", "-q", "--usage"])
-        .arg(usage)
-        .arg("--to")
-        .arg(&to)
-        .output()
-        .unwrap();
+    let mut command = crate::tokenaudit();
+    command.args(["ingest", "-q"]);
+    for path in usage {
+        command.arg("--usage").arg(path);
+    }
+    let output = command.args(more).arg("--to").arg(&to).output().unwrap();
     assert!(output.status.success(), "{output:?}");
-    LazyFrame::scan_parquet(PlRefPath::try_from_path(&to).unwrap(), Default::default())
-        .unwrap()
-        .collect()
+    let bytes = std::fs::read(&to).unwrap();
+    std::fs::remove_file(&to).unwrap();
+    bytes
+}
+
+fn parquet_rows(bytes: Vec<u8>) -> DataFrame {
+    ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
         .unwrap()
 }
 
-fn ingested_original() -> &'static DataFrame {
-    static INGESTED: OnceLock<DataFrame> = OnceLock::new();
+fn ingested_original() -> &'static Vec<u8> {
+    static INGESTED: OnceLock<Vec<u8>> = OnceLock::new();
     INGESTED.get_or_init(|| {
         let dir = company().0.path();
-        ingested(&dir.join("usage.parquet"), dir)
+        ingested_bytes(&[dir.join("usage.parquet")], &[], dir)
     })
 }
 
@@ -297,6 +303,139 @@ fn duplicates_straddling_a_spill_boundary_count_once() {
             .collect()
     };
     assert_eq!(spend(&spilled), spend(&plain));
+}
+
+/// Rows without a request id (bucketed exports) tie on time, agent and request id; they are
+/// ordered by their other columns, so shuffled input still gives the same bytes.
+#[test]
+fn ingest_orders_rows_without_request_ids_by_every_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let buckets = company()
+        .1
+        .slice(0, 400)
+        .lazy()
+        .with_columns([
+            col("ts").dt().truncate(lit("1d")),
+            lit(NULL).cast(DataType::String).alias("request_id"),
+        ])
+        .collect()
+        .unwrap();
+    let written: Vec<Vec<u8>> = [1u64, 2, 3]
+        .iter()
+        .map(|seed| {
+            let path = dir.path().join(format!("buckets-{seed}.parquet"));
+            write_parquet(&mut shuffled(&buckets, *seed), &path);
+            ingested_bytes(&[path], &[], dir.path())
+        })
+        .collect();
+    assert!(written[0] == written[1] && written[1] == written[2]);
+    let rows = parquet_rows(written[0].clone());
+    assert_eq!(rows.height(), 400);
+    assert_eq!(rows.column("request_id").unwrap().null_count(), 400);
+}
+
+/// `ingest --to` collapses copies as the rows stream and sorts a day at a time. Copies of the
+/// first and last requests far apart (in other files, read before and after the rest) and a
+/// budget of no rows in memory (every day through a temporary file) give the same bytes as
+/// the plain run, and the rows are those of the collapse written as one plan.
+#[test]
+fn ingest_streamed_by_day_writes_the_rows_of_the_one_plan_collapse() {
+    use tokenaudit::audit::pipeline;
+    let dir = tempfile::tempdir().unwrap();
+    let frame = &company().1;
+    let n = frame.height() as i64;
+    // Later copies of the first and last rows with more output: they collapse to the first
+    // copy's time and the larger count.
+    let later = |row: i64| {
+        frame
+            .slice(row, 1)
+            .lazy()
+            .with_columns([
+                (col("ts") + lit(Duration::parse("36h"))).alias("ts"),
+                (col("output_tokens") + lit(7)).alias("output_tokens"),
+            ])
+            .collect()
+            .unwrap()
+    };
+    let (mut first, mut last, mut body) = (later(0), later(n - 1), shuffled(frame, 3));
+    let paths = [
+        dir.path().join("a.parquet"),
+        dir.path().join("b.parquet"),
+        dir.path().join("c.parquet"),
+    ];
+    write_parquet(&mut last, &paths[0]);
+    write_parquet(&mut body, &paths[1]);
+    write_parquet(&mut first, &paths[2]);
+    let plain = ingested_bytes(&paths, &[], dir.path());
+    let on_disk = ingested_bytes(&paths, &["--rows-in-memory-mb", "0"], dir.path());
+    assert!(
+        plain == on_disk,
+        "the Parquet bytes differ with the rows on disk"
+    );
+    let written = parquet_rows(plain);
+    assert_eq!(
+        written.height(),
+        parquet_rows(ingested_original().clone()).height()
+    );
+
+    let input = InputSettings {
+        usage: paths.iter().map(|p| p.display().to_string()).collect(),
+        ..InputSettings::default()
+    };
+    let sources = pipeline::sources(&input).unwrap();
+    let columns: Vec<Expr> = tokenaudit::schema::USAGE
+        .iter()
+        .filter(|c| c.name != "cost_usd")
+        .map(|c| col(c.name))
+        .collect();
+    let oracle = sources
+        .usage_normalized(&input.calendar)
+        .unwrap()
+        .select(columns.clone())
+        .collect()
+        .unwrap();
+    let written = written.lazy().select(columns).collect().unwrap();
+    assert_eq!(every_row(&written), every_row(&oracle));
+    // The copies collapsed to the earliest time and the largest count.
+    let first_id = frame
+        .column("request_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap();
+    let row = written
+        .clone()
+        .lazy()
+        .filter(col("request_id").eq(lit(first_id)))
+        .collect()
+        .unwrap();
+    let copies = frame
+        .clone()
+        .lazy()
+        .filter(col("request_id").eq(lit(first_id)))
+        .select([
+            col("ts").min(),
+            col("output_tokens").cast(DataType::UInt64).max(),
+        ])
+        .collect()
+        .unwrap();
+    assert_eq!(row.height(), 1);
+    let output = |f: &DataFrame| {
+        f.column("output_tokens")
+            .unwrap()
+            .cast(&DataType::UInt64)
+            .unwrap()
+            .u64()
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(
+        row.column("ts").unwrap().get(0).unwrap(),
+        copies.column("ts").unwrap().get(0).unwrap()
+    );
+    let later_copy = output(&frame.slice(0, 1)).map(|n| n + 7);
+    assert_eq!(output(&row), output(&copies).max(later_copy));
 }
 
 /// The stats the fold computes with request ids and prompts spilled to disk equal those it
