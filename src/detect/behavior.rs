@@ -12,7 +12,7 @@
 //! |-------|-------------|-----------|
 //! | TA301 | fixed-cadence loop | index of dispersion of requests per active 10-minute bin (Cox & Lewis 1966): ≈1 for Poisson, >1 for bursty people, →0 for a fixed cadence |
 //! | TA302 | repeated prompts | share of requests whose `prompt_hash` already occurred that week |
-//! | TA303 | context stuffing | context tokens (input, cache reads and writes) per request against agents on the same model |
+//! | TA303 | context stuffing | context tokens (input, cache reads and writes) per request against agents on the same model, raised by the rest of the agent's team's habit where that team sends 1.5x or more |
 //! | TA304 | round-the-clock activity (people only) | share of requests in the quietest 8 hours of the day |
 //! | TA305 | pre-snapshot bursts | share of requests in the hours before the weekly leaderboard snapshot |
 //! | TA306 | parallel sessions | most sessions started within one 5-minute window, against a Poisson model of the agent's own session starts |
@@ -614,9 +614,53 @@ fn repeated_prompts(cx: &Context) -> Reading {
     reading
 }
 
+/// Other members of a team from whom the team's own context habit is read.
+const MIN_TEAM_NORM_OTHERS: usize = 4;
+
+/// How far above its models' medians the rest of a team must send context before that is the
+/// team's habit: agents on one model differ by about a quarter ([`CONTEXT_SCALE_FLOOR`]), and
+/// so do teams; a team at 1.2x that moved every member's reference lost a planted stuffer in
+/// the robustness matrix.
+const MIN_TEAM_HABIT_RATIO: f64 = 1.5;
+
+/// How far above its calibration group's median the rest of each agent's team sends context
+/// (the median of their ln ratios, so members on different models count together), where at
+/// least [`MIN_TEAM_NORM_OTHERS`] others were judged: a team whose work needs more context (a
+/// monorepo) sends it on every request, and a whole team above the model's median is how that
+/// team works, not each member stuffing. One member well above the rest of the team is still
+/// read.
+fn team_norms(
+    cx: &Context,
+    scores: &BTreeMap<String, (String, f64, f64, Calibration)>,
+) -> BTreeMap<String, f64> {
+    let mut teams: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+    for (name, (_, _, value, c)) in scores {
+        let team = cx.agents[name.as_str()].team.as_str();
+        teams
+            .entry(team)
+            .or_default()
+            .push((name.as_str(), value - c.median));
+    }
+    let mut norms = BTreeMap::new();
+    for members in teams.values().filter(|m| m.len() > MIN_TEAM_NORM_OTHERS) {
+        for (name, _) in members {
+            let others: Vec<f64> = members
+                .iter()
+                .filter(|(other, _)| other != name)
+                .map(|(_, above)| *above)
+                .collect();
+            if let Some(norm) = median(&others) {
+                norms.insert(name.to_string(), norm);
+            }
+        }
+    }
+    norms
+}
+
 /// TA303: context tokens per request, against agents of the kind on the same primary model
-/// where enough share it. Null: that group's robust centre and scale of ln(context), floored
-/// at [`CONTEXT_SCALE_FLOOR`].
+/// where enough share it, raised by as much as the rest of the agent's team sends above theirs
+/// ([`team_norms`]). Null: that group's robust centre and scale of ln(context), floored at
+/// [`CONTEXT_SCALE_FLOOR`], the centre moved up by the team's habit.
 fn context_stuffing(cx: &Context) -> Reading {
     let mut per_model: BTreeMap<String, usize> = BTreeMap::new();
     for agent in cx.agents.values().filter(|a| a.eligible) {
@@ -635,8 +679,29 @@ fn context_stuffing(cx: &Context) -> Reading {
         |_, agent| context_per_request(agent).map(f64::ln),
         CONTEXT_SCALE_FLOOR,
     );
+    let norms = team_norms(cx, &scores);
+    let mut by_team = BTreeSet::new();
+    let scores = scores
+        .into_iter()
+        .map(|(name, (label, z, value, c))| match norms.get(&name) {
+            Some(norm) if *norm >= MIN_TEAM_HABIT_RATIO.ln() => {
+                by_team.insert(name.clone());
+                let c = Calibration {
+                    median: c.median + norm,
+                    scale: c.scale,
+                };
+                (name, (label, (value - c.median) / c.scale, value, c))
+            }
+            _ => (name, (label, z, value, c)),
+        })
+        .collect();
     robust_reading(CONTEXT_STUFFING, scores, |name, p, value, c| {
         let ratio = (value - c.median).exp();
+        let against = if by_team.contains(name) {
+            format!("the rest of team {}", cx.agents[name].team)
+        } else {
+            "agents".to_string()
+        };
         (ratio >= MIN_CONTEXT_RATIO).then(|| Signal {
             p,
             covers: Coverage::Period,
@@ -644,7 +709,7 @@ fn context_stuffing(cx: &Context) -> Reading {
             reason: Reason {
                 code: CONTEXT_STUFFING,
                 message: format!(
-                    "{} context tokens per request against {} for agents on {} ({:.1}x)",
+                    "{} context tokens per request against {} for {against} on {} ({:.1}x)",
                     grouped(value.exp().round() as u64),
                     grouped(c.median.exp().round() as u64),
                     model_group(cx.agents[name]),
@@ -1077,6 +1142,55 @@ mod tests {
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
         };
         assess(&population, &DetectConfig::default(), &BTreeSet::new()).assessments
+    }
+
+    /// A person of `team` sending `context` tokens per request on one model.
+    fn sending(name: &str, team: &str, context: f64) -> AgentSummary {
+        let mut agent = summary(name, 0, 0.0);
+        agent.team = team.into();
+        agent.tokens.input = (context * agent.requests as f64) as u64;
+        agent
+    }
+
+    fn context_reason(results: &[Assessment], agent: &str) -> Option<String> {
+        results
+            .iter()
+            .find(|a| a.agent == agent)?
+            .reasons
+            .iter()
+            .find(|r| r.code == CONTEXT_STUFFING)
+            .map(|r| r.message.clone())
+    }
+
+    #[test]
+    fn a_team_that_needs_more_context_is_its_habit_and_its_outlier_is_still_read() {
+        // Sixteen people at about 100K tokens of context a request, one of them stuffing at
+        // 400K; a monorepo team of six at about 300K, one of them at 1.2M (4x the team).
+        let mut agents: Vec<AgentSummary> = (0..16)
+            .map(|i| {
+                sending(
+                    &format!("p{i:02}"),
+                    "payments",
+                    1e5 * (1.0 + 0.02 * i as f64),
+                )
+            })
+            .collect();
+        agents.extend(
+            (0..6).map(|i| sending(&format!("m{i}"), "monorepo", 3e5 * (1.0 + 0.02 * i as f64))),
+        );
+        agents.push(sending("stuffer", "payments", 4e5));
+        agents.push(sending("monorepo-stuffer", "monorepo", 1.2e6));
+        let results = judge_trivial(agents);
+        for i in 0..6 {
+            let member = format!("m{i}");
+            assert_eq!(context_reason(&results, &member), None, "{member}");
+        }
+        assert!(context_reason(&results, "stuffer")
+            .expect("the payments stuffer is read")
+            .contains("for agents on"));
+        assert!(context_reason(&results, "monorepo-stuffer")
+            .expect("the monorepo's outlier is read")
+            .contains("for the rest of team monorepo on"));
     }
 
     /// Twelve people with 300 trivial turns each, at a cent to about a cent and a half.

@@ -105,7 +105,7 @@ pub fn weekly_q_values(weeks: &[AgentWeek], by_agent: &ByAgent) -> BTreeMap<Stri
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::detect::Coverage;
     use crate::normalize::identities::AgentKind;
@@ -123,7 +123,8 @@ mod tests {
         assert_eq!(both, stats::cauchy_combination(&[0.01, 0.02]).unwrap());
     }
 
-    fn assessment(agent: &str, p_value: f64, covers: Coverage) -> Assessment {
+    /// An assessment with only its agent, p-value and weeks (for tests of the lenses' nulls too).
+    pub(crate) fn assessment(agent: &str, p_value: f64, covers: Coverage) -> Assessment {
         Assessment {
             agent: agent.to_string(),
             covers,

@@ -289,7 +289,7 @@ fn assess(
     let mut reported_change = None;
     if config.runs(codes::CHANGE) && has_outputs {
         let readings = change::assess(population, &curves.elasticities(), config);
-        let nulls = kind_nulls(&readings.with_dips, population);
+        let nulls = kind_nulls(&readings.with_dips, &agent_kinds(population));
         let (assessments, check) = adjusted(codes::CHANGE, readings.with_dips, &nulls, population);
         checks.push(check);
         add(codes::CHANGE, assessments);
@@ -348,24 +348,30 @@ fn calibrated(
     assessments: Vec<Assessment>,
     population: &Population,
 ) -> (Vec<Assessment>, calibration::Check) {
-    let nulls = kind_nulls(&assessments, population);
+    let nulls = kind_nulls(&assessments, &agent_kinds(population));
     adjusted(lens, assessments, &nulls, population)
 }
 
 /// The empirical null of each agent kind's p-values in `assessments` (`None`: agents the
-/// population does not know), where there are enough to fit one.
+/// population does not know).
 type KindNulls = BTreeMap<Option<AgentKind>, calibration::Null>;
 
-fn kind_nulls(assessments: &[Assessment], population: &Population) -> KindNulls {
-    let kind_of = agent_kinds(population);
+/// A kind with enough agents gets a null of its own; a kind too small for one (a company's
+/// seven service accounts) is judged by the null of every agent, not left to the model: a
+/// company-wide shift, such as a migration to a costlier model, moves its p-values too, and a
+/// hostile test found service accounts alone accused of it while the report said the lens was
+/// discounted.
+fn kind_nulls(assessments: &[Assessment], kind_of: &BTreeMap<&str, AgentKind>) -> KindNulls {
     let mut p: BTreeMap<Option<AgentKind>, Vec<f64>> = BTreeMap::new();
     for a in assessments {
         p.entry(kind_of.get(a.agent.as_str()).copied())
             .or_default()
             .push(a.p_value);
     }
+    let every: Vec<f64> = assessments.iter().map(|a| a.p_value).collect();
+    let pooled = calibration::fit(&every);
     p.into_iter()
-        .filter_map(|(kind, p)| Some((kind, calibration::fit(&p)?)))
+        .filter_map(|(kind, p)| Some((kind, calibration::fit(&p).or(pooled)?)))
         .collect()
 }
 
@@ -480,5 +486,49 @@ fn eligible_agents_have(n: usize) -> String {
         "1 eligible agent has".to_string()
     } else {
         format!("{n} eligible agents have")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::combine::tests::assessment;
+    use crate::detect::stats::normal_sf;
+
+    #[test]
+    fn a_kind_too_small_for_a_null_of_its_own_is_judged_by_everyones() {
+        // A company-wide shift (a migration to a costlier model): every agent's z near 2.
+        // 200 people and 7 service accounts, too few for a null of their own.
+        let names: Vec<String> = (0..207).map(|i| format!("a{i}")).collect();
+        let kind_of: BTreeMap<&str, AgentKind> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let kind = if i < 200 {
+                    AgentKind::Human
+                } else {
+                    AgentKind::Service
+                };
+                (name.as_str(), kind)
+            })
+            .collect();
+        let assessments: Vec<Assessment> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let z = 2.0 + ((i * 37) % 100) as f64 / 50.0 - 1.0;
+                assessment(name, normal_sf(z), Coverage::Period)
+            })
+            .collect();
+        let nulls = kind_nulls(&assessments, &kind_of);
+        let people = nulls[&Some(AgentKind::Human)];
+        assert_eq!(people.status, calibration::Status::Discounted);
+        let services = nulls
+            .get(&Some(AgentKind::Service))
+            .expect("service accounts judged by the population's null");
+        assert_eq!(services.status, calibration::Status::Discounted);
+        assert_eq!(services.agents, 207);
+        // A service account at z = 4 keeps far more than the model's p of 3e-5.
+        assert!(services.adjust(normal_sf(4.0)) > 0.01);
     }
 }
