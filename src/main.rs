@@ -20,6 +20,14 @@ fn main() -> ExitCode {
     if std::env::var_os("POLARS_FORCE_ASYNC").is_none() {
         std::env::set_var("POLARS_FORCE_ASYNC", "1");
     }
+    // polars prefetches up to 512 record batches of an Arrow IPC file at once, each on a
+    // blocking thread of its own: reading back the held rows of 125,789 session files (440
+    // batches) started 522 threads, printed polars' "POLARS_MAX_BLOCKING_THREAD_COUNT reached
+    // (512), this may indicate a deadlock" and held 100 MB more than with 16, which reads as
+    // fast (BENCHMARKS.md, "Held rows").
+    if std::env::var_os("POLARS_RECORD_BATCH_PREFETCH_SIZE").is_none() {
+        std::env::set_var("POLARS_RECORD_BATCH_PREFETCH_SIZE", "16");
+    }
     let cli = Cli::parse();
     // One decoding pipeline: polars decodes ahead in each of its pipelines, and that, not the
     // audit's state, is what grows with the input (BENCHMARKS.md, "Company scale").

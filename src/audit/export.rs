@@ -84,34 +84,57 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
     let identities = sources.identities.clone();
     drop(sources);
 
-    let write_err = |err: Written| match err {
-        Written::Io(source) => AuditError::Write {
-            path: to.to_path_buf(),
-            source,
-        },
-        Written::Engine(err) => engine_err(err),
+    // Written beside `to` and renamed when complete: an error while the days are priced and
+    // written must not leave a Parquet file without its footer, nor destroy one already there.
+    let name = to.file_name().map_or_else(
+        || "tokenaudit.parquet".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let partial = to.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let written = write_days(days, &partial, &columns, &identities, &table, input);
+    let rows = match written.and_then(|rows| {
+        std::fs::rename(&partial, to).map_err(Written::Io)?;
+        Ok(rows)
+    }) {
+        Ok(rows) => rows,
+        Err(err) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(match err {
+                Written::Io(source) => AuditError::Write {
+                    path: to.to_path_buf(),
+                    source,
+                },
+                Written::Engine(err) => engine_err(err),
+            });
+        }
     };
-    let file = std::fs::File::create(to).map_err(|source| AuditError::Write {
-        path: to.to_path_buf(),
-        source,
-    })?;
+    eprintln!("wrote {rows} canonical usage rows to {}", to.display());
+    Ok(())
+}
+
+/// Prices, sorts and writes every day of `days` to `path`; the rows written.
+fn write_days(
+    days: crate::features::rows::Days,
+    path: &Path,
+    columns: &Schema,
+    identities: &IdentityMap,
+    table: &PriceTable,
+    input: &InputSettings,
+) -> Result<usize, Written> {
+    let file = std::fs::File::create(path).map_err(Written::Io)?;
     let mut groups = RowGroups::new(file);
     let mut rows = 0;
     days.for_each(|day| -> Result<(), Written> {
-        let priced = priced(day, &identities, &table, input)?;
+        let priced = priced(day, identities, table, input)?;
         rows += priced.height();
         groups.add(sorted(priced)?)
-    })
-    .map_err(write_err)?;
+    })?;
     if groups.writer.is_none() {
-        let empty = DataFrame::empty_with_schema(&columns);
-        groups
-            .add(priced(empty, &identities, &table, input).map_err(engine_err)?)
-            .map_err(write_err)?;
+        let empty = DataFrame::empty_with_schema(columns);
+        groups.add(priced(empty, identities, table, input)?)?;
     }
-    groups.finish().map_err(write_err)?;
-    eprintln!("wrote {rows} canonical usage rows to {}", to.display());
-    Ok(())
+    groups.finish()?;
+    Ok(rows)
 }
 
 /// One day's deduplicated rows mapped to identities, put on the calendar, kept to the window

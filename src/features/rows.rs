@@ -15,7 +15,7 @@
 //! let a writer sort range by range, and a day keeps what the writer holds at once to a day's
 //! rows (a week's were 1.3M rows, 2 GB at the writer's peak, for a 600-person company). Rows are
 //! held in memory up to a budget; past it, each day's rows are appended to that day's temporary
-//! LZ4 Arrow IPC file as one record batch.
+//! LZ4 Arrow IPC file as one record batch (at most [`MAX_OPEN_FILES`] open at once).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -177,11 +177,28 @@ impl Collapse {
     }
 }
 
-/// One day's rows: in memory, and in a temporary file once the budget is spent.
+/// Temporary files open for writing at once. A file a day kept open for the whole run failed
+/// with "Too many open files" on data spanning more days than the process may open (a year
+/// under macOS's default of 256); past this many, the day written to least recently is
+/// finished, and a later flush of it starts a new file.
+const MAX_OPEN_FILES: usize = 64;
+
+/// One day's rows: in memory, in finished temporary files, and in one open for appending.
 #[derive(Default)]
 struct Day {
     frames: Vec<DataFrame>,
-    file: Option<(PathBuf, BatchedWriter<BufWriter<File>>)>,
+    finished: Vec<PathBuf>,
+    open: Option<(PathBuf, BatchedWriter<BufWriter<File>>)>,
+}
+
+impl Day {
+    fn finish_open(&mut self) -> PolarsResult<()> {
+        if let Some((path, mut writer)) = self.open.take() {
+            writer.finish()?;
+            self.finished.push(path);
+        }
+        Ok(())
+    }
 }
 
 /// Deduplicated usage rows by day, in memory up to a budget and in temporary files past it.
@@ -192,6 +209,10 @@ pub struct Days {
     budget: usize,
     in_memory: usize,
     dir: Option<tempfile::TempDir>,
+    /// Temporary files written so far (their names), and the days with one open, least
+    /// recently written first.
+    files: usize,
+    open: std::collections::VecDeque<i64>,
 }
 
 impl Days {
@@ -202,6 +223,8 @@ impl Days {
             budget,
             in_memory: 0,
             dir: None,
+            files: 0,
+            open: std::collections::VecDeque::new(),
         }
     }
 
@@ -263,24 +286,41 @@ impl Days {
                     .tempdir()?,
             );
         }
-        let dir = self.dir.as_ref().expect("a directory").path();
-        for (day, slot) in &mut self.days {
+        let dir = self.dir.as_ref().expect("a directory").path().to_path_buf();
+        let waiting: Vec<i64> = self
+            .days
+            .iter()
+            .filter(|(_, slot)| !slot.frames.is_empty())
+            .map(|(day, _)| *day)
+            .collect();
+        for day in waiting {
+            let slot = self.days.get_mut(&day).expect("a day");
             let Some(mut rows) = stacked(std::mem::take(&mut slot.frames))? else {
                 continue;
             };
-            if slot.file.is_none() {
-                let path = dir.join(format!("{day}.arrow"));
+            if slot.open.is_some() {
+                self.open.retain(|open| *open != day);
+            } else {
+                self.files += 1;
+                let path = dir.join(format!("{day}-{}.arrow", self.files));
                 let schema = rows.schema().clone();
                 let fields =
                     default_ipc_fields(schema.to_arrow(CompatLevel::newest()).iter_values());
                 let writer = IpcWriter::new(BufWriter::new(File::create(&path)?))
                     .with_compression(Some(IpcCompression::LZ4))
                     .batched(&schema, fields)?;
-                slot.file = Some((path, writer));
+                slot.open = Some((path, writer));
             }
             rows.rechunk_mut_par();
-            let (_, writer) = slot.file.as_mut().expect("an open file");
+            let (_, writer) = slot.open.as_mut().expect("an open file");
             writer.write_batch(&rows)?;
+            self.open.push_back(day);
+            while self.open.len() > MAX_OPEN_FILES {
+                let oldest = self.open.pop_front().expect("an open day");
+                if let Some(slot) = self.days.get_mut(&oldest) {
+                    slot.finish_open()?;
+                }
+            }
         }
         self.in_memory = 0;
         Ok(())
@@ -292,14 +332,13 @@ impl Days {
         mut each: impl FnMut(DataFrame) -> Result<(), E>,
     ) -> Result<(), E> {
         let _dir = self.dir;
-        for (_, day) in self.days {
+        for (_, mut day) in self.days {
+            day.finish_open()?;
             let mut frames = Vec::new();
-            if let Some((path, mut writer)) = day.file {
-                writer.finish()?;
-                drop(writer);
-                let file = File::open(&path).map_err(PolarsError::from)?;
+            for path in &day.finished {
+                let file = File::open(path).map_err(PolarsError::from)?;
                 frames.push(IpcReader::new(file).finish()?);
-                std::fs::remove_file(&path).map_err(PolarsError::from)?;
+                std::fs::remove_file(path).map_err(PolarsError::from)?;
             }
             frames.extend(day.frames);
             if let Some(rows) = stacked(frames)? {

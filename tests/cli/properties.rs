@@ -305,6 +305,40 @@ fn duplicates_straddling_a_spill_boundary_count_once() {
     assert_eq!(spend(&spilled), spend(&plain));
 }
 
+/// A year of rows with every day through a temporary file, under a limit of 100 open files:
+/// the days' files are not all held open (a file a day failed with "Too many open files"),
+/// and the bytes are those of the run in memory.
+#[cfg(unix)]
+#[test]
+fn ingest_of_a_year_through_disk_stays_under_the_open_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let company = dir.path().join("year");
+    crate::tokenaudit()
+        .args([
+            "generate", "-q", "--agents", "3", "--weeks", "52", "--seed", "4",
+        ])
+        .args(["--requests-per-week", "30", "--out"])
+        .arg(&company)
+        .assert()
+        .success();
+    let usage = company.join("usage.parquet");
+    let in_memory = ingested_bytes(std::slice::from_ref(&usage), &[], dir.path());
+    let to = dir.path().join("limited.parquet");
+    let binary = assert_cmd::cargo::cargo_bin("tokenaudit");
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 100 && exec \"$0\" \"$@\"")
+        .arg(&binary)
+        .args(["ingest", "-q", "--rows-in-memory-mb", "0", "--usage"])
+        .arg(&usage)
+        .arg("--to")
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(std::fs::read(&to).unwrap() == in_memory, "the bytes differ");
+}
+
 /// Rows without a request id (bucketed exports) tie on time, agent and request id; they are
 /// ordered by their other columns, so shuffled input still gives the same bytes.
 #[test]
