@@ -78,6 +78,27 @@ impl Sources {
         )
     }
 
+    /// A fold, not yet run, of the hash of every usage row's request id into a [`Spill`]
+    /// (which then finds the ids seen more than once); `None` when no usage input has ids.
+    pub(super) fn request_key_worker(
+        &self,
+        limits: Limits,
+    ) -> PolarsResult<Option<Worker<Spill<u64>>>> {
+        let Some(ids) = union(
+            self.of_table(Table::Usage)
+                .filter_map(|(_, c)| c.request_ids())
+                .collect(),
+        ) else {
+            return Ok(None);
+        };
+        Worker::new(
+            dedup::request_hashes(ids),
+            Spill::all(limits.keys_in_memory),
+            add_request_keys,
+        )
+        .map(Some)
+    }
+
     /// Usage deduplicated row by row, mapped to identities and put on the calendar (for
     /// `tokenaudit ingest`, which writes rows).
     pub fn usage_normalized(&self, calendar_settings: &calendar::Calendar) -> Option<LazyFrame> {
@@ -225,7 +246,7 @@ impl<T: Send + 'static> Worker<T> {
     }
 }
 
-pub(super) fn add_request_keys(spill: &mut Spill<u64>, batch: &DataFrame) -> PolarsResult<()> {
+fn add_request_keys(spill: &mut Spill<u64>, batch: &DataFrame) -> PolarsResult<()> {
     for key in batch.column(dedup::KEY)?.u64()?.iter().flatten() {
         spill.push(key)?;
     }
@@ -246,25 +267,11 @@ pub fn compute(
         union(checked.iter().map(Checked::row_count).collect()).expect("at least one input");
     let quarantine =
         union(checked.iter().map(Checked::quarantined).collect()).expect("at least one input");
-    let ids = union(
-        sources
-            .of_table(Table::Usage)
-            .filter_map(|(_, c)| c.request_ids())
-            .collect(),
-    );
     let mut plans = vec![row_counts, quarantine];
-    let request_keys = match ids {
-        Some(ids) => {
-            let worker = Worker::new(
-                dedup::request_hashes(ids),
-                Spill::all(limits.keys_in_memory),
-                add_request_keys,
-            )?;
-            plans.push(worker.plan.clone());
-            Some(worker)
-        }
-        None => None,
-    };
+    let request_keys = sources.request_key_worker(limits)?;
+    if let Some(worker) = &request_keys {
+        plans.push(worker.plan.clone());
+    }
     let outputs_at = plans.len();
     if let (Some(outputs), Some(valid)) = (
         sources.outputs_normalized(calendar_settings),

@@ -24,12 +24,12 @@ use std::path::PathBuf;
 
 use polars::io::ipc::BatchedWriter;
 use polars::prelude::*;
-use polars_arrow::io::ipc::write::default_ipc_fields;
 
-use super::compute::{add_request_keys, collect_all, Limits, Sources, Worker};
-use super::spill::{self, Spill};
+use super::compute::{collect_all, Limits, Sources, Worker};
+use super::spill;
+use crate::ingest::held::lz4_ipc_writer;
 use crate::normalize::dedup;
-use crate::schema::{self, Table};
+use crate::schema;
 
 /// Microseconds in a day (the canonical time is in microseconds).
 const DAY_US: i64 = 86_400 * 1_000_000;
@@ -59,22 +59,10 @@ pub fn deduplicated_by_day(sources: &Sources, limits: Limits) -> PolarsResult<Op
 
 /// The hash of every request id seen more than once among the usage inputs, with its copies.
 fn requests_with_copies(sources: &Sources, limits: Limits) -> PolarsResult<Vec<(u64, u32)>> {
-    let ids: Vec<LazyFrame> = sources
-        .checked
-        .iter()
-        .filter(|checked| checked.table() == Table::Usage)
-        .filter_map(|checked| checked.request_ids())
-        .collect();
     let mut copies = Vec::new();
-    if ids.is_empty() {
+    let Some(worker) = sources.request_key_worker(limits)? else {
         return Ok(copies);
-    }
-    let ids = concat(ids, UnionArgs::default())?;
-    let worker = Worker::new(
-        dedup::request_hashes(ids),
-        Spill::all(limits.keys_in_memory),
-        add_request_keys,
-    )?;
+    };
     let streamed = collect_all(vec![worker.plan.clone()]);
     let keys = worker.finish()?;
     streamed?;
@@ -303,12 +291,7 @@ impl Days {
             } else {
                 self.files += 1;
                 let path = dir.join(format!("{day}-{}.arrow", self.files));
-                let schema = rows.schema().clone();
-                let fields =
-                    default_ipc_fields(schema.to_arrow(CompatLevel::newest()).iter_values());
-                let writer = IpcWriter::new(BufWriter::new(File::create(&path)?))
-                    .with_compression(Some(IpcCompression::LZ4))
-                    .batched(&schema, fields)?;
+                let writer = lz4_ipc_writer(File::create(&path)?, rows.schema())?;
                 slot.open = Some((path, writer));
             }
             rows.rechunk_mut_par();

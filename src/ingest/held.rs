@@ -164,11 +164,7 @@ impl Held {
             source,
         };
         let file = File::create(&path).map_err(failed)?;
-        let arrow = schema.to_arrow(CompatLevel::newest());
-        let fields = default_ipc_fields(arrow.iter_values());
-        let writer = IpcWriter::new(BufWriter::new(file))
-            .with_compression(Some(IpcCompression::LZ4))
-            .batched(&schema, fields)
+        let writer = lz4_ipc_writer(file, &schema)
             .map_err(|e| failed(std::io::Error::other(e.to_string())))?;
         Ok(Open {
             at,
@@ -178,6 +174,18 @@ impl Held {
             writer,
         })
     }
+}
+
+/// A writer of record batches of `schema` to `file` as LZ4 Arrow IPC: how rows wait on disk
+/// (here, and by day in `features::rows`).
+pub fn lz4_ipc_writer(
+    file: File,
+    schema: &SchemaRef,
+) -> PolarsResult<BatchedWriter<BufWriter<File>>> {
+    let fields = default_ipc_fields(schema.to_arrow(CompatLevel::newest()).iter_values());
+    IpcWriter::new(BufWriter::new(file))
+        .with_compression(Some(IpcCompression::LZ4))
+        .batched(schema, fields)
 }
 
 #[cfg(test)]
