@@ -12,7 +12,7 @@ use std::path::Path;
 use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 
-use super::{pipeline, prices, AuditError, InputSettings};
+use super::{pipeline, prices, AuditError, InputSettings, Verbosity};
 use crate::normalize::calendar::{self, to_day_number, DAY};
 use crate::normalize::identities::{self, IdentityMap};
 use crate::normalize::pricing::PriceTable;
@@ -60,12 +60,19 @@ fn price_frame(models: &[String], table: &PriceTable) -> PolarsResult<LazyFrame>
     .lazy())
 }
 
-pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditError> {
+pub fn ingest_to_parquet(
+    input: &InputSettings,
+    to: &Path,
+    verbosity: Verbosity,
+) -> Result<(), AuditError> {
     let engine_err = |err: PolarsError| AuditError::Engine(err.to_string());
+    let quiet = verbosity == Verbosity::Quiet;
     let (table, _) = prices(input)?;
     let sources = pipeline::sources(input)?;
     for line in crate::ingest::overlap_warnings(&sources.files) {
-        eprintln!("warning: {line}");
+        if !quiet {
+            eprintln!("warning: {line}");
+        }
     }
     if input.quarantine.is_some() || input.strict {
         let quarantined = pipeline::over_files(&sources, || crate::features::quarantine(&sources))?;
@@ -108,7 +115,9 @@ pub fn ingest_to_parquet(input: &InputSettings, to: &Path) -> Result<(), AuditEr
             });
         }
     };
-    eprintln!("wrote {rows} canonical usage rows to {}", to.display());
+    if !quiet {
+        eprintln!("wrote {rows} canonical usage rows to {}", to.display());
+    }
     Ok(())
 }
 

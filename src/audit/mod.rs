@@ -87,6 +87,7 @@ pub enum Command {
     Ingest {
         input: InputSettings,
         to: PathBuf,
+        verbosity: Verbosity,
     },
     Explain {
         code: Option<String>,
@@ -120,8 +121,12 @@ pub fn execute(command: Command, stdout: &mut dyn Write) -> Result<Exit, AuditEr
         Command::Stats(settings) => stats::run(&settings),
         Command::Sql(settings) => sql::run(&settings),
         Command::Review(command) => review::run(command, stdout),
-        Command::Ingest { input, to } => {
-            export::ingest_to_parquet(&input, &to)?;
+        Command::Ingest {
+            input,
+            to,
+            verbosity,
+        } => {
+            export::ingest_to_parquet(&input, &to, verbosity)?;
             Ok(Exit::Clean)
         }
         Command::Explain { code: Some(code) } if code.eq_ignore_ascii_case("all") => {

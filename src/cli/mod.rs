@@ -682,6 +682,7 @@ pub fn resolve(cli: Cli) -> Result<Command> {
             Command::Ingest {
                 input: input_settings(args.input, &AuditDefaults::default())?,
                 to: args.to,
+                verbosity,
             }
         }
         Commands::Sql(args) => {

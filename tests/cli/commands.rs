@@ -308,6 +308,19 @@ fn ingest_writes_deduplicated_priced_canonical_parquet() {
             .unwrap(),
     );
     assert_eq!(again["totals"], source["totals"]);
+    // `-q` prints nothing but errors, here as in every command: the same file, in silence.
+    let quiet_to = dir.path().join("quiet.parquet");
+    let quiet = tokenaudit()
+        .args(["-q", "ingest", "--usage", "quarantine/usage.csv", "--to"])
+        .arg(&quiet_to)
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+    assert_eq!(
+        std::fs::read(&quiet_to).unwrap(),
+        std::fs::read(&to).unwrap()
+    );
 }
 
 #[test]
