@@ -54,6 +54,10 @@ pub struct Evaluation {
     /// that the findings are about.
     pub week_precision: f64,
     pub week_recall: f64,
+    /// Agents with a medium or high finding, and how many of them are planted inflators: what
+    /// a gate at `--fail-on medium` would act on.
+    pub serious_flagged: usize,
+    pub serious_true_positives: usize,
 }
 
 /// Audits `dir` (usage.parquet or usage.csv, outputs.csv, identities.csv) and scores it.
@@ -72,11 +76,25 @@ pub fn evaluate(dir: &Path, mut settings: AuditSettings) -> Result<Evaluation, A
         .unwrap_or_else(|| dir.join("usage.parquet"));
     settings.input.usage = vec![usage.display().to_string()];
     settings.input.outputs = vec![dir.join("outputs.csv").display().to_string()];
-    settings.input.identities = Some(dir.join("identities.csv"));
+    // A folder without its identity map is audited as a user without one would be.
+    let identities = dir.join("identities.csv");
+    settings.input.identities = identities.exists().then_some(identities);
     let report = build_report(&settings)?;
     let flagged: BTreeSet<&str> = report.findings.iter().map(|f| f.agent.as_str()).collect();
     let mut evaluation = score(&truth.planted, &flagged);
     (evaluation.week_precision, evaluation.week_recall) = score_weeks(&truth.planted, &report);
+    let serious: BTreeSet<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity.name() != "low")
+        .map(|f| f.agent.as_str())
+        .collect();
+    evaluation.serious_flagged = serious.len();
+    evaluation.serious_true_positives = truth
+        .planted
+        .iter()
+        .filter(|p| p.inflator && serious.contains(p.agent.as_str()))
+        .count();
     evaluation.severities = report
         .findings
         .iter()
@@ -141,6 +159,8 @@ fn score(planted: &[PlantedAgent], flagged: &BTreeSet<&str>) -> Evaluation {
         severities: Vec::new(),
         week_precision: 1.0,
         week_recall: 1.0,
+        serious_flagged: 0,
+        serious_true_positives: 0,
     }
 }
 

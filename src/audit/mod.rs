@@ -426,11 +426,17 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
     let reviews = review::load(&settings.reviews)?;
     let store = history::open(settings, snapshot)?;
     let mut run = None;
-    let loaded = load(input, snapshot, &mut progress, |stats| {
+    let mut loaded = load(input, snapshot, &mut progress, |stats| {
         let (stats, opened) = history::combine(settings, store, stats)?;
         run = opened;
         Ok(stats)
     })?;
+    let usage_agents: std::collections::BTreeSet<&str> = loaded
+        .priced
+        .iter()
+        .map(|d| d.usage.agent.as_str())
+        .collect();
+    let linked = features::link_emails(&mut loaded.collected.stats.outputs, &usage_agents);
     let collected = &loaded.collected;
 
     progress.stage("detecting", "agent-weeks, lenses");
@@ -445,7 +451,26 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
         behavior: &collected.stats.behavior,
         primary_models: &loaded.primary_models,
     };
-    let detection = detect::run(&weeks, evidence, &settings.detect);
+    let mut detection = detect::run(&weeks, evidence, &settings.detect);
+    detection.quality.linked_by_email = linked;
+    // Only the weeks with usage: a git history reaches back to authors long gone.
+    let usage_weeks: std::collections::BTreeSet<i32> = weeks
+        .iter()
+        .filter(|w| w.requests > 0 || w.cost_usd > 0.0)
+        .map(|w| crate::normalize::calendar::to_day_number(w.week))
+        .collect();
+    detection.quality.unmatched_outputs = detect::quality::unmatched_outputs(
+        &usage_agents,
+        collected
+            .stats
+            .outputs
+            .iter()
+            .filter(|o| usage_weeks.contains(&o.week))
+            .map(|o| (o.agent.as_str(), o.week)),
+    );
+    if let Some(unmatched) = &detection.quality.unmatched_outputs {
+        detect::findings::caveat_unmatched_outputs(&mut detection.findings, unmatched);
+    }
     let spend = features::spend_rows(&loaded.priced, &weeks, input.calendar.week_start);
     let mut report = assemble(
         settings,

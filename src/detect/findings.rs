@@ -151,6 +151,66 @@ pub fn findings(
 
 /// Findings in report order: severity, then dollars at stake, then agent, so the same input
 /// always gives the same bytes.
+/// Caps at low the peer findings that rest on an agent having delivered nothing (`TA103`) while the
+/// outputs credit names that match no agent with usage: the missing output may be the agent's,
+/// under a handle no identity map named, and a finding that says so belongs in review, not in a
+/// gate. The reason names the unmatched names. Sorted again after.
+pub fn caveat_unmatched_outputs(
+    findings: &mut [Finding],
+    unmatched: &super::quality::UnmatchedOutputs,
+) {
+    let more = if unmatched.names > unmatched.examples.len() {
+        ", …"
+    } else {
+        ""
+    };
+    let note = format!(
+        "; but {} name{} in the outputs match{} no agent with usage ({}{more}): if one is this \
+         agent's, map it with --identities (at most low until then)",
+        unmatched.names,
+        if unmatched.names == 1 { "" } else { "s" },
+        if unmatched.names == 1 { "es" } else { "" },
+        unmatched.examples.join(", ")
+    );
+    // Only the peer comparison's own findings: a loop found in the request logs stands on
+    // what the logs show, whoever the output belongs to.
+    cap_peer_findings(findings, Some(super::codes::NO_OUTPUT), &note);
+    sort(findings);
+}
+
+/// Caps at low the peer comparison's findings when no agent has a team: each person was
+/// compared with the whole company, whose teams differ in how many countable artifacts a
+/// dollar buys (research and SRE leave a quarter of what product teams do), so the comparison
+/// finds the teams that leave few artifacts before it finds burn. The findings stay, as leads
+/// for review. Sorted again after.
+pub fn caveat_no_teams(findings: &mut [Finding]) {
+    cap_peer_findings(
+        findings,
+        None,
+        "; compared with the whole company, as no agent has a team: give teams with \
+         --identities (at most low until then)",
+    );
+    sort(findings);
+}
+
+/// Appends `note` to the reason `code` (the first reason, without one) of each of the peer
+/// comparison's findings that has it, and caps those findings at low.
+fn cap_peer_findings(findings: &mut [Finding], code: Option<&str>, note: &str) {
+    for finding in findings
+        .iter_mut()
+        .filter(|f| f.detector == super::codes::EFFICIENCY)
+    {
+        let reason = match code {
+            Some(code) => finding.reasons.iter_mut().find(|r| r.code == code),
+            None => finding.reasons.first_mut(),
+        };
+        if let Some(reason) = reason {
+            reason.message.push_str(note);
+            finding.severity = finding.severity.min(Severity::Low);
+        }
+    }
+}
+
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity

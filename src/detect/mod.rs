@@ -224,11 +224,21 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         skipped.extend(groups::annotate(&mut found, &behavior.fingerprints, judged));
         calibration.extend(behavior.checks.iter().cloned());
     }
+    let teams_known = weeks
+        .iter()
+        .any(|w| w.team != crate::features::UNASSIGNED_TEAM);
+    if !teams_known {
+        findings::caveat_no_teams(&mut found);
+    }
     findings::sort(&mut found);
     let agents = findings::statuses(&population.agents, &found, by_agent);
     let quality = quality::DataQuality {
         lenses: lens_notes(&population, by_agent, has_outputs, config),
         skipped,
+        unmatched_outputs: None,
+        linked_by_email: Vec::new(),
+        teams_without_output: quality::teams_without_output(&population.agents),
+        teams_known,
     };
     Detection {
         agents,

@@ -89,6 +89,103 @@ pub struct LensNote {
 pub struct DataQuality {
     pub lenses: Vec<LensNote>,
     pub skipped: Vec<Skip>,
+    /// Output credited to names with no usage: a person whose commits are under a git handle
+    /// and whose usage is under a login, unmapped, has output the peer comparison never sees.
+    /// `None` when every name in the outputs has usage.
+    pub unmatched_outputs: Option<UnmatchedOutputs>,
+    /// Output names credited to an agent by the name before their `@`, as (output name,
+    /// agent): emails that no identity map named and that have no usage of their own.
+    pub linked_by_email: Vec<(String, String)>,
+    /// Teams none of whose agents has any output in the period, while others do: their
+    /// outputs are most likely not in the input (a repository or tracker not exported), and
+    /// the peer comparison cannot tell their burn from their work.
+    pub teams_without_output: Vec<TeamWithoutOutput>,
+    /// Whether any agent has a team (from the identity map or the usage rows). Without one,
+    /// every person is compared with the whole company, whatever their team's work.
+    pub teams_known: bool,
+}
+
+/// A team with usage and no output at all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamWithoutOutput {
+    pub team: String,
+    /// Its agents that passed the minimum-data gates.
+    pub agents: usize,
+}
+
+/// Teams of two eligible agents or more, none with any output, by team; empty where no agent
+/// has output at all (the lenses' own note says that).
+pub fn teams_without_output(agents: &[super::AgentSummary]) -> Vec<TeamWithoutOutput> {
+    use std::collections::BTreeMap;
+    if agents.iter().all(|a| a.output_index <= 0.0) {
+        return Vec::new();
+    }
+    let mut teams: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
+    for agent in agents.iter().filter(|a| a.eligible) {
+        let entry = teams.entry(agent.team.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 |= agent.output_index > 0.0;
+    }
+    teams
+        .into_iter()
+        .filter(|(team, (agents, output))| {
+            *team != crate::features::UNASSIGNED_TEAM && *agents >= 2 && !output
+        })
+        .map(|(team, (agents, _))| TeamWithoutOutput {
+            team: team.to_string(),
+            agents,
+        })
+        .collect()
+}
+
+/// Names in the outputs that match no agent with usage, and the agents with usage and no
+/// output at all: where both exist, some are likely one person under two names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnmatchedOutputs {
+    /// Names credited with output that have no usage in the period.
+    pub names: usize,
+    /// Their output rows' weeks, summed over names: how much work goes uncredited.
+    pub output_weeks: usize,
+    /// Up to five of the names, most output weeks first, then by name.
+    pub examples: Vec<String>,
+    /// Agents with usage and no output credited in the whole period.
+    pub agents_without_output: usize,
+}
+
+/// Names shown in [`UnmatchedOutputs::examples`].
+const UNMATCHED_EXAMPLES: usize = 5;
+
+/// The names of `outputs` (agent, week) that are not among `usage_agents`, and the usage agents
+/// that have no output; `None` when every output name has usage.
+pub fn unmatched_outputs<'a>(
+    usage_agents: &std::collections::BTreeSet<&'a str>,
+    outputs: impl IntoIterator<Item = (&'a str, i32)>,
+) -> Option<UnmatchedOutputs> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut weeks: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
+    let mut credited: BTreeSet<&str> = BTreeSet::new();
+    for (agent, week) in outputs {
+        if usage_agents.contains(agent) {
+            credited.insert(agent);
+        } else {
+            weeks.entry(agent).or_default().insert(week);
+        }
+    }
+    if weeks.is_empty() {
+        return None;
+    }
+    let mut names: Vec<(&str, usize)> = weeks.iter().map(|(n, w)| (*n, w.len())).collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    Some(UnmatchedOutputs {
+        names: names.len(),
+        output_weeks: names.iter().map(|(_, w)| w).sum(),
+        examples: names
+            .iter()
+            .take(UNMATCHED_EXAMPLES)
+            .map(|(n, _)| n.to_string())
+            .collect(),
+        agents_without_output: usage_agents.len() - credited.len(),
+    })
 }
 
 /// Counts of agents kept out by each gate, as report rows in gate order.
@@ -103,4 +200,32 @@ pub fn skips(code: &'static str, gated: &std::collections::BTreeMap<Gate, usize>
             reason: check.reason(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_without_usage_are_counted_with_the_agents_without_output() {
+        let usage: std::collections::BTreeSet<&str> = ["dana", "eli", "fay"].into();
+        let outputs = [
+            ("dana", 1),
+            ("gh-eli", 1),
+            ("gh-eli", 2),
+            ("gh-eli", 2),
+            ("old-bot", 3),
+        ];
+        let unmatched = unmatched_outputs(&usage, outputs).unwrap();
+        assert_eq!(
+            unmatched,
+            UnmatchedOutputs {
+                names: 2,
+                output_weeks: 3,
+                examples: vec!["gh-eli".into(), "old-bot".into()],
+                agents_without_output: 2,
+            }
+        );
+        assert_eq!(unmatched_outputs(&usage, [("dana", 1), ("eli", 4)]), None);
+    }
 }

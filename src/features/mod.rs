@@ -45,8 +45,8 @@ pub use behavior::{BehaviorWeek, Snapshot};
 pub use compute::{compute, quarantine, Computed, Limits, Sources};
 pub use spend::{roll_up, spend_rows, SpendDim, SpendGroup, SpendRow};
 pub use table::{
-    build_agent_weeks, price_days, price_parts, AgentWeek, OutputWeights, PricedDay, UnpricedModel,
-    UNASSIGNED_TEAM,
+    build_agent_weeks, link_emails, price_days, price_parts, AgentWeek, OutputWeights, PricedDay,
+    UnpricedModel, UNASSIGNED_TEAM,
 };
 
 use polars::prelude::*;

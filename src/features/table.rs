@@ -227,6 +227,55 @@ pub struct AgentWeek {
     pub trivial_cost_usd: f64,
 }
 
+/// Credits the output of an email address with no usage to the agent named by its local part
+/// (`dana@corp.example` to `dana`, ignoring case), where exactly one agent with usage has that
+/// name: usage is often named by a login or a home folder and commits by an email, and output
+/// credited to no one makes its owner look as if they delivered nothing. Names the identity
+/// map linked are already agents' names, so this reaches only what no map named. Returns the
+/// links made, as (output name, agent), by output name; `outputs` stays sorted by (agent,
+/// week, kind), rows that meet summed.
+pub fn link_emails(
+    outputs: &mut Vec<WeekOutputs>,
+    usage_agents: &std::collections::BTreeSet<&str>,
+) -> Vec<(String, String)> {
+    let mut by_lower: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for agent in usage_agents {
+        by_lower
+            .entry(agent.to_lowercase())
+            .or_default()
+            .push(agent);
+    }
+    let mut links: BTreeMap<String, String> = BTreeMap::new();
+    for row in outputs.iter() {
+        if usage_agents.contains(row.agent.as_str()) || links.contains_key(&row.agent) {
+            continue;
+        }
+        let Some((local, _)) = row.agent.split_once('@') else {
+            continue;
+        };
+        if let Some([agent]) = by_lower.get(&local.to_lowercase()).map(Vec::as_slice) {
+            links.insert(row.agent.clone(), agent.to_string());
+        }
+    }
+    if links.is_empty() {
+        return Vec::new();
+    }
+    for row in outputs.iter_mut() {
+        if let Some(agent) = links.get(&row.agent) {
+            row.agent.clone_from(agent);
+        }
+    }
+    outputs.sort_by(|a, b| (&a.agent, a.week, &a.kind).cmp(&(&b.agent, b.week, &b.kind)));
+    outputs.dedup_by(|next, kept| {
+        let same = (&next.agent, next.week, &next.kind) == (&kept.agent, kept.week, &kept.kind);
+        if same {
+            kept.amount_micro += next.amount_micro;
+        }
+        same
+    });
+    links.into_iter().collect()
+}
+
 /// The team an agent is audited with when nothing names one.
 pub const UNASSIGNED_TEAM: &str = "unassigned";
 
@@ -420,5 +469,53 @@ mod tests {
         assert_eq!(table[0].output_index, 8.0);
         assert_eq!(table[0].team, "payments");
         assert_eq!(table[1].output_index, 0.0);
+    }
+
+    fn output(agent: &str, week: i32, kind: &str, amount: i64) -> WeekOutputs {
+        WeekOutputs {
+            agent: agent.into(),
+            week,
+            kind: kind.into(),
+            amount_micro: amount,
+        }
+    }
+
+    #[test]
+    fn emails_are_credited_to_the_one_agent_named_before_the_at() {
+        let usage: std::collections::BTreeSet<&str> =
+            ["dana", "Eli", "fay", "fay@corp.example", "gus", "GUS"].into();
+        let mut outputs = vec![
+            output("dana", 7, "commit", 1_000_000),
+            output("dana@corp.example", 7, "commit", 2_000_000),
+            output("dana@corp.example", 8, "pr_merged", 1_000_000),
+            // Case is ignored.
+            output("eli@corp.example", 7, "commit", 1_000_000),
+            // An email with usage of its own is an agent: left alone.
+            output("fay@corp.example", 7, "commit", 1_000_000),
+            // Two agents answer to `gus`: no guess.
+            output("gus@corp.example", 7, "commit", 1_000_000),
+            // Not an email, no agent: credited to no one.
+            output("gh-hal", 7, "commit", 1_000_000),
+        ];
+        let links = link_emails(&mut outputs, &usage);
+        assert_eq!(
+            links,
+            vec![
+                ("dana@corp.example".to_string(), "dana".to_string()),
+                ("eli@corp.example".to_string(), "Eli".to_string()),
+            ]
+        );
+        // Sorted by (agent, week, kind), the rows that meet summed.
+        assert_eq!(
+            outputs,
+            vec![
+                output("Eli", 7, "commit", 1_000_000),
+                output("dana", 7, "commit", 3_000_000),
+                output("dana", 8, "pr_merged", 1_000_000),
+                output("fay@corp.example", 7, "commit", 1_000_000),
+                output("gh-hal", 7, "commit", 1_000_000),
+                output("gus@corp.example", 7, "commit", 1_000_000),
+            ]
+        );
     }
 }

@@ -143,6 +143,66 @@ pub fn finding_id(agent: &str, detector: &str) -> String {
     format!("F-{hex}")
 }
 
+/// Links [`AuditReport::limits`] shows by name.
+const LINKS_SHOWN: usize = 3;
+
+/// The sentence of [`AuditReport::limits`] on emails credited by the name before their `@`.
+fn linked_by_email_line(links: &[(String, String)]) -> Option<String> {
+    let shown: Vec<String> = links
+        .iter()
+        .take(LINKS_SHOWN)
+        .map(|(name, agent)| format!("{name} → {agent}"))
+        .collect();
+    let more = if links.len() > LINKS_SHOWN {
+        ", …"
+    } else {
+        ""
+    };
+    (!links.is_empty()).then(|| {
+        format!(
+            "The output of {} email address{} that no identity map named was credited to the \
+             agent named before the @ ({}{more}); an --identities file that names them decides \
+             instead.",
+            links.len(),
+            if links.len() == 1 { "" } else { "es" },
+            shown.join(", ")
+        )
+    })
+}
+
+/// The sentence of [`AuditReport::limits`] on output credited to names without usage.
+fn unmatched_outputs_line(unmatched: &crate::detect::quality::UnmatchedOutputs) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let more = if unmatched.names > unmatched.examples.len() {
+        ", …"
+    } else {
+        ""
+    };
+    let without = match unmatched.agents_without_output {
+        0 => String::new(),
+        n => format!(
+            ", and {} with usage {} no output at all",
+            plural(n, "agent", "agents"),
+            if n == 1 { "has" } else { "have" }
+        ),
+    };
+    format!(
+        "{} in the outputs {} no agent with usage ({}{more}): their output ({}) is \
+         credited to no one{without}. If some are the same people under other handles (a git \
+         login for an email), map them with --identities; until then those people are judged \
+         as if they delivered nothing.",
+        plural(unmatched.names, "name", "names"),
+        if unmatched.names == 1 {
+            "matches"
+        } else {
+            "match"
+        },
+        unmatched.examples.join(", "),
+        plural(unmatched.output_weeks, "agent-week", "agent-weeks"),
+    )
+}
+
 /// Root causes a text report shows per dimension (the JSON has them all).
 const ROOT_CAUSES_SHOWN: usize = 3;
 
@@ -506,6 +566,33 @@ impl AuditReport {
                 if skip.agents == 1 { "" } else { "s" },
                 skip.reason
             ));
+        }
+        if let Some(line) = linked_by_email_line(&self.data_quality.linked_by_email) {
+            lines.push(line);
+        }
+        if let Some(unmatched) = &self.data_quality.unmatched_outputs {
+            lines.push(unmatched_outputs_line(unmatched));
+        }
+        for team in &self.data_quality.teams_without_output {
+            lines.push(format!(
+                "None of the {} agents of team {} has any output in the period: its outputs are \
+                 most likely not in the input (a repository or tracker not exported), so the peer \
+                 comparison cannot tell its burn from its work.",
+                team.agents, team.team
+            ));
+        }
+        let peers_judged = self
+            .data_quality
+            .lenses
+            .iter()
+            .any(|l| l.lens == "efficiency" && l.judged > 0);
+        if peers_judged && !self.data_quality.teams_known {
+            lines.push(
+                "No agent has a team (no --identities file with teams, no team column in the usage): \
+                 everyone is compared with the whole company rather than their own team, so a team \
+                 whose work leaves fewer countable artifacts (research, SRE) looks costlier than it is."
+                    .to_string(),
+            );
         }
         for check in &self.calibration {
             if let (Status::Discounted, Some(note)) = (check.status, &check.note) {

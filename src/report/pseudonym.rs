@@ -111,6 +111,13 @@ impl Pseudonymizer {
             // stable from week to week under one key and confirms no guess.
             finding.id = super::finding_id(&finding.agent, finding.detector);
         }
+        if let Some(unmatched) = &mut report.data_quality.unmatched_outputs {
+            unmatched.examples.iter_mut().for_each(rename);
+        }
+        for (name, agent) in &mut report.data_quality.linked_by_email {
+            rename(name);
+            rename(agent);
+        }
         if let Some(reviews) = &mut report.reviews {
             for review in &mut reviews.expired {
                 rename(&mut review.agent);

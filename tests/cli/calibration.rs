@@ -200,3 +200,146 @@ fn without_outputs_the_report_says_nothing_was_compared_with_output() {
     );
     assert!(text.contains("change judged 0 of"), "{text}");
 }
+
+#[test]
+fn without_an_identity_map_the_report_says_whose_output_it_could_not_credit() {
+    // A first run without --identities: commits are under emails and `gh-` handles, usage
+    // under logins, and no team is named. The report credits the emails to the login before
+    // the @, names the handles it could not credit, says that nobody has a team, and keeps the
+    // peer comparison's findings at low.
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--seed", "1"]);
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
+    let aliased: Vec<(&str, &str)> = truth["planted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["archetype"] == "aliased")
+        .map(|p| {
+            (
+                p["agent"].as_str().unwrap(),
+                p["output_alias"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!aliased.is_empty());
+    // A git history reaches back to people long gone: their output is before any usage and
+    // is no one's missing output.
+    let outputs = dir.path().join("outputs.csv");
+    let mut text = std::fs::read_to_string(&outputs).unwrap();
+    text.push_str("2019-03-04T10:00:00Z,gone.person,commit,1,0badc0de,old-service\n");
+    std::fs::write(&outputs, text).unwrap();
+    let args = |format: &str| {
+        let mut command = tokenaudit();
+        command
+            .args(["audit", "-q", "--format", format, "--usage"])
+            .arg(dir.path().join("usage.csv"))
+            .arg("--outputs")
+            .arg(dir.path().join("outputs.csv"));
+        command
+    };
+    let report = json(&args("json").output().unwrap());
+    let quality = &report["data_quality"];
+    assert_eq!(quality["teams_known"], false);
+    let links = quality["linked_by_email"].as_array().unwrap();
+    assert!(links.len() >= 10, "{links:?}");
+    for link in links {
+        let (email, agent) = (link[0].as_str().unwrap(), link[1].as_str().unwrap());
+        assert_eq!(email.split_once('@').unwrap().0, agent, "{link}");
+    }
+    // The `gh-` handles are credited to no one, and named.
+    let unmatched = &quality["unmatched_outputs"];
+    assert_eq!(unmatched["names"], aliased.len());
+    // With the people behind them, and the loop bots, who deliver nothing.
+    let loop_bots = truth["planted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["archetype"] == "loop_bot")
+        .count();
+    assert_eq!(
+        unmatched["agents_without_output"],
+        aliased.len() + loop_bots
+    );
+    for (_, handle) in &aliased {
+        assert!(
+            unmatched["examples"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(handle)),
+            "{unmatched}"
+        );
+    }
+    // No peer finding above low, and the people behind the handles are among them at most.
+    for finding in report["findings"].as_array().unwrap() {
+        if finding["detector"] == "efficiency" {
+            assert_eq!(finding["severity"], "low", "{finding}");
+        }
+        if aliased.iter().any(|(agent, _)| finding["agent"] == *agent) {
+            let reasons = finding["reasons"].to_string();
+            assert!(reasons.contains("--identities"), "{finding}");
+        }
+    }
+    // Every report format says it, in words.
+    for format in ["table", "markdown", "html"] {
+        let text = String::from_utf8(args(format).output().unwrap().stdout).unwrap();
+        assert!(
+            text.contains("credited to the agent named before the @"),
+            "{text}"
+        );
+        assert!(text.contains(aliased[0].1), "{text}");
+        assert!(text.contains("No agent has a team"), "{text}");
+    }
+}
+
+#[test]
+fn a_team_whose_outputs_are_missing_is_named() {
+    // An export that left out one team's repositories: every agent of the team has usage and
+    // no output. The report names the team rather than read "no findings" as all clear.
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--no-inflators", "--seed", "2"]);
+    let identities = std::fs::read_to_string(dir.path().join("identities.csv")).unwrap();
+    let data_team: std::collections::BTreeSet<String> = identities
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(2) == Some("data"))
+        .map(|l| l.split(',').next().unwrap().to_lowercase())
+        .collect();
+    assert!(data_team.len() >= 5, "{data_team:?}");
+    let outputs = dir.path().join("outputs.csv");
+    let kept: Vec<String> = std::fs::read_to_string(&outputs)
+        .unwrap()
+        .lines()
+        .filter(|l| !data_team.contains(&l.split(',').nth(1).unwrap().to_lowercase()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&outputs, kept.concat()).unwrap();
+    let report = audit(dir.path());
+    let missing = report["data_quality"]["teams_without_output"]
+        .as_array()
+        .unwrap();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0]["team"], "data");
+    assert!(missing[0]["agents"].as_u64().unwrap() >= 5, "{missing:?}");
+    for finding in report["findings"].as_array().unwrap() {
+        assert!(
+            finding["team"] != "data" || finding["severity"] == "low",
+            "{finding}"
+        );
+    }
+    let text = tokenaudit()
+        .args(["audit", "-q", "--usage"])
+        .arg(dir.path().join("usage.csv"))
+        .arg("--outputs")
+        .arg(&outputs)
+        .arg("--identities")
+        .arg(dir.path().join("identities.csv"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("agents of team data has any output in the period"),
+        "{text}"
+    );
+}

@@ -21,19 +21,36 @@ fn audit(
     requests_per_week: f64,
     inflators: bool,
 ) -> Evaluation {
+    audit_with(world, seed, weeks, requests_per_week, inflators, true)
+}
+
+/// [`audit`], with or without the company's identity map.
+fn audit_with(
+    world: &str,
+    seed: u64,
+    weeks: u32,
+    requests_per_week: f64,
+    inflators: bool,
+    identities: bool,
+) -> Evaluation {
     let dir = tempfile::tempdir().unwrap();
+    // `default` is the company no world reshapes.
+    let names: Vec<&str> = [world].into_iter().filter(|w| *w != "default").collect();
     generate::write(&GenerateSettings {
         agents: 60,
         weeks,
         seed,
         requests_per_week,
         inflators,
-        worlds: Worlds::parse(&[world]).unwrap(),
+        worlds: Worlds::parse(&names).unwrap(),
         out: dir.path().to_path_buf(),
         verbosity: Verbosity::Quiet,
         ..GenerateSettings::default()
     })
     .unwrap();
+    if !identities {
+        std::fs::remove_file(dir.path().join("identities.csv")).unwrap();
+    }
     let audit = AuditSettings {
         verbosity: Verbosity::Quiet,
         ..AuditSettings::default()
@@ -152,4 +169,46 @@ fn detection_holds_in_every_world_at_once() {
     // small teams were judged near their own level and the history lens's trend asked for
     // spend that grew, 0.897 and 0.83.
     holds_in("all");
+}
+
+#[test]
+fn detection_without_an_identity_map_accuses_no_team_for_its_work() {
+    // A new user's first run: usage and outputs, no identity map. Nothing names teams, kinds or
+    // the handles people commit under (emails for logins, `gh-…` names). Emails are now
+    // credited to the agent named before the @, and the peer comparison's findings are leads
+    // (low) where no team is known, or where they rest on "no output" while output names match
+    // no agent (README, "What the detector can and cannot see"). Before: 15 of 20 honest seeds
+    // clean (15 agents accused: research and SRE people judged against the whole company,
+    // people whose commits were under their email, service accounts); planted seeds 1-6, 22
+    // inflators among 27 medium or high findings, 24 of 42 inflators flagged at all. Now: 19
+    // of 20 (the one left, a CI account active round the clock that no map marks as a
+    // service); 24 of 24, and 29 of 42 (no constant inflater: the peer comparison alone sees
+    // them, and without teams it is a lead among research and SRE people's).
+    let mut clean = 0;
+    for seed in NULL_SEEDS {
+        let evaluation = audit_with("default", seed, 8, 200.0, false, false);
+        clean += usize::from(evaluation.severities.iter().all(|s| s == "low"));
+    }
+    let (mut serious, mut found, mut inflators, mut all_found) = (0, 0, 0, 0);
+    for seed in PLANTED_SEEDS {
+        let evaluation = audit_with("default", seed, 12, 400.0, true, false);
+        serious += evaluation.serious_flagged;
+        found += evaluation.serious_true_positives;
+        all_found += evaluation.true_positives;
+        inflators += evaluation.inflators;
+    }
+    eprintln!(
+        "no identity map: honest seeds clean {clean}/20; planted medium or high {found} of {serious} inflators, {all_found} of {inflators} inflators flagged at any severity"
+    );
+    assert!(clean >= 19, "{clean}/20 honest seeds clean");
+    assert!(
+        found as f64 >= PRECISION * serious as f64,
+        "medium or high: {found} inflators of {serious}"
+    );
+    // Without teams the peer comparison is a lead only; the request logs and each agent's own
+    // history still see most inflators.
+    assert!(
+        all_found as f64 >= 0.65 * inflators as f64,
+        "recall {all_found}/{inflators}"
+    );
 }
