@@ -227,33 +227,31 @@ pub struct AgentWeek {
     pub trivial_cost_usd: f64,
 }
 
-/// Credits the output of an email address with no usage to the agent named by its local part
-/// (`dana@corp.example` to `dana`, ignoring case), where exactly one agent with usage has that
-/// name: usage is often named by a login or a home folder and commits by an email, and output
-/// credited to no one makes its owner look as if they delivered nothing. Names the identity
-/// map linked are already agents' names, so this reaches only what no map named. Returns the
-/// links made, as (output name, agent), by output name; `outputs` stays sorted by (agent,
-/// week, kind), rows that meet summed.
+/// Credits the output of an email address with no usage to the agent of the same local part
+/// (`dana@corp.example` to `dana` or to `dana@corp.com`, ignoring case; GitHub's
+/// `12345+dana@users.noreply.github.com` counts as `dana`), where exactly one agent with usage
+/// answers to it: usage is often named by a login, a home folder or a work email and commits
+/// by another email, and output credited to no one makes its owner look as if they delivered
+/// nothing. Names the identity map linked are already agents' names, so this reaches only what
+/// no map named. Returns the links made, as (output name, agent), by output name; `outputs`
+/// stays sorted by (agent, week, kind), rows that meet summed.
 pub fn link_emails(
     outputs: &mut Vec<WeekOutputs>,
     usage_agents: &std::collections::BTreeSet<&str>,
 ) -> Vec<(String, String)> {
-    let mut by_lower: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut by_local: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for agent in usage_agents {
-        by_lower
-            .entry(agent.to_lowercase())
-            .or_default()
-            .push(agent);
+        by_local.entry(local_part(agent)).or_default().push(agent);
     }
     let mut links: BTreeMap<String, String> = BTreeMap::new();
     for row in outputs.iter() {
-        if usage_agents.contains(row.agent.as_str()) || links.contains_key(&row.agent) {
+        if usage_agents.contains(row.agent.as_str())
+            || links.contains_key(&row.agent)
+            || !row.agent.contains('@')
+        {
             continue;
         }
-        let Some((local, _)) = row.agent.split_once('@') else {
-            continue;
-        };
-        if let Some([agent]) = by_lower.get(&local.to_lowercase()).map(Vec::as_slice) {
+        if let Some([agent]) = by_local.get(&local_part(&row.agent)).map(Vec::as_slice) {
             links.insert(row.agent.clone(), agent.to_string());
         }
     }
@@ -274,6 +272,17 @@ pub fn link_emails(
         same
     });
     links.into_iter().collect()
+}
+
+/// A name's part before the `@`, lowercased, without the `12345+` that GitHub puts before
+/// the login in its no-reply addresses; the whole name where there is no `@`.
+fn local_part(name: &str) -> String {
+    let local = name.split_once('@').map_or(name, |(local, _)| local);
+    let local = match local.split_once('+') {
+        Some((id, login)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => login,
+        _ => local,
+    };
+    local.to_lowercase()
 }
 
 /// The team an agent is audited with when nothing names one.
@@ -482,8 +491,16 @@ mod tests {
 
     #[test]
     fn emails_are_credited_to_the_one_agent_named_before_the_at() {
-        let usage: std::collections::BTreeSet<&str> =
-            ["dana", "Eli", "fay", "fay@corp.example", "gus", "GUS"].into();
+        let usage: std::collections::BTreeSet<&str> = [
+            "dana",
+            "Eli",
+            "fay",
+            "fay@corp.example",
+            "gus",
+            "GUS",
+            "ivy@corp.example",
+        ]
+        .into();
         let mut outputs = vec![
             output("dana", 7, "commit", 1_000_000),
             output("dana@corp.example", 7, "commit", 2_000_000),
@@ -496,11 +513,17 @@ mod tests {
             output("gus@corp.example", 7, "commit", 1_000_000),
             // Not an email, no agent: credited to no one.
             output("gh-hal", 7, "commit", 1_000_000),
+            // Usage under a work email, commits under GitHub's no-reply address.
+            output("4242+ivy@users.noreply.github.com", 7, "commit", 1_000_000),
         ];
         let links = link_emails(&mut outputs, &usage);
         assert_eq!(
             links,
             vec![
+                (
+                    "4242+ivy@users.noreply.github.com".to_string(),
+                    "ivy@corp.example".to_string()
+                ),
                 ("dana@corp.example".to_string(), "dana".to_string()),
                 ("eli@corp.example".to_string(), "Eli".to_string()),
             ]
@@ -515,7 +538,11 @@ mod tests {
                 output("fay@corp.example", 7, "commit", 1_000_000),
                 output("gh-hal", 7, "commit", 1_000_000),
                 output("gus@corp.example", 7, "commit", 1_000_000),
+                output("ivy@corp.example", 7, "commit", 1_000_000),
             ]
         );
+        assert_eq!(local_part("4242+Ivy@users.noreply.github.com"), "ivy");
+        assert_eq!(local_part("a+b@corp.example"), "a+b");
+        assert_eq!(local_part("dana"), "dana");
     }
 }
