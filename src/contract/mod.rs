@@ -98,7 +98,7 @@ pub enum ContractError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("`{}` is not a tokenaudit stats folder: {message}\n\nhint: write one with `tokenaudit stats --usage … --out DIR`, or run the SQL of `tokenaudit sql` and keep its stats.json beside the tables", path.display())]
+    #[error("`{}` is not a tokenaudit stats folder: {message}\n\nhint: write one with `tokenaudit stats --usage … --to DIR`, or run the SQL of `tokenaudit sql` and keep its stats.json beside the tables", path.display())]
     NotStats { path: PathBuf, message: String },
     #[error("`{}` holds stats version {found}; this tokenaudit reads version {STATS_VERSION}\n\nhint: compute the stats again with this version (`tokenaudit stats`, or the SQL of `tokenaudit sql`)", path.display())]
     Version { path: PathBuf, found: u32 },
