@@ -99,10 +99,15 @@ fn names(weeks: &BTreeSet<i32>) -> Vec<String> {
 impl Run {
     /// Marks each finding new or ongoing and lists what stopped.
     pub fn annotate(&self, report: &mut AuditReport) {
-        let previous: BTreeSet<&str> = self.previous.iter().map(|f| f.id.as_str()).collect();
+        let previous: std::collections::BTreeMap<&str, crate::detect::Severity> = self
+            .previous
+            .iter()
+            .map(|f| (f.id.as_str(), f.severity))
+            .collect();
         let current: BTreeSet<String> = report.findings.iter().map(|f| f.id.clone()).collect();
         for finding in &mut report.findings {
-            finding.state = Some(if previous.contains(finding.id.as_str()) {
+            finding.previous_severity = previous.get(finding.id.as_str()).copied();
+            finding.state = Some(if finding.previous_severity.is_some() {
                 FindingState::Ongoing
             } else {
                 FindingState::New

@@ -229,12 +229,15 @@ pub fn audit(settings: &AuditSettings, stdout: &mut dyn Write) -> Result<Exit, A
         pending.commit()?;
     }
     // A finding closed by a review (expected, planned) never counts; with --new-only, only
-    // the findings new since the last stored run do.
-    let counted = |f: &&FindingEntry| {
-        let closed = f.review.as_ref().is_some_and(|r| r.verdict.closes());
-        !closed && (!settings.new_only || f.state == Some(report::FindingState::New))
-    };
+    // the findings new since the last stored run do, and those that have newly reached the
+    // threshold (a low lead last week, high now).
     let failed = settings.fail_on.is_some_and(|threshold| {
+        let counted = |f: &&FindingEntry| {
+            let closed = f.review.as_ref().is_some_and(|r| r.verdict.closes());
+            let fresh = f.state == Some(report::FindingState::New)
+                || f.previous_severity.is_some_and(|before| before < threshold);
+            !closed && (!settings.new_only || fresh)
+        };
         report
             .findings
             .iter()
@@ -702,6 +705,7 @@ fn assemble(
         .map(|f| FindingEntry {
             id: report::finding_id(&f.agent, f.detector),
             state: None,
+            previous_severity: None,
             review: None,
             root_causes: Vec::new(),
             agent: f.agent.clone(),

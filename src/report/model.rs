@@ -340,6 +340,10 @@ pub struct FindingEntry {
     /// a live review matches it, with or without `--history`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<FindingState>,
+    /// With `--history`, an ongoing finding's severity in the last stored run: `--new-only`
+    /// gates on one that has newly reached `--fail-on` as on a new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_severity: Option<Severity>,
     /// The live review that matches it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewEntry>,

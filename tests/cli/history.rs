@@ -93,6 +93,7 @@ fn findings(report: &serde_json::Value) -> serde_json::Value {
     let mut findings = report["findings"].clone();
     for finding in findings.as_array_mut().unwrap() {
         finding.as_object_mut().unwrap().remove("state");
+        finding.as_object_mut().unwrap().remove("previous_severity");
     }
     findings
 }
@@ -733,4 +734,78 @@ fn sessions_are_named_where_the_ids_are_runs_of_work_and_only_there() {
         labels.iter().all(|(_, s)| s.is_empty()),
         "session ids that are labels are never named as a root cause"
     );
+}
+
+#[test]
+fn new_only_gates_on_a_finding_that_grew_to_the_threshold() {
+    // A first run without an identity map: a constant inflater whose commits the export left
+    // out delivered "nothing", and with no teams and output names matching no one, the peer
+    // comparison's finding is a lead (low). The next run has the map, and the same finding is
+    // high. It is ongoing, but a CI gate on new findings must not stay silent on a finding
+    // that newly reached it.
+    let (tmp, [usage, outputs, identities]) = planted_company();
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("company").join("truth.json")).unwrap(),
+    )
+    .unwrap();
+    let inflater = truth["planted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["archetype"] == "constant_inflater")
+        .unwrap()["agent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mapped = std::fs::read_to_string(&identities).unwrap();
+    let aliases: Vec<String> = mapped
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some(inflater.as_str()))
+        .map(|l| l.split(',').next().unwrap().to_lowercase())
+        .collect();
+    let without = tmp.path().join("outputs-without.csv");
+    let kept: String = std::fs::read_to_string(&outputs)
+        .unwrap()
+        .lines()
+        .filter(|l| !aliases.contains(&l.split(',').nth(1).unwrap().to_lowercase()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&without, kept).unwrap();
+    let no_map = tmp.path().join("no-map.csv");
+    std::fs::write(&no_map, "alias,agent\n").unwrap();
+    let config = tmp.path().join("peers.toml");
+    std::fs::write(&config, "[detect]\nlenses = [\"efficiency\"]\n").unwrap();
+    let store = tmp.path().join("history").display().to_string();
+    let config = config.display().to_string();
+    let gate = [
+        "--history",
+        store.as_str(),
+        "--config",
+        config.as_str(),
+        "--fail-on",
+        "medium",
+        "--new-only",
+    ];
+    let of = |report: &serde_json::Value| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["agent"] == inflater.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{inflater} not found in {report}"))
+    };
+    let first = audit(&[&usage], &[&without], &no_map, &gate);
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(of(&json(&first))["severity"], "low");
+
+    let second = audit(&[&usage], &[&without], &identities, &gate);
+    assert_eq!(second.status.code(), Some(1));
+    let grown = of(&json(&second));
+    assert_eq!(grown["state"], "ongoing");
+    assert_eq!(grown["previous_severity"], "low");
+    assert_ne!(grown["severity"], "low");
+    // The same run again: nothing grew since, and the gate passes.
+    let third = audit(&[&usage], &[&without], &identities, &gate);
+    assert_eq!(third.status.code(), Some(0));
 }
