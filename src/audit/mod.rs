@@ -439,7 +439,13 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
         .iter()
         .map(|d| d.usage.agent.as_str())
         .collect();
-    let linked = features::link_emails(&mut loaded.collected.stats.outputs, &usage_agents);
+    // Names the identity map gives are its decision, linked or not.
+    let mapped: std::collections::BTreeSet<&str> = loaded
+        .identities
+        .entries()
+        .map(|(_, identity)| identity.agent.as_str())
+        .collect();
+    let linked = features::link_emails(&mut loaded.collected.stats.outputs, &usage_agents, &mapped);
     let collected = &loaded.collected;
 
     progress.stage("detecting", "agent-weeks, lenses");
@@ -456,7 +462,6 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
     };
     let mut detection = detect::run(&weeks, evidence, &settings.detect);
     detection.quality.linked_by_email = linked;
-    // Only the weeks with usage: a git history reaches back to authors long gone.
     let usage_weeks: std::collections::BTreeSet<i32> = weeks
         .iter()
         .filter(|w| w.requests > 0 || w.cost_usd > 0.0)
@@ -464,15 +469,19 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
         .collect();
     detection.quality.unmatched_outputs = detect::quality::unmatched_outputs(
         &usage_agents,
+        &usage_weeks,
         collected
             .stats
             .outputs
             .iter()
-            .filter(|o| usage_weeks.contains(&o.week))
             .map(|o| (o.agent.as_str(), o.week)),
     );
+    // With an identity map the user has said who is who; without one, a person's output may be
+    // under any of the unmatched names (apps such as `dependabot[bot]` are nobody's).
     if let Some(unmatched) = &detection.quality.unmatched_outputs {
-        detect::findings::caveat_unmatched_outputs(&mut detection.findings, unmatched);
+        if loaded.identities.is_empty() && unmatched.names > unmatched.bots {
+            detect::findings::caveat_unmatched_outputs(&mut detection.findings, unmatched);
+        }
     }
     let spend = features::spend_rows(&loaded.priced, &weeks, input.calendar.week_start);
     let mut report = assemble(

@@ -151,10 +151,10 @@ pub fn findings(
 
 /// Findings in report order: severity, then dollars at stake, then agent, so the same input
 /// always gives the same bytes.
-/// Caps at low the peer findings that rest on an agent having delivered nothing (`TA103`) while the
-/// outputs credit names that match no agent with usage: the missing output may be the agent's,
-/// under a handle no identity map named, and a finding that says so belongs in review, not in a
-/// gate. The reason names the unmatched names. Sorted again after.
+/// Caps at low the peer findings that rest on an agent having delivered nothing (`TA103`) while
+/// the outputs credit names that match no agent with usage and no identity map was given: the
+/// missing output may be the agent's, under a handle no map named, and a finding that says so
+/// belongs in review, not in a gate. The reason names the unmatched names. Sorted again after.
 pub fn caveat_unmatched_outputs(
     findings: &mut [Finding],
     unmatched: &super::quality::UnmatchedOutputs,
@@ -172,39 +172,46 @@ pub fn caveat_unmatched_outputs(
         if unmatched.names == 1 { "es" } else { "" },
         unmatched.examples.join(", ")
     );
-    // Only the peer comparison's own findings: a loop found in the request logs stands on
-    // what the logs show, whoever the output belongs to.
-    cap_peer_findings(findings, Some(super::codes::NO_OUTPUT), &note);
+    cap_peer_findings(findings, |_| true, super::codes::NO_OUTPUT, &note);
     sort(findings);
 }
 
-/// Caps at low the peer comparison's findings when no agent has a team: each person was
-/// compared with the whole company, whose teams differ in how many countable artifacts a
-/// dollar buys (research and SRE leave a quarter of what product teams do), so the comparison
-/// finds the teams that leave few artifacts before it finds burn. The findings stay, as leads
-/// for review. Sorted again after.
-pub fn caveat_no_teams(findings: &mut [Finding]) {
+/// Caps at low the peer findings about agents with no team: each was compared with the other
+/// agents without one, whatever their teams, and teams differ in how many countable artifacts
+/// a dollar buys (research and SRE leave a quarter of what product teams do), so the
+/// comparison finds the teams that leave few artifacts before it finds burn. The findings stay,
+/// as leads for review.
+pub fn caveat_no_team(findings: &mut [Finding]) {
     cap_peer_findings(
         findings,
-        None,
-        "; compared with the whole company, as no agent has a team: give teams with \
-         --identities (at most low until then)",
+        |f| f.team == crate::features::UNASSIGNED_TEAM,
+        super::codes::EXCESS_SPEND,
+        "; compared with agents of any team, as no team is known for this agent: give teams \
+         with --identities (at most low until then)",
     );
-    sort(findings);
 }
 
-/// Appends `note` to the reason `code` (the first reason, without one) of each of the peer
-/// comparison's findings that has it, and caps those findings at low.
-fn cap_peer_findings(findings: &mut [Finding], code: Option<&str>, note: &str) {
+/// Appends `note` to the reason `code` of each peer finding `applies` to that rests on the peer
+/// comparison alone, and caps it at low. A finding another lens supports (its reasons name a
+/// loop, padded contexts, a step in the agent's own history) stands on that evidence too.
+fn cap_peer_findings(
+    findings: &mut [Finding],
+    applies: impl Fn(&Finding) -> bool,
+    code: &str,
+    note: &str,
+) {
+    let peer_only = |f: &Finding| {
+        f.reasons.iter().all(|r| {
+            super::efficiency::CODES
+                .iter()
+                .any(|doc| doc.code == r.code)
+        })
+    };
     for finding in findings
         .iter_mut()
-        .filter(|f| f.detector == super::codes::EFFICIENCY)
+        .filter(|f| f.detector == super::codes::EFFICIENCY && applies(f) && peer_only(f))
     {
-        let reason = match code {
-            Some(code) => finding.reasons.iter_mut().find(|r| r.code == code),
-            None => finding.reasons.first_mut(),
-        };
-        if let Some(reason) = reason {
+        if let Some(reason) = finding.reasons.iter_mut().find(|r| r.code == code) {
             reason.message.push_str(note);
             finding.severity = finding.severity.min(Severity::Low);
         }
@@ -273,5 +280,79 @@ mod tests {
         assert_eq!(severity(0.0001, 5.0, &config), Severity::High);
         assert_eq!(severity(0.0001, 1.5, &config), Severity::Medium);
         assert_eq!(severity(0.03, 9.0, &config), Severity::Low);
+    }
+
+    fn finding(agent: &str, team: &str, codes: &[&'static str]) -> Finding {
+        Finding {
+            agent: agent.into(),
+            team: team.into(),
+            week: None,
+            severity: Severity::High,
+            detector: super::super::codes::EFFICIENCY,
+            score: 5.0,
+            q_value: 0.0001,
+            excess_cost_usd: 1000.0,
+            onset_week: None,
+            weeks: Vec::new(),
+            reasons: codes
+                .iter()
+                .map(|code| super::super::Reason {
+                    code,
+                    message: String::new(),
+                    observed: 0.0,
+                    expected: 0.0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn peer_findings_without_a_team_are_leads_unless_another_lens_backs_them() {
+        let unassigned = crate::features::UNASSIGNED_TEAM;
+        let mut found = vec![
+            finding("ana", unassigned, &["TA101", "TA102"]),
+            finding("bo", "web", &["TA101", "TA102"]),
+            // Padded contexts too: the request logs back it.
+            finding("cy", unassigned, &["TA101", "TA303"]),
+        ];
+        caveat_no_team(&mut found);
+        let severities: Vec<(&str, Severity)> = found
+            .iter()
+            .map(|f| (f.agent.as_str(), f.severity))
+            .collect();
+        assert_eq!(
+            severities,
+            vec![
+                ("ana", Severity::Low),
+                ("bo", Severity::High),
+                ("cy", Severity::High)
+            ]
+        );
+        assert!(found[0].reasons[0].message.contains("--identities"));
+        assert!(found[1].reasons[0].message.is_empty());
+    }
+
+    #[test]
+    fn no_output_is_a_lead_while_output_names_match_no_one() {
+        let unmatched = super::super::quality::UnmatchedOutputs {
+            names: 1,
+            output_weeks: 4,
+            examples: vec!["gh-ana".into()],
+            agents_without_output: 1,
+            bots: 0,
+        };
+        let mut found = vec![
+            finding("ana", "web", &["TA101", "TA103"]),
+            finding("bo", "web", &["TA101", "TA102"]),
+            finding("cy", "web", &["TA101", "TA103", "TA301"]),
+        ];
+        caveat_unmatched_outputs(&mut found, &unmatched);
+        let ana = found.iter().find(|f| f.agent == "ana").unwrap();
+        assert_eq!(ana.severity, Severity::Low);
+        assert!(ana.reasons[1].message.contains("gh-ana"));
+        assert!(found
+            .iter()
+            .filter(|f| f.agent != "ana")
+            .all(|f| f.severity == Severity::High));
     }
 }

@@ -224,12 +224,7 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         skipped.extend(groups::annotate(&mut found, &behavior.fingerprints, judged));
         calibration.extend(behavior.checks.iter().cloned());
     }
-    let teams_known = weeks
-        .iter()
-        .any(|w| w.team != crate::features::UNASSIGNED_TEAM);
-    if !teams_known {
-        findings::caveat_no_teams(&mut found);
-    }
+    findings::caveat_no_team(&mut found);
     findings::sort(&mut found);
     let agents = findings::statuses(&population.agents, &found, by_agent);
     let quality = quality::DataQuality {
@@ -238,7 +233,8 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         unmatched_outputs: None,
         linked_by_email: Vec::new(),
         teams_without_output: quality::teams_without_output(&population.agents),
-        teams_known,
+        agents_without_team: eligible_without_team(&population.agents),
+        agents_eligible: population.agents.iter().filter(|a| a.eligible).count(),
     };
     Detection {
         agents,
@@ -479,6 +475,14 @@ fn lens_notes(
             }
         })
         .collect()
+}
+
+/// Eligible agents that no identity map or usage row gives a team.
+fn eligible_without_team(agents: &[AgentSummary]) -> usize {
+    agents
+        .iter()
+        .filter(|a| a.eligible && a.team == crate::features::UNASSIGNED_TEAM)
+        .count()
 }
 
 /// "1 eligible agent is" or "3 eligible agents are".

@@ -100,9 +100,11 @@ pub struct DataQuality {
     /// outputs are most likely not in the input (a repository or tracker not exported), and
     /// the peer comparison cannot tell their burn from their work.
     pub teams_without_output: Vec<TeamWithoutOutput>,
-    /// Whether any agent has a team (from the identity map or the usage rows). Without one,
-    /// every person is compared with the whole company, whatever their team's work.
-    pub teams_known: bool,
+    /// Eligible agents with no team (neither the identity map nor the usage rows name one):
+    /// they are compared with one another across whatever teams they belong to.
+    pub agents_without_team: usize,
+    /// Eligible agents.
+    pub agents_eligible: usize,
 }
 
 /// A team with usage and no output at all.
@@ -150,15 +152,19 @@ pub struct UnmatchedOutputs {
     pub examples: Vec<String>,
     /// Agents with usage and no output credited in the whole period.
     pub agents_without_output: usize,
+    /// Of `names`, the GitHub apps (`dependabot[bot]`): nobody's missing output.
+    pub bots: usize,
 }
 
 /// Names shown in [`UnmatchedOutputs::examples`].
 const UNMATCHED_EXAMPLES: usize = 5;
 
-/// The names of `outputs` (agent, week) that are not among `usage_agents`, and the usage agents
-/// that have no output; `None` when every output name has usage.
+/// The names of `outputs` (agent, week) that are not among `usage_agents` and have output in
+/// one of `usage_weeks` (a git history reaches back to authors long gone), and the usage agents
+/// with no output in any week; `None` when every such name has usage.
 pub fn unmatched_outputs<'a>(
     usage_agents: &std::collections::BTreeSet<&'a str>,
+    usage_weeks: &std::collections::BTreeSet<i32>,
     outputs: impl IntoIterator<Item = (&'a str, i32)>,
 ) -> Option<UnmatchedOutputs> {
     use std::collections::{BTreeMap, BTreeSet};
@@ -167,7 +173,7 @@ pub fn unmatched_outputs<'a>(
     for (agent, week) in outputs {
         if usage_agents.contains(agent) {
             credited.insert(agent);
-        } else {
+        } else if usage_weeks.contains(&week) {
             weeks.entry(agent).or_default().insert(week);
         }
     }
@@ -185,6 +191,7 @@ pub fn unmatched_outputs<'a>(
             .map(|(n, _)| n.to_string())
             .collect(),
         agents_without_output: usage_agents.len() - credited.len(),
+        bots: names.iter().filter(|(n, _)| n.ends_with("[bot]")).count(),
     })
 }
 
@@ -216,7 +223,8 @@ mod tests {
             ("gh-eli", 2),
             ("old-bot", 3),
         ];
-        let unmatched = unmatched_outputs(&usage, outputs).unwrap();
+        let weeks: std::collections::BTreeSet<i32> = [1, 2, 3].into();
+        let unmatched = unmatched_outputs(&usage, &weeks, outputs).unwrap();
         assert_eq!(
             unmatched,
             UnmatchedOutputs {
@@ -224,8 +232,20 @@ mod tests {
                 output_weeks: 3,
                 examples: vec!["gh-eli".into(), "old-bot".into()],
                 agents_without_output: 2,
+                bots: 0,
             }
         );
-        assert_eq!(unmatched_outputs(&usage, [("dana", 1), ("eli", 4)]), None);
+        // Output outside the weeks with usage: an author long gone is no one's missing output,
+        // and an agent credited there has output all the same.
+        assert_eq!(
+            unmatched_outputs(&usage, &weeks, [("dana", 1), ("eli", 4), ("gone", 9)]),
+            None
+        );
+        assert_eq!(
+            unmatched_outputs(&usage, &weeks, [("dana", 1), ("gh-fay", 2), ("eli", 9)])
+                .unwrap()
+                .agents_without_output,
+            1
+        );
     }
 }

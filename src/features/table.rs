@@ -232,12 +232,14 @@ pub struct AgentWeek {
 /// `12345+dana@users.noreply.github.com` counts as `dana`), where exactly one agent with usage
 /// answers to it: usage is often named by a login, a home folder or a work email and commits
 /// by another email, and output credited to no one makes its owner look as if they delivered
-/// nothing. Names the identity map linked are already agents' names, so this reaches only what
-/// no map named. Returns the links made, as (output name, agent), by output name; `outputs`
-/// stays sorted by (agent, week, kind), rows that meet summed.
+/// nothing. Names the identity map gives (`mapped`, its agents: its aliases are already
+/// mapped to them) are the map's decision and never linked. Returns the links made, as (output
+/// name, agent), by output name; `outputs` stays sorted by (agent, week, kind), rows that meet
+/// summed.
 pub fn link_emails(
     outputs: &mut Vec<WeekOutputs>,
     usage_agents: &std::collections::BTreeSet<&str>,
+    mapped: &std::collections::BTreeSet<&str>,
 ) -> Vec<(String, String)> {
     let mut by_local: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for agent in usage_agents {
@@ -246,8 +248,10 @@ pub fn link_emails(
     let mut links: BTreeMap<String, String> = BTreeMap::new();
     for row in outputs.iter() {
         if usage_agents.contains(row.agent.as_str())
+            || mapped.contains(row.agent.as_str())
             || links.contains_key(&row.agent)
             || !row.agent.contains('@')
+            || local_part(&row.agent).is_empty()
         {
             continue;
         }
@@ -516,7 +520,13 @@ mod tests {
             // Usage under a work email, commits under GitHub's no-reply address.
             output("4242+ivy@users.noreply.github.com", 7, "commit", 1_000_000),
         ];
-        let links = link_emails(&mut outputs, &usage);
+        // The identity map names jo@corp.example as an agent of its own: its decision.
+        outputs.push(output("jo@corp.example", 7, "commit", 1_000_000));
+        // No name before the @.
+        outputs.push(output("@corp.example", 7, "commit", 1_000_000));
+        let usage: std::collections::BTreeSet<&str> =
+            usage.into_iter().chain(["jo", "@"]).collect();
+        let links = link_emails(&mut outputs, &usage, &["jo@corp.example"].into());
         assert_eq!(
             links,
             vec![
@@ -532,6 +542,7 @@ mod tests {
         assert_eq!(
             outputs,
             vec![
+                output("@corp.example", 7, "commit", 1_000_000),
                 output("Eli", 7, "commit", 1_000_000),
                 output("dana", 7, "commit", 3_000_000),
                 output("dana", 8, "pr_merged", 1_000_000),
@@ -539,6 +550,7 @@ mod tests {
                 output("gh-hal", 7, "commit", 1_000_000),
                 output("gus@corp.example", 7, "commit", 1_000_000),
                 output("ivy@corp.example", 7, "commit", 1_000_000),
+                output("jo@corp.example", 7, "commit", 1_000_000),
             ]
         );
         assert_eq!(local_part("4242+Ivy@users.noreply.github.com"), "ivy");

@@ -77,11 +77,21 @@ impl Pseudonymizer {
 
     /// Replaces every agent name in the report, the chart data included.
     pub fn apply(&self, report: &mut AuditReport) {
+        // The agents, and the output names without usage that reasons quote.
+        let unmatched = report
+            .data_quality
+            .unmatched_outputs
+            .iter()
+            .flat_map(|u| u.examples.iter());
         let mut names: Vec<(String, String)> = report
             .agents
             .iter()
-            .map(|a| (a.agent.clone(), self.name(&a.agent)))
+            .map(|a| &a.agent)
+            .chain(unmatched)
+            .map(|name| (name.clone(), self.name(name)))
             .collect();
+        names.sort();
+        names.dedup();
         // Longest first, so a name that contains another is replaced whole.
         names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         let map: std::collections::BTreeMap<String, String> = names.iter().cloned().collect();
