@@ -152,7 +152,8 @@ pub struct UnmatchedOutputs {
     pub examples: Vec<String>,
     /// Agents with usage and no output credited in the whole period.
     pub agents_without_output: usize,
-    /// Of `names`, the GitHub apps (`dependabot[bot]`): nobody's missing output.
+    /// Of `names`, the GitHub apps (`dependabot[bot]`, or the no-reply address of its
+    /// commits): nobody's missing output.
     pub bots: usize,
 }
 
@@ -191,7 +192,8 @@ pub fn unmatched_outputs<'a>(
             .map(|(n, _)| n.to_string())
             .collect(),
         agents_without_output: usage_agents.len() - credited.len(),
-        bots: names.iter().filter(|(n, _)| n.ends_with("[bot]")).count(),
+        // `dependabot[bot]`, and its commits' `49699333+dependabot[bot]@users.noreply…`.
+        bots: names.iter().filter(|(n, _)| n.contains("[bot]")).count(),
     })
 }
 
@@ -222,17 +224,22 @@ mod tests {
             ("gh-eli", 2),
             ("gh-eli", 2),
             ("old-bot", 3),
+            ("49699333+dependabot[bot]@users.noreply.github.com", 3),
         ];
         let weeks: std::collections::BTreeSet<i32> = [1, 2, 3].into();
         let unmatched = unmatched_outputs(&usage, &weeks, outputs).unwrap();
         assert_eq!(
             unmatched,
             UnmatchedOutputs {
-                names: 2,
-                output_weeks: 3,
-                examples: vec!["gh-eli".into(), "old-bot".into()],
+                names: 3,
+                output_weeks: 4,
+                examples: vec![
+                    "gh-eli".into(),
+                    "49699333+dependabot[bot]@users.noreply.github.com".into(),
+                    "old-bot".into()
+                ],
                 agents_without_output: 2,
-                bots: 0,
+                bots: 1,
             }
         );
         // Output outside the weeks with usage: an author long gone is no one's missing output,
