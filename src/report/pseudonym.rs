@@ -108,11 +108,18 @@ impl Pseudonymizer {
         for finding in &mut report.findings {
             rename(&mut finding.agent);
             for reason in &mut finding.reasons {
-                for (name, pseudonym) in &names {
-                    if reason.message.contains(name.as_str()) {
-                        reason.message = reason.message.replace(name.as_str(), pseudonym);
+                reason.message = replace_names(&reason.message, &names);
+            }
+            for cause in &mut finding.root_causes {
+                cause.value = if cause.dimension == crate::features::SESSION_DIMENSION {
+                    // A session id may hold a login; it names nothing a reader needs.
+                    match cause.value.as_str() {
+                        crate::features::OTHER_SESSIONS => cause.value.clone(),
+                        id => self.name(id).replacen("agent-", "session-", 1),
                     }
-                }
+                } else {
+                    replace_names(&without_home(&cause.value), &names)
+                };
             }
             if let Some(review) = &mut finding.review {
                 rename(&mut review.agent);
@@ -167,9 +174,73 @@ impl Pseudonymizer {
     }
 }
 
+/// `text` with each of `names` (longest first) replaced by its pseudonym where it stands as a
+/// whole name: not inside a longer word, so that `ed` never turns "delivered" into a clue.
+fn replace_names(text: &str, names: &[(String, String)]) -> String {
+    let part_of_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '@' | '+');
+    let mut text = text.to_string();
+    for (name, pseudonym) in names.iter().filter(|(n, _)| !n.is_empty()) {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(name.as_str()) {
+            let before = rest[..at].chars().next_back();
+            let after_text = &rest[at + name.len()..];
+            let mut after = after_text.chars();
+            let next = after.next();
+            // A full stop ends a sentence unless a name goes on after it (`dana.reyes`).
+            let next_is_name = next.is_some_and(|c| {
+                part_of_name(c) || (c == '.' && after.next().is_some_and(char::is_alphanumeric))
+            });
+            let whole = !before.is_some_and(|c| part_of_name(c) || c == '.') && !next_is_name;
+            out.push_str(&rest[..at]);
+            out.push_str(if whole { pseudonym } else { name });
+            rest = after_text;
+        }
+        out.push_str(rest);
+        text = out;
+    }
+    text
+}
+
+/// A path with its home folder (`/home/dana/`, `/Users/dana/`, `C:\Users\dana\`) as `~/`: a
+/// repository named by its working directory names the person whose home it is.
+fn without_home(path: &str) -> String {
+    for prefix in ["/home/", "/Users/", "C:\\Users\\"] {
+        if let Some(at) = path.find(prefix) {
+            let start = at + prefix.len();
+            let end = path[start..]
+                .find(['/', '\\'])
+                .map_or(path.len(), |i| start + i + 1);
+            return format!("{}~/{}", &path[..at], &path[end..]);
+        }
+    }
+    path.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_replaced_whole_and_homes_are_hidden() {
+        let names = vec![
+            ("dana.reyes".to_string(), "agent-1".to_string()),
+            ("ed".to_string(), "agent-2".to_string()),
+        ];
+        assert_eq!(
+            replace_names("no delivered output; ed, dana.reyes and ed.", &names),
+            "no delivered output; agent-2, agent-1 and agent-2."
+        );
+        // Not inside another name either.
+        assert_eq!(
+            replace_names("ed.smith gh-ed ed", &names),
+            "ed.smith gh-ed agent-2"
+        );
+        assert_eq!(without_home("/home/dana/src/api@main"), "~/src/api@main");
+        assert_eq!(without_home("/Users/eli/work"), "~/work");
+        assert_eq!(without_home("C:\\Users\\fay\\repo"), "~/repo");
+        assert_eq!(without_home("payments-service"), "payments-service");
+    }
 
     #[test]
     fn hmac_matches_rfc_4231() {

@@ -354,3 +354,64 @@ fn a_team_whose_outputs_are_missing_is_named() {
         "{text}"
     );
 }
+
+#[test]
+fn a_pseudonymised_report_names_no_one_in_its_root_causes() {
+    // Claude Code names a repository by its working directory, `/home/dana/src/api@main`: the
+    // home folder is the person. A pseudonymised report shows `~/src/api@main`, and session
+    // ids as keyed hashes.
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), &["--seed", "1"]);
+    let usage = dir.path().join("usage.csv");
+    let text = std::fs::read_to_string(&usage).unwrap();
+    let mut lines = text.lines();
+    let mut rewritten = format!("{},repo\n", lines.next().unwrap());
+    for line in lines {
+        let agent = line.split(',').nth(1).unwrap();
+        rewritten.push_str(&format!("{line},/home/{agent}/src/api@main\n"));
+    }
+    std::fs::write(&usage, rewritten).unwrap();
+    let hidden = tokenaudit()
+        .args([
+            "audit",
+            "-q",
+            "--pseudonymize",
+            "--format",
+            "json",
+            "--usage",
+        ])
+        .arg(&usage)
+        .arg("--outputs")
+        .arg(dir.path().join("outputs.csv"))
+        .arg("--identities")
+        .arg(dir.path().join("identities.csv"))
+        .env("TOKENAUDIT_PSEUDONYM_KEY", "0123456789abcdef0123")
+        .output()
+        .unwrap();
+    let hidden = String::from_utf8(hidden.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&hidden).unwrap();
+    let causes: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["root_causes"].as_array().unwrap().iter())
+        .collect();
+    assert!(
+        causes
+            .iter()
+            .any(|c| c["dimension"] == "repo" && c["value"] == "~/src/api@main"),
+        "{causes:?}"
+    );
+    let identities = std::fs::read_to_string(dir.path().join("identities.csv")).unwrap();
+    for agent in identities
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+    {
+        assert!(
+            !hidden.contains(agent),
+            "{agent} in the pseudonymised report"
+        );
+    }
+    assert!(!hidden.contains("/home/"), "a home folder in the report");
+}
