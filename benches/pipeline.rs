@@ -129,7 +129,7 @@ fn detection(c: &mut Criterion) {
     let mut group = c.benchmark_group("detect");
     group.sample_size(10);
     group.bench_function("10k agents x 26 weeks", |b| {
-        b.iter(|| detect::run(&table, evidence, &config))
+        b.iter(|| detect::run(&table, evidence, Default::default(), &config))
     });
     group.finish();
 }

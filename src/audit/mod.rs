@@ -460,29 +460,25 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
         behavior: &collected.stats.behavior,
         primary_models: &loaded.primary_models,
     };
-    let mut detection = detect::run(&weeks, evidence, &settings.detect);
-    detection.quality.linked_by_email = linked;
     let usage_weeks: std::collections::BTreeSet<i32> = weeks
         .iter()
         .filter(|w| w.requests > 0 || w.cost_usd > 0.0)
         .map(|w| crate::normalize::calendar::to_day_number(w.week))
         .collect();
-    detection.quality.unmatched_outputs = detect::quality::unmatched_outputs(
-        &usage_agents,
-        &usage_weeks,
-        collected
-            .stats
-            .outputs
-            .iter()
-            .map(|o| (o.agent.as_str(), o.week)),
-    );
-    // With an identity map the user has said who is who; without one, a person's output may be
-    // under any of the unmatched names (apps such as `dependabot[bot]` are nobody's).
-    if let Some(unmatched) = &detection.quality.unmatched_outputs {
-        if loaded.identities.is_empty() && unmatched.names > unmatched.bots {
-            detect::findings::caveat_unmatched_outputs(&mut detection.findings, unmatched);
-        }
-    }
+    let join = detect::quality::OutputJoin {
+        linked_by_email: linked,
+        unmatched: detect::quality::unmatched_outputs(
+            &usage_agents,
+            &usage_weeks,
+            collected
+                .stats
+                .outputs
+                .iter()
+                .map(|o| (o.agent.as_str(), o.week)),
+        ),
+        identity_map: !loaded.identities.is_empty(),
+    };
+    let detection = detect::run(&weeks, evidence, join, &settings.detect);
     let spend = features::spend_rows(&loaded.priced, &weeks, input.calendar.week_start);
     let mut report = assemble(
         settings,

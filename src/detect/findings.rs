@@ -149,12 +149,10 @@ pub fn findings(
     findings
 }
 
-/// Findings in report order: severity, then dollars at stake, then agent, so the same input
-/// always gives the same bytes.
 /// Caps at low the peer findings that rest on an agent having delivered nothing (`TA103`) while
 /// the outputs credit names that match no agent with usage and no identity map was given: the
 /// missing output may be the agent's, under a handle no map named, and a finding that says so
-/// belongs in review, not in a gate. The reason names the unmatched names. Sorted again after.
+/// belongs in review, not in a gate. The reason names the unmatched names.
 pub fn caveat_unmatched_outputs(
     findings: &mut [Finding],
     unmatched: &super::quality::UnmatchedOutputs,
@@ -173,7 +171,6 @@ pub fn caveat_unmatched_outputs(
         unmatched.examples.join(", ")
     );
     cap_peer_findings(findings, |_| true, super::codes::NO_OUTPUT, &note);
-    sort(findings);
 }
 
 /// Caps at low the peer findings about agents with no team: each was compared with the other
@@ -218,6 +215,8 @@ fn cap_peer_findings(
     }
 }
 
+/// Findings in report order: severity, then dollars at stake, then agent, so the same input
+/// always gives the same bytes.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity

@@ -120,7 +120,12 @@ const WORKFLOW_P: f64 = 0.2;
 const MAX_REFITS: usize = 2;
 
 /// Runs every lens, combines each agent's p-values and turns them into findings.
-pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> Detection {
+pub fn run(
+    weeks: &[AgentWeek],
+    evidence: Evidence,
+    join: quality::OutputJoin,
+    config: &DetectConfig,
+) -> Detection {
     let population = Population::new(weeks, evidence, config);
     // Spend is compared with output only where some output was given: with none, every agent
     // would sit at the output floor and the lenses would rank spend alone.
@@ -224,14 +229,14 @@ pub fn run(weeks: &[AgentWeek], evidence: Evidence, config: &DetectConfig) -> De
         skipped.extend(groups::annotate(&mut found, &behavior.fingerprints, judged));
         calibration.extend(behavior.checks.iter().cloned());
     }
-    findings::caveat_no_team(&mut found);
+    quality::caveat(&mut found, &join);
     findings::sort(&mut found);
     let agents = findings::statuses(&population.agents, &found, by_agent);
     let quality = quality::DataQuality {
         lenses: lens_notes(&population, by_agent, has_outputs, config),
         skipped,
-        unmatched_outputs: None,
-        linked_by_email: Vec::new(),
+        unmatched_outputs: join.unmatched,
+        linked_by_email: join.linked_by_email,
         teams_without_output: quality::teams_without_output(&population.agents),
         agents_without_team: eligible_without_team(&population.agents),
         agents_eligible: population.agents.iter().filter(|a| a.eligible).count(),

@@ -107,6 +107,27 @@ pub struct DataQuality {
     pub agents_eligible: usize,
 }
 
+/// How the finaliser joined usage and outputs, for the report and for the findings it caps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputJoin {
+    /// Output emails credited to an agent by the name before their `@`, as (output name, agent).
+    pub linked_by_email: Vec<(String, String)>,
+    /// Output names that match no agent with usage.
+    pub unmatched: Option<UnmatchedOutputs>,
+    /// Whether an identity map was given: then it, not a guess, says who is who.
+    pub identity_map: bool,
+}
+
+impl OutputJoin {
+    /// Names that may be a person's missing output: some unmatched, not all of them apps, and
+    /// no identity map to say whose they are.
+    fn uncredited(&self) -> Option<&UnmatchedOutputs> {
+        self.unmatched
+            .as_ref()
+            .filter(|u| !self.identity_map && u.names > u.bots)
+    }
+}
+
 /// A team with usage and no output at all.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TeamWithoutOutput {
@@ -195,6 +216,14 @@ pub fn unmatched_outputs<'a>(
         // `dependabot[bot]`, and its commits' `49699333+dependabot[bot]@users.noreply…`.
         bots: names.iter().filter(|(n, _)| n.contains("[bot]")).count(),
     })
+}
+
+/// Caps the peer findings `join` leaves in doubt (see [`super::findings`]); unsorted after.
+pub fn caveat(findings: &mut [super::findings::Finding], join: &OutputJoin) {
+    super::findings::caveat_no_team(findings);
+    if let Some(unmatched) = join.uncredited() {
+        super::findings::caveat_unmatched_outputs(findings, unmatched);
+    }
 }
 
 /// Counts of agents kept out by each gate, as report rows in gate order.

@@ -503,6 +503,8 @@ mod tests {
             "gus",
             "GUS",
             "ivy@corp.example",
+            "jo",
+            "@",
         ]
         .into();
         let mut outputs = vec![
@@ -519,13 +521,11 @@ mod tests {
             output("gh-hal", 7, "commit", 1_000_000),
             // Usage under a work email, commits under GitHub's no-reply address.
             output("4242+ivy@users.noreply.github.com", 7, "commit", 1_000_000),
+            // The identity map names jo@corp.example as an agent of its own: its decision.
+            output("jo@corp.example", 7, "commit", 1_000_000),
+            // No name before the @.
+            output("@corp.example", 7, "commit", 1_000_000),
         ];
-        // The identity map names jo@corp.example as an agent of its own: its decision.
-        outputs.push(output("jo@corp.example", 7, "commit", 1_000_000));
-        // No name before the @.
-        outputs.push(output("@corp.example", 7, "commit", 1_000_000));
-        let usage: std::collections::BTreeSet<&str> =
-            usage.into_iter().chain(["jo", "@"]).collect();
         let links = link_emails(&mut outputs, &usage, &["jo@corp.example"].into());
         assert_eq!(
             links,

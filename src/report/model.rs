@@ -585,24 +585,23 @@ impl AuditReport {
                 team.agents, team.team
             ));
         }
-        let peers_judged = self
-            .data_quality
+        let quality = &self.data_quality;
+        let peers_judged = quality
             .lenses
             .iter()
-            .any(|l| l.lens == "efficiency" && l.judged > 0);
-        let quality = &self.data_quality;
+            .any(|l| l.lens == crate::detect::codes::EFFICIENCY && l.judged > 0);
         if peers_judged && quality.agents_without_team > 0 {
             lines.push(if quality.agents_without_team == quality.agents_eligible {
                 "No agent has a team (no --identities file with teams, no team column in the \
                  usage): everyone is compared with the whole company rather than their own \
                  team, so a team whose work leaves fewer countable artifacts (research, SRE) \
-                 looks costlier than it is; the peer comparison's findings stay low."
+                 looks costlier than it is; findings that rest on that comparison alone stay low."
                     .to_string()
             } else {
                 format!(
                     "{} of {} agents have no team (neither --identities nor the usage names \
                      one): they are compared with one another across whatever teams they \
-                     belong to, and the peer comparison's findings about them stay low.",
+                     belong to, and findings about them that rest on that comparison alone stay low.",
                     quality.agents_without_team, quality.agents_eligible
                 )
             });
