@@ -49,7 +49,7 @@ pub const CODES: [CodeDoc; 7] = [
         code: CADENCE,
         title: "Requests on a fixed cadence",
         lens: "behavior",
-        what_it_means: "The agent's requests arrive at a steady rhythm: counted per 10-minute bin while active, they vary far less than a person's or a Poisson process's would (index of dispersion well below 1, where people's is above it).",
+        what_it_means: "The agent's requests arrive at a steady rhythm: counted per 10-minute bin while active, they vary far less than a person's or a Poisson process's would (index of dispersion well below 1, where people's is above it). A cadence is automation's rhythm, so it is reported only where the peer comparison also finds the agent's spend beyond its output (p at most 0.01): a CI job that delivers in proportion keeps a cadence too.",
         why_it_matters: "A script that calls the model every minute or two for hours is the cheapest way to climb a usage leaderboard; real work comes in bursts of thought and review.",
         benign_explanations: &[
             "A scheduled job or polling integration run under a person's credentials.",
@@ -88,7 +88,7 @@ pub const CODES: [CodeDoc; 7] = [
         code: ROUND_THE_CLOCK,
         title: "A person active around the clock",
         lens: "behavior",
-        what_it_means: "Even the agent's quietest 8 hours of the day hold a large share of its requests; people sleep, so a person's quietest third of the day is nearly empty.",
+        what_it_means: "Even the agent's quietest 8 hours of the day hold a large share of its requests; people sleep, so a person's quietest third of the day is nearly empty. It is not reported where the peer comparison finds the spend matched by output: for an agent that keeps a weekly rest as people do, a peer p above 0.2; for one busy at all hours of every day of the week, as a service is, above 0.01.",
         why_it_matters: "Background agents left running overnight under a person's name are a common way to inflate usage.",
         benign_explanations: &[
             "On-call or incident duty.",
@@ -206,6 +206,27 @@ impl Profile {
             .map(|start| (0..8).map(|i| day[(start + i) % 24]).sum::<u64>())
             .min()?;
         Some(quietest as f64 / self.requests as f64)
+    }
+
+    /// Whether the agent rests one day in the week as people do: its quietest 48 consecutive
+    /// hours of the week hold less than half of their even share (48 of 168 hours). A service
+    /// or a job runs all week; a person, even one whose agents work at all hours, keeps a
+    /// weekend, in whatever time zone. Judged from [`MIN_REQUESTS_FOR_HOURS`]; below it, yes.
+    fn rests_weekly(&self) -> bool {
+        const REST_HOURS: usize = 48;
+        if self.requests < MIN_REQUESTS_FOR_HOURS || self.hours.len() < HOURS {
+            return true;
+        }
+        let quietest = (0..HOURS)
+            .map(|start| {
+                (0..REST_HOURS)
+                    .map(|i| self.hours[(start + i) % HOURS])
+                    .sum::<u64>()
+            })
+            .min()
+            .unwrap_or(0);
+        let even_share = REST_HOURS as f64 / HOURS as f64;
+        (quietest as f64) < 0.5 * even_share * self.requests as f64
     }
 
     fn snapshot_share(&self) -> Option<f64> {
@@ -882,8 +903,9 @@ pub struct Judgement {
     pub checks: Vec<Check>,
     /// Fingerprints skipped for some agents, and why.
     pub skipped: Vec<Skip>,
-    /// Agents with a [`WORKFLOW`] fingerprint reported.
-    pub workflow: BTreeSet<String>,
+    /// The [`WORKFLOW`] fingerprints reported, as (agent, code), with their levels
+    /// ([`workflow_level`]).
+    pub reported_workflow: BTreeMap<(String, &'static str), f64>,
 }
 
 impl Judgement {
@@ -913,21 +935,62 @@ impl Judgement {
     }
 }
 
-/// Fingerprints of a way of working rather than of waste: sessions side by side (worktrees),
-/// work at all hours (on-call, time zones). They are evidence of burning only where the spend
-/// is not matched by output, so they are not reported for an agent the peer comparison found
-/// no sign of spending more than its output needs. Context stuffing is not among them: padding
-/// every request multiplies spend whatever the output, and where elasticities differ by person
-/// the peer comparison misses stuffers it should corroborate (two of six in the `all` world).
-pub const WORKFLOW: [&str; 2] = [PARALLEL_SESSIONS, ROUND_THE_CLOCK];
+/// Fingerprints of a way of working rather than of waste: a fixed cadence (a CI job, a
+/// scheduled agent), sessions side by side (worktrees), work at all hours (on-call, time
+/// zones, a service). They are evidence of burning only where the spend is not matched by
+/// output, so they are not reported for an agent whose peer-comparison p is above the
+/// fingerprint's level ([`workflow_level`]): the peer comparison found no sign that it spends
+/// more than its output needs. Context stuffing is not among them: padding every request
+/// multiplies spend whatever the output, and where elasticities differ by person the peer
+/// comparison misses stuffers it should corroborate (two of six in the `all` world). Nor are a
+/// loop's repeated prompts (TA302).
+pub const WORKFLOW: [&str; 3] = [CADENCE, PARALLEL_SESSIONS, ROUND_THE_CLOCK];
 
-/// Judges every eligible agent with request-level fingerprints. `in_proportion` names the
-/// agents whose spend the peer comparison found matched by their output (`detect::run`):
-/// their [`WORKFLOW`] fingerprints are not reported.
+/// Peer-comparison p for a person's way of working, above which its spend is taken as matched
+/// by its output: honest power users who run several worktrees and deliver in proportion sit
+/// anywhere in the peers' spread (p 0.28 and 0.57 on the `power-users` world's seeds 1 and 2),
+/// a burner with sessions side by side above it, though not always far (p 0.04 in seeds 3 and
+/// 6 of the default company, and of the worlds that reshape it; 0.07 and 0.09 when the
+/// `global-time-zones` world drew those companies anew): the peer comparison need only lean
+/// towards excess, not prove it.
+const PERSON_WORKFLOW_P: f64 = 0.2;
+
+/// The level of [`WORKFLOW`] fingerprint `code` for an agent: its peer-comparison p above
+/// which the fingerprint is not reported.
+///
+/// Automation's rhythm (a fixed cadence; all hours on every day of the week) takes the
+/// fingerprints' own reporting level, [`REPORT_P`]. A CI account or a service is judged among
+/// services when an identity map marks it; without one it is judged among people, whose spend
+/// it exceeds many times, and its peer p scatters: 0.04–0.12 for the honest CI and service
+/// accounts the `all` world without a map flagged on seeds 304–316. A loop that delivers
+/// nothing sits far below (p at most 2e-5 over the planted loops of that world, seeds 1–6),
+/// and its repeated prompts are read apart. A person's rhythm (sessions side by side; all
+/// hours but a weekly rest) keeps [`PERSON_WORKFLOW_P`].
+fn workflow_level(code: &str, profile: &Profile) -> Option<f64> {
+    match code {
+        CADENCE => Some(REPORT_P),
+        ROUND_THE_CLOCK if !profile.rests_weekly() => Some(REPORT_P),
+        PARALLEL_SESSIONS | ROUND_THE_CLOCK => Some(PERSON_WORKFLOW_P),
+        _ => None,
+    }
+}
+
+/// Whether any reported workflow fingerprint of `judged` is matched by output, by the
+/// peer-comparison p-values `peer_p`: then the lens must judge again ([`assess`]).
+pub fn explains_any(judged: &Judgement, peer_p: &BTreeMap<String, f64>) -> bool {
+    judged
+        .reported_workflow
+        .iter()
+        .any(|((agent, _), level)| peer_p.get(agent).is_some_and(|p| p > level))
+}
+
+/// Judges every eligible agent with request-level fingerprints. `peer_p` holds the
+/// peer-comparison p-values of agents with a reported workflow fingerprint (`detect::run`):
+/// a [`WORKFLOW`] fingerprint that their output matches is not reported.
 pub fn assess(
     population: &Population,
     config: &DetectConfig,
-    in_proportion: &BTreeSet<String>,
+    peer_p: &BTreeMap<String, f64>,
 ) -> Judgement {
     // Grouped by runs of one agent: one lookup per agent when the weeks come sorted.
     let mut weeks: BTreeMap<&str, Vec<&BehaviorWeek>> = BTreeMap::new();
@@ -959,11 +1022,16 @@ pub fn assess(
         trivial_turns(&cx),
     ];
     let checks: Vec<Check> = readings.iter_mut().map(Reading::calibrate).collect();
-    for reading in readings.iter_mut().filter(|r| WORKFLOW.contains(&r.code)) {
+    let level = |code: &str, name: &str| workflow_level(code, &profiles[name]);
+    for reading in readings.iter_mut() {
         let explained: Vec<String> = reading
             .signals
             .iter()
-            .filter(|(name, s)| s.p <= REPORT_P && in_proportion.contains(*name))
+            .filter(|(name, s)| {
+                s.p <= REPORT_P
+                    && level(reading.code, name)
+                        .is_some_and(|level| peer_p.get(*name).is_some_and(|p| *p > level))
+            })
             .map(|(name, _)| name.clone())
             .collect();
         for name in explained {
@@ -975,12 +1043,11 @@ pub fn assess(
         .iter()
         .flat_map(|r| super::quality::skips(r.code, &r.gated))
         .collect();
-    let workflow = readings
+    let reported_workflow = readings
         .iter()
-        .filter(|r| WORKFLOW.contains(&r.code))
-        .flat_map(|r| r.signals.iter())
-        .filter(|(_, s)| s.p <= REPORT_P)
-        .map(|(name, _)| name.clone())
+        .flat_map(|r| r.signals.iter().map(move |(name, s)| (name, s, r.code)))
+        .filter(|(_, s, _)| s.p <= REPORT_P)
+        .filter_map(|(name, _, code)| Some(((name.clone(), code), level(code, name)?)))
         .collect();
 
     let mut assessments = Vec::new();
@@ -1009,7 +1076,7 @@ pub fn assess(
         fingerprints,
         checks,
         skipped,
-        workflow,
+        reported_workflow,
     }
 }
 
@@ -1141,7 +1208,7 @@ mod tests {
             behavior: &behavior,
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
         };
-        assess(&population, &DetectConfig::default(), &BTreeSet::new()).assessments
+        assess(&population, &DetectConfig::default(), &BTreeMap::new()).assessments
     }
 
     /// A person of `team` sending `context` tokens per request on one model.
@@ -1266,5 +1333,43 @@ mod tests {
             ..Profile::default()
         };
         assert!((around_the_clock.quiet_share().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_person_rests_one_day_in_the_week_and_a_service_does_not() {
+        let profile = |hours: Vec<u64>| Profile {
+            requests: hours.iter().sum(),
+            hours,
+            ..Profile::default()
+        };
+        // A burner whose agents run at all hours on weekdays, in a time zone where the weekend
+        // straddles the week's first and last day.
+        let mut burner = vec![30u64; HOURS];
+        burner[36..84].fill(2);
+        assert!(profile(burner.clone()).rests_weekly());
+        // A service at all hours of every day, busier on some: no rest.
+        let service: Vec<u64> = (0..HOURS as u64).map(|h| 20 + (h * 7) % 13).collect();
+        assert!(!profile(service.clone()).rests_weekly());
+        // Round the clock weighs as a person's way of working only for the burner.
+        assert_eq!(
+            workflow_level(ROUND_THE_CLOCK, &profile(burner.clone())),
+            Some(PERSON_WORKFLOW_P)
+        );
+        assert_eq!(
+            workflow_level(ROUND_THE_CLOCK, &profile(service.clone())),
+            Some(REPORT_P)
+        );
+        // A fixed cadence is automation's rhythm in both; context stuffing is no way of working.
+        assert_eq!(
+            workflow_level(CADENCE, &profile(burner.clone())),
+            Some(REPORT_P)
+        );
+        assert_eq!(
+            workflow_level(PARALLEL_SESSIONS, &profile(service.clone())),
+            Some(PERSON_WORKFLOW_P)
+        );
+        assert_eq!(workflow_level(CONTEXT_STUFFING, &profile(service)), None);
+        // Too few requests to tell: taken as a person's.
+        assert!(profile(vec![0; HOURS]).rests_weekly());
     }
 }

@@ -106,15 +106,6 @@ pub struct Assessment {
     pub reasons: Vec<Reason>,
 }
 
-/// Peer-comparison p above which an agent's spend is taken as matched by its output, for the
-/// workflow fingerprints ([`behavior::WORKFLOW`]): honest power users who run several worktrees
-/// and deliver in proportion sit anywhere in the peers' spread (p 0.28 and 0.57 on the
-/// `power-users` world's seeds 1 and 2), a burner with sessions side by side above it, though
-/// not always far (p 0.04 in seeds 3 and 6 of the default company, and of the worlds that
-/// reshape it; 0.07 and 0.09 when the `global-time-zones` world drew those companies anew): the
-/// peer comparison need only lean towards excess, not prove it.
-const WORKFLOW_P: f64 = 0.2;
-
 /// Passes of the peer and history lenses after the first, each with the curve fitted without
 /// the agents the pass before flagged. On the planted seeds the second pass settles it.
 const MAX_REFITS: usize = 2;
@@ -135,7 +126,7 @@ pub fn run(
     // would flatten it (they spend much for ordinary output) and hide one another.
     let mut behavior = config
         .runs(codes::BEHAVIOR)
-        .then(|| behavior::assess(&population, config, &BTreeSet::new()));
+        .then(|| behavior::assess(&population, config, &BTreeMap::new()));
     let mut suspects: BTreeSet<String> = behavior
         .iter()
         .flat_map(|b| &b.assessments)
@@ -187,24 +178,27 @@ pub fn run(
         );
         (combined, q_values) = combine::family(&pass.by_agent);
     }
-    // Sessions side by side and work at all hours are ways of working; where
-    // the peer comparison finds no sign that an agent spends more than its output needs (p
-    // above [`WORKFLOW_P`]), they are not evidence of burn, and the behaviour lens judges that
-    // agent again without them.
+    // A fixed cadence, sessions side by side and work at all hours are ways of working; where
+    // the peer comparison finds no sign that an agent spends more than its output needs
+    // ([`behavior::WORKFLOW`]), they are not evidence of burn, and the behaviour lens judges
+    // that agent again without them.
     if let Some(judged) = &behavior {
-        let in_proportion: BTreeSet<String> = pass
+        let peer_p: BTreeMap<String, f64> = pass
             .by_agent
             .iter()
-            .filter(|(agent, lenses)| {
-                judged.workflow.contains(*agent)
-                    && lenses
-                        .iter()
-                        .any(|(lens, a)| *lens == codes::EFFICIENCY && a.p_value > WORKFLOW_P)
+            .filter(|(agent, _)| {
+                judged
+                    .reported_workflow
+                    .keys()
+                    .any(|(name, _)| name == *agent)
             })
-            .map(|(agent, _)| agent.clone())
+            .filter_map(|(agent, lenses)| {
+                let (_, peer) = lenses.iter().find(|(lens, _)| *lens == codes::EFFICIENCY)?;
+                Some((agent.clone(), peer.p_value))
+            })
             .collect();
-        if !in_proportion.is_empty() {
-            let judged = behavior::assess(&population, config, &in_proportion);
+        if behavior::explains_any(judged, &peer_p) {
+            let judged = behavior::assess(&population, config, &peer_p);
             pass.set_behavior(&judged);
             behavior = Some(judged);
             (combined, q_values) = combine::family(&pass.by_agent);

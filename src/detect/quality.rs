@@ -28,7 +28,7 @@ pub enum Gate {
     /// A large share of the agent's calibration group shows the trait: the population's
     /// habit, not evidence against one agent.
     PopulationHabit,
-    /// A way of working (sessions side by side, all hours) by an agent whose
+    /// A way of working (a fixed cadence, sessions side by side, all hours) by an agent whose
     /// spend its output matches: a workflow, not burn.
     DeliversInProportion,
 }

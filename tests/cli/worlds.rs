@@ -180,10 +180,10 @@ fn detection_without_an_identity_map_accuses_no_team_for_its_work() {
     // no agent (README, "What the detector can and cannot see"). Before: 15 of 20 honest seeds
     // clean (15 agents accused: research and SRE people judged against the whole company,
     // people whose commits were under their email, service accounts); planted seeds 1-6, 22
-    // inflators among 27 medium or high findings, 24 of 42 inflators flagged at all. Now: 19
-    // of 20 (the one left, a CI account active round the clock that no map marks as a
-    // service); 24 of 24, and 29 of 42 (no constant inflater: the peer comparison alone sees
-    // them, and without teams it is a lead among research and SRE people's).
+    // inflators among 27 medium or high findings, 24 of 42 inflators flagged at all. Now: 20
+    // of 20 (19 until a service's rhythm stopped counting as a person's, the next test); 24
+    // of 24, and 29 of 42 (no constant inflater: the peer comparison alone sees them, and
+    // without teams it is a lead among research and SRE people's).
     let mut clean = 0;
     for seed in NULL_SEEDS {
         let evaluation = audit_with("default", seed, 8, 200.0, false, false);
@@ -207,6 +207,44 @@ fn detection_without_an_identity_map_accuses_no_team_for_its_work() {
     );
     // Without teams the peer comparison is a lead only; the request logs and each agent's own
     // history still see most inflators.
+    assert!(
+        all_found as f64 >= 0.65 * inflators as f64,
+        "recall {all_found}/{inflators}"
+    );
+}
+
+#[test]
+fn without_an_identity_map_ci_accounts_are_not_read_as_loops() {
+    // The `all` world has CI accounts on a fixed cadence, round the clock or nightly, with real
+    // output, and services at all hours. Without a map's `kind` they are judged among people:
+    // before, their cadence read as a loop (TA301, high) and their hours as a person's
+    // (TA304), and 1 of 20 honest seeds was clean (31 agents accused). A fixed cadence, and
+    // all hours on every day of the week, now count only where the peer comparison finds
+    // spend beyond output at the fingerprints' own level (p ≤ 0.01): 20 of 20. The planted
+    // loops still count (their peer p is at most 2e-5, and they repeat their prompts): on
+    // seeds 1-6, 26 of 26 medium or high findings are inflators (26 of 37 before), 30 of 42
+    // inflators are flagged at any severity, as before.
+    let mut clean = 0;
+    for seed in NULL_SEEDS {
+        let evaluation = audit_with("all", seed, 8, 200.0, false, false);
+        clean += usize::from(evaluation.severities.iter().all(|s| s == "low"));
+    }
+    let (mut serious, mut found, mut inflators, mut all_found) = (0, 0, 0, 0);
+    for seed in PLANTED_SEEDS {
+        let evaluation = audit_with("all", seed, 12, 400.0, true, false);
+        serious += evaluation.serious_flagged;
+        found += evaluation.serious_true_positives;
+        all_found += evaluation.true_positives;
+        inflators += evaluation.inflators;
+    }
+    eprintln!(
+        "all, no identity map: honest seeds clean {clean}/20; planted medium or high {found} of {serious} inflators, {all_found} of {inflators} inflators flagged at any severity"
+    );
+    assert!(clean >= 19, "{clean}/20 honest seeds clean");
+    assert!(
+        found as f64 >= PRECISION * serious as f64,
+        "medium or high: {found} inflators of {serious}"
+    );
     assert!(
         all_found as f64 >= 0.65 * inflators as f64,
         "recall {all_found}/{inflators}"
