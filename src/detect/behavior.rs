@@ -49,7 +49,7 @@ pub const CODES: [CodeDoc; 7] = [
         code: CADENCE,
         title: "Requests on a fixed cadence",
         lens: "behavior",
-        what_it_means: "The agent's requests arrive at a steady rhythm: counted per 10-minute bin while active, they vary far less than a person's or a Poisson process's would (index of dispersion well below 1, where people's is above it). A cadence is automation's rhythm, so it is reported only where the peer comparison also finds the agent's spend beyond its output (p at most 0.01): a CI job that delivers in proportion keeps a cadence too.",
+        what_it_means: "The agent's requests arrive at a steady rhythm: counted per 10-minute bin while active, they vary far less than a person's or a Poisson process's would (index of dispersion well below 1, where people's is above it). Without an identity map to say which agents are services, a cadence is automation's rhythm: it is reported only where the peer comparison also finds the agent's spend beyond its output (p at most 0.01), since a CI job that delivers in proportion keeps a cadence too.",
         why_it_matters: "A script that calls the model every minute or two for hours is the cheapest way to climb a usage leaderboard; real work comes in bursts of thought and review.",
         benign_explanations: &[
             "A scheduled job or polling integration run under a person's credentials.",
@@ -88,7 +88,7 @@ pub const CODES: [CodeDoc; 7] = [
         code: ROUND_THE_CLOCK,
         title: "A person active around the clock",
         lens: "behavior",
-        what_it_means: "Even the agent's quietest 8 hours of the day hold a large share of its requests; people sleep, so a person's quietest third of the day is nearly empty. It is not reported where the peer comparison finds the spend matched by output: for an agent that keeps a weekly rest as people do, a peer p above 0.2; for one busy at all hours of every day of the week, as a service is, above 0.01.",
+        what_it_means: "Even the agent's quietest 8 hours of the day hold a large share of its requests; people sleep, so a person's quietest third of the day is nearly empty. It is not reported where the peer comparison finds the spend matched by output (peer p above 0.2), or, without an identity map, above 0.01 for an agent busy at all hours of every day of the week, as a service is.",
         why_it_matters: "Background agents left running overnight under a person's name are a common way to inflate usage.",
         benign_explanations: &[
             "On-call or incident duty.",
@@ -956,23 +956,34 @@ pub const WORKFLOW: [&str; 3] = [CADENCE, PARALLEL_SESSIONS, ROUND_THE_CLOCK];
 const PERSON_WORKFLOW_P: f64 = 0.2;
 
 /// The level of [`WORKFLOW`] fingerprint `code` for an agent: its peer-comparison p above
-/// which the fingerprint is not reported.
+/// which the fingerprint is not reported. `kinds` says whether an identity map names which
+/// agents are services.
 ///
-/// Automation's rhythm (a fixed cadence; all hours on every day of the week) takes the
-/// fingerprints' own reporting level, [`REPORT_P`]. A CI account or a service is judged among
-/// services when an identity map marks it; without one it is judged among people, whose spend
-/// it exceeds many times, and its peer p scatters: 0.04–0.12 for the honest CI and service
-/// accounts the `all` world without a map flagged on seeds 304–316. A loop that delivers
-/// nothing sits far below (p at most 2e-5 over the planted loops of that world, seeds 1–6),
-/// and its repeated prompts are read apart. A person's rhythm (sessions side by side; all
-/// hours but a weekly rest) keeps [`PERSON_WORKFLOW_P`].
-fn workflow_level(code: &str, profile: &Profile) -> Option<f64> {
+/// With a map, a person's rhythm (sessions side by side; all hours) keeps
+/// [`PERSON_WORKFLOW_P`], and a fixed cadence under a person's name is always reported: the map
+/// says it is a person, and services are judged among services.
+///
+/// Without one, every agent is judged among people, and automation's rhythm (a fixed cadence;
+/// all hours on every day of the week) takes the fingerprints' own reporting level,
+/// [`REPORT_P`]. A CI account or a service exceeds people's spend many times, and its peer p
+/// scatters: 0.04–0.12 for the honest CI and service accounts the `all` world flagged without
+/// a map on seeds 304–316. A loop that delivers nothing sits far below (p at most 2e-5 over
+/// the planted loops of that world, seeds 1–6), and its repeated prompts are read apart.
+fn workflow_level(code: &str, profile: &Profile, kinds: Kinds) -> Option<f64> {
+    let automation = kinds == Kinds::Unknown;
     match code {
-        CADENCE => Some(REPORT_P),
-        ROUND_THE_CLOCK if !profile.rests_weekly() => Some(REPORT_P),
+        CADENCE if automation => Some(REPORT_P),
+        ROUND_THE_CLOCK if automation && !profile.rests_weekly() => Some(REPORT_P),
         PARALLEL_SESSIONS | ROUND_THE_CLOCK => Some(PERSON_WORKFLOW_P),
         _ => None,
     }
+}
+
+/// Whether an identity map says which agents are services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kinds {
+    Mapped,
+    Unknown,
 }
 
 /// Whether any reported workflow fingerprint of `judged` is matched by output, by the
@@ -990,6 +1001,7 @@ pub fn explains_any(judged: &Judgement, peer_p: &BTreeMap<String, f64>) -> bool 
 pub fn assess(
     population: &Population,
     config: &DetectConfig,
+    kinds: Kinds,
     peer_p: &BTreeMap<String, f64>,
 ) -> Judgement {
     // Grouped by runs of one agent: one lookup per agent when the weeks come sorted.
@@ -1022,7 +1034,7 @@ pub fn assess(
         trivial_turns(&cx),
     ];
     let checks: Vec<Check> = readings.iter_mut().map(Reading::calibrate).collect();
-    let level = |code: &str, name: &str| workflow_level(code, &profiles[name]);
+    let level = |code: &str, name: &str| workflow_level(code, &profiles[name], kinds);
     for reading in readings.iter_mut() {
         let explained: Vec<String> = reading
             .signals
@@ -1208,7 +1220,13 @@ mod tests {
             behavior: &behavior,
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
         };
-        assess(&population, &DetectConfig::default(), &BTreeMap::new()).assessments
+        assess(
+            &population,
+            &DetectConfig::default(),
+            Kinds::Mapped,
+            &BTreeMap::new(),
+        )
+        .assessments
     }
 
     /// A person of `team` sending `context` tokens per request on one model.
@@ -1350,25 +1368,30 @@ mod tests {
         // A service at all hours of every day, busier on some: no rest.
         let service: Vec<u64> = (0..HOURS as u64).map(|h| 20 + (h * 7) % 13).collect();
         assert!(!profile(service.clone()).rests_weekly());
-        // Round the clock weighs as a person's way of working only for the burner.
+        // Without a map, round the clock weighs as a person's way of working only for the
+        // burner, and a fixed cadence is automation's rhythm in both.
+        let level =
+            |code, hours: &Vec<u64>, kinds| workflow_level(code, &profile(hours.clone()), kinds);
+        use Kinds::{Mapped, Unknown};
         assert_eq!(
-            workflow_level(ROUND_THE_CLOCK, &profile(burner.clone())),
+            level(ROUND_THE_CLOCK, &burner, Unknown),
             Some(PERSON_WORKFLOW_P)
         );
+        assert_eq!(level(ROUND_THE_CLOCK, &service, Unknown), Some(REPORT_P));
+        assert_eq!(level(CADENCE, &burner, Unknown), Some(REPORT_P));
         assert_eq!(
-            workflow_level(ROUND_THE_CLOCK, &profile(service.clone())),
-            Some(REPORT_P)
-        );
-        // A fixed cadence is automation's rhythm in both; context stuffing is no way of working.
-        assert_eq!(
-            workflow_level(CADENCE, &profile(burner.clone())),
-            Some(REPORT_P)
-        );
-        assert_eq!(
-            workflow_level(PARALLEL_SESSIONS, &profile(service.clone())),
+            level(PARALLEL_SESSIONS, &service, Unknown),
             Some(PERSON_WORKFLOW_P)
         );
-        assert_eq!(workflow_level(CONTEXT_STUFFING, &profile(service)), None);
+        // A map says who is a person: their hours weigh as a person's, and their cadence is
+        // always read.
+        assert_eq!(
+            level(ROUND_THE_CLOCK, &service, Mapped),
+            Some(PERSON_WORKFLOW_P)
+        );
+        assert_eq!(level(CADENCE, &service, Mapped), None);
+        // Context stuffing is no way of working.
+        assert_eq!(level(CONTEXT_STUFFING, &service, Unknown), None);
         // Too few requests to tell: taken as a person's.
         assert!(profile(vec![0; HOURS]).rests_weekly());
     }

@@ -118,6 +118,11 @@ pub fn run(
     config: &DetectConfig,
 ) -> Detection {
     let population = Population::new(weeks, evidence, config);
+    let kinds = if join.identity_map {
+        behavior::Kinds::Mapped
+    } else {
+        behavior::Kinds::Unknown
+    };
     // Spend is compared with output only where some output was given: with none, every agent
     // would sit at the output floor and the lenses would rank spend alone.
     let has_outputs = population.agents.iter().any(|a| a.output_index > 0.0);
@@ -126,7 +131,7 @@ pub fn run(
     // would flatten it (they spend much for ordinary output) and hide one another.
     let mut behavior = config
         .runs(codes::BEHAVIOR)
-        .then(|| behavior::assess(&population, config, &BTreeMap::new()));
+        .then(|| behavior::assess(&population, config, kinds, &BTreeMap::new()));
     let mut suspects: BTreeSet<String> = behavior
         .iter()
         .flat_map(|b| &b.assessments)
@@ -198,7 +203,7 @@ pub fn run(
             })
             .collect();
         if behavior::explains_any(judged, &peer_p) {
-            let judged = behavior::assess(&population, config, &peer_p);
+            let judged = behavior::assess(&population, config, kinds, &peer_p);
             pass.set_behavior(&judged);
             behavior = Some(judged);
             (combined, q_values) = combine::family(&pass.by_agent);
