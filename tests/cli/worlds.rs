@@ -171,6 +171,38 @@ fn detection_holds_in_every_world_at_once() {
     holds_in("all");
 }
 
+/// `world` audited without its identity map: at most 1% of an honest company's agents (none
+/// of 60) with a medium or high finding in 19 of 20 seeds, precision ≥ 0.9 at medium or high on
+/// the planted seeds, and recall ≥ 0.65 at any severity (without teams the peer comparison is
+/// a lead only; the request logs and each agent's own history still see most inflators).
+fn holds_without_a_map(world: &str) {
+    let mut clean = 0;
+    for seed in NULL_SEEDS {
+        let evaluation = audit_with(world, seed, 8, 200.0, false, false);
+        clean += usize::from(evaluation.severities.iter().all(|s| s == "low"));
+    }
+    let (mut serious, mut found, mut inflators, mut all_found) = (0, 0, 0, 0);
+    for seed in PLANTED_SEEDS {
+        let evaluation = audit_with(world, seed, 12, 400.0, true, false);
+        serious += evaluation.serious_flagged;
+        found += evaluation.serious_true_positives;
+        all_found += evaluation.true_positives;
+        inflators += evaluation.inflators;
+    }
+    eprintln!(
+        "{world}, no identity map: honest seeds clean {clean}/20; planted medium or high {found} of {serious} inflators, {all_found} of {inflators} inflators flagged at any severity"
+    );
+    assert!(clean >= 19, "{world}: {clean}/20 honest seeds clean");
+    assert!(
+        found as f64 >= PRECISION * serious as f64,
+        "{world}: medium or high: {found} inflators of {serious}"
+    );
+    assert!(
+        all_found as f64 >= 0.65 * inflators as f64,
+        "{world}: recall {all_found}/{inflators}"
+    );
+}
+
 #[test]
 fn detection_without_an_identity_map_accuses_no_team_for_its_work() {
     // A new user's first run: usage and outputs, no identity map. Nothing names teams, kinds or
@@ -184,33 +216,7 @@ fn detection_without_an_identity_map_accuses_no_team_for_its_work() {
     // of 20 (19 until a service's rhythm stopped counting as a person's, the next test); 24
     // of 24, and 29 of 42 (no constant inflater: the peer comparison alone sees them, and
     // without teams it is a lead among research and SRE people's).
-    let mut clean = 0;
-    for seed in NULL_SEEDS {
-        let evaluation = audit_with("default", seed, 8, 200.0, false, false);
-        clean += usize::from(evaluation.severities.iter().all(|s| s == "low"));
-    }
-    let (mut serious, mut found, mut inflators, mut all_found) = (0, 0, 0, 0);
-    for seed in PLANTED_SEEDS {
-        let evaluation = audit_with("default", seed, 12, 400.0, true, false);
-        serious += evaluation.serious_flagged;
-        found += evaluation.serious_true_positives;
-        all_found += evaluation.true_positives;
-        inflators += evaluation.inflators;
-    }
-    eprintln!(
-        "no identity map: honest seeds clean {clean}/20; planted medium or high {found} of {serious} inflators, {all_found} of {inflators} inflators flagged at any severity"
-    );
-    assert!(clean >= 19, "{clean}/20 honest seeds clean");
-    assert!(
-        found as f64 >= PRECISION * serious as f64,
-        "medium or high: {found} inflators of {serious}"
-    );
-    // Without teams the peer comparison is a lead only; the request logs and each agent's own
-    // history still see most inflators.
-    assert!(
-        all_found as f64 >= 0.65 * inflators as f64,
-        "recall {all_found}/{inflators}"
-    );
+    holds_without_a_map("default");
 }
 
 #[test]
@@ -224,29 +230,5 @@ fn without_an_identity_map_ci_accounts_are_not_read_as_loops() {
     // loops still count (their peer p is at most 2e-5, and they repeat their prompts): on
     // seeds 1-6, 26 of 26 medium or high findings are inflators (26 of 37 before), 30 of 42
     // inflators are flagged at any severity, as before.
-    let mut clean = 0;
-    for seed in NULL_SEEDS {
-        let evaluation = audit_with("all", seed, 8, 200.0, false, false);
-        clean += usize::from(evaluation.severities.iter().all(|s| s == "low"));
-    }
-    let (mut serious, mut found, mut inflators, mut all_found) = (0, 0, 0, 0);
-    for seed in PLANTED_SEEDS {
-        let evaluation = audit_with("all", seed, 12, 400.0, true, false);
-        serious += evaluation.serious_flagged;
-        found += evaluation.serious_true_positives;
-        all_found += evaluation.true_positives;
-        inflators += evaluation.inflators;
-    }
-    eprintln!(
-        "all, no identity map: honest seeds clean {clean}/20; planted medium or high {found} of {serious} inflators, {all_found} of {inflators} inflators flagged at any severity"
-    );
-    assert!(clean >= 19, "{clean}/20 honest seeds clean");
-    assert!(
-        found as f64 >= PRECISION * serious as f64,
-        "medium or high: {found} inflators of {serious}"
-    );
-    assert!(
-        all_found as f64 >= 0.65 * inflators as f64,
-        "recall {all_found}/{inflators}"
-    );
+    holds_without_a_map("all");
 }
