@@ -1041,8 +1041,9 @@ pub fn assess(
             .iter()
             .filter(|(name, s)| {
                 s.p <= REPORT_P
-                    && level(reading.code, name)
-                        .is_some_and(|level| peer_p.get(*name).is_some_and(|p| *p > level))
+                    && peer_p
+                        .get(*name)
+                        .is_some_and(|p| level(reading.code, name).is_some_and(|level| *p > level))
             })
             .map(|(name, _)| name.clone())
             .collect();

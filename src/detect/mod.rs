@@ -188,16 +188,11 @@ pub fn run(
     // ([`behavior::WORKFLOW`]), they are not evidence of burn, and the behaviour lens judges
     // that agent again without them.
     if let Some(judged) = &behavior {
-        let peer_p: BTreeMap<String, f64> = pass
-            .by_agent
-            .iter()
-            .filter(|(agent, _)| {
-                judged
-                    .reported_workflow
-                    .keys()
-                    .any(|(name, _)| name == *agent)
-            })
-            .filter_map(|(agent, lenses)| {
+        let peer_p: BTreeMap<String, f64> = judged
+            .reported_workflow
+            .keys()
+            .filter_map(|(agent, _)| {
+                let lenses = pass.by_agent.get(agent)?;
                 let (_, peer) = lenses.iter().find(|(lens, _)| *lens == codes::EFFICIENCY)?;
                 Some((agent.clone(), peer.p_value))
             })
