@@ -2,7 +2,9 @@
 # Claude Code log ingest speed: tokenaudit against ccusage on the same generated logs (about
 # 1 GB: 11,568 files, sessions and their subagents, median 73 KB, every response streamed in two
 # lines, tool results of 1-24 KB). Both read every session file, deduplicate and total tokens and cost per period:
-#   tokenaudit spend --by week     (adapter → dedup → pricing → roll-up)
+#   tokenaudit spend --by week     (adapter → dedup → pricing → roll-up), twice: as JSON, which
+#                                  lists every input with its SHA-256, and as CSV, which does not
+#                                  and so hashes nothing
 #   ccusage daily --json --offline (its own parser, dedup and pricing)
 # Usage: [SHAPE=per-agent] benches/claude_code_ingest.sh [DIR]   (DIR is reused if it already
 # holds the logs). The generator writes one file per session, as Claude Code does; SHAPE=per-agent
@@ -32,11 +34,13 @@ FILES=$(find "$DIR/claude-code" -name '*.jsonl' | wc -l)
 echo "logs: $FILES files, $((BYTES / 1000000)) MB in $DIR/claude-code"
 dirs=$(ls -d "$DIR"/claude-code/*/.claude | paste -sd,)
 rate() { awk -v b="$BYTES" -v s="$1" 'BEGIN { printf "%.0f MB/s", b / 1e6 / s }'; }
-for run in $(seq "$RUNS"); do
-  /usr/bin/time -f "%e %M" -o /tmp/tokenaudit-bench-time \
-    "$BIN" spend -q --usage "$DIR/claude-code" --by week --format json > /dev/null
-  read -r secs kb < /tmp/tokenaudit-bench-time
-  echo "tokenaudit run $run: ${secs}s, $((kb / 1024)) MB peak, $(rate "$secs")"
+for format in json csv; do
+  for run in $(seq "$RUNS"); do
+    /usr/bin/time -f "%e %M" -o /tmp/tokenaudit-bench-time \
+      "$BIN" spend -q --usage "$DIR/claude-code" --by week --format "$format" > /dev/null
+    read -r secs kb < /tmp/tokenaudit-bench-time
+    echo "tokenaudit ($format) run $run: ${secs}s, $((kb / 1024)) MB peak, $(rate "$secs")"
+  done
 done
 for run in $(seq "$RUNS"); do
   CLAUDE_CONFIG_DIR="$dirs" /usr/bin/time -f "%e %M" -o /tmp/tokenaudit-bench-time \

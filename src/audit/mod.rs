@@ -304,24 +304,29 @@ pub(crate) fn read(
     );
     let sources = pipeline::sources(input)?;
     let overlaps = ingest::overlap_warnings(&sources.files);
-    let hashes = hash_in_background(&sources.files, &sources.hashes);
-    let bytes: u64 = sources
-        .files
-        .iter()
-        .filter_map(|f| std::fs::metadata(&f.path).ok())
-        .map(|m| m.len())
-        .sum();
-    progress.stage(
-        "aggregating",
-        &format!(
+    let hashes = (!input.skip_hashes).then(|| hash_in_background(&sources.files, &sources.hashes));
+    // A `stat` per file, of tens of thousands: only when the line is shown.
+    let detail = if progress.shows_stages() {
+        let bytes: u64 = sources
+            .files
+            .iter()
+            .filter_map(|f| std::fs::metadata(&f.path).ok())
+            .map(|m| m.len())
+            .sum();
+        format!(
             "{} files ({:.1} MB) in one streaming pass",
             sources.files.len(),
             bytes as f64 / 1e6
-        ),
-    );
+        )
+    } else {
+        String::new()
+    };
+    progress.stage("aggregating", &detail);
     let mut collected = pipeline::collect(&sources, &input.calendar, snapshot, input.limits)?;
-    for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
-        summary.sha256 = hash;
+    if let Some(hashes) = hashes {
+        for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
+            summary.sha256 = hash;
+        }
     }
     progress.note(&format!(
         "read {} rows ({} valid, {} quarantined)",

@@ -80,7 +80,7 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
             .map(|i| (i as u32, &files[i]))
             .collect();
         let many = if run > 1 {
-            ingest::scan_together(&together)
+            ingest::scan_together(&together, !input.skip_hashes)
         } else {
             None
         };

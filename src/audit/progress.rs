@@ -37,6 +37,11 @@ impl Progress {
         }
     }
 
+    /// Whether stage lines are shown: details that cost work to gather are gathered only then.
+    pub fn shows_stages(&self) -> bool {
+        self.show_stages
+    }
+
     /// A line about the current stage (rows read, files written).
     pub fn note(&self, detail: &str) {
         if self.show_stages {

@@ -38,6 +38,9 @@ pub struct InputSettings {
     /// How many keys (request ids, prompts) the heavy stage holds in memory before it writes
     /// them to temporary files.
     pub limits: crate::features::Limits,
+    /// No output of the run shows `inputs[].sha256` (`spend` as a table, CSV, Markdown or
+    /// FOCUS; `ingest`): the files are not hashed, a fifth of the time on a folder of logs.
+    pub skip_hashes: bool,
 }
 
 /// Everything `audit` needs.

@@ -16,7 +16,7 @@ use crate::features::{OutputWeights, SpendDim};
 use crate::generate::{GenerateSettings, UsageFileFormat, UsageLayout, World, Worlds};
 use crate::ingest::Format;
 use crate::normalize::calendar::{Calendar, WeekStart};
-use crate::report::{ReportFile, ReportFormat};
+use crate::report::{ReportFile, ReportFormat, SpendFormat};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -480,6 +480,7 @@ fn input_settings(args: InputArgs, defaults: &AuditDefaults) -> Result<InputSett
         strict: args.strict,
         display_names: Vec::new(),
         limits: limits(args.keys_in_memory, args.rows_in_memory_mb),
+        skip_hashes: false,
     })
 }
 
@@ -500,11 +501,11 @@ fn out_spec(spec: &str) -> Result<(&str, PathBuf)> {
     Ok((format, PathBuf::from(path)))
 }
 
-fn spend_format(name: &str) -> Result<crate::report::SpendFormat> {
-    crate::report::SpendFormat::parse(name).with_context(|| {
+fn spend_format(name: &str) -> Result<SpendFormat> {
+    SpendFormat::parse(name).with_context(|| {
         format!(
             "`{name}` is not a spend format; expected one of {}",
-            crate::report::SpendFormat::NAMES
+            SpendFormat::NAMES
         )
     })
 }
@@ -532,10 +533,18 @@ fn spend_settings(args: SpendArgs, verbosity: Verbosity) -> Result<SpendSettings
             Ok((spend_format(format)?, path))
         })
         .collect::<Result<Vec<_>>>()?;
+    let stdout_format = spend_format(&args.format)?;
+    // Only the JSON report lists the inputs with their hashes.
+    let shows_hashes = std::iter::once(stdout_format)
+        .chain(out_files.iter().map(|(format, _)| *format))
+        .any(|format| format == SpendFormat::Json);
     Ok(SpendSettings {
-        input: input_settings(args.input, &AuditDefaults::default())?,
+        input: InputSettings {
+            skip_hashes: !shows_hashes,
+            ..input_settings(args.input, &AuditDefaults::default())?
+        },
         by,
-        stdout_format: spend_format(&args.format)?,
+        stdout_format,
         out_files,
         verbosity,
         pseudonymizer: pseudonymizer(args.pseudonymize)?,
@@ -680,7 +689,11 @@ pub fn resolve(cli: Cli) -> Result<Command> {
                 bail!("ingest writes usage rows; stats folders hold none\n\nhint: give the usage files with --usage");
             }
             Command::Ingest {
-                input: input_settings(args.input, &AuditDefaults::default())?,
+                // The Parquet file written does not name its inputs.
+                input: InputSettings {
+                    skip_hashes: true,
+                    ..input_settings(args.input, &AuditDefaults::default())?
+                },
                 to: args.to,
                 verbosity,
             }

@@ -275,17 +275,21 @@ impl Adapter for ClaudeCodeAdapter {
         &self,
         files: &[(u32, &Path)],
         _table: crate::schema::Table,
+        hash: bool,
     ) -> Option<Result<Scan, (std::path::PathBuf, super::AdapterError)>> {
-        Some(read_many(files))
+        Some(read_many(files, hash))
     }
 }
 
 /// Reads many log files (a `~/.claude/projects` holds one a session): a few groups of files
 /// in parallel, each group's files read one after another into one set of columns, so that
 /// neither a file nor a group costs more than its rows; rows are tagged with their file's
-/// index, in file order. Each file is hashed from the bytes read, so the report's input hashes
-/// do not read it again.
-fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, super::AdapterError)> {
+/// index, in file order. With `hash`, each file is hashed from the bytes read, so the report's
+/// input hashes do not read it again.
+fn read_many(
+    files: &[(u32, &Path)],
+    hash: bool,
+) -> Result<Scan, (std::path::PathBuf, super::AdapterError)> {
     let group = files
         .len()
         .div_ceil(rayon::current_num_threads() * 2)
@@ -302,12 +306,22 @@ fn read_many(files: &[(u32, &Path)]) -> Result<Scan, (std::path::PathBuf, super:
             for &(index, path) in group {
                 bytes.clear();
                 std::fs::File::open(path)
-                    .and_then(|mut file| std::io::Read::read_to_end(&mut file, &mut bytes))
+                    .and_then(|file| {
+                        // Read through `take`: a file's own `read_to_end` first asks the file
+                        // its size and position (two system calls a file, of thousands), which
+                        // the buffer's kept capacity makes needless.
+                        std::io::Read::read_to_end(
+                            &mut std::io::Read::take(file, u64::MAX),
+                            &mut bytes,
+                        )
+                    })
                     .map_err(|e| (path.to_path_buf(), e.into()))?;
                 let fallback = user_of_path(path).unwrap_or_else(|| "unknown".to_string());
                 parse_into(&mut records, 1, &bytes, &fallback);
                 tags.resize(records.len(), index);
-                hashes.push((index, super::sha256_bytes(&bytes)));
+                if hash {
+                    hashes.push((index, super::sha256_bytes(&bytes)));
+                }
             }
             let first = group[0].1.to_path_buf();
             let (mut frame, skipped) = records.into_frame().map_err(|e| (first.clone(), e))?;

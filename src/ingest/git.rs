@@ -37,11 +37,11 @@ const TEXT: [&str; 6] = [
 ];
 const AMOUNTS: [&str; 1] = [schema::AMOUNT];
 
-/// Whether `path` is a git repository: a work tree with `.git`, or a bare repository.
-pub fn is_repository(path: &Path) -> bool {
-    path.is_dir()
-        && (path.join(".git").exists()
-            || (path.join("HEAD").is_file() && path.join("objects").is_dir()))
+/// Whether a directory's entries are a git repository's: `.git` (a folder, or the file of a linked
+/// work tree), or the `HEAD` file and `objects` folder of a bare repository.
+fn lists_repository(listing: &super::Listing) -> bool {
+    listing.has(".git")
+        || listing.kind("HEAD") == Some(false) && listing.kind("objects") == Some(true)
 }
 
 /// SHA-256 over the repository's references, in path order: what the audit read is named by
@@ -282,8 +282,8 @@ impl Adapter for GitAdapter {
         super::Recognition::Directory
     }
 
-    fn owns_directory(&self, path: &Path) -> bool {
-        is_repository(path)
+    fn owns_directory(&self, listing: &super::Listing) -> bool {
+        lists_repository(listing)
     }
 
     fn fingerprint_directory(&self, path: &Path) -> std::io::Result<String> {
@@ -291,7 +291,7 @@ impl Adapter for GitAdapter {
     }
 
     fn sniff(&self, _head: &[u8]) -> bool {
-        // A repository is a directory: recognised by `is_repository`, not by content.
+        // A repository is a directory: recognised by its entries, not by content.
         false
     }
 
@@ -341,7 +341,9 @@ mod tests {
 
     #[test]
     fn the_fixture_repository_gives_its_documented_totals() {
-        assert!(is_repository(&fixture()));
+        assert!(lists_repository(
+            &super::super::Listing::read(&fixture()).unwrap()
+        ));
         let all = totals(Window::default());
         // Six commits on two branches, one merge; lines as `git log --numstat` counts them,
         // the binary logo and the merge counting none.

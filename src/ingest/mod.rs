@@ -286,9 +286,10 @@ pub trait Adapter: Sync {
     }
     /// Whether the first bytes of a file look like this format.
     fn sniff(&self, head: &[u8]) -> bool;
-    /// Whether a directory is one input of this format rather than a folder of files.
-    fn owns_directory(&self, path: &Path) -> bool {
-        let _ = path;
+    /// Whether a directory, by its entries, is one input of this format rather than a folder
+    /// of files.
+    fn owns_directory(&self, listing: &Listing) -> bool {
+        let _ = listing;
         false
     }
     /// A digest naming the content of a directory this format owns, for the report's
@@ -323,12 +324,15 @@ pub trait Adapter: Sync {
     /// Several files of this format at once, every row tagged with its file's index in
     /// [`canonical::FILE`]: for formats whose files are many and small (one per session, per
     /// day, per rotation of a collector), where a scan per file in the plan costs more than
-    /// its bytes. `None`: one scan per file. An error names the file it came from.
+    /// its bytes. `None`: one scan per file. An error names the file it came from. With
+    /// `hash`, an adapter that holds each file's bytes may hash them into [`Scan::hashes`].
     fn scan_many(
         &self,
         files: &[(u32, &Path)],
         table: Table,
+        hash: bool,
     ) -> Option<Result<Scan, (PathBuf, AdapterError)>> {
+        let _ = hash;
         self.reads_into_memory()
             .then(|| read_together(self, files, table))
     }
@@ -460,7 +464,10 @@ pub fn resolve_inputs(
                 use rayon::prelude::*;
                 matched
                     .par_iter()
-                    .map(|path| detect_format(path))
+                    .map(|found| match found.directory {
+                        true => detect_format(&found.path),
+                        false => detect_file_format(&found.path),
+                    })
                     .collect::<Result<_, _>>()?
             }
         };
@@ -468,7 +475,7 @@ pub fn resolve_inputs(
         // together (usage of every file, then outputs), so that consecutive files of one format
         // and table can be read at once (`Adapter::scan_many`).
         let mut second_table = Vec::new();
-        for (path, format) in matched.into_iter().zip(formats) {
+        for (Found { path, .. }, format) in matched.into_iter().zip(formats) {
             let holds = format.adapter().tables();
             // A file named outright for the wrong table is a mistake to report; one found in a
             // folder of exports is read for the table it holds.
@@ -500,19 +507,19 @@ pub fn resolve_inputs(
     Ok(files)
 }
 
-fn expand(pattern: &str) -> Result<Vec<PathBuf>, IngestError> {
+fn expand(pattern: &str) -> Result<Vec<Found>, IngestError> {
     let path = Path::new(pattern);
-    // A repository is one input, not a folder of files.
-    if directory_format(path).is_some() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    if path.is_dir() {
+    if let Ok(listing) = Listing::read(path) {
+        // A repository is one input, not a folder of files.
+        if directory_format(&listing).is_some() {
+            return Ok(vec![Found::directory(path)]);
+        }
         let mut found = Vec::new();
-        walk(path, &mut found)?;
+        walk(path, listing, &mut found)?;
         return Ok(found);
     }
     if path.exists() {
-        return Ok(vec![path.to_path_buf()]);
+        return Ok(vec![Found::file(path)]);
     }
     if pattern.contains(['*', '?', '[']) {
         let entries = glob::glob(pattern).map_err(|err| IngestError::Glob {
@@ -526,7 +533,7 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>, IngestError> {
                 source: std::io::Error::other(err.to_string()),
             })?;
             if entry.is_file() {
-                found.push(entry);
+                found.push(Found::file(&entry));
             }
         }
         return Ok(found);
@@ -537,30 +544,94 @@ fn expand(pattern: &str) -> Result<Vec<PathBuf>, IngestError> {
     })
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), IngestError> {
-    let io_err = |source| IngestError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io_err)? {
-        let entry = entry.map_err(io_err)?;
-        let path = entry.path();
-        // The entry's type comes with the listing on most file systems: no `stat` per file.
-        let is_dir = match entry.file_type() {
-            Ok(kind) if kind.is_symlink() => path.is_dir(),
-            Ok(kind) => kind.is_dir(),
-            Err(_) => path.is_dir(),
-        };
-        if is_dir {
-            if directory_format(&path).is_some() {
-                found.push(path);
-            } else {
-                walk(&path, found)?;
-            }
-        } else if format_from_extension(&path).is_some() {
-            found.push(path);
+/// A path an input pattern matched, and whether it is a directory one format reads whole.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Found {
+    path: PathBuf,
+    directory: bool,
+}
+
+impl Found {
+    fn file(path: &Path) -> Found {
+        Found {
+            path: path.to_path_buf(),
+            directory: false,
         }
     }
+
+    fn directory(path: &Path) -> Found {
+        Found {
+            path: path.to_path_buf(),
+            directory: true,
+        }
+    }
+}
+
+/// A directory's entries: each name, and whether it is a directory (symbolic links followed).
+/// Formats that read a directory whole recognise it by these ([`Adapter::owns_directory`]),
+/// so that a walk over a folder of session logs stats no file and probes no directory.
+pub struct Listing {
+    entries: Vec<(std::ffi::OsString, bool)>,
+}
+
+impl Listing {
+    pub fn read(dir: &Path) -> std::io::Result<Listing> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            // The entry's type comes with the listing on most file systems: no `stat` per file.
+            let is_dir = match entry.file_type() {
+                Ok(kind) if !kind.is_symlink() => kind.is_dir(),
+                _ => entry.path().is_dir(),
+            };
+            entries.push((entry.file_name(), is_dir));
+        }
+        Ok(Listing { entries })
+    }
+
+    /// Whether an entry of this name is there, of either kind.
+    pub fn has(&self, name: &str) -> bool {
+        self.entries.iter().any(|(n, _)| n == name)
+    }
+
+    /// Whether an entry of this name is there and is a directory (`Some(true)`) or a file.
+    pub fn kind(&self, name: &str) -> Option<bool> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, dir)| *dir)
+    }
+}
+
+/// The files under `dir` (whose `listing` is read) with known extensions, and the directories
+/// a format reads whole; subdirectories are walked in parallel.
+fn walk(dir: &Path, listing: Listing, found: &mut Vec<Found>) -> Result<(), IngestError> {
+    use rayon::prelude::*;
+    let mut subdirectories = Vec::new();
+    for (name, is_dir) in listing.entries {
+        let path = dir.join(name);
+        if is_dir {
+            subdirectories.push(path);
+        } else if format_from_extension(&path).is_some() {
+            found.push(Found::file(&path));
+        }
+    }
+    let below: Vec<Vec<Found>> = subdirectories
+        .into_par_iter()
+        .map(|path| {
+            let listing = Listing::read(&path).map_err(|source| IngestError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if directory_format(&listing).is_some() {
+                return Ok(vec![Found::directory(&path)]);
+            }
+            let mut found = Vec::new();
+            walk(&path, listing, &mut found)?;
+            Ok(found)
+        })
+        .collect::<Result<_, IngestError>>()?;
+    found.extend(below.into_iter().flatten());
     Ok(())
 }
 
@@ -569,21 +640,30 @@ fn format_from_extension(path: &Path) -> Option<Format> {
     Format::all().find(|format| format.0.extensions().contains(&ext.as_str()))
 }
 
-/// The format that reads a directory as one input (a git repository), if any.
-fn directory_format(path: &Path) -> Option<Format> {
-    let is_dir = path.is_dir();
+/// The format that reads a directory, listed, as one input (a git repository), if any.
+fn directory_format(listing: &Listing) -> Option<Format> {
     Format::all().find(|format| {
-        format.0.recognition() == Recognition::Directory && is_dir && format.0.owns_directory(path)
+        format.0.recognition() == Recognition::Directory && format.0.owns_directory(listing)
     })
+}
+
+/// The format that reads `path` as one input, when it is a directory one reads whole.
+fn directory_format_of(path: &Path) -> Option<Format> {
+    Listing::read(path).ok().as_ref().and_then(directory_format)
 }
 
 /// A file's format, in the order of [`Recognition`]: magic bytes decide first (a Parquet file
 /// named `.csv` is still Parquet), then vendor content, then the extension, then a look at the
 /// text.
 pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
-    if let Some(format) = directory_format(path) {
+    if let Some(format) = directory_format_of(path) {
         return Ok(format);
     }
+    detect_file_format(path)
+}
+
+/// [`detect_format`] of a path known to be a file.
+fn detect_file_format(path: &Path) -> Result<Format, IngestError> {
     // Vendor records can be long (a Claude Code line holds a whole message): 8 KiB of head.
     let mut head = [0u8; 8192];
     let mut file = std::fs::File::open(path).map_err(|source| IngestError::Io {
@@ -636,11 +716,15 @@ pub fn scan(file: &InputFile, window: Window) -> Result<Scan, IngestError> {
 }
 
 /// Reads several files of one format and table at once, when their adapter can
-/// ([`Adapter::scan_many`]); `None` when it reads one file at a time.
-pub fn scan_together(files: &[(u32, &InputFile)]) -> Option<Result<Scan, IngestError>> {
+/// ([`Adapter::scan_many`]); `None` when it reads one file at a time. With `hash`, the adapter
+/// may hash the bytes it reads (see [`Scan::hashes`]).
+pub fn scan_together(files: &[(u32, &InputFile)], hash: bool) -> Option<Result<Scan, IngestError>> {
     let (_, first) = files.first()?;
     let paths: Vec<(u32, &Path)> = files.iter().map(|(i, f)| (*i, f.path.as_path())).collect();
-    let scan = first.format.adapter().scan_many(&paths, first.table)?;
+    let scan = first
+        .format
+        .adapter()
+        .scan_many(&paths, first.table, hash)?;
     Some(scan.map_err(|(path, source)| IngestError::Scan {
         path,
         format: first.format,
@@ -654,7 +738,7 @@ pub fn scan_together(files: &[(u32, &InputFile)]) -> Option<Result<Scan, IngestE
 /// refs name the same history.
 pub fn sha256_file(path: &Path) -> Result<String, IngestError> {
     use sha2::{Digest, Sha256};
-    if let Some(format) = directory_format(path) {
+    if let Some(format) = directory_format_of(path) {
         return format
             .0
             .fingerprint_directory(path)
@@ -703,6 +787,55 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_walk_keeps_a_repository_whole_and_finds_the_logs_beside_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let logs = tmp.path().join("exports/dana/.claude/projects/p");
+        std::fs::create_dir_all(logs.join("s1/subagents")).unwrap();
+        let line = br#"{"parentUuid":null,"sessionId":"s1","type":"user"}"#;
+        std::fs::write(logs.join("s1.jsonl"), line).unwrap();
+        std::fs::write(logs.join("s1/subagents/agent-a.jsonl"), line).unwrap();
+        std::fs::write(logs.join("notes.txt"), "not an input").unwrap();
+        // A work tree (`.git` inside), and a bare repository (`HEAD` beside `objects`).
+        let work_tree = tmp.path().join("exports/api");
+        std::fs::create_dir_all(work_tree.join(".git")).unwrap();
+        std::fs::write(work_tree.join("main.csv"), "not read: inside a repository").unwrap();
+        let bare = tmp.path().join("exports/shop.git");
+        std::fs::create_dir_all(bare.join("objects")).unwrap();
+        std::fs::write(bare.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        // `HEAD` without `objects` is just a file in a folder.
+        let not_bare = tmp.path().join("exports/HEAD-only");
+        std::fs::create_dir_all(&not_bare).unwrap();
+        std::fs::write(not_bare.join("HEAD"), "x").unwrap();
+        std::fs::write(not_bare.join("u.csv"), "ts,agent\n").unwrap();
+
+        let root = tmp.path().join("exports").display().to_string();
+        let found: Vec<(String, String)> = resolve_inputs(&[root], Table::Usage, None)
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                let path = f.path.strip_prefix(tmp.path()).unwrap();
+                (path.display().to_string(), f.format.to_string())
+            })
+            .collect();
+        // In path order, as the walk found them in parallel.
+        let expected = [
+            ("exports/HEAD-only/u.csv", "canonical-csv"),
+            ("exports/api", "git"),
+            (
+                "exports/dana/.claude/projects/p/s1/subagents/agent-a.jsonl",
+                "claude-code",
+            ),
+            ("exports/dana/.claude/projects/p/s1.jsonl", "claude-code"),
+            ("exports/shop.git", "git"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(p, f)| (p.to_string(), f.to_string()))
+            .collect();
+        assert_eq!(found, expected);
+    }
 
     #[test]
     fn every_name_the_command_line_takes_is_one_formats_own() {

@@ -52,6 +52,7 @@ impl Adapter for NdjsonAdapter {
         &self,
         files: &[(u32, &Path)],
         table: Table,
+        _hash: bool,
     ) -> Option<Result<super::Scan, (PathBuf, super::AdapterError)>> {
         use rayon::prelude::*;
         let columns = columns(table);

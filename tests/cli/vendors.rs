@@ -147,6 +147,55 @@ fn claude_code_logs_give_the_documented_totals() {
     assert!(line.contains("not a Claude Code log record"), "{line}");
 }
 
+/// `spend` hashes its inputs only for the JSON report, the one output that lists them: the same
+/// hashes whether JSON goes to stdout or to an `--out` file, and the same totals without them.
+#[test]
+fn spend_hashes_the_logs_it_read_whenever_json_lists_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let beside = tmp.path().join("spend.json");
+    let spend = |format: &str, out: Option<&std::path::Path>| {
+        let mut command = tokenaudit();
+        command
+            .args(["spend", "-q", "--by", "week", "--format", format, "--usage"])
+            .arg(fixture("claude-code"));
+        if let Some(path) = out {
+            command.arg("--out").arg(format!("json={}", path.display()));
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    };
+    let on_stdout: serde_json::Value = serde_json::from_slice(&spend("json", None)).unwrap();
+    let table = spend("csv", Some(&beside));
+    let in_file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&beside).unwrap()).unwrap();
+    let inputs = on_stdout["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 12);
+    for input in inputs {
+        let path = input["path"].as_str().unwrap();
+        let expected = format!(
+            "{:x}",
+            <sha2::Sha256 as sha2::Digest>::digest(std::fs::read(path).unwrap())
+        );
+        assert_eq!(input["sha256"], expected.as_str(), "{path}");
+    }
+    assert_eq!(on_stdout["inputs"], in_file["inputs"]);
+    // The CSV without hashes adds up to the same cost as the JSON with them.
+    let csv = String::from_utf8(table).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let cost = header.iter().position(|c| *c == "cost_usd").unwrap();
+    let total: f64 = csv
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(cost).unwrap().parse::<f64>().unwrap())
+        .sum();
+    let expected = on_stdout["totals"]["cost_usd"].as_f64().unwrap();
+    assert!(
+        (total - expected).abs() < 1e-6,
+        "{total} against {expected}"
+    );
+}
+
 /// A little usage for the shop's three people, in the weeks its fixtures cover (outputs of
 /// agents with no usage are not audited).
 fn shop_usage(dir: &std::path::Path) -> PathBuf {
