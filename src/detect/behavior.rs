@@ -22,6 +22,7 @@
 //! sessions at the same hours: the efficiency lens), timing inside bucketed exports (cadence,
 //! parallel sessions), and prompts in logs that do not carry `prompt_hash`.
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::calibration::{self, Check};
@@ -1024,16 +1025,25 @@ pub fn assess(
         snapshot_window_hours: population.snapshot.window_hours,
         snapshot_label: &config.snapshot,
     };
-    let mut readings = [
-        cadence(&cx),
-        repeated_prompts(&cx),
-        context_stuffing(&cx),
-        round_the_clock(&cx),
-        pre_snapshot(&cx),
-        parallel_sessions(&cx),
-        trivial_turns(&cx),
+    // Each fingerprint reads the profiles alone: read and calibrated in parallel, kept in
+    // this order.
+    let fingerprints: [fn(&Context) -> Reading; 7] = [
+        cadence,
+        repeated_prompts,
+        context_stuffing,
+        round_the_clock,
+        pre_snapshot,
+        parallel_sessions,
+        trivial_turns,
     ];
-    let checks: Vec<Check> = readings.iter_mut().map(Reading::calibrate).collect();
+    let (mut readings, checks): (Vec<Reading>, Vec<Check>) = fingerprints
+        .par_iter()
+        .map(|read| {
+            let mut reading = read(&cx);
+            let check = reading.calibrate();
+            (reading, check)
+        })
+        .unzip();
     let level = |code: &str, name: &str| workflow_level(code, &profiles[name], kinds);
     for reading in readings.iter_mut() {
         let explained: Vec<String> = reading

@@ -282,23 +282,35 @@ fn assess(
                 .push((lens, assessment));
         }
     };
-    if config.runs(codes::EFFICIENCY) && has_outputs {
-        let (assessments, check) = calibrated(
-            codes::EFFICIENCY,
-            efficiency::assess(population, curves, suspects, config),
-            population,
-        );
+    // The two lenses read the same curves and nothing of each other: judged side by side.
+    let (peer, history) = rayon::join(
+        || {
+            (config.runs(codes::EFFICIENCY) && has_outputs).then(|| {
+                calibrated(
+                    codes::EFFICIENCY,
+                    efficiency::assess(population, curves, suspects, config),
+                    population,
+                )
+            })
+        },
+        || {
+            (config.runs(codes::CHANGE) && has_outputs).then(|| {
+                let readings = change::assess(population, &curves.elasticities(), config);
+                let nulls = kind_nulls(&readings.with_dips, &agent_kinds(population));
+                let judged = adjusted(codes::CHANGE, readings.with_dips, &nulls, population);
+                (judged, (readings.reported, nulls))
+            })
+        },
+    );
+    if let Some((assessments, check)) = peer {
         checks.push(check);
         add(codes::EFFICIENCY, assessments);
     }
     let mut reported_change = None;
-    if config.runs(codes::CHANGE) && has_outputs {
-        let readings = change::assess(population, &curves.elasticities(), config);
-        let nulls = kind_nulls(&readings.with_dips, &agent_kinds(population));
-        let (assessments, check) = adjusted(codes::CHANGE, readings.with_dips, &nulls, population);
+    if let Some(((assessments, check), reported)) = history {
         checks.push(check);
         add(codes::CHANGE, assessments);
-        reported_change = Some((readings.reported, nulls));
+        reported_change = Some(reported);
     }
     let mut pass = Pass {
         by_agent,
