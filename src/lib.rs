@@ -30,4 +30,5 @@ pub mod normalize;
 pub mod report;
 pub mod reviews;
 pub mod schema;
+pub mod scratch;
 pub mod units;

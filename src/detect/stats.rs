@@ -17,7 +17,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     let mid = n / 2;
     let (below, upper, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
     let upper = *upper;
-    Some(if n % 2 == 0 {
+    Some(if n.is_multiple_of(2) {
         // The lower middle is the largest value below the upper one.
         let lower = below.iter().copied().max_by(f64::total_cmp).expect("n ≥ 2");
         (lower + upper) / 2.0

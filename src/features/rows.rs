@@ -196,7 +196,7 @@ pub struct Days {
     schema: Option<SchemaRef>,
     budget: usize,
     in_memory: usize,
-    dir: Option<tempfile::TempDir>,
+    dir: Option<crate::scratch::Scratch>,
     /// Temporary files written so far (their names), and the days with one open, least
     /// recently written first.
     files: usize,
@@ -268,11 +268,7 @@ impl Days {
     /// Appends the rows held in memory to their days' files, one record batch a day.
     fn flush(&mut self) -> PolarsResult<()> {
         if self.dir.is_none() {
-            self.dir = Some(
-                tempfile::Builder::new()
-                    .prefix("tokenaudit-days-")
-                    .tempdir()?,
-            );
+            self.dir = Some(crate::scratch::Scratch::new("days")?);
         }
         let dir = self.dir.as_ref().expect("a directory").path().to_path_buf();
         let waiting: Vec<i64> = self

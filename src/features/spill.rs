@@ -68,7 +68,7 @@ pub struct Spill<K: Key> {
     /// Repeats may be dropped when the buffer fills (distinct counting); otherwise every key is
     /// kept (finding the ones seen twice).
     distinct: bool,
-    dir: Option<tempfile::TempDir>,
+    dir: Option<crate::scratch::Scratch>,
     /// Keys written to disk.
     pub spilled: u64,
 }
@@ -119,7 +119,7 @@ impl<K: Key> Spill<K> {
     /// Appends the buffer to the partition files.
     fn flush(&mut self) -> std::io::Result<()> {
         if self.dir.is_none() {
-            self.dir = Some(tempfile::Builder::new().prefix("tokenaudit-").tempdir()?);
+            self.dir = Some(crate::scratch::Scratch::new("keys")?);
         }
         self.buffer.sort_unstable_by_key(|key| key.partition());
         let mut start = 0;

@@ -44,7 +44,7 @@ struct Open {
 pub struct Held {
     budget: usize,
     in_memory: usize,
-    dir: Option<tempfile::TempDir>,
+    dir: Option<crate::scratch::Scratch>,
     files: usize,
     open: Option<Open>,
 }
@@ -147,13 +147,10 @@ impl Held {
         schema: SchemaRef,
     ) -> Result<Open, IngestError> {
         if self.dir.is_none() {
-            let dir = tempfile::Builder::new()
-                .prefix("tokenaudit-rows-")
-                .tempdir()
-                .map_err(|source| IngestError::Held {
-                    path: std::env::temp_dir(),
-                    source,
-                })?;
+            let dir = crate::scratch::Scratch::new("rows").map_err(|source| IngestError::Held {
+                path: std::env::temp_dir(),
+                source,
+            })?;
             self.dir = Some(dir);
         }
         self.files += 1;

@@ -636,3 +636,75 @@ fn stats_of_disjoint_weeks_merge_into_the_stats_of_the_whole() {
     let overlap = first.clone().merge(stats(vec![early])).unwrap_err();
     assert_eq!(overlap.agent, first.sessions[0].agent);
 }
+
+/// A run killed while its rows and keys are on disk (a CI job's timeout, `kill -9`) cannot
+/// remove its temporary folders; the next run that writes to disk does, and leaves nothing of
+/// its own.
+#[cfg(unix)]
+#[test]
+fn the_temporary_folders_of_a_killed_run_are_removed_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let company = dir.path().join("company");
+    crate::tokenaudit()
+        .args([
+            "generate", "-q", "--agents", "12", "--weeks", "8", "--seed", "6",
+        ])
+        .args(["--requests-per-week", "300", "--out"])
+        .arg(&company)
+        .assert()
+        .success();
+    let temp = dir.path().join("tmp");
+    std::fs::create_dir(&temp).unwrap();
+    let ours = |temp: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(temp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("tokenaudit-")
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let binary = assert_cmd::cargo::cargo_bin("tokenaudit");
+    // Every key and every row through disk: the run writes its folders at once and is slow.
+    let run = |temp: &std::path::Path| {
+        let mut command = std::process::Command::new(&binary);
+        command
+            .env("TMPDIR", temp)
+            .args(["audit", "-q", "--format", "json", "--keys-in-memory", "1"])
+            .args(["--rows-in-memory-mb", "0", "--usage"])
+            .arg(company.join("usage.parquet"))
+            .arg("--outputs")
+            .arg(company.join("outputs.csv"))
+            .stdout(std::process::Stdio::null());
+        command
+    };
+    let mut child = run(&temp).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while ours(&temp).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before writing to disk"
+        );
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no temporary folder appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = ours(&temp);
+    assert!(!left.is_empty());
+    // Another run, of another tool's folder too, beside them.
+    let unrelated = temp.join("tokenaudit-not-a-run");
+    std::fs::create_dir(&unrelated).unwrap();
+    let output = run(&temp).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(ours(&temp), vec![unrelated], "left behind: {left:?}");
+}

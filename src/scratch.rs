@@ -1,0 +1,124 @@
+//! Temporary folders for what a run writes to disk past its memory budgets: spilled keys, held
+//! rows, the days of `ingest --to`.
+//!
+//! Each folder is `tokenaudit-<what>-<random>` in the system's temporary folder (`TMPDIR`) and
+//! holds a lock file that its process keeps locked for as long as the folder is in use. A
+//! process that ends normally removes its folders; one that is killed first (`SIGKILL`, a CI
+//! job's timeout, Ctrl-C) cannot, but the kernel releases its locks. So the first folder a run
+//! makes is preceded by a sweep that removes every `tokenaudit-*` folder whose lock nobody
+//! holds: what a killed run left is gone by the next run that writes to disk, and the folders of
+//! runs still going, in this process or another, are left alone.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+/// What every folder is named from.
+const PREFIX: &str = "tokenaudit-";
+/// The lock file in each folder. Created under another name and renamed once locked, so that a
+/// sweep never finds it unlocked while its folder is being made.
+const LOCK: &str = ".owner.lock";
+const LOCKING: &str = ".owner.lock.new";
+
+/// One temporary folder, removed when dropped.
+#[derive(Debug)]
+pub struct Scratch {
+    // Fields drop in order: the lock is released (and its file closed) before the folder goes.
+    _lock: File,
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    /// A new folder `tokenaudit-<what>-…` in the system's temporary folder, after the first
+    /// sweep of this process.
+    pub fn new(what: &str) -> io::Result<Scratch> {
+        static SWEEP: Once = Once::new();
+        let root = std::env::temp_dir();
+        SWEEP.call_once(|| {
+            sweep(&root);
+        });
+        Scratch::in_folder(&root, what)
+    }
+
+    fn in_folder(root: &Path, what: &str) -> io::Result<Scratch> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{PREFIX}{what}-"))
+            .tempdir_in(root)?;
+        let locking = dir.path().join(LOCKING);
+        let lock = File::create(&locking)?;
+        lock.lock()?;
+        std::fs::rename(&locking, dir.path().join(LOCK))?;
+        Ok(Scratch { _lock: lock, dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Removes the `tokenaudit-*` folders in `root` whose lock nobody holds (their process is
+/// gone); the folders removed. Folders without a lock file (made by an older version, or by
+/// `demo`) are not touched, and nothing here fails a run: a folder that cannot be read or
+/// removed is left.
+pub fn sweep(root: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let is_ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(PREFIX));
+        if !is_ours || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(lock) = File::open(dir.join(LOCK)) else {
+            continue;
+        };
+        // Held by a live process (this one included: a second open file is locked apart).
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        drop(lock);
+        if std::fs::remove_dir_all(&dir).is_ok() {
+            removed.push(dir);
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_removes_the_folders_of_dead_runs_and_keeps_live_ones() {
+        let root = tempfile::tempdir().unwrap();
+        // A run still going, and one whose process is gone: its lock file is there, unlocked.
+        let live = Scratch::in_folder(root.path(), "rows").unwrap();
+        std::fs::write(live.path().join("00000.arrow"), b"rows").unwrap();
+        let dead = Scratch::in_folder(root.path(), "days").unwrap();
+        let dead_path = dead.path().to_path_buf();
+        let Scratch { _lock, dir } = dead;
+        let _ = dir.keep();
+        drop(_lock);
+        std::fs::write(dead_path.join("1.arrow"), b"rows").unwrap();
+        // Not ours to judge: no lock file, or not named like ours.
+        let older = root.path().join("tokenaudit-keys-old");
+        std::fs::create_dir(&older).unwrap();
+        let other = root.path().join("someone-else");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join(LOCK), b"").unwrap();
+
+        assert_eq!(sweep(root.path()), vec![dead_path.clone()]);
+        assert!(!dead_path.exists());
+        assert!(live.path().join("00000.arrow").exists());
+        assert!(older.exists() && other.exists());
+        let live_path = live.path().to_path_buf();
+        drop(live);
+        assert!(!live_path.exists(), "a scratch folder goes when dropped");
+    }
+}
