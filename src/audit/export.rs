@@ -84,7 +84,7 @@ pub fn ingest_to_parquet(
         .collect_schema()
         .map_err(engine_err)?;
     let days = pipeline::over_files(&sources, || {
-        crate::features::rows::deduplicated_by_day(&sources, input.limits)
+        crate::features::rows::deduplicated_by_day(&sources, input.limits, input.calendar.tz)
     })?
     .ok_or(AuditError::NoUsage)?;
     // The parsed inputs are no longer needed: the days hold every row.
@@ -136,11 +136,14 @@ fn write_days(
     days.for_each(|day| -> Result<(), Written> {
         let priced = priced(day, identities, table, input)?;
         rows += priced.height();
-        groups.add(sorted(priced)?)
+        groups.add(apportioned(sorted(priced)?, table)?)
     })?;
     if groups.writer.is_none() {
         let empty = DataFrame::empty_with_schema(columns);
-        groups.add(priced(empty, identities, table, input)?)?;
+        groups.add(apportioned(
+            priced(empty, identities, table, input)?,
+            table,
+        )?)?;
     }
     groups.finish()?;
     Ok(rows)
@@ -181,7 +184,7 @@ fn priced(
         + col(schema::OUTPUT_TOKENS).cast(DataType::Float64) * col("_rate_output")
         + col(schema::CACHE_READ_TOKENS).cast(DataType::Float64) * col("_rate_cache_read")
         + col(schema::CACHE_WRITE_TOKENS).cast(DataType::Float64) * col("_rate_cache_write");
-    let columns: Vec<Expr> = schema::USAGE
+    let mut columns: Vec<Expr> = schema::USAGE
         .iter()
         .map(|c| {
             if c.name == schema::COST_USD {
@@ -191,7 +194,143 @@ fn priced(
             }
         })
         .collect();
+    // For [`apportioned`]: the local day, and the list cost in micro-dollars unrounded where
+    // the vendor gave no cost.
+    columns.push(col(DAY));
+    columns.push(
+        when(col(schema::COST_USD).is_null())
+            .then(list_cost * lit(1e6))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias(LIST_MICRO),
+    );
     priced.select(columns).collect()
+}
+
+/// [`priced`]'s column of unrounded list costs, micro-dollars.
+const LIST_MICRO: &str = "_list_micro";
+
+/// The list costs of rows without a vendor cost, in whole micro-dollars that add up, for each
+/// agent, team, model, tier and local day, to what the audit prices that day at
+/// ([`crate::normalize::pricing::Rates::cost_micro`] of the day's tokens, rounded once): a
+/// cost read back from this file is then the audit's to the micro-dollar whatever it is summed
+/// by, where row costs rounded one by one drifted (most rows' list costs end in a fraction of a
+/// micro-dollar, a tenth of them in exactly a half). The day's remainder goes to the rows with
+/// the largest fractions, ties to the earlier row in the file's order. The helper columns go.
+fn apportioned(rows: DataFrame, table: &PriceTable) -> PolarsResult<DataFrame> {
+    let micro = day_shares(&rows, table)?;
+    let costs: Vec<Option<f64>> = rows
+        .column(schema::COST_USD)?
+        .f64()?
+        .iter()
+        .zip(&micro)
+        .map(|(cost, share)| share.map_or(cost, |m| Some(m as f64 / 1e6)))
+        .collect();
+    let mut rows = rows.drop(LIST_MICRO)?.drop(DAY)?;
+    rows.with_column(Column::new(schema::COST_USD.into(), costs))?;
+    Ok(rows)
+}
+
+/// Each row's share of its agent's, team's, model's, tier's and local day's list cost, in
+/// micro-dollars; `None` for rows with a vendor cost or no price.
+fn day_shares(rows: &DataFrame, table: &PriceTable) -> PolarsResult<Vec<Option<i64>>> {
+    use crate::normalize::calendar::from_day_number;
+    use crate::normalize::pricing::Tokens;
+    let text = |name: &str| -> PolarsResult<Vec<Option<&str>>> {
+        Ok(rows.column(name)?.str()?.iter().collect())
+    };
+    let counts = |name: &str| -> PolarsResult<Vec<u64>> {
+        let column = rows.column(name)?.cast(&DataType::UInt64)?;
+        Ok(column.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let (agents, teams, models, tiers) = (
+        text(schema::AGENT)?,
+        text(schema::TEAM)?,
+        text(schema::MODEL)?,
+        text(schema::TIER)?,
+    );
+    let days: Vec<Option<i32>> = rows.column(DAY)?.i32()?.iter().collect();
+    let [input, output, cache_read, cache_write] = [
+        counts(schema::INPUT_TOKENS)?,
+        counts(schema::OUTPUT_TOKENS)?,
+        counts(schema::CACHE_READ_TOKENS)?,
+        counts(schema::CACHE_WRITE_TOKENS)?,
+    ];
+    let list: Vec<Option<f64>> = rows.column(LIST_MICRO)?.f64()?.iter().collect();
+    let mut groups: std::collections::BTreeMap<_, Vec<usize>> = Default::default();
+    for (row, cost) in list.iter().enumerate() {
+        if cost.is_some() {
+            let key = (models[row], days[row], agents[row], teams[row], tiers[row]);
+            groups.entry(key).or_default().push(row);
+        }
+    }
+    let mut micro = vec![None; rows.height()];
+    for ((model, day, ..), members) in groups {
+        let (Some(model), Some(day)) = (model, day) else {
+            continue;
+        };
+        let Some(price) = table.resolve(model, from_day_number(day)) else {
+            continue;
+        };
+        let mut sum = Tokens::default();
+        for &row in &members {
+            sum.add(&Tokens {
+                input: input[row],
+                output: output[row],
+                cache_read: cache_read[row],
+                cache_write: cache_write[row],
+            });
+        }
+        let exact: Vec<f64> = members
+            .iter()
+            .map(|&row| list[row].unwrap_or(0.0))
+            .collect();
+        let shares = apportion(price.rates.cost_micro(&sum), &exact);
+        for (&row, share) in members.iter().zip(shares) {
+            micro[row] = Some(share);
+        }
+    }
+    Ok(micro)
+}
+
+/// Whole shares of `total` in proportion to `exact` (unrounded amounts of the same unit that
+/// add up to about `total`): each its floor, and the remainder one at a time to the largest
+/// fractions, ties to the earlier (Hamilton's largest-remainder method).
+fn apportion(total: i64, exact: &[f64]) -> Vec<i64> {
+    let mut shares: Vec<i64> = exact.iter().map(|x| x.floor() as i64).collect();
+    if shares.is_empty() {
+        return shares;
+    }
+    let mut order: Vec<usize> = (0..exact.len()).collect();
+    let fraction = |i: usize| exact[i] - exact[i].floor();
+    order.sort_by(|&a, &b| fraction(b).total_cmp(&fraction(a)).then(a.cmp(&b)));
+    let mut left = total - shares.iter().sum::<i64>();
+    // Floating-point noise can leave the remainder outside 0..n: it goes round again, and a
+    // negative one is taken back from the smallest fractions, never below zero.
+    while left > 0 {
+        for &i in &order {
+            if left == 0 {
+                break;
+            }
+            shares[i] += 1;
+            left -= 1;
+        }
+    }
+    while left < 0 {
+        let before = left;
+        for &i in order.iter().rev() {
+            if left == 0 {
+                break;
+            }
+            if shares[i] > 0 {
+                shares[i] -= 1;
+                left += 1;
+            }
+        }
+        if left == before {
+            break;
+        }
+    }
+    shares
 }
 
 /// Rows in time order, then agent, then request id, then every other column: an order that
@@ -305,5 +444,26 @@ impl RowGroups {
             writer.finish().map_err(written)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::apportion;
+
+    #[test]
+    fn shares_add_up_to_the_total_and_go_to_the_largest_fractions() {
+        // 0.3 + 0.5 + 0.5 + 1.7 = 3.0: floors 0, 0, 0, 1 and two more units, to 1.7's fraction
+        // and the first of the tied halves.
+        assert_eq!(apportion(3, &[0.3, 0.5, 0.5, 1.7]), [0, 1, 0, 2]);
+        // Rounded one by one, the same rows give 0 + 1 + 1 + 2 = 4.
+        assert_eq!(apportion(0, &[]), Vec::<i64>::new());
+        // A total off by floating-point noise still adds up, and no share goes below zero.
+        let shares = apportion(7, &[0.99, 0.99, 0.99]);
+        assert_eq!(shares.iter().sum::<i64>(), 7);
+        assert_eq!(apportion(0, &[0.6, 0.2]), [0, 0]);
+        let taken = apportion(1, &[1.2, 0.9]);
+        assert_eq!(taken.iter().sum::<i64>(), 1);
+        assert!(taken.iter().all(|s| *s >= 0));
     }
 }

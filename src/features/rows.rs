@@ -11,8 +11,10 @@
 //! copies waiting at any moment are few; copies far apart (two overlapping exports read one after
 //! the other) wait as whole rows until their partner comes, which is what this cannot bound.
 //!
-//! Days here are UTC days, not the audit's calendar: any ranges of time that follow one another
-//! let a writer sort range by range, and a day keeps what the writer holds at once to a day's
+//! Days here are the local days of the time zone given (`--tz`), as in the audit's calendar: any
+//! ranges of time that follow one another let a writer sort range by range, a local day holds
+//! every row of the day the price table and the audit's per-day costs go by (so the writer can
+//! give the rows of an agent's model-day costs that add up to the audit's), and a day keeps what the writer holds at once to a day's
 //! rows (a week's were 1.3M rows, 2 GB at the writer's peak, for a 600-person company). Rows are
 //! held in memory up to a budget; past it, each day's rows are appended to that day's temporary
 //! LZ4 Arrow IPC file as one record batch (at most [`MAX_OPEN_FILES`] open at once).
@@ -34,11 +36,31 @@ use crate::schema;
 /// Microseconds in a day (the canonical time is in microseconds).
 const DAY_US: i64 = 86_400 * 1_000_000;
 
+/// The local date in `tz` of a time in microseconds since the epoch, as a day number (the
+/// calendar's `DAY`, which polars computes the same way from the same zone rules).
+fn local_day(us: i64, tz: chrono_tz::Tz) -> i64 {
+    use chrono::{Offset, TimeZone};
+    let utc = us.div_euclid(DAY_US);
+    if tz == chrono_tz::UTC {
+        return utc;
+    }
+    let Some(time) = chrono::DateTime::from_timestamp_micros(us) else {
+        return utc;
+    };
+    let offset = tz.offset_from_utc_datetime(&time.naive_utc()).fix();
+    (us + i64::from(offset.local_minus_utc()) * 1_000_000).div_euclid(DAY_US)
+}
+
 /// Rows of settled copies that wait before they are collapsed together.
 const COLLAPSE_AT: usize = 1 << 16;
 
-/// The valid usage rows of `sources`, one per request, by day; `None` without usage.
-pub fn deduplicated_by_day(sources: &Sources, limits: Limits) -> PolarsResult<Option<Days>> {
+/// The valid usage rows of `sources`, one per request, by local day in `tz`; `None` without
+/// usage.
+pub fn deduplicated_by_day(
+    sources: &Sources,
+    limits: Limits,
+    tz: chrono_tz::Tz,
+) -> PolarsResult<Option<Days>> {
     let Some(usage) = sources.usage_valid() else {
         return Ok(None);
     };
@@ -49,7 +71,7 @@ pub fn deduplicated_by_day(sources: &Sources, limits: Limits) -> PolarsResult<Op
             .otherwise(lit(NULL).cast(DataType::UInt64))
             .alias(dedup::KEY),
     );
-    let collapse = Collapse::new(copies, Days::new(limits.bytes_in_memory));
+    let collapse = Collapse::new(copies, Days::new(limits.bytes_in_memory, tz));
     let worker = Worker::new(keyed, collapse, Collapse::add)?;
     let streamed = collect_all(vec![worker.plan.clone()]);
     let collapse = worker.finish()?;
@@ -196,6 +218,8 @@ pub struct Days {
     schema: Option<SchemaRef>,
     budget: usize,
     in_memory: usize,
+    /// Whose days: the rows' local dates here.
+    tz: chrono_tz::Tz,
     dir: Option<crate::scratch::Scratch>,
     /// Temporary files written so far (their names), and the days with one open, least
     /// recently written first.
@@ -204,12 +228,13 @@ pub struct Days {
 }
 
 impl Days {
-    fn new(budget: usize) -> Days {
+    fn new(budget: usize, tz: chrono_tz::Tz) -> Days {
         Days {
             days: BTreeMap::new(),
             schema: None,
             budget,
             in_memory: 0,
+            tz,
             dir: None,
             files: 0,
             open: std::collections::VecDeque::new(),
@@ -239,7 +264,7 @@ impl Days {
         let days: Vec<i64> = ts
             .i64()?
             .iter()
-            .map(|us| us.map_or(i64::MIN, |us| us.div_euclid(DAY_US)))
+            .map(|us| us.map_or(i64::MIN, |us| local_day(us, self.tz)))
             .collect();
         let first = days[0];
         if days.iter().all(|day| *day == first) {
