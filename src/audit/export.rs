@@ -242,12 +242,7 @@ fn day_shares(rows: &DataFrame, table: &PriceTable) -> PolarsResult<Vec<Option<i
         let column = rows.column(name)?.cast(&DataType::UInt64)?;
         Ok(column.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
     };
-    let (agents, teams, models, tiers) = (
-        text(schema::AGENT)?,
-        text(schema::TEAM)?,
-        text(schema::MODEL)?,
-        text(schema::TIER)?,
-    );
+    let models = text(schema::MODEL)?;
     let days: Vec<Option<i32>> = rows.column(DAY)?.i32()?.iter().collect();
     let [input, output, cache_read, cache_write] = [
         counts(schema::INPUT_TOKENS)?,
@@ -256,16 +251,33 @@ fn day_shares(rows: &DataFrame, table: &PriceTable) -> PolarsResult<Vec<Option<i
         counts(schema::CACHE_WRITE_TOKENS)?,
     ];
     let list: Vec<Option<f64>> = rows.column(LIST_MICRO)?.f64()?.iter().collect();
-    let mut groups: std::collections::BTreeMap<_, Vec<usize>> = Default::default();
-    for (row, cost) in list.iter().enumerate() {
-        if cost.is_some() {
-            let key = (models[row], days[row], agents[row], teams[row], tiers[row]);
-            groups.entry(key).or_default().push(row);
+    // polars groups the rows (in parallel, by their keys' hashes); a group's members are its
+    // rows without a vendor cost, in the file's order.
+    let keys = [
+        schema::MODEL,
+        DAY,
+        schema::AGENT,
+        schema::TEAM,
+        schema::TIER,
+    ];
+    let by = rows.group_by_stable(keys)?;
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for group in by.get_groups().iter() {
+        let mut members: Vec<usize> = match group {
+            GroupsIndicator::Idx((_, all)) => all.iter().map(|&row| row as usize).collect(),
+            GroupsIndicator::Slice([first, len]) => {
+                (first as usize..(first + len) as usize).collect()
+            }
+        };
+        members.retain(|&row| list[row].is_some());
+        members.sort_unstable();
+        if !members.is_empty() {
+            groups.push(members);
         }
     }
     let mut micro = vec![None; rows.height()];
-    for ((model, day, ..), members) in groups {
-        let (Some(model), Some(day)) = (model, day) else {
+    for members in groups {
+        let (Some(model), Some(day)) = (models[members[0]], days[members[0]]) else {
             continue;
         };
         let Some(price) = table.resolve(model, from_day_number(day)) else {
@@ -296,14 +308,19 @@ fn day_shares(rows: &DataFrame, table: &PriceTable) -> PolarsResult<Vec<Option<i
 /// add up to about `total`): each its floor, and the remainder one at a time to the largest
 /// fractions, ties to the earlier (Hamilton's largest-remainder method).
 fn apportion(total: i64, exact: &[f64]) -> Vec<i64> {
-    let mut shares: Vec<i64> = exact.iter().map(|x| x.floor() as i64).collect();
-    if shares.is_empty() {
+    // Costs are not negative: truncation is the floor, without a call to `floor` a row.
+    let mut shares: Vec<i64> = exact.iter().map(|x| x.max(0.0) as i64).collect();
+    let mut left = total - shares.iter().sum::<i64>();
+    if shares.is_empty() || left == 0 {
         return shares;
     }
+    let fractions: Vec<f64> = exact
+        .iter()
+        .zip(&shares)
+        .map(|(x, floor)| x - *floor as f64)
+        .collect();
     let mut order: Vec<usize> = (0..exact.len()).collect();
-    let fraction = |i: usize| exact[i] - exact[i].floor();
-    order.sort_by(|&a, &b| fraction(b).total_cmp(&fraction(a)).then(a.cmp(&b)));
-    let mut left = total - shares.iter().sum::<i64>();
+    order.sort_unstable_by(|&a, &b| fractions[b].total_cmp(&fractions[a]).then(a.cmp(&b)));
     // Floating-point noise can leave the remainder outside 0..n: it goes round again, and a
     // negative one is taken back from the smallest fractions, never below zero.
     while left > 0 {
