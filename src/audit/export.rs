@@ -1,11 +1,12 @@
 //! `tokenaudit ingest --to FILE.parquet`: the normalized, deduplicated, priced canonical usage,
 //! for loading into a warehouse or auditing again without re-parsing vendor exports.
 //!
-//! The rows come deduplicated one UTC day at a time (`features::rows`); each day is mapped to
+//! The rows come deduplicated one local day at a time (`features::rows`); each day is mapped to
 //! identities, put on the calendar, priced, sorted and written, so memory holds a day of rows
 //! and not the table. Prices are joined row by row: each of the day's models is resolved
 //! against the price table into its price periods, and the periods are joined on model and
-//! filtered by the row's local day. A row that already had a vendor cost keeps it.
+//! filtered by the row's local day. A row that already had a vendor cost keeps it; the others
+//! get whole micro-dollars that add up to the audit's cost of their model-day ([`apportioned`]).
 
 use std::path::Path;
 

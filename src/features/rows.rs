@@ -11,13 +11,14 @@
 //! copies waiting at any moment are few; copies far apart (two overlapping exports read one after
 //! the other) wait as whole rows until their partner comes, which is what this cannot bound.
 //!
-//! Days here are the local days of the time zone given (`--tz`), as in the audit's calendar: any
-//! ranges of time that follow one another let a writer sort range by range, a local day holds
-//! every row of the day the price table and the audit's per-day costs go by (so the writer can
-//! give the rows of an agent's model-day costs that add up to the audit's), and a day keeps what the writer holds at once to a day's
-//! rows (a week's were 1.3M rows, 2 GB at the writer's peak, for a 600-person company). Rows are
-//! held in memory up to a budget; past it, each day's rows are appended to that day's temporary
-//! LZ4 Arrow IPC file as one record batch (at most [`MAX_OPEN_FILES`] open at once).
+//! Days here are the local days of the time zone given (`--tz`), as in the audit's calendar.
+//! Any ranges of time that follow one another let a writer sort range by range; a local day
+//! holds every row of the day that prices and the audit's per-day costs go by (so the writer
+//! can give an agent's model-day rows costs that add up to the audit's); and a day keeps what
+//! the writer holds at once to a day's rows (a week's were 1.3M rows, 2 GB at the writer's
+//! peak, for a 600-person company). Rows are held in memory up to a budget; past it, each
+//! day's rows are appended to that day's temporary LZ4 Arrow IPC file as one record batch (at
+//! most [`MAX_OPEN_FILES`] open at once).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
