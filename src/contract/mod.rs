@@ -6,7 +6,7 @@
 //! store, README "History") and a manifest, `stats.json`:
 //!
 //! ```json
-//! {"format": "tokenaudit-stats", "stats_version": 4, "producer": "tokenaudit 0.1.0",
+//! {"format": "tokenaudit-stats", "stats_version": 5, "producer": "tokenaudit 0.1.0",
 //!  "parameters": {"tz": "UTC", "week_start": "monday", "snapshot": "406800s/12h",
 //!                 "since": null, "until": null},
 //!  "tables": {"days": "days.parquet", ...}, "checksums": {"days.parquet": "…"},
@@ -100,7 +100,7 @@ pub enum ContractError {
     },
     #[error("`{}` is not a tokenaudit stats folder: {message}\n\nhint: write one with `tokenaudit stats --usage … --to DIR`, or run the SQL of `tokenaudit sql` and keep its stats.json beside the tables", path.display())]
     NotStats { path: PathBuf, message: String },
-    #[error("`{}` holds stats version {found}; this tokenaudit reads version {STATS_VERSION}\n\nhint: compute the stats again with this version (`tokenaudit stats`, or the SQL of `tokenaudit sql`)", path.display())]
+    #[error("`{}` holds stats version {found}; this tokenaudit reads versions 4 and {STATS_VERSION}\n\nhint: compute the stats again with this version (`tokenaudit stats`, or the SQL of `tokenaudit sql`)", path.display())]
     Version { path: PathBuf, found: u32 },
     #[error("`{}` was computed with {what} {stored}, this run uses {run}\n\nhint: run with the stats' setting, or compute the stats again with this one", path.display())]
     Parameters {
@@ -313,7 +313,7 @@ fn manifest(dir: &Path) -> Result<Manifest, ContractError> {
         .get("stats_version")
         .and_then(|v| v.as_u64())
         .unwrap_or(0) as u32;
-    if found != STATS_VERSION {
+    if !crate::features::reads_stats_version(found) {
         return Err(ContractError::Version {
             path: dir.to_path_buf(),
             found,

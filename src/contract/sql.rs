@@ -497,7 +497,7 @@ pub fn render(dialect: Dialect, p: &SqlParameters) -> String {
     // outputs come from output files (`audit --outputs`): an empty table of the contract's
     // columns.
     let outputs = format!(
-        "SELECT CAST(NULL AS {text}) AS agent, CAST(NULL AS DATE) AS week, CAST(NULL AS {text}) AS kind,\n  CAST(NULL AS {int}) AS amount_micro\nFROM ta_valid WHERE 1 = 0"
+        "SELECT CAST(NULL AS {text}) AS agent, CAST(NULL AS DATE) AS week, CAST(NULL AS {text}) AS kind,\n  CAST(NULL AS {text}) AS repo, CAST(NULL AS {int}) AS amount_micro\nFROM ta_valid WHERE 1 = 0"
     );
 
     let behavior = match p.snapshot {

@@ -18,7 +18,7 @@
 //! |---|---|---|
 //! | [`DayUsage`] | agent, day, model, tier | team (smallest named), kind (largest), tokens by class, the same for rows without a vendor cost (`unbilled`) and for trivial turns, billed micro-dollars, requests, trivial requests |
 //! | [`WeekSessions`] | agent, week | distinct session ids |
-//! | [`WeekOutputs`] | agent, week, kind | amount in millionths |
+//! | [`WeekOutputs`] | agent, week, kind, repo (empty where the output names none) | amount in millionths |
 //! | [`WeekPart`] | agent, week, dimension (`tool`, `repo`, `session`), value, model, tier | tokens by class, unbilled tokens, billed micro-dollars, requests: the week's usage split by tool and by repository, and its [`behavior::TOP_SESSIONS`] largest sessions by tokens (ties by id; model and tier empty, requests counting rows), for the root causes of a finding |
 //! | [`BehaviorWeek`] | agent, week | requests per hour from the snapshot, 10-minute bin counts and squares, bucketed flag, prompted and distinct prompts, sessions and most simultaneous starts, session rows, long-session rows, single-row sessions, rows, rows on the hour |
 //!
@@ -45,8 +45,8 @@ pub use behavior::{BehaviorWeek, Snapshot};
 pub use compute::{compute, quarantine, Computed, Limits, Sources};
 pub use spend::{roll_up, spend_rows, SpendDim, SpendGroup, SpendRow};
 pub use table::{
-    build_agent_weeks, link_emails, price_days, price_parts, AgentWeek, OutputWeights, PricedDay,
-    UnpricedModel, UNASSIGNED_TEAM,
+    build_agent_weeks, link_emails, output_by_repository, price_days, price_parts, AgentWeek,
+    OutputWeights, PricedDay, Repositories, UnpricedModel, UNASSIGNED_TEAM,
 };
 
 use polars::prelude::*;
@@ -57,7 +57,13 @@ use crate::normalize::pricing::Tokens;
 use crate::schema;
 
 /// The version of the stats contract. Bump it when a part gains, loses or changes a column.
-pub const STATS_VERSION: u32 = 4;
+pub const STATS_VERSION: u32 = 5;
+
+/// The stats versions this one reads: 4 had no `repo` in `outputs`, read as empty (every team
+/// then is its own area), so history stores and stats folders of version 4 stay readable.
+pub fn reads_stats_version(version: u32) -> bool {
+    version == 4 || version == STATS_VERSION
+}
 
 /// The stats contract: what the heavy stage hands to the finaliser.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,7 +72,7 @@ pub struct Stats {
     pub days: Vec<DayUsage>,
     /// Sorted by (agent, week).
     pub sessions: Vec<WeekSessions>,
-    /// Sorted by (agent, week, kind).
+    /// Sorted by (agent, week, kind, repo).
     pub outputs: Vec<WeekOutputs>,
     /// Sorted by (agent, week); empty when the behaviour fingerprints were not computed.
     pub behavior: Vec<BehaviorWeek>,
@@ -217,8 +223,9 @@ impl Stats {
         });
         self.sessions
             .sort_by(|a, b| (&a.agent, a.week).cmp(&(&b.agent, b.week)));
-        self.outputs
-            .sort_by(|a, b| (&a.agent, a.week, &a.kind).cmp(&(&b.agent, b.week, &b.kind)));
+        self.outputs.sort_by(|a, b| {
+            (&a.agent, a.week, &a.kind, &a.repo).cmp(&(&b.agent, b.week, &b.kind, &b.repo))
+        });
         self.behavior
             .sort_by(|a, b| (&a.agent, a.week).cmp(&(&b.agent, b.week)));
         self.parts.sort_by(|a, b| {
@@ -268,20 +275,29 @@ pub struct WeekSessions {
     pub sessions: u64,
 }
 
-/// Delivered artifacts per (agent, week, kind).
+/// Delivered artifacts per (agent, week, kind, repository).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeekOutputs {
     pub agent: String,
     pub week: i32,
     pub kind: String,
+    /// The repository or project the artifacts were delivered to; empty where none is named.
+    /// The peer comparison reads which teams deliver to the same repositories.
+    pub repo: String,
     /// Sum of `amount`, in millionths, so sums are exact.
     pub amount_micro: i64,
 }
 
-/// Outputs per agent-week and kind.
+/// Outputs per agent-week, kind and repository (empty where the output names none).
 pub fn output_weeks(outputs: LazyFrame) -> LazyFrame {
     outputs
-        .group_by([col(schema::AGENT), col(WEEK), col(schema::KIND)])
+        .with_column(col(schema::REPO).fill_null(lit("")))
+        .group_by([
+            col(schema::AGENT),
+            col(WEEK),
+            col(schema::KIND),
+            col(schema::REPO),
+        ])
         .agg([(col(schema::AMOUNT) * lit(1e6))
             .round(0, RoundMode::HalfAwayFromZero)
             .cast(DataType::Int64)
@@ -314,12 +330,14 @@ pub fn read_outputs(frame: &DataFrame) -> PolarsResult<Vec<WeekOutputs>> {
     let agents = strings(frame, schema::AGENT)?;
     let weeks = i64s(frame, WEEK)?;
     let kinds = strings(frame, schema::KIND)?;
+    let repos = strings(frame, schema::REPO)?;
     let amounts = i64s(frame, "amount_micro")?;
     Ok((0..frame.height())
         .map(|i| WeekOutputs {
             agent: agents[i].clone().unwrap_or_default(),
             week: weeks[i] as i32,
             kind: kinds[i].clone().unwrap_or_default(),
+            repo: repos[i].clone().unwrap_or_default(),
             amount_micro: amounts[i],
         })
         .collect())

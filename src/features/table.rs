@@ -201,6 +201,23 @@ impl OutputWeights {
     }
 }
 
+/// Each agent's output index by repository over the period: the repositories named by its
+/// outputs (outputs that name none are left out), weighted as the output index weighs them.
+pub type Repositories = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// [`Repositories`] from the output aggregate.
+pub fn output_by_repository(outputs: &[WeekOutputs], weights: &OutputWeights) -> Repositories {
+    let mut repositories = Repositories::new();
+    for row in outputs.iter().filter(|row| !row.repo.is_empty()) {
+        *repositories
+            .entry(row.agent.clone())
+            .or_default()
+            .entry(row.repo.clone())
+            .or_default() += weights.weight(&row.kind) * row.amount_micro as f64 / 1e6;
+    }
+    repositories
+}
+
 /// One agent in one week.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AgentWeek {
@@ -234,7 +251,7 @@ pub struct AgentWeek {
 /// by another email, and output credited to no one makes its owner look as if they delivered
 /// nothing. Names the identity map gives (`mapped`, its agents: its aliases are already
 /// mapped to them) are the map's decision and never linked. Returns the links made, as (output
-/// name, agent), by output name; `outputs` stays sorted by (agent, week, kind), rows that meet
+/// name, agent), by output name; `outputs` stays sorted by (agent, week, kind, repo), rows that meet
 /// summed.
 pub fn link_emails(
     outputs: &mut Vec<WeekOutputs>,
@@ -267,9 +284,12 @@ pub fn link_emails(
             row.agent.clone_from(agent);
         }
     }
-    outputs.sort_by(|a, b| (&a.agent, a.week, &a.kind).cmp(&(&b.agent, b.week, &b.kind)));
+    outputs.sort_by(|a, b| {
+        (&a.agent, a.week, &a.kind, &a.repo).cmp(&(&b.agent, b.week, &b.kind, &b.repo))
+    });
     outputs.dedup_by(|next, kept| {
-        let same = (&next.agent, next.week, &next.kind) == (&kept.agent, kept.week, &kept.kind);
+        let same = (&next.agent, next.week, &next.kind, &next.repo)
+            == (&kept.agent, kept.week, &kept.kind, &kept.repo);
         if same {
             kept.amount_micro += next.amount_micro;
         }
@@ -460,12 +480,14 @@ mod tests {
                 agent: "a".into(),
                 week: week1,
                 kind: "pr_merged".into(),
+                repo: "r".into(),
                 amount_micro: 2_000_000,
             },
             WeekOutputs {
                 agent: "nobody".into(),
                 week: week1,
                 kind: "commit".into(),
+                repo: String::new(),
                 amount_micro: 1_000_000,
             },
         ];
@@ -489,6 +511,7 @@ mod tests {
             agent: agent.into(),
             week,
             kind: kind.into(),
+            repo: String::new(),
             amount_micro: amount,
         }
     }

@@ -73,7 +73,7 @@ pub enum HistoryError {
     Parquet { path: PathBuf, source: PolarsError },
     #[error("`{}` is not a tokenaudit history store: {message}\n\nhint: give --history an empty or new directory to start a store", path.display())]
     NotAStore { path: PathBuf, message: String },
-    #[error("The history store `{}` has layout version {found} (stats version {found_stats}); this tokenaudit reads layout {HISTORY_VERSION}, stats {STATS_VERSION}\n\nhint: use the tokenaudit version that wrote it, or start a new store in another directory (the raw logs of the stored weeks are needed to rebuild it)", path.display())]
+    #[error("The history store `{}` has layout version {found} (stats version {found_stats}); this tokenaudit reads layout {HISTORY_VERSION}, stats 4 and {STATS_VERSION}\n\nhint: use the tokenaudit version that wrote it, or start a new store in another directory (the raw logs of the stored weeks are needed to rebuild it)", path.display())]
     Version {
         path: PathBuf,
         found: u32,
@@ -259,18 +259,21 @@ impl History {
         }
         let number = |key: &str| value.get(key).and_then(|v| v.as_u64()).unwrap_or(0) as u32;
         let (found, found_stats) = (number("version"), number("stats_version"));
-        if found != HISTORY_VERSION || found_stats != STATS_VERSION {
+        if found != HISTORY_VERSION || !crate::features::reads_stats_version(found_stats) {
             return Err(HistoryError::Version {
                 path: dir.to_path_buf(),
                 found,
                 found_stats,
             });
         }
-        let manifest: Manifest =
+        let mut manifest: Manifest =
             serde_json::from_value(value).map_err(|e| HistoryError::NotAStore {
                 path: dir.to_path_buf(),
                 message: format!("{MANIFEST} is damaged ({e})"),
             })?;
+        // A store of an older stats version the reader still reads is of this version from
+        // its next write: its older parts read as they are, the new ones are written whole.
+        manifest.stats_version = STATS_VERSION;
         let stored = &manifest.settings;
         let mismatch = |what: &'static str, stored: &str, run: &str| {
             Err(HistoryError::Settings {

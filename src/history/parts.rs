@@ -127,6 +127,10 @@ pub fn frames(stats: &Stats) -> PolarsResult<[DataFrame; 5]> {
             o.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
         ),
         Column::new(
+            "repo".into(),
+            o.iter().map(|r| r.repo.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
             "amount_micro".into(),
             o.iter().map(|r| r.amount_micro).collect::<Vec<_>>(),
         ),
@@ -362,6 +366,12 @@ pub fn stats(frames: &[DataFrame; 5]) -> PolarsResult<Stats> {
         .collect();
 
     let r = Reader(&frames[2]);
+    // Stats version 4 had no repository: every output names none.
+    let repos = if frames[2].column("repo").is_ok() {
+        r.text("repo")?
+    } else {
+        vec![String::new(); frames[2].height()]
+    };
     let (weeks, kinds, amounts) = (r.days("week")?, r.text("kind")?, r.i64s("amount_micro")?);
     let outputs = r
         .text("agent")?
@@ -371,6 +381,7 @@ pub fn stats(frames: &[DataFrame; 5]) -> PolarsResult<Stats> {
             agent,
             week: weeks[i],
             kind: kinds[i].clone(),
+            repo: repos[i].clone(),
             amount_micro: amounts[i],
         })
         .collect();
@@ -546,4 +557,31 @@ pub fn findings(frame: &DataFrame) -> PolarsResult<Vec<StoredFinding>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::WeekOutputs;
+
+    #[test]
+    fn outputs_of_stats_version_4_read_without_a_repository() {
+        let stats = Stats {
+            outputs: vec![WeekOutputs {
+                agent: "dana".into(),
+                week: 20_500,
+                kind: "commit".into(),
+                repo: "payments-service".into(),
+                amount_micro: 3_000_000,
+            }],
+            ..Stats::default()
+        };
+        let mut frames = frames(&stats).unwrap();
+        assert_eq!(super::stats(&frames).unwrap(), stats);
+        // Version 4 wrote no `repo` column.
+        frames[2] = frames[2].drop("repo").unwrap();
+        let read = super::stats(&frames).unwrap();
+        assert_eq!(read.outputs[0].repo, "");
+        assert_eq!(read.outputs[0].amount_micro, 3_000_000);
+    }
 }

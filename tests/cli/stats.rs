@@ -259,10 +259,24 @@ fn stats_of_other_settings_versions_or_bytes_are_refused_with_what_to_do() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
-        text.replace("\"stats_version\": 4", "\"stats_version\": 2"),
+        text.replace("\"stats_version\": 5", "\"stats_version\": 2"),
     )
     .unwrap();
     refused(audit(&[], &[&older], false), "holds stats version 2");
+    // Version 4 (outputs without their repository) is still read, to the same report.
+    let four = copy("four");
+    std::fs::write(
+        four.join("stats.json"),
+        text.replace("\"stats_version\": 5", "\"stats_version\": 4"),
+    )
+    .unwrap();
+    let (now, then) = (audit(&[], &[&stats], false), audit(&[], &[&four], false));
+    assert_eq!(then.status.code(), Some(0), "{then:?}");
+    let findings = |o: &std::process::Output| {
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        report["findings"].clone()
+    };
+    assert_eq!(findings(&now), findings(&then));
 
     // stats needs usage files; ingest cannot read stats.
     let no_usage = run(

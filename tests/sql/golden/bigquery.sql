@@ -1,4 +1,4 @@
--- The tokenaudit stats contract, version 4, in bigquery SQL: written by `tokenaudit sql`.
+-- The tokenaudit stats contract, version 5, in bigquery SQL: written by `tokenaudit sql`.
 -- Time zone Europe/Berlin, weeks start on sunday, behaviour snapshot 406800s/12h. Do not edit: the manifest
 -- beside this file holds its SHA-256, and `tokenaudit audit --stats` checks it.
 
@@ -149,7 +149,7 @@ FROM ta_rows GROUP BY agent, week;
 
 EXPORT DATA OPTIONS (uri = 's3://tokenaudit-stats/2026-w49/outputs/*.parquet', format = 'PARQUET', overwrite = true) AS
 SELECT CAST(NULL AS STRING) AS agent, CAST(NULL AS DATE) AS week, CAST(NULL AS STRING) AS kind,
-  CAST(NULL AS INT64) AS amount_micro
+  CAST(NULL AS STRING) AS repo, CAST(NULL AS INT64) AS amount_micro
 FROM ta_valid WHERE 1 = 0;
 
 EXPORT DATA OPTIONS (uri = 's3://tokenaudit-stats/2026-w49/behavior/*.parquet', format = 'PARQUET', overwrite = true) AS

@@ -1,4 +1,4 @@
--- The tokenaudit stats contract, version 4, in trino SQL: written by `tokenaudit sql`.
+-- The tokenaudit stats contract, version 5, in trino SQL: written by `tokenaudit sql`.
 -- Time zone Europe/Berlin, weeks start on sunday, behaviour snapshot 406800s/12h. Do not edit: the manifest
 -- beside this file holds its SHA-256, and `tokenaudit audit --stats` checks it.
 
@@ -149,7 +149,7 @@ FROM ta_rows GROUP BY agent, week;
 
 CREATE TABLE tokenaudit_outputs AS
 SELECT CAST(NULL AS VARCHAR) AS agent, CAST(NULL AS DATE) AS week, CAST(NULL AS VARCHAR) AS kind,
-  CAST(NULL AS BIGINT) AS amount_micro
+  CAST(NULL AS VARCHAR) AS repo, CAST(NULL AS BIGINT) AS amount_micro
 FROM ta_valid WHERE 1 = 0;
 
 CREATE TABLE tokenaudit_behavior AS
