@@ -121,9 +121,19 @@ fn detection(c: &mut Criterion) {
     let table = agent_weeks(10_000, 26);
     let behavior = behavior_weeks(&table);
     let models = BTreeMap::new();
+    // Two teams to a repository, as squads of one area have it.
+    let repositories: tokenaudit::features::Repositories = table
+        .iter()
+        .map(|w| {
+            let team: usize = w.team["team-".len()..].parse().unwrap();
+            let repo = format!("repo-{:03}", team / 2);
+            (w.agent.clone(), BTreeMap::from([(repo, w.output_index)]))
+        })
+        .collect();
     let evidence = detect::Evidence {
         behavior: &behavior,
         primary_models: &models,
+        repositories: &repositories,
     };
     let config = DetectConfig::default();
     let mut group = c.benchmark_group("detect");

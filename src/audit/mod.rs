@@ -461,9 +461,11 @@ fn build(settings: &AuditSettings) -> Result<(AuditReport, Option<history::Run>)
         &settings.weights,
         input.calendar.week_start,
     );
+    let repositories = features::output_by_repository(&collected.stats.outputs, &settings.weights);
     let evidence = detect::Evidence {
         behavior: &collected.stats.behavior,
         primary_models: &loaded.primary_models,
+        repositories: &repositories,
     };
     let usage_weeks: std::collections::BTreeSet<i32> = weeks
         .iter()

@@ -330,8 +330,10 @@ pub struct GenerateArgs {
     /// (elasticity per agent, wider appetite), power-users (5% honest users of 3-6 parallel
     /// worktree sessions), ci-accounts (3% CI service accounts on a fixed cadence, with
     /// output), review-heavy (few tickets, many reviews), squads (teams named as squads of
-    /// 2-8), all (every world but hourly, no-sessions and squads). Default: none, the standard
-    /// company. hourly and no-sessions exclude session-labels. truth.json records the worlds.
+    /// 2-8), shared-repos (research and platform in one repository, a third of commits in a
+    /// monorepo), all (every world but hourly, no-sessions, squads and shared-repos). Default:
+    /// none, the standard company. hourly and no-sessions exclude session-labels. truth.json
+    /// records the worlds.
     #[arg(
         long = "world",
         value_name = "NAME",

@@ -1196,6 +1196,7 @@ mod tests {
             trivial_cost_usd: trivial as f64 * per_turn,
             active_output: 80.0,
             active_output_squares: 4.0 * 20.0 * 20.0,
+            area: "payments".into(),
         }
     }
 

@@ -899,7 +899,7 @@ mod tests {
         // successive differences does not see: the count noise has to be in σ. Measured: 1 of
         // these 300 below 0.01 with it, 9 without (at most 3 expected).
         let config = DetectConfig::default();
-        let empty = BTreeMap::new();
+        let (empty, none) = (BTreeMap::new(), Default::default());
         let mut tested = 0;
         let mut small = 0;
         for seed in 1..=5 {
@@ -907,6 +907,7 @@ mod tests {
             let evidence = super::super::Evidence {
                 behavior: &[],
                 primary_models: &empty,
+                repositories: &none,
             };
             let population = Population::new(&weeks, evidence, &config);
             let curves = super::super::efficiency::fit_curves(

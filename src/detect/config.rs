@@ -28,6 +28,10 @@ pub struct DetectConfig {
     pub min_active_days: u32,
     /// Minimum judged agents in a team cohort; smaller teams are pooled with their kind.
     pub min_cohort_agents: usize,
+    /// Share of two teams' output delivered to the same repositories from which the peer
+    /// comparison treats them as one area (one cohort; see `detect/areas.rs`). Above 1, every
+    /// team is its own.
+    pub area_overlap: f64,
     /// Upper bound on pairwise slopes per Theil–Sen fit (a seeded sample beyond it).
     pub max_pairs: usize,
     /// Weeks with usage the change lens needs to compare an agent with its own history.
@@ -61,6 +65,12 @@ impl DetectConfig {
                 self.snapshot, self.snapshot_window_hours
             ));
         }
+        if !(self.area_overlap.is_finite() && self.area_overlap > 0.0) {
+            return Err(format!(
+                "[detect] area_overlap = {}: expected a share above 0 (0.5 by default; above 1, every team is its own area)",
+                self.area_overlap
+            ));
+        }
         if let Some(unknown) = self
             .lenses
             .iter()
@@ -87,6 +97,7 @@ impl Default for DetectConfig {
             min_requests: 50,
             min_active_days: 3,
             min_cohort_agents: 6,
+            area_overlap: 0.5,
             max_pairs: 2_000_000,
             min_change_weeks: 4,
             snapshot: "fri 17:00".to_string(),

@@ -1,6 +1,7 @@
 //! The efficiency lens: spend against delivered output, across peers of the same cohort.
 //!
-//! Per cohort (team × human/service; teams with too few judged agents are pooled), a line is
+//! Per cohort (area × human/service, where an area is a team with the teams that deliver to the
+//! same repositories, [`super::areas`]; areas with too few judged agents are pooled), a line is
 //! fitted through (ln weekly cost, ln weekly output index) of its agents: the cohort's
 //! production curve, whose slope is its output elasticity of spend (Theil–Sen, one slope per
 //! kind; each cohort its own level, the median over its agents). Inverted, it says what peers
@@ -40,7 +41,7 @@ pub const CODES: [CodeDoc; 3] = [
         code: EXCESS_SPEND,
         title: "Spend above peers with the same output",
         lens: "efficiency",
-        what_it_means: "Across the audited period the agent spent several times what agents of the same cohort (team, human or service) spend for the same delivered output. The expected spend comes from a robust (Theil–Sen) fit of log weekly cost against log weekly output index over the cohort; the excess is actual minus expected, in dollars.",
+        what_it_means: "Across the audited period the agent spent several times what agents of the same cohort (team, or the teams that deliver to the same repositories; human or service) spend for the same delivered output. The expected spend comes from a robust (Theil–Sen) fit of log weekly cost against log weekly output index over the cohort; the excess is actual minus expected, in dollars.",
         why_it_matters: "This is the dollars-at-stake view of tokenmaxxing: tokens that bought no more output than peers get for a fraction of the price. Because the comparison is against peers at the same output, honest heavy users who deliver in proportion are not flagged, unlike a tokens-per-commit ratio.",
         benign_explanations: &[
             "Work that leaves few countable artifacts: research, design, incident response, large reviews.",
@@ -127,21 +128,31 @@ fn cohorts<'a>(
     suspects: &BTreeSet<String>,
     config: &DetectConfig,
 ) -> Vec<Cohort<'a>> {
-    let mut by_team: BTreeMap<(AgentKind, &str), Vec<&AgentSummary>> = BTreeMap::new();
+    // A cohort is an area: a team, with the teams that deliver to the same repositories.
+    let mut by_area: BTreeMap<(AgentKind, &str), Vec<&AgentSummary>> = BTreeMap::new();
     for agent in agents.iter().filter(|a| a.eligible) {
-        by_team
-            .entry((agent.kind, &agent.team))
+        by_area
+            .entry((agent.kind, &agent.area))
             .or_default()
             .push(agent);
     }
     let mut cohorts = Vec::new();
     let mut pooled: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
     let mut all: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
-    for ((kind, team), members) in by_team {
+    for ((kind, _), members) in by_area {
         all.entry(kind).or_default().extend(&members);
         if members.len() >= config.min_cohort_agents {
+            // Named by the teams of its judged agents.
+            let teams: BTreeSet<&str> = members.iter().map(|a| a.team.as_str()).collect();
+            let label = match teams.len() {
+                1 => format!("peers in team {}", members[0].team),
+                _ => format!(
+                    "peers in teams {}",
+                    teams.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            };
             cohorts.push(Cohort {
-                label: format!("peers in team {team}"),
+                label,
                 kind,
                 reference: members.clone(),
                 candidates: members.clone(),
@@ -204,8 +215,9 @@ fn cohorts<'a>(
 }
 
 impl Cohort<'_> {
-    /// Whether the references come from more than one team (small teams pooled).
-    fn pools_teams(&self) -> bool {
+    /// Whether the references come from more than one team (small teams pooled, or an area
+    /// of several teams).
+    fn mixes_teams(&self) -> bool {
         self.reference
             .iter()
             .any(|a| a.team != self.reference[0].team)
@@ -300,14 +312,46 @@ struct Fitted<'a> {
 /// is a noisy guess; the empirical-Bayes compromise between the two (Efron & Morris 1975,
 /// JASA 70:311; the James–Stein estimator for unequal group sizes) weighs the team's median by
 /// how much teams really differ, `between`, against how uncertain a median of `k` members is.
+///
+/// Two units of it. A cohort that pools small teams mixes areas ([`super::areas`]): squads
+/// that deliver to the same repositories share one level, measured over all their members,
+/// where a squad of two has next to none. A cohort that is one area of several teams mixes
+/// teams: squads of one department differ little, and their levels are drawn to the area's
+/// level, but two departments that deliver to one repository may differ as much as any two
+/// teams, and each then keeps close to its own ([`Unit::Team`], with the spread between the
+/// teams of one area).
 #[derive(Debug, Default)]
 struct TeamLevels<'a> {
-    /// Each team's reference offsets, sorted.
+    /// What the levels are of.
+    unit: Unit,
+    /// Each unit's reference offsets, sorted.
     offsets: BTreeMap<&'a str, Vec<f64>>,
-    /// Variance of team levels around the kind's level, beyond sampling noise.
+    /// Variance of the units' levels around the cohort's level, beyond sampling noise.
     between: f64,
     /// Variance of one agent's offset around its team's level.
     within: f64,
+    /// Variance a unit's median carries beyond its members' noise: for an area of several
+    /// teams among pooled small teams, the spread between the teams of one area (its median
+    /// is of a mix of levels, not of one).
+    mixed: BTreeMap<&'a str, f64>,
+}
+
+/// What a cohort's levels are of: the areas a pooled cohort mixes, or the teams of one area.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum Unit {
+    #[default]
+    Area,
+    Team,
+}
+
+impl Unit {
+    /// The name of `agent`'s unit.
+    fn of(self, agent: &AgentSummary) -> &str {
+        match self {
+            Unit::Area => &agent.area,
+            Unit::Team => &agent.team,
+        }
+    }
 }
 
 /// Sampling variance of the median of `n` normal values over that of their mean: 1 for one
@@ -338,7 +382,7 @@ impl TeamLevels<'_> {
             None => median(offsets),
         };
         let others = offsets.len() - usize::from(own.is_some());
-        match (team_level, self.shrink(others)) {
+        match (team_level, self.shrink(team, others)) {
             (Some(team_level), Some(weight)) => pooled + weight * (team_level - pooled),
             _ => pooled,
         }
@@ -348,45 +392,120 @@ impl TeamLevels<'_> {
     /// (its team's median over the others), for the report: `None` where the cohort is one
     /// team or the team has no one else.
     fn weight(&self, team: &str) -> Option<f64> {
-        self.shrink(self.offsets.get(team)?.len().checked_sub(1)?)
+        self.shrink(team, self.offsets.get(team)?.len().checked_sub(1)?)
     }
 
-    /// The weight of a median of `members` offsets against the pooled level.
-    fn shrink(&self, members: usize) -> Option<f64> {
+    /// The weight of a median of `members` offsets of `unit` against the pooled level.
+    fn shrink(&self, unit: &str, members: usize) -> Option<f64> {
         if members == 0 || self.between <= 0.0 {
             return None;
         }
-        let noise = median_inefficiency(members) * self.within / members as f64;
+        let noise = median_inefficiency(members) * self.within / members as f64
+            + self.mixed.get(unit).copied().unwrap_or(0.0);
         Some(self.between / (self.between + noise))
     }
 }
 
-/// The team levels of every kind, from all references, for the cohorts that pool teams. A
-/// cohort of one team keeps its own median; the spread between teams is measured over every
-/// team of the kind with two members or more.
+/// The levels of every kind, from all references: by area, for the cohorts that pool small
+/// teams, and by team, for the cohorts that are one area of several teams. A cohort of one
+/// team keeps its own median.
+#[derive(Debug, Default)]
+struct KindLevels<'a> {
+    /// Each area's and each team's reference offsets, sorted.
+    areas: BTreeMap<&'a str, Vec<f64>>,
+    teams: BTreeMap<&'a str, Vec<f64>>,
+    /// Variance of area levels around the kind's level, beyond sampling noise, measured over
+    /// every area of the kind with two members or more.
+    between_areas: f64,
+    /// Variance of team levels around their area's level, beyond sampling noise, measured over
+    /// the teams (of two members or more) of areas of several teams.
+    between_teams: f64,
+    /// Variance of one agent's offset around its team's level.
+    within: f64,
+    /// The areas of several teams.
+    mixed_areas: BTreeSet<&'a str>,
+}
+
+impl<'a> KindLevels<'a> {
+    /// The levels a cohort reads: of its areas where it pools several, of its teams where it
+    /// is one area of several, none where it is one team.
+    fn for_cohort(&self, cohort: &Cohort<'a>) -> TeamLevels<'a> {
+        let several = |unit: Unit| {
+            let mut names = cohort.reference.iter().map(|a| unit.of(a));
+            let first = names.next();
+            names.any(|name| Some(name) != first)
+        };
+        let (unit, offsets, between) = if several(Unit::Area) {
+            (Unit::Area, &self.areas, self.between_areas)
+        } else if several(Unit::Team) {
+            (Unit::Team, &self.teams, self.between_teams)
+        } else {
+            return TeamLevels::default();
+        };
+        let offsets: BTreeMap<&str, Vec<f64>> = cohort
+            .reference
+            .iter()
+            .map(|a| unit.of(a))
+            .collect::<BTreeSet<&str>>()
+            .into_iter()
+            .filter_map(|name| Some((name, offsets.get(name)?.clone())))
+            .collect();
+        let mixed = match unit {
+            Unit::Area => offsets
+                .keys()
+                .filter(|area| self.mixed_areas.contains(*area))
+                .map(|area| (*area, self.between_teams))
+                .collect(),
+            Unit::Team => BTreeMap::new(),
+        };
+        TeamLevels {
+            unit,
+            offsets,
+            between,
+            within: self.within,
+            mixed,
+        }
+    }
+}
+
 fn team_levels<'a>(
     cohorts: &[Cohort<'a>],
     elasticity: &BTreeMap<AgentKind, f64>,
-) -> BTreeMap<AgentKind, TeamLevels<'a>> {
-    let mut by_team: BTreeMap<(AgentKind, &'a str), BTreeMap<&'a str, f64>> = BTreeMap::new();
+) -> BTreeMap<AgentKind, KindLevels<'a>> {
+    // (kind, area, team) → agent → offset.
+    type Offsets<'a> = BTreeMap<(AgentKind, &'a str, &'a str), BTreeMap<&'a str, f64>>;
+    let mut by_team: Offsets = BTreeMap::new();
     for cohort in cohorts {
         let slope = elasticity.get(&cohort.kind).copied().unwrap_or(0.0);
         for agent in &cohort.reference {
             let (x, y) = point(agent);
             by_team
-                .entry((cohort.kind, agent.team.as_str()))
+                .entry((cohort.kind, agent.area.as_str(), agent.team.as_str()))
                 .or_default()
                 .insert(agent.agent.as_str(), y - slope * x);
         }
     }
-    let mut kinds: BTreeMap<AgentKind, TeamLevels> = BTreeMap::new();
-    for ((kind, team), offsets) in by_team {
-        let mut offsets: Vec<f64> = offsets.into_values().collect();
+    let sorted = |offsets: Vec<f64>| {
+        let mut offsets = offsets;
         offsets.sort_by(f64::total_cmp);
-        kinds.entry(kind).or_default().offsets.insert(team, offsets);
+        offsets
+    };
+    let mut kinds: BTreeMap<AgentKind, KindLevels> = BTreeMap::new();
+    // Teams by area, for the spread between the teams of one area.
+    let mut areas: BTreeMap<(AgentKind, &str), Vec<Vec<f64>>> = BTreeMap::new();
+    for ((kind, area, team), offsets) in by_team {
+        let offsets: Vec<f64> = offsets.into_values().collect();
+        let levels = kinds.entry(kind).or_default();
+        levels.areas.entry(area).or_default().extend(&offsets);
+        let offsets = sorted(offsets);
+        levels.teams.insert(team, offsets.clone());
+        areas.entry((kind, area)).or_default().push(offsets);
     }
-    for levels in kinds.values_mut() {
-        let teams: Vec<&Vec<f64>> = levels.offsets.values().filter(|o| o.len() >= 2).collect();
+    for (kind, levels) in &mut kinds {
+        for offsets in levels.areas.values_mut() {
+            *offsets = sorted(std::mem::take(offsets));
+        }
+        let teams: Vec<&Vec<f64>> = levels.teams.values().filter(|o| o.len() >= 2).collect();
         // Within: from the differences between members of one team, which no fitted centre
         // shrinks (deviations from a team's median are zero for its middle member, a third of
         // a team of three): a difference of two draws has twice the variance, and the median
@@ -401,30 +520,52 @@ fn team_levels<'a>(
             .collect();
         let within = median(&differences)
             .map_or(0.0, |m| (m / (0.674_49 * std::f64::consts::SQRT_2)).powi(2));
-        // Between: the variance of the team medians beyond what their own noise explains, by an
-        // unweighted method of moments (after DerSimonian & Laird 1986, Control Clin Trials
-        // 7:177). Not a robust estimate: the team furthest from the rest is the one that most
-        // needs a level of its own, and a median of its members already resists one burner
-        // among them.
-        let centres: Vec<f64> = teams.iter().filter_map(|o| median(o)).collect();
         levels.within = within;
-        if centres.len() >= 3 {
-            let k = centres.len() as f64;
-            let mean_centre = centres.iter().sum::<f64>() / k;
-            let observed = centres
-                .iter()
-                .map(|c| (c - mean_centre).powi(2))
-                .sum::<f64>()
-                / (k - 1.0);
-            let noise = teams
-                .iter()
-                .map(|o| median_inefficiency(o.len()) * within / o.len() as f64)
-                .sum::<f64>()
-                / k;
-            levels.between = (observed - noise).max(0.0);
-        }
+        let groups: Vec<&Vec<f64>> = levels.areas.values().filter(|o| o.len() >= 2).collect();
+        levels.between_areas = between(&[groups], within, 2).unwrap_or(0.0);
+        levels.mixed_areas = areas
+            .iter()
+            .filter(|((k, _), teams)| k == kind && teams.len() >= 2)
+            .map(|((_, area), _)| *area)
+            .collect();
+        let within_areas: Vec<Vec<&Vec<f64>>> = areas
+            .iter()
+            .filter(|((k, _), _)| k == kind)
+            .map(|(_, teams)| teams.iter().filter(|o| o.len() >= 2).collect::<Vec<_>>())
+            .filter(|teams| teams.len() >= 2)
+            .collect();
+        // One area of two teams is one degree of freedom: a noisy spread, and still the only
+        // word on whether two departments that share a repository share a level.
+        levels.between_teams = between(&within_areas, within, 1).unwrap_or(0.0);
     }
     kinds
+}
+
+/// The variance of group levels around their family's mean beyond what their own noise
+/// explains (`within` over each group's size), by an unweighted method of moments pooled over
+/// the families (after DerSimonian & Laird 1986, Control Clin Trials 7:177); `None` under
+/// `min_freedom` degrees of freedom. Not a robust estimate: the group furthest from the rest is the one
+/// that most needs a level of its own, and a median of its members already resists one burner
+/// among them.
+fn between(families: &[Vec<&Vec<f64>>], within: f64, min_freedom: usize) -> Option<f64> {
+    // E Σ (c − c̄)² over a family of k groups is (k − 1) · between + (k − 1)/k · Σ noise.
+    let (mut squares, mut freedom, mut noise) = (0.0, 0usize, 0.0);
+    for family in families {
+        let centres: Vec<f64> = family.iter().filter_map(|o| median(o)).collect();
+        if centres.len() < 2 {
+            continue;
+        }
+        let k = centres.len() as f64;
+        let mean = centres.iter().sum::<f64>() / k;
+        squares += centres.iter().map(|c| (c - mean).powi(2)).sum::<f64>();
+        freedom += centres.len() - 1;
+        noise += (k - 1.0) / k
+            * family
+                .iter()
+                .map(|o| median_inefficiency(o.len()) * within / o.len() as f64)
+                .sum::<f64>();
+    }
+    (freedom >= min_freedom.max(1)).then(|| ((squares - noise) / freedom as f64).max(0.0))
 }
 
 impl Fitted<'_> {
@@ -471,13 +612,16 @@ impl Fitted<'_> {
 
     fn intercept_without(&self, agent: &AgentSummary) -> f64 {
         if !self.references.contains(agent.agent.as_str()) {
-            return self.teams.level(&agent.team, None, self.curve.intercept);
+            return self
+                .teams
+                .level(self.teams.unit.of(agent), None, self.curve.intercept);
         }
         let (log_cost, log_output) = point(agent);
         let own = log_output - self.curve.elasticity * log_cost;
         let at = self.offsets.partition_point(|o| *o < own);
         let pooled = median_without(&self.offsets, at).unwrap_or(self.curve.intercept);
-        self.teams.level(&agent.team, Some(own), pooled)
+        self.teams
+            .level(self.teams.unit.of(agent), Some(own), pooled)
     }
 }
 
@@ -492,6 +636,34 @@ fn median_without(sorted: &[f64], index: usize) -> Option<f64> {
     })
 }
 
+/// The groups of a cohort's slope sample that are centred apart for the slope: the cohort,
+/// or, where it is one area of several teams, each team of two or more. Teams that share a
+/// repository need not share a level (research and platform in one repository, research
+/// delivering a quarter of the artifacts a dollar), and points of two levels centred as one
+/// tilt the slope (the cheaper team's level difference reads as elasticity). A team of one
+/// says nothing of the slope within a level.
+fn level_groups<'a>(cohort: &Cohort<'a>, min_points: usize) -> Vec<Vec<&'a AgentSummary>> {
+    let one_area = cohort
+        .reference
+        .iter()
+        .all(|a| a.area == cohort.reference[0].area);
+    if !(one_area && cohort.mixes_teams()) {
+        return vec![cohort.slope_sample.clone()];
+    }
+    let mut teams: BTreeMap<&str, Vec<&AgentSummary>> = BTreeMap::new();
+    for agent in &cohort.slope_sample {
+        teams.entry(&agent.team).or_default().push(agent);
+    }
+    let groups: Vec<Vec<&AgentSummary>> =
+        teams.into_values().filter(|team| team.len() >= 2).collect();
+    // Teams of one and two leave too few points to say anything of a slope: then the cohort
+    // is centred as one.
+    if groups.iter().map(Vec::len).sum::<usize>() < min_points {
+        return vec![cohort.slope_sample.clone()];
+    }
+    groups
+}
+
 /// One elasticity per kind, from every cohort's points centred on the cohort's medians: a
 /// team of twelve is too few to estimate a slope, and teams differ in level, not in how
 /// output responds to spend. Each cohort keeps its own level (intercept).
@@ -502,29 +674,36 @@ fn fit_once<'a>(
 ) -> Vec<Fitted<'a>> {
     let mut centred: BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for cohort in &cohorts {
-        let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
-            cohort.slope_sample.iter().map(|a| point(a)).unzip();
-        let (Some(mx), Some(my)) = (median(&log_cost), median(&log_output)) else {
-            continue;
-        };
-        let entry = centred.entry(cohort.kind).or_default();
-        entry.0.extend(log_cost.iter().map(|x| x - mx));
-        entry.1.extend(log_output.iter().map(|y| y - my));
+        for group in level_groups(cohort, config.min_cohort_agents) {
+            let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
+                group.iter().map(|a| point(a)).unzip();
+            let (Some(mx), Some(my)) = (median(&log_cost), median(&log_output)) else {
+                continue;
+            };
+            let entry = centred.entry(cohort.kind).or_default();
+            entry.0.extend(log_cost.iter().map(|x| x - mx));
+            entry.1.extend(log_output.iter().map(|y| y - my));
+        }
     }
-    let elasticity: BTreeMap<AgentKind, f64> = centred
+    let elasticity: BTreeMap<AgentKind, f64> = cohorts
+        .iter()
+        .map(|c| c.kind)
+        .collect::<BTreeSet<AgentKind>>()
         .into_iter()
-        .map(|(kind, (x, y))| {
-            let slope = given
-                .and_then(|g| g.get(&kind).copied())
-                .unwrap_or_else(|| {
-                    theil_sen(&x, &y, config.max_pairs, SEED).map_or(0.0, |l| l.slope)
-                });
-            (kind, slope)
+        .filter_map(|kind| {
+            let slope = match given.and_then(|g| g.get(&kind)) {
+                Some(slope) => *slope,
+                None => {
+                    let (x, y) = centred.get(&kind)?;
+                    theil_sen(x, y, config.max_pairs, SEED).map_or(0.0, |l| l.slope)
+                }
+            };
+            Some((kind, slope))
         })
         .collect();
     // Only a cohort that pools teams reads the team levels; without one they are not measured
     // (every pair of a team's members is compared).
-    let levels = if cohorts.iter().any(Cohort::pools_teams) {
+    let levels = if cohorts.iter().any(Cohort::mixes_teams) {
         team_levels(&cohorts, &elasticity)
     } else {
         BTreeMap::new()
@@ -533,21 +712,10 @@ fn fit_once<'a>(
         .into_iter()
         .filter_map(|cohort| {
             let elasticity = elasticity.get(&cohort.kind).copied().unwrap_or(0.0);
-            let teams = match levels.get(&cohort.kind) {
-                Some(kind) if cohort.pools_teams() => TeamLevels {
-                    offsets: cohort
-                        .reference
-                        .iter()
-                        .map(|a| a.team.as_str())
-                        .collect::<BTreeSet<&str>>()
-                        .into_iter()
-                        .filter_map(|team| Some((team, kind.offsets.get(team)?.clone())))
-                        .collect(),
-                    between: kind.between,
-                    within: kind.within,
-                },
-                _ => TeamLevels::default(),
-            };
+            let teams = levels
+                .get(&cohort.kind)
+                .map(|kind| kind.for_cohort(&cohort))
+                .unwrap_or_default();
             let (log_cost, log_output): (Vec<f64>, Vec<f64>) =
                 cohort.reference.iter().map(|a| point(a)).unzip();
             let mut offsets: Vec<f64> = log_cost
@@ -567,11 +735,20 @@ fn fit_once<'a>(
                 .map(|a| a.mean_weekly_output())
                 .collect();
             let intercept = median(&offsets)?;
-            let team_intercepts = teams
-                .offsets
-                .keys()
-                .map(|team| (team.to_string(), teams.level(team, None, intercept)))
-                .collect();
+            let team_intercepts = if teams.offsets.is_empty() {
+                BTreeMap::new()
+            } else {
+                cohort
+                    .reference
+                    .iter()
+                    .map(|a| {
+                        (
+                            a.team.clone(),
+                            teams.level(teams.unit.of(a), None, intercept),
+                        )
+                    })
+                    .collect()
+            };
             Some(Fitted {
                 curve: Curve {
                     label: cohort.label.clone(),
@@ -748,8 +925,20 @@ pub fn assess(
     let evidence = super::Evidence {
         behavior: &[],
         primary_models: &empty,
+        repositories: &Default::default(),
     };
-    let recent_population = Population::new(&recent_weeks, evidence, config);
+    let mut recent_population = Population::new(&recent_weeks, evidence, config);
+    // The whole period's areas: the recent weeks are judged in the same cohorts.
+    let areas: BTreeMap<&str, &str> = population
+        .agents
+        .iter()
+        .map(|a| (a.agent.as_str(), a.area.as_str()))
+        .collect();
+    for agent in &mut recent_population.agents {
+        if let Some(area) = areas.get(agent.agent.as_str()) {
+            agent.area = area.to_string();
+        }
+    }
     // The recent window keeps the period's elasticity: a third of the weeks says less about
     // how output responds to spend, and the curve's level and spread are what it re-measures.
     let elasticities = curves.elasticities();
@@ -845,13 +1034,20 @@ fn reasons(
     excess_factor: f64,
 ) -> Vec<Reason> {
     let weeks = agent.weeks_active;
-    let peers = match fitted.teams.weight(&agent.team) {
-        Some(weight) if weight >= 0.005 => format!(
-            "{} (at a level {:.0}% of the way to team {}'s)",
-            fitted.cohort.label,
-            100.0 * weight,
-            agent.team
-        ),
+    let unit = fitted.teams.unit.of(agent);
+    let peers = match fitted.teams.weight(unit) {
+        Some(weight) if weight >= 0.005 => {
+            let whose = if unit != agent.team {
+                format!("that of teams {unit}, which deliver to the same repositories")
+            } else {
+                format!("team {unit}'s")
+            };
+            format!(
+                "{} (at a level {:.0}% of the way to {whose})",
+                fitted.cohort.label,
+                100.0 * weight
+            )
+        }
         _ => fitted.cohort.label.clone(),
     };
     let mut reasons = vec![Reason {
@@ -919,6 +1115,7 @@ mod tests {
             trivial_cost_usd: 0.0,
             active_output: weekly_output * 8.0,
             active_output_squares: 8.0 * weekly_output * weekly_output,
+            area: team.into(),
         }
     }
 
@@ -1054,6 +1251,134 @@ mod tests {
             burner.reasons[0]
                 .message
                 .contains("people across small teams (at a level"),
+            "{}",
+            burner.reasons[0].message
+        );
+    }
+
+    #[test]
+    fn squads_that_deliver_to_the_same_repositories_are_one_cohort() {
+        // Web is cut into two squads of three, each too small for a cohort; both deliver to
+        // web's repository, at web's level, less than half what the other teams deliver per
+        // dollar. Read as one area they are a cohort of six, judged at web's own level: none of
+        // its people stands out, the burner among them does.
+        let mut agents: Vec<AgentSummary> = Vec::new();
+        let mut repositories = crate::features::Repositories::new();
+        for (t, (team, level, repo)) in [
+            ("api", 1.0, "api"),
+            ("data", 1.15, "data"),
+            ("mobile", 1.1, "app"),
+            ("infra", 0.9, "infra"),
+            ("web-1", 0.45, "site"),
+            ("web-2", 0.45, "site"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let members = if team.starts_with("web") { 3 } else { 4 };
+            for i in 0..members {
+                let cost = 60.0 * 1.5f64.powi(((i + t) % 6) as i32);
+                let mut a = honest(i, team, cost);
+                a.output_index *= level;
+                a.active_output *= level;
+                a.active_output_squares *= level * level;
+                repositories.insert(a.agent.clone(), BTreeMap::from([(repo.to_string(), 1.0)]));
+                agents.push(a);
+            }
+        }
+        let work: f64 = 150.0;
+        agents.push(agent(
+            "web-burner",
+            "web-2",
+            5.0 * work,
+            0.9 * work.powf(0.45),
+        ));
+        repositories.insert("web-burner".into(), BTreeMap::from([("site".into(), 1.0)]));
+        let areas = super::super::areas::areas(&agents, &repositories, 0.5);
+        for a in &mut agents {
+            a.area.clone_from(&areas[&(a.kind, a.team.clone())]);
+        }
+        let results = judge_all(agents);
+        let p = |name: &str| results.iter().find(|a| a.agent == name).unwrap().p_value;
+        for name in [
+            "web-1-0", "web-1-1", "web-1-2", "web-2-0", "web-2-1", "web-2-2",
+        ] {
+            assert!(p(name) > 0.05, "{name}: {}", p(name));
+        }
+        assert!(p("web-burner") < 0.001, "{}", p("web-burner"));
+        let burner = results.iter().find(|a| a.agent == "web-burner").unwrap();
+        assert!(
+            burner.reasons[0]
+                .message
+                .contains("peers in teams web-1, web-2 with the same output"),
+            "{}",
+            burner.reasons[0].message
+        );
+    }
+
+    #[test]
+    fn two_teams_of_one_repository_keep_their_own_levels_and_the_slope() {
+        // Research delivers a third of what platform does per dollar, in platform's
+        // repository: one area of eight and eight, beside two other teams. Judged at one level,
+        // research's people would all look three times too costly, and points of two levels
+        // centred as one would read the difference as elasticity. Each team keeps its level,
+        // the slope is fitted within teams, and the burner in research still stands out.
+        let mut agents: Vec<AgentSummary> = Vec::new();
+        let mut repositories = crate::features::Repositories::new();
+        for (t, (team, level, repo)) in [
+            ("research", 0.33, "shared"),
+            ("platform", 1.0, "shared"),
+            ("api", 1.0, "api"),
+            ("web", 0.9, "site"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for i in 0..8 {
+                // Research spends less, so that its level lines up with spend.
+                let cost = if team == "research" { 40.0 } else { 120.0 }
+                    * 1.3f64.powi(((i + t) % 8) as i32);
+                let mut a = honest(i, team, cost);
+                a.output_index *= level;
+                a.active_output *= level;
+                a.active_output_squares *= level * level;
+                repositories.insert(a.agent.clone(), BTreeMap::from([(repo.to_string(), 1.0)]));
+                agents.push(a);
+            }
+        }
+        let work: f64 = 100.0;
+        agents.push(agent(
+            "research-burner",
+            "research",
+            5.0 * work,
+            0.33 * 2.0 * work.powf(0.45),
+        ));
+        repositories.insert(
+            "research-burner".into(),
+            BTreeMap::from([("shared".into(), 1.0)]),
+        );
+        let areas = super::super::areas::areas(&agents, &repositories, 0.5);
+        for a in &mut agents {
+            a.area.clone_from(&areas[&(a.kind, a.team.clone())]);
+        }
+        assert_eq!(agents[0].area, "platform, research");
+        let elasticity = fitted_elasticity(agents.clone(), &[]);
+        assert!((elasticity - 0.45).abs() < 0.05, "elasticity {elasticity}");
+        let results = judge_all(agents);
+        let p = |name: &str| results.iter().find(|a| a.agent == name).unwrap().p_value;
+        for i in 0..8 {
+            let name = format!("research-{i}");
+            assert!(p(&name) > 0.05, "{name}: {}", p(&name));
+        }
+        assert!(p("research-burner") < 0.001, "{}", p("research-burner"));
+        let burner = results
+            .iter()
+            .find(|a| a.agent == "research-burner")
+            .unwrap();
+        assert!(
+            burner.reasons[0]
+                .message
+                .contains("peers in teams platform, research (at a level"),
             "{}",
             burner.reasons[0].message
         );

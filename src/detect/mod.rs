@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `config.rs` | `[detect]` settings, severity tiers |
 //! | `population.rs` | the agent-week table and each agent's totals; minimum-data gates |
+//! | `areas.rs` | the teams that deliver to the same repositories (one level for small teams) |
 //! | `efficiency.rs`, `change.rs`, `behavior.rs` | the three lenses |
 //! | `combine.rs` | Cauchy combination, Benjamini–Hochberg, weekly families |
 //! | `findings.rs` | findings, severity, statuses, report order |
@@ -19,6 +20,7 @@
 //! | `codes.rs`, `catalog.rs` | reason codes; their documentation |
 //! | `stats.rs` | the statistics every lens shares |
 
+pub mod areas;
 pub mod behavior;
 pub mod calibration;
 pub mod catalog;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::config::DetectConfig;
-use super::{efficiency, stats};
-use crate::features::{AgentWeek, BehaviorWeek, Snapshot};
+use super::{areas, efficiency, stats};
+use crate::features::{AgentWeek, BehaviorWeek, Repositories, Snapshot};
 use crate::normalize::identities::AgentKind;
 use crate::normalize::pricing::Tokens;
 
@@ -36,6 +36,9 @@ pub struct AgentSummary {
     /// the weekly mean (`output_index` also holds output credited in weeks without usage).
     pub active_output: f64,
     pub active_output_squares: f64,
+    /// The teams whose level the peer comparison reads for this agent's: its team and the
+    /// teams that deliver to the same repositories ([`super::areas`]), by name, joined by ", ".
+    pub area: String,
 }
 
 impl AgentSummary {
@@ -94,6 +97,8 @@ pub struct Evidence<'a> {
     pub behavior: &'a [BehaviorWeek],
     /// Each agent's primary model.
     pub primary_models: &'a BTreeMap<String, String>,
+    /// Each agent's output by repository, for the teams that work in the same ones.
+    pub repositories: &'a Repositories,
 }
 
 /// What the lenses read: the agent-week table and its per-agent totals, sorted by agent, and
@@ -129,6 +134,7 @@ impl<'a> Population<'a> {
                 trivial_cost_usd: 0.0,
                 active_output: 0.0,
                 active_output_squares: 0.0,
+                area: week.team.clone(),
             });
             summary.trivial_requests += week.trivial_requests;
             summary.trivial_cost_usd += week.trivial_cost_usd;
@@ -143,7 +149,7 @@ impl<'a> Population<'a> {
                 summary.active_output_squares += week.output_index * week.output_index;
             }
         }
-        let agents = by_agent
+        let mut agents: Vec<AgentSummary> = by_agent
             .into_values()
             .map(|mut summary| {
                 summary.eligible = summary.weeks_active >= config.min_weeks
@@ -153,6 +159,12 @@ impl<'a> Population<'a> {
                 summary
             })
             .collect();
+        let areas = areas::areas(&agents, evidence.repositories, config.area_overlap);
+        for agent in &mut agents {
+            if let Some(area) = areas.get(&(agent.kind, agent.team.clone())) {
+                agent.area.clone_from(area);
+            }
+        }
         Population {
             weeks,
             agents,
@@ -197,10 +209,11 @@ mod tests {
                 trivial_cost_usd: 0.0,
             })
             .collect();
-        let empty = BTreeMap::new();
+        let (empty, none) = (BTreeMap::new(), Repositories::new());
         let evidence = Evidence {
             behavior: &[],
             primary_models: &empty,
+            repositories: &none,
         };
         let population = Population::new(&weeks, evidence, &DetectConfig::default());
         let dana = &population.agents[0];

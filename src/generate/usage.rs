@@ -749,7 +749,9 @@ pub fn write_all(
 
     let semantics = settings.worlds.session_semantics();
     let review_heavy = settings.worlds.contains(World::ReviewHeavy);
+    let shared_repos = settings.worlds.contains(World::SharedRepos);
     for profile in profiles {
+        let repos = Repos::new(profile, shared_repos);
         let mut rng = agent_rng(settings.seed, profile.index as u64, 1);
         // A world's output mix is drawn from a stream of its own.
         let mut own_mix = review_heavy.then(|| {
@@ -896,6 +898,7 @@ pub fn write_all(
                         week_start,
                         mean_index,
                         DEFAULT_MIX,
+                        &repos,
                         &mut pr_dropped,
                     )?;
                     (*mix, stream)
@@ -910,6 +913,7 @@ pub fn write_all(
                 week_start,
                 mean_index,
                 mix,
+                &repos,
                 &mut pr_number,
             )?;
         }
@@ -1007,6 +1011,41 @@ fn emit_usage(
     Ok(())
 }
 
+/// Where an agent's artifacts go: its team's repository (`payments-service`); in world
+/// `shared-repos`, research's and platform's to one repository (`shared-service`), and every
+/// team's commits whose hash starts with 0-4 (5 in 16) to `monorepo`. Decided by the hash, not
+/// drawn, so that every draw is the default company's.
+pub(crate) struct Repos {
+    team: String,
+    monorepo: bool,
+}
+
+/// The teams that share one repository in world `shared-repos`: the two whose output per
+/// dollar differs most (research delivers at a quarter of the company's level).
+pub const SHARED_REPO_TEAMS: [&str; 2] = ["research", "platform"];
+
+impl Repos {
+    fn new(profile: &AgentProfile, shared: bool) -> Repos {
+        let team = if shared && SHARED_REPO_TEAMS.contains(&profile.team.as_str()) {
+            "shared-service".to_string()
+        } else {
+            format!("{}-service", profile.team)
+        };
+        Repos {
+            team,
+            monorepo: shared,
+        }
+    }
+
+    fn of_commit(&self, sha: &str) -> &str {
+        if self.monorepo && sha.as_bytes()[0] < b'5' {
+            "monorepo"
+        } else {
+            &self.team
+        }
+    }
+}
+
 /// Artifacts whose weighted sum has mean `mean_index` (commit 1, PR 4, ticket 3, review 1), in
 /// the shares of `mix`.
 #[allow(clippy::too_many_arguments)]
@@ -1018,13 +1057,14 @@ fn emit_outputs(
     week_start: i64,
     mean_index: f64,
     mix: OutputMix,
+    repos: &Repos,
     pr_number: &mut u64,
 ) -> Result<u64, GenerateError> {
     let io = |source| GenerateError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let repo = format!("{}-service", profile.team);
+    let repo = &repos.team;
     let mut rows = 0u64;
     let when =
         |rng: &mut ChaCha8Rng| session_start(rng, profile, week_start) + rng.gen_range(0..7_200);
@@ -1035,6 +1075,7 @@ fn emit_outputs(
         let ts = when(rng);
         let lines = lognormal(rng, 60.0, 0.8).round();
         let copies = if rng.gen_bool(0.01) { 2 } else { 1 };
+        let repo = repos.of_commit(&sha);
         for _ in 0..copies {
             writeln!(
                 out,

@@ -41,6 +41,10 @@ pub enum World {
     /// to be a cohort of their own. A squad keeps its team's output level, repositories and
     /// tickets.
     Squads,
+    /// Research and platform, the teams whose output per dollar differs most, deliver to one
+    /// repository, and about a third of every team's commits go to a monorepo: teams that
+    /// share repositories without sharing a level.
+    SharedRepos,
 }
 
 /// What `all` stands for: every world except `hourly` and `no-sessions`, which rule out
@@ -55,7 +59,7 @@ pub const ALL_WORLDS: [World; 6] = [
 ];
 
 /// Every world, in the order `truth.json` lists them.
-pub const WORLDS: [World; 9] = [
+pub const WORLDS: [World; 10] = [
     World::SessionLabels,
     World::NoSessions,
     World::Hourly,
@@ -65,10 +69,11 @@ pub const WORLDS: [World; 9] = [
     World::CiAccounts,
     World::ReviewHeavy,
     World::Squads,
+    World::SharedRepos,
 ];
 
 /// The names `--world` accepts: every world, and `all`.
-pub const WORLD_NAMES: [&str; 10] = [
+pub const WORLD_NAMES: [&str; 11] = [
     "session-labels",
     "no-sessions",
     "hourly",
@@ -78,6 +83,7 @@ pub const WORLD_NAMES: [&str; 10] = [
     "ci-accounts",
     "review-heavy",
     "squads",
+    "shared-repos",
     "all",
 ];
 
@@ -112,6 +118,7 @@ impl World {
             World::CiAccounts => "ci-accounts",
             World::ReviewHeavy => "review-heavy",
             World::Squads => "squads",
+            World::SharedRepos => "shared-repos",
         }
     }
 
@@ -127,6 +134,7 @@ impl World {
             World::CiAccounts => "about 3% of agents are CI service accounts sending a request every 2-10 minutes, round the clock or in a nightly window, with real output on the curve",
             World::ReviewHeavy => "outputs are mostly reviews (57% of the index), few PRs (15%) and rare closed tickets (3%); the weighted index per week is unchanged",
             World::Squads => "identities.csv names squads of 2-8 people (payments-1, payments-2, ...) instead of teams; a squad keeps its team's output level, repositories and tickets, and the usage and outputs are unchanged",
+            World::SharedRepos => "research and platform deliver to one repository (shared-service) instead of one each, and every team's commits whose hash starts with 0-4 go to monorepo; the artifacts and their amounts are unchanged",
         }
     }
 

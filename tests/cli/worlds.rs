@@ -34,8 +34,8 @@ fn audit_with(
     identities: bool,
 ) -> Evaluation {
     let dir = tempfile::tempdir().unwrap();
-    // `default` is the company no world reshapes.
-    let names: Vec<&str> = [world].into_iter().filter(|w| *w != "default").collect();
+    // `default` is the company no world reshapes; `a,b` is worlds a and b at once.
+    let names: Vec<&str> = world.split(',').filter(|w| *w != "default").collect();
     generate::write(&GenerateSettings {
         agents: 60,
         weeks,
@@ -154,13 +154,34 @@ fn detection_holds_with_a_review_heavy_output_mix() {
 }
 
 #[test]
-fn detection_with_squads_instead_of_teams_holds_its_measured_figures() {
-    // Short of the honest companies' target, and held where measured: 18 of 20 honest seeds
-    // clean; precision 0.97 (36/37), recall 0.86 (36/42); over seeds 1-40 0.98 and 0.85. Most
-    // squads are too small to be cohorts, and a squad of two or three says little of its
-    // level: a research pair that records a quarter of the artifacts is judged near the
-    // company's level (README, "What the detector can and cannot see").
-    holds_at("squads", 18, PRECISION, RECALL);
+fn detection_holds_with_squads_instead_of_teams() {
+    // Most squads are too small to be cohorts, and a squad of two or three says little of its
+    // level. The squads of one team deliver to its repositories, so the peer comparison reads
+    // them as one area and one cohort (`detect/areas.rs`). Before: 18 of 20 honest seeds clean
+    // (a research pair judged near the company's level, 39 times what it expected, high);
+    // precision 0.97 (36/37), recall 0.86 (36/42). Now: 19 of 20 (an honest heavy user,
+    // medium), precision 0.93 (39/42), recall 0.93 (39/42); over seeds 1-40, 0.97 and 0.89,
+    // and 59 of 60 honest seeds 301-360.
+    holds_in("squads");
+}
+
+#[test]
+fn detection_holds_when_teams_share_repositories_without_sharing_a_level() {
+    // What would break the areas: research and platform, whose output per dollar differs most,
+    // in one repository, and a third of every team's commits in a monorepo. The monorepo links
+    // no one; research and platform are one cohort, each team drawn to its own level within it
+    // and the slope fitted within teams. Before the slope was (research's level read as
+    // elasticity, 0.79 where the default company's is 0.42 on seed 6): precision 0.88 (38/43).
+    // Measured: 20 of 20 honest seeds clean, precision 0.93 (38/41), recall 0.90 (38/42).
+    holds_in("shared-repos");
+}
+
+#[test]
+fn detection_holds_with_squads_of_teams_that_share_repositories() {
+    // Both at once: the squads of research and platform are one area. Measured: 19 of 20
+    // honest seeds clean (a research pair at a level drawn towards its own, medium), precision
+    // 0.95 (39/41), recall 0.93 (39/42).
+    holds_in("squads,shared-repos");
 }
 
 #[test]
