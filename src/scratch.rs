@@ -7,7 +7,10 @@
 //! job's timeout, Ctrl-C) cannot, but the kernel releases its locks. So the first folder a run
 //! makes is preceded by a sweep that removes every `tokenaudit-*` folder whose lock nobody
 //! holds: what a killed run left is gone by the next run that writes to disk, and the folders of
-//! runs still going, in this process or another, are left alone.
+//! runs still going, in this process or another, are left alone. A folder is made under a
+//! hidden name (`.tokenaudit-…`) and takes its own name only once its lock is held, so a run
+//! killed while making one never leaves a `tokenaudit-*` folder without a lock; the sweep
+//! removes hidden ones whose lock nobody holds too.
 
 use std::fs::File;
 use std::io;
@@ -21,12 +24,22 @@ const PREFIX: &str = "tokenaudit-";
 const LOCK: &str = ".owner.lock";
 const LOCKING: &str = ".owner.lock.new";
 
+/// Where a folder is made before it takes its name.
+const STAGING: &str = ".tokenaudit-";
+
 /// One temporary folder, removed when dropped.
 #[derive(Debug)]
 pub struct Scratch {
-    // Fields drop in order: the lock is released (and its file closed) before the folder goes.
-    _lock: File,
-    dir: tempfile::TempDir,
+    /// Released (and its file closed) before the folder goes.
+    lock: Option<File>,
+    dir: PathBuf,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        drop(self.lock.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Scratch {
@@ -42,25 +55,45 @@ impl Scratch {
     }
 
     fn in_folder(root: &Path, what: &str) -> io::Result<Scratch> {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{PREFIX}{what}-"))
+        let staging = tempfile::Builder::new()
+            .prefix(&format!("{STAGING}{what}-"))
             .tempdir_in(root)?;
-        let locking = dir.path().join(LOCKING);
+        let locking = staging.path().join(LOCKING);
         let lock = File::create(&locking)?;
         lock.lock()?;
-        std::fs::rename(&locking, dir.path().join(LOCK))?;
-        Ok(Scratch { _lock: lock, dir })
+        std::fs::rename(&locking, staging.path().join(LOCK))?;
+        // The same random name without the dot, in one rename: the folder appears under its
+        // name with its lock held. Where that name is taken by a folder with files in it
+        // (another run's, by a one-in-10¹⁰ chance) the rename fails and this one keeps its
+        // hidden name.
+        let name = staging
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix('.'))
+            .map(str::to_string)
+            .unwrap_or_default();
+        let staging = staging.keep();
+        let dir = root.join(name);
+        let dir = match std::fs::rename(&staging, &dir) {
+            Ok(()) => dir,
+            Err(_) => staging,
+        };
+        Ok(Scratch {
+            lock: Some(lock),
+            dir,
+        })
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.dir
     }
 }
 
-/// Removes the `tokenaudit-*` folders in `root` whose lock nobody holds (their process is
-/// gone); the folders removed. Folders without a lock file (made by an older version, or by
-/// `demo`) are not touched, and nothing here fails a run: a folder that cannot be read or
-/// removed is left.
+/// Removes the `tokenaudit-*` folders in `root`, and the hidden `.tokenaudit-*` ones being
+/// made, whose lock nobody holds (their process is gone); the folders removed. Folders without
+/// a lock file (made by an older version, or by `demo`, or by a run killed before its lock) are
+/// not touched, and nothing here fails a run: a folder that cannot be read or removed is left.
 pub fn sweep(root: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(root) else {
         return Vec::new();
@@ -70,7 +103,7 @@ pub fn sweep(root: &Path) -> Vec<PathBuf> {
         let is_ours = entry
             .file_name()
             .to_str()
-            .is_some_and(|n| n.starts_with(PREFIX));
+            .is_some_and(|n| n.starts_with(PREFIX) || n.starts_with(STAGING));
         if !is_ours || !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
@@ -100,12 +133,23 @@ mod tests {
         // A run still going, and one whose process is gone: its lock file is there, unlocked.
         let live = Scratch::in_folder(root.path(), "rows").unwrap();
         std::fs::write(live.path().join("00000.arrow"), b"rows").unwrap();
-        let dead = Scratch::in_folder(root.path(), "days").unwrap();
+        let mut dead = Scratch::in_folder(root.path(), "days").unwrap();
         let dead_path = dead.path().to_path_buf();
-        let Scratch { _lock, dir } = dead;
-        let _ = dir.keep();
-        drop(_lock);
+        assert!(dead_path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("tokenaudit-days-"));
+        // Its process gone: the lock released, the folder left.
+        drop(dead.lock.take());
+        dead.dir = root.path().join("gone");
+        drop(dead);
         std::fs::write(dead_path.join("1.arrow"), b"rows").unwrap();
+        // A run killed while making its folder: hidden, its lock file unlocked.
+        let staged = root.path().join(".tokenaudit-keys-Ab12Cd");
+        std::fs::create_dir(&staged).unwrap();
+        std::fs::write(staged.join(LOCK), b"").unwrap();
         // Not ours to judge: no lock file, or not named like ours.
         let older = root.path().join("tokenaudit-keys-old");
         std::fs::create_dir(&older).unwrap();
@@ -113,8 +157,10 @@ mod tests {
         std::fs::create_dir(&other).unwrap();
         std::fs::write(other.join(LOCK), b"").unwrap();
 
-        assert_eq!(sweep(root.path()), vec![dead_path.clone()]);
-        assert!(!dead_path.exists());
+        let mut removed = sweep(root.path());
+        removed.sort();
+        assert_eq!(removed, vec![staged.clone(), dead_path.clone()]);
+        assert!(!dead_path.exists() && !staged.exists());
         assert!(live.path().join("00000.arrow").exists());
         assert!(older.exists() && other.exists());
         let live_path = live.path().to_path_buf();
