@@ -1256,28 +1256,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn squads_that_deliver_to_the_same_repositories_are_one_cohort() {
-        // Web is cut into two squads of three, each too small for a cohort; both deliver to
-        // web's repository, at web's level, less than half what the other teams deliver per
-        // dollar. Read as one area they are a cohort of six, judged at web's own level: none of
-        // its people stands out, the burner among them does.
+    /// A team of `members` honest agents delivering to one repository at `level` times the
+    /// output of the curve, their weekly costs `base` × `step`^k.
+    struct Team(&'static str, f64, &'static str, usize, f64, f64);
+
+    /// The agents of `teams` (costs cycling every `cycle` members) and the agents `extra` with
+    /// their repositories, each in the area its repository makes.
+    fn in_repositories(
+        teams: &[Team],
+        cycle: usize,
+        extra: Vec<(AgentSummary, &str)>,
+    ) -> Vec<AgentSummary> {
         let mut agents: Vec<AgentSummary> = Vec::new();
         let mut repositories = crate::features::Repositories::new();
-        for (t, (team, level, repo)) in [
-            ("api", 1.0, "api"),
-            ("data", 1.15, "data"),
-            ("mobile", 1.1, "app"),
-            ("infra", 0.9, "infra"),
-            ("web-1", 0.45, "site"),
-            ("web-2", 0.45, "site"),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let members = if team.starts_with("web") { 3 } else { 4 };
-            for i in 0..members {
-                let cost = 60.0 * 1.5f64.powi(((i + t) % 6) as i32);
+        for (t, Team(team, level, repo, members, base, step)) in teams.iter().enumerate() {
+            for i in 0..*members {
+                let cost = base * step.powi(((i + t) % cycle) as i32);
                 let mut a = honest(i, team, cost);
                 a.output_index *= level;
                 a.active_output *= level;
@@ -1286,33 +1280,64 @@ mod tests {
                 agents.push(a);
             }
         }
-        let work: f64 = 150.0;
-        agents.push(agent(
-            "web-burner",
-            "web-2",
-            5.0 * work,
-            0.9 * work.powf(0.45),
-        ));
-        repositories.insert("web-burner".into(), BTreeMap::from([("site".into(), 1.0)]));
+        for (agent, repo) in extra {
+            repositories.insert(
+                agent.agent.clone(),
+                BTreeMap::from([(repo.to_string(), 1.0)]),
+            );
+            agents.push(agent);
+        }
         let areas = super::super::areas::areas(&agents, &repositories, 0.5);
         for a in &mut agents {
             a.area.clone_from(&areas[&(a.kind, a.team.clone())]);
         }
-        let results = judge_all(agents);
+        agents
+    }
+
+    /// Asserts that none of `honest` is unusual and `burner` is, against `peers`.
+    fn only_the_burner_stands_out(
+        results: &[Assessment],
+        honest: &[String],
+        burner: &str,
+        peers: &str,
+    ) {
         let p = |name: &str| results.iter().find(|a| a.agent == name).unwrap().p_value;
-        for name in [
-            "web-1-0", "web-1-1", "web-1-2", "web-2-0", "web-2-1", "web-2-2",
-        ] {
+        for name in honest {
             assert!(p(name) > 0.05, "{name}: {}", p(name));
         }
-        assert!(p("web-burner") < 0.001, "{}", p("web-burner"));
-        let burner = results.iter().find(|a| a.agent == "web-burner").unwrap();
-        assert!(
-            burner.reasons[0]
-                .message
-                .contains("peers in teams web-1, web-2 with the same output"),
-            "{}",
-            burner.reasons[0].message
+        assert!(p(burner) < 0.001, "{}", p(burner));
+        let message = &results.iter().find(|a| a.agent == burner).unwrap().reasons[0].message;
+        assert!(message.contains(peers), "{message}");
+    }
+
+    #[test]
+    fn squads_that_deliver_to_the_same_repositories_are_one_cohort() {
+        // Web is cut into two squads of three, each too small for a cohort; both deliver to
+        // web's repository, at web's level, less than half what the other teams deliver per
+        // dollar. Read as one area they are a cohort of six, judged at web's own level: none of
+        // its people stands out, the burner among them does.
+        let work: f64 = 150.0;
+        let burner = agent("web-burner", "web-2", 5.0 * work, 0.9 * work.powf(0.45));
+        let results = judge_all(in_repositories(
+            &[
+                Team("api", 1.0, "api", 4, 60.0, 1.5),
+                Team("data", 1.15, "data", 4, 60.0, 1.5),
+                Team("mobile", 1.1, "app", 4, 60.0, 1.5),
+                Team("infra", 0.9, "infra", 4, 60.0, 1.5),
+                Team("web-1", 0.45, "site", 3, 60.0, 1.5),
+                Team("web-2", 0.45, "site", 3, 60.0, 1.5),
+            ],
+            6,
+            vec![(burner, "site")],
+        ));
+        let web = [
+            "web-1-0", "web-1-1", "web-1-2", "web-2-0", "web-2-1", "web-2-2",
+        ];
+        only_the_burner_stands_out(
+            &results,
+            &web.map(String::from),
+            "web-burner",
+            "peers in teams web-1, web-2 with the same output",
         );
     }
 
@@ -1323,64 +1348,31 @@ mod tests {
         // research's people would all look three times too costly, and points of two levels
         // centred as one would read the difference as elasticity. Each team keeps its level,
         // the slope is fitted within teams, and the burner in research still stands out.
-        let mut agents: Vec<AgentSummary> = Vec::new();
-        let mut repositories = crate::features::Repositories::new();
-        for (t, (team, level, repo)) in [
-            ("research", 0.33, "shared"),
-            ("platform", 1.0, "shared"),
-            ("api", 1.0, "api"),
-            ("web", 0.9, "site"),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            for i in 0..8 {
-                // Research spends less, so that its level lines up with spend.
-                let cost = if team == "research" { 40.0 } else { 120.0 }
-                    * 1.3f64.powi(((i + t) % 8) as i32);
-                let mut a = honest(i, team, cost);
-                a.output_index *= level;
-                a.active_output *= level;
-                a.active_output_squares *= level * level;
-                repositories.insert(a.agent.clone(), BTreeMap::from([(repo.to_string(), 1.0)]));
-                agents.push(a);
-            }
-        }
+        // Research spends less, so that its level lines up with spend.
+        let teams = [
+            Team("research", 0.33, "shared", 8, 40.0, 1.3),
+            Team("platform", 1.0, "shared", 8, 120.0, 1.3),
+            Team("api", 1.0, "api", 8, 120.0, 1.3),
+            Team("web", 0.9, "site", 8, 120.0, 1.3),
+        ];
+        let honest_only = in_repositories(&teams, 8, Vec::new());
+        assert_eq!(honest_only[0].area, "platform, research");
+        let elasticity = fitted_elasticity(honest_only, &[]);
+        assert!((elasticity - 0.45).abs() < 0.05, "elasticity {elasticity}");
         let work: f64 = 100.0;
-        agents.push(agent(
+        let burner = agent(
             "research-burner",
             "research",
             5.0 * work,
-            0.33 * 2.0 * work.powf(0.45),
-        ));
-        repositories.insert(
-            "research-burner".into(),
-            BTreeMap::from([("shared".into(), 1.0)]),
+            0.66 * work.powf(0.45),
         );
-        let areas = super::super::areas::areas(&agents, &repositories, 0.5);
-        for a in &mut agents {
-            a.area.clone_from(&areas[&(a.kind, a.team.clone())]);
-        }
-        assert_eq!(agents[0].area, "platform, research");
-        let elasticity = fitted_elasticity(agents.clone(), &[]);
-        assert!((elasticity - 0.45).abs() < 0.05, "elasticity {elasticity}");
-        let results = judge_all(agents);
-        let p = |name: &str| results.iter().find(|a| a.agent == name).unwrap().p_value;
-        for i in 0..8 {
-            let name = format!("research-{i}");
-            assert!(p(&name) > 0.05, "{name}: {}", p(&name));
-        }
-        assert!(p("research-burner") < 0.001, "{}", p("research-burner"));
-        let burner = results
-            .iter()
-            .find(|a| a.agent == "research-burner")
-            .unwrap();
-        assert!(
-            burner.reasons[0]
-                .message
-                .contains("peers in teams platform, research (at a level"),
-            "{}",
-            burner.reasons[0].message
+        let results = judge_all(in_repositories(&teams, 8, vec![(burner, "shared")]));
+        let research: Vec<String> = (0..8).map(|i| format!("research-{i}")).collect();
+        only_the_burner_stands_out(
+            &results,
+            &research,
+            "research-burner",
+            "peers in teams platform, research (at a level",
         );
     }
 
