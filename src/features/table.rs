@@ -580,4 +580,37 @@ mod tests {
         assert_eq!(local_part("a+b@corp.example"), "a+b");
         assert_eq!(local_part("dana"), "dana");
     }
+
+    #[test]
+    fn linked_outputs_keep_their_repositories_apart() {
+        // dana's commits under two names, in two repositories: the rows of one repository
+        // meet and are summed, the other's stay their own, and the repositories add up to the
+        // index per repository the peer comparison reads.
+        let in_repo = |agent: &str, repo: &str, amount: i64| WeekOutputs {
+            repo: repo.into(),
+            ..output(agent, 7, "commit", amount)
+        };
+        let mut outputs = vec![
+            in_repo("dana", "api", 1_000_000),
+            in_repo("dana@corp.example", "api", 2_000_000),
+            in_repo("dana@corp.example", "web", 4_000_000),
+        ];
+        link_emails(&mut outputs, &["dana"].into(), &Default::default());
+        assert_eq!(
+            outputs,
+            vec![
+                in_repo("dana", "api", 3_000_000),
+                in_repo("dana", "web", 4_000_000),
+            ]
+        );
+        let repositories = output_by_repository(&outputs, &OutputWeights::default());
+        let weight = OutputWeights::default().weight("commit");
+        assert_eq!(
+            repositories["dana"],
+            BTreeMap::from([
+                ("api".to_string(), 3.0 * weight),
+                ("web".to_string(), 4.0 * weight)
+            ])
+        );
+    }
 }
