@@ -92,6 +92,77 @@ pub fn areas(
     areas
 }
 
+/// Share of an agent's output in one repository (common ones left out of the count but not
+/// of the total) from which an agent no map gives a team is judged among the others who work
+/// there: most of its work.
+const MIN_HOME_SHARE: f64 = 0.5;
+
+/// How the area of agents without a team begins: "repository payments-service".
+pub const BY_REPOSITORY: &str = "repository ";
+
+/// The area of each judged agent no map gives a team, by agent: the repository most of its
+/// work is in (at least [`MIN_HOME_SHARE`] of its output, not counting repositories common to
+/// the company), named [`BY_REPOSITORY`] and the repository. Without a map every agent is in
+/// one pseudo-team, and a whole company is one cohort whose teams differ in how many artifacts
+/// a dollar buys; the repositories say where each agent's work is, as they say which squads
+/// are one area. Agents, not teams, are the units here, and they are not chained: an agent
+/// whose work is split between two repositories would link both, and a company of such
+/// people would be one cohort again. So an agent joins the area of its main repository or
+/// none, and stays with the other agents without a team when it has no main one, or when it
+/// keeps automation's rhythm (`automation`, [`super::behavior::like_automation`]: a fixed
+/// cadence, or work at all hours), as services and CI jobs do. Without a map's `kind`, they
+/// are judged among people, and among the few people of one repository an honest service
+/// that answers reviews at all hours looked as costly as a burner (flagged high in seed 304
+/// of most worlds; a CI runner on a fixed cadence, in 2 of 20 seeds of `ci-accounts`). Days a
+/// week do not tell them apart: heavy users and burners work every day of the week too.
+pub fn repository_areas(
+    agents: &[AgentSummary],
+    repositories: &Repositories,
+    automation: &BTreeSet<&str>,
+) -> BTreeMap<String, String> {
+    let mut homes = BTreeMap::new();
+    let kinds: BTreeSet<AgentKind> = agents.iter().map(|a| a.kind).collect();
+    for kind in kinds {
+        let units: Vec<(&str, BTreeMap<&str, f64>)> = agents
+            .iter()
+            .filter(|a| {
+                a.kind == kind
+                    && a.eligible
+                    && a.team == crate::features::UNASSIGNED_TEAM
+                    && !automation.contains(a.agent.as_str())
+            })
+            .map(|agent| {
+                let profile: BTreeMap<&str, f64> = repositories
+                    .get(&agent.agent)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, amount)| **amount > 0.0)
+                    .map(|(repo, amount)| (repo.as_str(), *amount))
+                    .collect();
+                (agent.agent.as_str(), shares(&profile))
+            })
+            .collect();
+        let common = common_repositories(&units);
+        for (agent, profile) in &units {
+            let home = profile
+                .iter()
+                .filter(|(repo, _)| !common.contains(*repo))
+                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)));
+            if let Some((repo, share)) = home {
+                if *share >= MIN_HOME_SHARE {
+                    homes.insert(agent.to_string(), format!("{BY_REPOSITORY}{repo}"));
+                }
+            }
+        }
+    }
+    homes
+}
+
+/// Whether `area` is one [`repository_areas`] gave agents without a team.
+pub fn by_repository(area: &str) -> Option<&str> {
+    area.strip_prefix(BY_REPOSITORY)
+}
+
 /// A profile as shares of its total.
 fn shares<'a>(profile: &BTreeMap<&'a str, f64>) -> BTreeMap<&'a str, f64> {
     let total: f64 = profile.values().sum();
@@ -313,5 +384,49 @@ mod tests {
         assert_eq!(area_of(&areas, "c"), "c, d");
         assert_eq!(area_of(&areas, "d"), "c, d");
         assert_eq!(area_of(&areas, "e"), "e");
+    }
+
+    #[test]
+    fn agents_without_a_team_are_placed_by_the_repository_most_of_their_work_is_in() {
+        let none = crate::features::UNASSIGNED_TEAM;
+        let work: &[Work] = &[
+            ("ana", none, &[("payments", 8.0), ("mono", 2.0)]),
+            ("ben", none, &[("payments", 3.0), ("mono", 1.0)]),
+            // Split three ways: no main repository, no area of its own.
+            (
+                "cy",
+                none,
+                &[("payments", 4.0), ("site", 3.0), ("mono", 3.0)],
+            ),
+            // Most of its work in the monorepo everyone delivers to: that links no one, and
+            // the rest is under half.
+            ("dee", none, &[("mono", 7.0), ("site", 3.0)]),
+            ("eve", none, &[("site", 6.0), ("mono", 4.0)]),
+            // A team from the map: its area is its team's, not a repository's.
+            ("fay", "web", &[("site", 5.0)]),
+            ("gus", none, &[]),
+            // A service, at all hours or on a fixed cadence.
+            ("zed", none, &[("payments", 9.0)]),
+        ];
+        let mut agents: Vec<AgentSummary> = work.iter().map(|(a, t, _)| agent(a, t)).collect();
+        agents.push(agent("new", none));
+        agents.last_mut().unwrap().eligible = false;
+        let mut repositories: Repositories = work
+            .iter()
+            .map(|(a, _, repos)| {
+                let repos = repos.iter().map(|(r, x)| (r.to_string(), *x)).collect();
+                (a.to_string(), repos)
+            })
+            .collect();
+        repositories.insert("new".into(), [("payments".to_string(), 9.0)].into());
+        let homes = repository_areas(&agents, &repositories, &BTreeSet::from(["zed"]));
+        let home = |agent: &str| homes.get(agent).map(String::as_str);
+        assert_eq!(home("ana"), Some("repository payments"));
+        assert_eq!(home("ben"), Some("repository payments"));
+        assert_eq!(home("eve"), Some("repository site"));
+        assert_eq!(by_repository(home("eve").unwrap()), Some("site"));
+        for nowhere in ["cy", "dee", "fay", "gus", "new", "zed"] {
+            assert_eq!(home(nowhere), None, "{nowhere}");
+        }
     }
 }

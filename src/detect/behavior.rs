@@ -236,6 +236,50 @@ impl Profile {
     }
 }
 
+/// Share of requests in the quietest 8 hours of the day from which an agent works at all
+/// hours: where [`ROUND_THE_CLOCK`] begins to read a person.
+const ALL_HOURS_SHARE: f64 = 0.1;
+
+/// Dispersion of requests per active 10-minute bin below which an agent keeps a fixed
+/// cadence: where [`CADENCE`] begins to read one (a person's bursts are above 1).
+const CADENCE_DISPERSION: f64 = 0.5;
+
+/// The agents whose requests over the period keep automation's rhythm: a fixed cadence
+/// ([`CADENCE_DISPERSION`]) or work at all hours ([`ALL_HOURS_SHARE`] of their requests or more
+/// in the quietest 8 hours of the day). Services, CI jobs and loops, and people who leave
+/// agents running overnight. Where timing is unknown (bucketed rows) only the hours count.
+pub fn like_automation(weeks: &[BehaviorWeek]) -> BTreeSet<&str> {
+    let mut by_agent: BTreeMap<&str, Profile> = BTreeMap::new();
+    for week in weeks {
+        let profile = by_agent
+            .entry(week.agent.as_str())
+            .or_insert_with(|| Profile {
+                hours: vec![0; HOURS],
+                ..Profile::default()
+            });
+        for (hour, n) in &week.hours {
+            profile.hours[usize::from(*hour) % HOURS] += n;
+        }
+        profile.requests += week.requests();
+        profile.bins += week.bins;
+        profile.bin_requests += week.bin_requests;
+        profile.bin_squares += week.bin_squares;
+        profile.add_gate_counts(week);
+    }
+    by_agent
+        .into_iter()
+        .filter(|(_, profile)| {
+            let cadence = timing_gate(profile).is_none()
+                && profile.dispersion().is_some_and(|d| d < CADENCE_DISPERSION);
+            let all_hours = profile
+                .quiet_share()
+                .is_some_and(|share| share >= ALL_HOURS_SHARE);
+            cadence || all_hours
+        })
+        .map(|(agent, _)| agent)
+        .collect()
+}
+
 /// Smallest spread of ln(context per request) a calibration group is credited with: agents on
 /// one model differ by about a quarter in the context they habitually send (repository size,
 /// tool settings), and a small group can understate that.
@@ -575,7 +619,7 @@ fn cadence(cx: &Context) -> Reading {
     );
     let mut reading = robust_reading(CADENCE, scores, |name, p, value, c| {
         let dispersion = (-value).exp();
-        (dispersion < 0.5).then(|| Signal {
+        (dispersion < CADENCE_DISPERSION).then(|| Signal {
             p,
             covers: Coverage::Period,
             share: (1.0 - dispersion).clamp(0.0, 1.0),
@@ -760,7 +804,7 @@ fn round_the_clock(cx: &Context) -> Reading {
         0.02,
     );
     robust_reading(ROUND_THE_CLOCK, scores, |_, p, share, c| {
-        (share >= 0.1).then(|| Signal {
+        (share >= ALL_HOURS_SHARE).then(|| Signal {
             p,
             covers: Coverage::Period,
             share,

@@ -108,6 +108,14 @@ struct Cohort<'a> {
     /// behaviour lens or an earlier pass already caught is no measure of how far honest agents
     /// stray from the curve, and it would widen the yardstick every other agent is held to.
     spread_sample: Vec<&'a AgentSummary>,
+    /// Judged at one level, whatever areas its references come from, and in units of a spread
+    /// of its own, measured over its references: the agents without a team that no repository
+    /// places, judged against every agent without a team as if none were placed. Measured
+    /// over the placed agents' residuals from their repositories' curves instead, the spread
+    /// narrows, and the services among the rest (judged among people, with no `kind` to say
+    /// otherwise) stand out: an honest one was flagged high in 3 of 20 seeds of the
+    /// `ci-accounts` world.
+    one_level: bool,
 }
 
 /// Weekly output index below which output counts as this much: a log needs a floor, and half
@@ -139,14 +147,45 @@ fn cohorts<'a>(
     let mut cohorts = Vec::new();
     let mut pooled: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
     let mut all: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
-    for ((kind, _), members) in by_area {
+    // Agents without a team, placed by a repository or not.
+    let mut without_team: BTreeMap<AgentKind, Vec<&AgentSummary>> = BTreeMap::new();
+    for agent in agents
+        .iter()
+        .filter(|a| a.eligible && a.team == crate::features::UNASSIGNED_TEAM)
+    {
+        without_team.entry(agent.kind).or_default().push(agent);
+    }
+    for ((kind, area), members) in by_area {
         all.entry(kind).or_default().extend(&members);
+        if area == crate::features::UNASSIGNED_TEAM {
+            // Agents without a team that no repository places ([`super::areas`]: no main
+            // repository, or automation's rhythm) are judged as without the repositories,
+            // against every agent without a team, at one level: what is left of them is
+            // services, people with no output credited, and people spread over repositories,
+            // no cohort of its own.
+            let reference = without_team.remove(&kind).unwrap_or_default();
+            if reference.len() >= config.min_cohort_agents {
+                cohorts.push(Cohort {
+                    label: format!("peers in team {area}"),
+                    kind,
+                    candidates: reference.clone(),
+                    slope_sample: reference.clone(),
+                    spread_sample: reference.clone(),
+                    assessed: members,
+                    reference,
+                    dispersion: 1.0,
+                    one_level: true,
+                });
+                continue;
+            }
+        }
         if members.len() >= config.min_cohort_agents {
-            // Named by the teams of its judged agents.
+            // Named by the teams of its judged agents, or by its repository.
             let teams: BTreeSet<&str> = members.iter().map(|a| a.team.as_str()).collect();
-            let label = match teams.len() {
-                1 => format!("peers in team {}", members[0].team),
-                _ => format!(
+            let label = match (super::areas::by_repository(area), teams.len()) {
+                (Some(repo), _) => format!("peers without a team in repository {repo}"),
+                (None, 1) => format!("peers in team {}", members[0].team),
+                (None, _) => format!(
                     "peers in teams {}",
                     teams.into_iter().collect::<Vec<_>>().join(", ")
                 ),
@@ -160,6 +199,7 @@ fn cohorts<'a>(
                 spread_sample: members.clone(),
                 assessed: members,
                 dispersion: 1.0,
+                one_level: false,
             });
         } else {
             pooled.entry(kind).or_default().extend(members);
@@ -187,6 +227,7 @@ fn cohorts<'a>(
                 slope_sample: reference.clone(),
                 reference,
                 dispersion: 1.0,
+                one_level: false,
             });
         }
     }
@@ -215,6 +256,11 @@ fn cohorts<'a>(
 }
 
 impl Cohort<'_> {
+    /// Which spread the cohort's agents are judged in units of: their kind's, or their own.
+    fn spread_key(&self) -> SpreadKey {
+        (self.kind, self.one_level)
+    }
+
     /// Whether the references come from more than one team (small teams pooled, or an area
     /// of several teams).
     fn mixes_teams(&self) -> bool {
@@ -223,6 +269,9 @@ impl Cohort<'_> {
             .any(|a| a.team != self.reference[0].team)
     }
 }
+
+/// A kind, and whether the spread is a [`Cohort::one_level`] cohort's own.
+type SpreadKey = (AgentKind, bool);
 
 /// Below this elasticity output says nothing about spend, and expected spend is the median.
 const MIN_ELASTICITY: f64 = 0.05;
@@ -435,7 +484,9 @@ impl<'a> KindLevels<'a> {
             let first = names.next();
             names.any(|name| Some(name) != first)
         };
-        let (unit, offsets, between) = if several(Unit::Area) {
+        let (unit, offsets, between) = if cohort.one_level {
+            return TeamLevels::default();
+        } else if several(Unit::Area) {
             (Unit::Area, &self.areas, self.between_areas)
         } else if several(Unit::Team) {
             (Unit::Team, &self.teams, self.between_teams)
@@ -647,6 +698,16 @@ fn level_groups<'a>(cohort: &Cohort<'a>, min_points: usize) -> Vec<Vec<&'a Agent
         .reference
         .iter()
         .all(|a| a.area == cohort.reference[0].area);
+    if cohort.one_level {
+        // Its references are in other cohorts' groups too, but for its own agents.
+        let own: BTreeSet<&str> = cohort.assessed.iter().map(|a| a.agent.as_str()).collect();
+        return vec![cohort
+            .slope_sample
+            .iter()
+            .copied()
+            .filter(|a| own.contains(a.agent.as_str()))
+            .collect()];
+    }
     if !(one_area && cohort.mixes_teams()) {
         return vec![cohort.slope_sample.clone()];
     }
@@ -774,10 +835,10 @@ fn fit_once<'a>(
 /// The spread of residuals beyond each agent's own noise, per kind, over the assessed agents
 /// not under suspicion: agents differ in skill and work, and that is what an agent is judged
 /// against.
-fn spread(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
-    type Residuals = BTreeMap<AgentKind, (Vec<f64>, Vec<f64>)>;
+fn spread(fitted: &[Fitted]) -> BTreeMap<SpreadKey, f64> {
+    type Residuals = BTreeMap<SpreadKey, (Vec<f64>, Vec<f64>)>;
     fn add(residuals: &mut Residuals, f: &Fitted, agent: &AgentSummary) {
-        let entry = residuals.entry(agent.kind).or_default();
+        let entry = residuals.entry(f.cohort.spread_key()).or_default();
         entry.0.push(f.model_residual(agent));
         entry.1.push(f.noise(agent));
     }
@@ -788,8 +849,11 @@ fn spread(fitted: &[Fitted]) -> BTreeMap<AgentKind, f64> {
         }
     }
     // A kind whose assessed agents are all suspects is measured over all of them.
-    let measured: Vec<AgentKind> = residuals.keys().copied().collect();
-    for f in fitted.iter().filter(|f| !measured.contains(&f.cohort.kind)) {
+    let measured: Vec<SpreadKey> = residuals.keys().copied().collect();
+    for f in fitted
+        .iter()
+        .filter(|f| !measured.contains(&f.cohort.spread_key()))
+    {
         for agent in &f.cohort.assessed {
             add(&mut residuals, f, agent);
         }
@@ -813,7 +877,7 @@ fn fit<'a>(
     cohorts: Vec<Cohort<'a>>,
     given: Option<&BTreeMap<AgentKind, f64>>,
     config: &DetectConfig,
-) -> (Vec<Fitted<'a>>, BTreeMap<AgentKind, f64>) {
+) -> (Vec<Fitted<'a>>, BTreeMap<SpreadKey, f64>) {
     let mut fitted = fit_once(cohorts, given, config);
     // Twice: the first trim is decided on a curve the suspects still bend. (Given slopes need
     // no trimming.)
@@ -841,7 +905,10 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
                 .candidates
                 .iter()
                 .copied()
-                .filter(|a| f.z(a, spread[&a.kind], f.model_residual(a)).abs() <= REFIT_EXCLUDE_Z)
+                .filter(|a| {
+                    let tau = spread[&f.cohort.spread_key()];
+                    f.z(a, tau, f.model_residual(a)).abs() <= REFIT_EXCLUDE_Z
+                })
                 .collect();
             Cohort {
                 label: f.cohort.label.clone(),
@@ -851,6 +918,7 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
                 reference: f.cohort.reference.clone(),
                 candidates: f.cohort.candidates.clone(),
                 dispersion: f.cohort.dispersion,
+                one_level: f.cohort.one_level,
                 // Trimming never leaves a cohort too small to fit.
                 slope_sample: if kept.len() >= config.min_cohort_agents {
                     kept
@@ -868,7 +936,7 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
 /// reads their elasticities, the report draws them).
 pub struct Curves<'a> {
     fitted: Vec<Fitted<'a>>,
-    spread: BTreeMap<AgentKind, f64>,
+    spread: BTreeMap<SpreadKey, f64>,
 }
 
 impl Curves<'_> {
@@ -988,7 +1056,7 @@ fn windows_p(p_values: [f64; 2]) -> f64 {
 /// `from`) against its cohort's curve and its kind's `spread`.
 fn judge(
     fitted: &[Fitted],
-    spread: &BTreeMap<AgentKind, f64>,
+    spread: &BTreeMap<SpreadKey, f64>,
     from: Option<chrono::NaiveDate>,
 ) -> Vec<Assessment> {
     let mut assessments = Vec::new();
@@ -999,7 +1067,11 @@ fn judge(
             // the dollars are counted against the floored expectation. An agent that spends no
             // more than the cheapest peer has nothing above its peers to report, whatever the
             // curve says its output would need (p = 1: a stricter test, so still valid).
-            let z = f.z(agent, spread[&agent.kind], f.model_residual(agent));
+            let z = f.z(
+                agent,
+                spread[&f.cohort.spread_key()],
+                f.model_residual(agent),
+            );
             let residual = f.residual(agent);
             let p_value = if residual > 0.0 { normal_sf(z) } else { 1.0 };
             let excess_factor = residual.exp();
@@ -1037,7 +1109,9 @@ fn reasons(
     let unit = fitted.teams.unit.of(agent);
     let peers = match fitted.teams.weight(unit) {
         Some(weight) if weight >= 0.005 => {
-            let whose = if unit != agent.team {
+            let whose = if let Some(repo) = super::areas::by_repository(unit) {
+                format!("that of the agents without a team in repository {repo}")
+            } else if unit != agent.team {
                 format!("that of teams {unit}, which deliver to the same repositories")
             } else {
                 format!("team {unit}'s")
@@ -1377,6 +1451,50 @@ mod tests {
     }
 
     #[test]
+    fn without_teams_repositories_make_cohorts_and_the_rest_are_judged_against_all() {
+        // No team known: eight agents placed by repository `api`, six by `site`, and three no
+        // repository places (a service, people spread over repositories).
+        let none = crate::features::UNASSIGNED_TEAM;
+        let mut agents: Vec<AgentSummary> = (0..17)
+            .map(|i| honest(i, none, 40.0 * 1.2f64.powi(i as i32)))
+            .collect();
+        for (i, agent) in agents.iter_mut().enumerate() {
+            agent.area = match i {
+                0..8 => "repository api".into(),
+                8..14 => "repository site".into(),
+                _ => none.into(),
+            };
+        }
+        let config = DetectConfig::default();
+        let cohorts = cohorts(&agents, &BTreeSet::new(), &config);
+        let shape: Vec<(&str, usize, usize, bool)> = cohorts
+            .iter()
+            .map(|c| {
+                let label = c.label.as_str();
+                (label, c.assessed.len(), c.reference.len(), c.one_level)
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("peers without a team in repository api", 8, 8, false),
+                ("peers without a team in repository site", 6, 6, false),
+                ("peers in team unassigned", 3, 17, true),
+            ]
+        );
+        // The rest are judged at one level, not drawn towards their own few; the cohorts of
+        // a repository would be, were they pooled.
+        let levels = team_levels(&cohorts, &BTreeMap::from([(AgentKind::Human, 0.45)]));
+        let kind = &levels[&AgentKind::Human];
+        assert!(kind.for_cohort(&cohorts[2]).offsets.is_empty());
+        let as_pool = Cohort {
+            one_level: false,
+            ..cohorts.into_iter().nth(2).unwrap()
+        };
+        assert_eq!(kind.for_cohort(&as_pool).offsets.len(), 3);
+    }
+
+    #[test]
     fn a_window_with_nothing_to_report_does_not_cancel_the_other() {
         // Cheap over the whole period, above peers in the last third: Bonferroni, not the
         // Cauchy sum, where a capped 1 would cancel 0.01 exactly (p = 0.5).
@@ -1398,7 +1516,7 @@ mod tests {
         let spread_with = |suspects: &[&str]| {
             let names = suspects.iter().map(|s| s.to_string()).collect();
             let (_, spread) = fit(cohorts(&agents, &names, &config), None, &config);
-            spread[&AgentKind::Human]
+            spread[&(AgentKind::Human, false)]
         };
         let (wide, narrow) = (spread_with(&[]), spread_with(&suspects));
         eprintln!("spread with the suspects {wide:.3}, without {narrow:.3}");

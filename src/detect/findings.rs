@@ -177,11 +177,24 @@ pub fn caveat_unmatched_outputs(
 /// agents without one, whatever their teams, and teams differ in how many countable artifacts
 /// a dollar buys (research and SRE leave a quarter of what product teams do), so the
 /// comparison finds the teams that leave few artifacts before it finds burn. The findings stay,
-/// as leads for review.
-pub fn caveat_no_team(findings: &mut [Finding]) {
+/// as leads for review. The agents `by_repository` were compared with the others whose work is
+/// mostly in the same repository, nearer their own team, and their findings are leads too: two
+/// teams that share a repository need not share a level (research's few artifacts beside
+/// platform's many gave 4 honest people medium or high findings in 3 of 20 seeds of the
+/// `shared-repos` world, where the map keeps their teams apart).
+pub fn caveat_no_team(findings: &mut [Finding], by_repository: &BTreeSet<&str>) {
+    let unassigned = |f: &Finding| f.team == crate::features::UNASSIGNED_TEAM;
     cap_peer_findings(
         findings,
-        |f| f.team == crate::features::UNASSIGNED_TEAM,
+        |f| unassigned(f) && by_repository.contains(f.agent.as_str()),
+        super::codes::EXCESS_SPEND,
+        "; compared with the agents whose work is mostly in the same repository, as no team is \
+         known for this agent, and teams that share a repository can differ: give teams with \
+         --identities (at most low until then)",
+    );
+    cap_peer_findings(
+        findings,
+        |f| unassigned(f) && !by_repository.contains(f.agent.as_str()),
         super::codes::EXCESS_SPEND,
         "; compared with agents of any team, as no team is known for this agent: give teams \
          with --identities (at most low until then)",
@@ -314,7 +327,7 @@ mod tests {
             // Padded contexts too: the request logs back it.
             finding("cy", unassigned, &["TA101", "TA303"]),
         ];
-        caveat_no_team(&mut found);
+        caveat_no_team(&mut found, &BTreeSet::new());
         let severities: Vec<(&str, Severity)> = found
             .iter()
             .map(|f| (f.agent.as_str(), f.severity))
@@ -329,6 +342,11 @@ mod tests {
         );
         assert!(found[0].reasons[0].message.contains("--identities"));
         assert!(found[1].reasons[0].message.is_empty());
+        // Judged among the others in its repository: a lead too, and it says so.
+        let mut found = vec![finding("ana", unassigned, &["TA101", "TA102"])];
+        caveat_no_team(&mut found, &BTreeSet::from(["ana"]));
+        assert_eq!(found[0].severity, Severity::Low);
+        assert!(found[0].reasons[0].message.contains("same repository"));
     }
 
     #[test]

@@ -225,7 +225,8 @@ pub fn run(
         skipped.extend(groups::annotate(&mut found, &behavior.fingerprints, judged));
         calibration.extend(behavior.checks.iter().cloned());
     }
-    quality::caveat(&mut found, &join);
+    let by_repository = quality::judged_by_repository(&population.agents, config.min_cohort_agents);
+    quality::caveat(&mut found, &join, &by_repository);
     findings::sort(&mut found);
     let agents = findings::statuses(&population.agents, &found, by_agent);
     let quality = quality::DataQuality {
@@ -235,6 +236,7 @@ pub fn run(
         linked_by_email: join.linked_by_email,
         teams_without_output: quality::teams_without_output(&population.agents),
         agents_without_team: eligible_without_team(&population.agents),
+        agents_by_repository: by_repository.len(),
         agents_eligible: population.agents.iter().filter(|a| a.eligible).count(),
     };
     Detection {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::config::DetectConfig;
-use super::{areas, efficiency, stats};
+use super::{areas, behavior, efficiency, stats};
 use crate::features::{AgentWeek, BehaviorWeek, Repositories, Snapshot};
 use crate::normalize::identities::AgentKind;
 use crate::normalize::pricing::Tokens;
@@ -37,7 +37,9 @@ pub struct AgentSummary {
     pub active_output: f64,
     pub active_output_squares: f64,
     /// The teams whose level the peer comparison reads for this agent's: its team and the
-    /// teams that deliver to the same repositories ([`super::areas`]), by name, joined by ", ".
+    /// teams that deliver to the same repositories ([`super::areas`]), by name, joined by ", ";
+    /// for an agent with no team, the repository most of its work is in, when there is one
+    /// ([`super::areas::repository_areas`]).
     pub area: String,
 }
 
@@ -160,8 +162,20 @@ impl<'a> Population<'a> {
             })
             .collect();
         let areas = areas::areas(&agents, evidence.repositories, config.area_overlap);
+        let without_team = agents
+            .iter()
+            .any(|a| a.eligible && a.team == crate::features::UNASSIGNED_TEAM);
+        let automation = if without_team {
+            behavior::like_automation(evidence.behavior)
+        } else {
+            Default::default()
+        };
+        let homes = areas::repository_areas(&agents, evidence.repositories, &automation);
         for agent in &mut agents {
-            if let Some(area) = areas.get(&(agent.kind, agent.team.clone())) {
+            if let Some(area) = areas
+                .get(&(agent.kind, agent.team.clone()))
+                .or_else(|| homes.get(&agent.agent))
+            {
                 agent.area.clone_from(area);
             }
         }

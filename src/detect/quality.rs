@@ -7,7 +7,11 @@
 //! could not judge at all (no outputs given, too few weeks) says so too: "no findings" must
 //! never read as "nothing to find".
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::Serialize;
+
+use super::population::AgentSummary;
 
 /// Why a fingerprint was not read for an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -101,8 +105,12 @@ pub struct DataQuality {
     /// the peer comparison cannot tell their burn from their work.
     pub teams_without_output: Vec<TeamWithoutOutput>,
     /// Eligible agents with no team (neither the identity map nor the usage rows name one):
-    /// they are compared with one another across whatever teams they belong to.
+    /// they are compared with one another across whatever teams they belong to, or, those in
+    /// `agents_by_repository`, with the others whose work is mostly in the same repository.
     pub agents_without_team: usize,
+    /// Of `agents_without_team`, those compared with a cohort of their own: the agents without
+    /// a team whose work is mostly in the same repository ([`super::areas::repository_areas`]).
+    pub agents_by_repository: usize,
     /// Eligible agents.
     pub agents_eligible: usize,
 }
@@ -218,9 +226,15 @@ pub fn unmatched_outputs<'a>(
     })
 }
 
-/// Caps the peer findings `join` leaves in doubt (see [`super::findings`]); unsorted after.
-pub fn caveat(findings: &mut [super::findings::Finding], join: &OutputJoin) {
-    super::findings::caveat_no_team(findings);
+/// Caps the peer findings `join` and the missing teams leave in doubt (see
+/// [`super::findings`]); unsorted after. `by_repository` are the agents without a team judged
+/// among the others who work in the same repository, whose comparison is not in doubt.
+pub fn caveat(
+    findings: &mut [super::findings::Finding],
+    join: &OutputJoin,
+    by_repository: &BTreeSet<&str>,
+) {
+    super::findings::caveat_no_team(findings, by_repository);
     if let Some(unmatched) = join.uncredited() {
         super::findings::caveat_unmatched_outputs(findings, unmatched);
     }
@@ -237,6 +251,29 @@ pub fn skips(code: &'static str, gated: &std::collections::BTreeMap<Gate, usize>
             agents: *agents,
             reason: check.reason(),
         })
+        .collect()
+}
+
+/// Eligible agents without a team that the peer comparison judges in a cohort of their own
+/// repository: those whose area is a repository ([`super::areas::repository_areas`]) that
+/// `min_cohort_agents` eligible agents or more of their kind share. The others of a small
+/// repository are pooled with other small areas, which is a comparison across teams again.
+pub fn judged_by_repository(agents: &[AgentSummary], min_cohort_agents: usize) -> BTreeSet<&str> {
+    let mut by_area: BTreeMap<_, Vec<&str>> = BTreeMap::new();
+    for agent in agents.iter().filter(|a| {
+        a.eligible
+            && a.team == crate::features::UNASSIGNED_TEAM
+            && super::areas::by_repository(&a.area).is_some()
+    }) {
+        by_area
+            .entry((agent.kind, agent.area.as_str()))
+            .or_default()
+            .push(agent.agent.as_str());
+    }
+    by_area
+        .into_values()
+        .filter(|members| members.len() >= min_cohort_agents)
+        .flatten()
         .collect()
 }
 

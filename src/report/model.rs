@@ -591,12 +591,36 @@ impl AuditReport {
             .iter()
             .any(|l| l.lens == crate::detect::codes::EFFICIENCY && l.judged > 0);
         if peers_judged && quality.agents_without_team > 0 {
+            let by_repository = quality.agents_by_repository;
             lines.push(if quality.agents_without_team == quality.agents_eligible {
-                "No agent has a team (no --identities file with teams, no team column in the \
-                 usage): everyone is compared with the whole company rather than their own \
-                 team, so a team whose work leaves fewer countable artifacts (research, SRE) \
-                 looks costlier than it is; findings that rest on that comparison alone stay low."
-                    .to_string()
+                if by_repository > 0 {
+                    format!(
+                        "No agent has a team (no --identities file with teams, no team column in \
+                         the usage). {by_repository} of {} agents were compared with the others \
+                         whose work is mostly in the same repository, the rest with one another \
+                         across whatever teams they belong to. Teams that share a repository, \
+                         and more so a company, differ in how many countable artifacts a dollar \
+                         buys (research, SRE leave fewer), so findings that rest on that \
+                         comparison alone stay low.",
+                        quality.agents_eligible
+                    )
+                } else {
+                    "No agent has a team (no --identities file with teams, no team column in the \
+                     usage): everyone is compared with the whole company rather than their own \
+                     team, so a team whose work leaves fewer countable artifacts (research, SRE) \
+                     looks costlier than it is; findings that rest on that comparison alone stay \
+                     low."
+                        .to_string()
+                }
+            } else if by_repository > 0 {
+                format!(
+                    "{} of {} agents have no team (neither --identities nor the usage names \
+                     one): {by_repository} of them were compared with the others whose work is \
+                     mostly in the same repository, the rest with one another across whatever \
+                     teams they belong to, and findings about them that rest on that comparison \
+                     alone stay low.",
+                    quality.agents_without_team, quality.agents_eligible
+                )
             } else {
                 format!(
                     "{} of {} agents have no team (neither --identities nor the usage names \

@@ -206,7 +206,8 @@ fn without_an_identity_map_the_report_says_whose_output_it_could_not_credit() {
     // A first run without --identities: commits are under emails and `gh-` handles, usage
     // under logins, and no team is named. The report credits the emails to the login before
     // the @, names the handles it could not credit, says that nobody has a team, and keeps the
-    // peer comparison's findings at low.
+    // peer comparison's findings at low, also about the agents it compared with the others
+    // whose work is mostly in the same repository.
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), &["--seed", "1"]);
     let truth: serde_json::Value =
@@ -271,13 +272,27 @@ fn without_an_identity_map_the_report_says_whose_output_it_could_not_credit() {
             "{unmatched}"
         );
     }
+    // Most agents work mostly in their team's repository, and are judged among its people.
+    let by_repository = quality["agents_by_repository"].as_u64().unwrap();
+    let eligible = quality["agents_eligible"].as_u64().unwrap();
+    assert!(
+        by_repository * 2 > eligible && by_repository < eligible,
+        "{quality}"
+    );
     // No peer finding above low, and the people behind the handles are among them at most.
     for finding in report["findings"].as_array().unwrap() {
+        let reasons = finding["reasons"].to_string();
         if finding["detector"] == "efficiency" {
             assert_eq!(finding["severity"], "low", "{finding}");
         }
+        if reasons.contains("peers without a team in repository") {
+            assert!(
+                reasons.contains("teams that share a repository can differ"),
+                "{finding}"
+            );
+        }
         if aliased.iter().any(|(agent, _)| finding["agent"] == *agent) {
-            let reasons = finding["reasons"].to_string();
+            assert_eq!(finding["severity"], "low", "{finding}");
             assert!(reasons.contains("--identities"), "{finding}");
         }
     }
@@ -301,6 +316,10 @@ fn without_an_identity_map_the_report_says_whose_output_it_could_not_credit() {
         );
         assert!(text.contains(aliased[0].1), "{text}");
         assert!(text.contains("No agent has a team"), "{text}");
+        assert!(
+            text.contains("compared with the others whose work is mostly in the same repository"),
+            "{text}"
+        );
     }
 }
 

@@ -196,7 +196,7 @@ fn detection_holds_in_every_world_at_once() {
 /// of 60) with a medium or high finding in 19 of 20 seeds, precision ≥ 0.9 at medium or high on
 /// the planted seeds, and recall ≥ 0.65 at any severity (without teams the peer comparison is
 /// a lead only; the request logs and each agent's own history still see most inflators).
-fn holds_without_a_map(world: &str) {
+fn holds_without_a_map(world: &str, recall_floor: f64) {
     let mut clean = 0;
     for seed in NULL_SEEDS {
         let evaluation = audit_with(world, seed, 8, 200.0, false, false);
@@ -219,7 +219,7 @@ fn holds_without_a_map(world: &str) {
         "{world}: medium or high: {found} inflators of {serious}"
     );
     assert!(
-        all_found as f64 >= 0.65 * inflators as f64,
+        all_found as f64 >= recall_floor * inflators as f64,
         "{world}: recall {all_found}/{inflators}"
     );
 }
@@ -233,11 +233,13 @@ fn detection_without_an_identity_map_accuses_no_team_for_its_work() {
     // no agent (README, "What the detector can and cannot see"). Before: 15 of 20 honest seeds
     // clean (15 agents accused: research and SRE people judged against the whole company,
     // people whose commits were under their email, service accounts); planted seeds 1-6, 22
-    // inflators among 27 medium or high findings, 24 of 42 inflators flagged at all. Now: 20
+    // inflators among 27 medium or high findings, 24 of 42 inflators flagged at all. Then: 20
     // of 20 (19 until a service's rhythm stopped counting as a person's, the next test); 24
     // of 24, and 29 of 42 (no constant inflater: the peer comparison alone sees them, and
-    // without teams it is a lead among research and SRE people's).
-    holds_without_a_map("default");
+    // without teams it was against the whole company, research and SRE people included).
+    // Now each agent is compared with the others whose work is mostly in the same repository
+    // (`detect::areas::repository_areas`), still as a lead: 20 of 20; 26 of 26; 37 of 42.
+    holds_without_a_map("default", RECALL);
 }
 
 #[test]
@@ -250,6 +252,8 @@ fn without_an_identity_map_ci_accounts_are_not_read_as_loops() {
     // spend beyond output at the fingerprints' own level (p ≤ 0.01): 20 of 20. The planted
     // loops still count (their peer p is at most 2e-5, and they repeat their prompts): on
     // seeds 1-6, 26 of 26 medium or high findings are inflators (26 of 37 before), 30 of 42
-    // inflators are flagged at any severity, as before.
-    holds_without_a_map("all");
+    // inflators were flagged at any severity, as before. Compared by repository (the test
+    // above), with services and CI accounts left out of the repositories' cohorts: 20 of 20;
+    // 30 of 30; 34 of 42, short of the target (37 of 42 with the map).
+    holds_without_a_map("all", 0.8);
 }
