@@ -261,12 +261,21 @@ impl Cohort<'_> {
         (self.kind, self.one_level)
     }
 
-    /// Whether the references come from more than one team (small teams pooled, or an area
-    /// of several teams).
-    fn mixes_teams(&self) -> bool {
-        self.reference
-            .iter()
-            .any(|a| a.team != self.reference[0].team)
+    /// What the cohort's levels are of ([`KindLevels::for_cohort`]): its areas, where it pools
+    /// several; its teams, where it is one area of several; none, where it is judged at one
+    /// level (one team, or [`Cohort::one_level`]).
+    fn unit(&self) -> Option<Unit> {
+        if self.one_level {
+            return None;
+        }
+        let several = |unit: Unit| {
+            let mut names = self.reference.iter().map(|a| unit.of(a));
+            let first = names.next();
+            names.any(|name| Some(name) != first)
+        };
+        [Unit::Area, Unit::Team]
+            .into_iter()
+            .find(|unit| several(*unit))
     }
 }
 
@@ -479,19 +488,10 @@ impl<'a> KindLevels<'a> {
     /// The levels a cohort reads: of its areas where it pools several, of its teams where it
     /// is one area of several, none where it is one team.
     fn for_cohort(&self, cohort: &Cohort<'a>) -> TeamLevels<'a> {
-        let several = |unit: Unit| {
-            let mut names = cohort.reference.iter().map(|a| unit.of(a));
-            let first = names.next();
-            names.any(|name| Some(name) != first)
-        };
-        let (unit, offsets, between) = if cohort.one_level {
-            return TeamLevels::default();
-        } else if several(Unit::Area) {
-            (Unit::Area, &self.areas, self.between_areas)
-        } else if several(Unit::Team) {
-            (Unit::Team, &self.teams, self.between_teams)
-        } else {
-            return TeamLevels::default();
+        let (unit, offsets, between) = match cohort.unit() {
+            Some(Unit::Area) => (Unit::Area, &self.areas, self.between_areas),
+            Some(Unit::Team) => (Unit::Team, &self.teams, self.between_teams),
+            None => return TeamLevels::default(),
         };
         let offsets: BTreeMap<&str, Vec<f64>> = cohort
             .reference
@@ -556,7 +556,14 @@ fn team_levels<'a>(
         for offsets in levels.areas.values_mut() {
             *offsets = sorted(std::mem::take(offsets));
         }
-        let teams: Vec<&Vec<f64>> = levels.teams.values().filter(|o| o.len() >= 2).collect();
+        // Each team of each area: the agents without a team are one pseudo-team across the
+        // repositories that place them, and one group of it would mix their levels.
+        let teams: Vec<&Vec<f64>> = areas
+            .iter()
+            .filter(|((k, _), _)| k == kind)
+            .flat_map(|(_, teams)| teams)
+            .filter(|o| o.len() >= 2)
+            .collect();
         // Within: from the differences between members of one team, which no fitted centre
         // shrinks (deviations from a team's median are zero for its middle member, a third of
         // a team of three): a difference of two draws has twice the variance, and the median
@@ -694,10 +701,6 @@ fn median_without(sorted: &[f64], index: usize) -> Option<f64> {
 /// tilt the slope (the cheaper team's level difference reads as elasticity). A team of one
 /// says nothing of the slope within a level.
 fn level_groups<'a>(cohort: &Cohort<'a>, min_points: usize) -> Vec<Vec<&'a AgentSummary>> {
-    let one_area = cohort
-        .reference
-        .iter()
-        .all(|a| a.area == cohort.reference[0].area);
     if cohort.one_level {
         // Its references are in other cohorts' groups too, but for its own agents.
         let own: BTreeSet<&str> = cohort.assessed.iter().map(|a| a.agent.as_str()).collect();
@@ -708,7 +711,7 @@ fn level_groups<'a>(cohort: &Cohort<'a>, min_points: usize) -> Vec<Vec<&'a Agent
             .filter(|a| own.contains(a.agent.as_str()))
             .collect()];
     }
-    if !(one_area && cohort.mixes_teams()) {
+    if cohort.unit() != Some(Unit::Team) {
         return vec![cohort.slope_sample.clone()];
     }
     let mut teams: BTreeMap<&str, Vec<&AgentSummary>> = BTreeMap::new();
@@ -764,7 +767,7 @@ fn fit_once<'a>(
         .collect();
     // Only a cohort that pools teams reads the team levels; without one they are not measured
     // (every pair of a team's members is compared).
-    let levels = if cohorts.iter().any(Cohort::mixes_teams) {
+    let levels = if cohorts.iter().any(|c| c.unit().is_some()) {
         team_levels(&cohorts, &elasticity)
     } else {
         BTreeMap::new()
