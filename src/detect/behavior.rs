@@ -168,6 +168,28 @@ struct Profile {
 }
 
 impl Profile {
+    /// An empty profile with a count for every hour of the week.
+    fn with_hours() -> Profile {
+        Profile {
+            hours: vec![0; HOURS],
+            ..Profile::default()
+        }
+    }
+
+    /// Adds a week's requests by hour of the week, its timing bins and the counts the
+    /// data-quality gates read: what the rhythm of work (cadence, hours) is read from.
+    fn add_rhythm(&mut self, week: &BehaviorWeek) {
+        for (hour, n) in &week.hours {
+            // Hours of the week run 0..168; a caller's out-of-range hour wraps, never panics.
+            self.hours[usize::from(*hour) % HOURS] += n;
+        }
+        self.requests += week.requests();
+        self.bins += week.bins;
+        self.bin_requests += week.bin_requests;
+        self.bin_squares += week.bin_squares;
+        self.add_gate_counts(week);
+    }
+
     /// Adds a week's counts that the data-quality gates read.
     fn add_gate_counts(&mut self, week: &BehaviorWeek) {
         self.bucketed |= week.bucketed;
@@ -251,20 +273,10 @@ const CADENCE_DISPERSION: f64 = 0.5;
 pub fn like_automation(weeks: &[BehaviorWeek]) -> BTreeSet<&str> {
     let mut by_agent: BTreeMap<&str, Profile> = BTreeMap::new();
     for week in weeks {
-        let profile = by_agent
+        by_agent
             .entry(week.agent.as_str())
-            .or_insert_with(|| Profile {
-                hours: vec![0; HOURS],
-                ..Profile::default()
-            });
-        for (hour, n) in &week.hours {
-            profile.hours[usize::from(*hour) % HOURS] += n;
-        }
-        profile.requests += week.requests();
-        profile.bins += week.bins;
-        profile.bin_requests += week.bin_requests;
-        profile.bin_squares += week.bin_squares;
-        profile.add_gate_counts(week);
+            .or_insert_with(Profile::with_hours)
+            .add_rhythm(week);
     }
     by_agent
         .into_iter()
@@ -316,33 +328,23 @@ fn profiles(
         let Some(agent_weeks) = weeks.get(agent.agent.as_str()) else {
             continue;
         };
-        let mut profile = Profile {
-            hours: vec![0; HOURS],
-            ..Profile::default()
-        };
+        let mut profile = Profile::with_hours();
         for week in agent_weeks {
-            let mut in_window = 0;
-            for (hour, n) in &week.hours {
-                // Hours of the week run 0..168; a caller's out-of-range hour wraps, never panics.
-                let hour = usize::from(*hour) % HOURS;
-                profile.hours[hour] += n;
-                if snapshot.in_window(hour) {
-                    in_window += n;
-                }
-            }
+            profile.add_rhythm(week);
+            let in_window: u64 = week
+                .hours
+                .iter()
+                .filter(|(hour, _)| snapshot.in_window(usize::from(**hour) % HOURS))
+                .map(|(_, n)| n)
+                .sum();
             let requests = week.requests();
             let date = crate::normalize::calendar::from_day_number(week.week);
-            profile.requests += requests;
             profile.snapshot_requests += in_window;
             if requests > 0 {
                 profile
                     .snapshot_shares
                     .push((date, in_window as f64 / requests as f64));
             }
-            profile.bins += week.bins;
-            profile.bin_requests += week.bin_requests;
-            profile.bin_squares += week.bin_squares;
-            profile.add_gate_counts(week);
             profile.prompted += week.prompted;
             profile.repeats += week.prompted - week.distinct_prompts.min(week.prompted);
             // Parallel starts: the chance that some 5-minute window of the agent's active
