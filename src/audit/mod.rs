@@ -324,7 +324,8 @@ pub(crate) fn read(
     progress.stage("aggregating", &detail);
     let mut collected = pipeline::collect(&sources, &input.calendar, snapshot, input.limits)?;
     if let Some(hashes) = hashes {
-        for (summary, hash) in collected.inputs.iter_mut().zip(join_hashes(hashes)?) {
+        let hashes = join_hashes(hashes, sources.files.len(), &sources.hashes)?;
+        for (summary, hash) in collected.inputs.iter_mut().zip(hashes) {
             summary.sha256 = hash;
         }
     }
@@ -581,34 +582,42 @@ fn reference_input(
     })
 }
 
-type HashJob = std::thread::JoinHandle<Result<Vec<String>, IngestError>>;
+type HashJob = std::thread::JoinHandle<Result<Vec<(u32, String)>, IngestError>>;
 
 /// Input hashes are computed on another thread while the query runs, but for files an adapter
-/// hashed as it read them (`known`, by file index).
-fn hash_in_background(
-    files: &[ingest::InputFile],
-    known: &std::collections::BTreeMap<u32, String>,
-) -> HashJob {
-    let todo: Vec<Result<String, PathBuf>> = files
+/// hashed as it read them (`known`, by file index in increasing order).
+fn hash_in_background(files: &[ingest::InputFile], known: &[(u32, ingest::Sha256)]) -> HashJob {
+    let todo: Vec<(u32, PathBuf)> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| known.get(&(i as u32)).cloned().ok_or(f.path.clone()))
+        .filter(|(i, _)| known.binary_search_by_key(&(*i as u32), |k| k.0).is_err())
+        .map(|(i, f)| (i as u32, f.path.clone()))
         .collect();
     std::thread::spawn(move || {
         todo.into_iter()
-            .map(|hash| match hash {
-                Ok(known) => Ok(known),
-                Err(path) => ingest::sha256_file(&path),
-            })
+            .map(|(i, path)| Ok((i, ingest::sha256_file(&path)?)))
             .collect()
     })
 }
 
-fn join_hashes(job: HashJob) -> Result<Vec<String>, AuditError> {
-    match job.join() {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(AuditError::Engine("hashing the inputs panicked".into())),
+/// The hash of every input, in file order: the adapters' and the background job's.
+fn join_hashes(
+    job: HashJob,
+    files: usize,
+    known: &[(u32, ingest::Sha256)],
+) -> Result<Vec<String>, AuditError> {
+    let hashed = match job.join() {
+        Ok(result) => result?,
+        Err(_) => return Err(AuditError::Engine("hashing the inputs panicked".into())),
+    };
+    let mut hashes = vec![String::new(); files];
+    for (i, digest) in known {
+        hashes[*i as usize] = ingest::hex(digest);
     }
+    for (i, hash) in hashed {
+        hashes[i as usize] = hash;
+    }
+    Ok(hashes)
 }
 
 fn warn(report: &AuditReport, loaded: &Loaded, input: &InputSettings) {

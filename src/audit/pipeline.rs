@@ -33,11 +33,18 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         input.outputs_format,
     )?);
     // A file given for both tables, or a vendor file holding both, is read once per table.
-    let mut seen = std::collections::HashSet::new();
-    files.retain(|f| seen.insert((f.path.clone(), f.table)));
+    let first: Vec<bool> = {
+        let mut seen = std::collections::HashSet::new();
+        files
+            .iter()
+            .map(|f| seen.insert((f.path.as_path(), f.table)))
+            .collect()
+    };
+    let mut first = first.into_iter();
+    files.retain(|_| first.next().unwrap_or(true));
     for file in &mut files {
         if let Some((_, name)) = input.display_names.iter().find(|(p, _)| p == &file.path) {
-            file.display = name.clone();
+            file.named = Some(name.clone());
         }
     }
     let identities = match &input.identities {
@@ -57,14 +64,14 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
     // One entry per run of files read together, far fewer than the files: not sized by them.
     let mut checked = Vec::new();
     let mut skipped: BTreeMap<String, u64> = Default::default();
-    let mut hashes = BTreeMap::new();
+    let mut hashes = Vec::new();
     let mut held = ingest::held::Held::new(input.limits.bytes_in_memory);
     // What a scan reports besides its rows: records skipped on purpose, files already hashed.
-    let mut note_scan = |format: ingest::Format, scan: &ingest::Scan| {
+    let mut note_scan = |format: ingest::Format, scan: &mut ingest::Scan| {
         for (reason, count) in &scan.skipped {
             *skipped.entry(format!("{format}: {reason}")).or_default() += count;
         }
-        hashes.extend(scan.hashes.iter().cloned());
+        hashes.append(&mut scan.hashes);
     };
     let mut index = 0;
     while index < files.len() {
@@ -84,11 +91,11 @@ pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
         } else {
             None
         };
-        let (scan, read) = match many {
+        let (mut scan, read) = match many {
             Some(scan) => (scan?, run),
             None => (ingest::scan(first, window)?, 1),
         };
-        note_scan(first.format, &scan);
+        note_scan(first.format, &mut scan);
         let run_key = (first.format, first.table);
         for ready in held.keep(index as u32, run_key, scan.frame, scan.held_bytes)? {
             let file = &files[ready.at as usize];
@@ -159,7 +166,7 @@ pub fn collect(
         }
         rows_quarantined += bad;
         inputs.push(InputSummary {
-            path: file.display.clone(),
+            path: file.display(),
             format: file.format.source_name().to_string(),
             rows,
             sha256: String::new(),

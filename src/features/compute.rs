@@ -38,8 +38,8 @@ pub struct Sources {
     pub identities: IdentityMap,
     /// Records adapters skipped on purpose, by "format: reason".
     pub skipped: BTreeMap<String, u64>,
-    /// SHA-256 of the files adapters hashed as they read them, by file index.
-    pub hashes: BTreeMap<u32, String>,
+    /// SHA-256 of the files adapters hashed as they read them, by file index, in its order.
+    pub hashes: Vec<(u32, crate::ingest::Sha256)>,
     /// Where the rows adapters parsed wait for the plan: memory up to a budget, then
     /// temporary files, which live as long as the sources.
     pub held: crate::ingest::held::Held,
@@ -287,8 +287,7 @@ pub fn compute(
     };
     let first = first?;
     let mut keys_spilled = request_keys.spilled;
-    let mut duplicates = Vec::new();
-    request_keys.finish(|run| spill::repeated(run, &mut duplicates))?;
+    let duplicates = spill::Repeated::of(request_keys)?;
 
     // Everything is read out of pass one's frames, and they are dropped, before pass two
     // starts: a frame filtered down to its few quarantined rows can still hold the buffers of
@@ -394,7 +393,7 @@ fn quarantined_rows(
                 QuarantinedRow {
                     file: files
                         .get(file as usize)
-                        .map(|f| f.display.clone())
+                        .map(InputFile::display)
                         .unwrap_or_default(),
                     row: row.unwrap_or(0),
                     column: column.unwrap_or("").to_string(),

@@ -275,7 +275,7 @@ pub struct Fold {
     weeks: Vec<(String, i32, Activity)>,
     week_index: Map<(String, i32), u32>,
     /// The hashes of the request ids seen more than once, with how many rows carry each.
-    duplicated: Map<u64, u32>,
+    duplicated: super::spill::Repeated,
     /// Request hash → what its copies add up to (see [`Duplicate`]).
     duplicates: Map<u64, Duplicate>,
     /// (day slot, part dimension, value key) → sums; the value of each key.
@@ -319,8 +319,8 @@ impl Fold {
     /// met, and at the end otherwise (a copy quarantined), with the same result either way:
     /// only memory differs, which then holds the requests whose copies are still to come, not
     /// every duplicated request.
-    pub fn collapsing(mut self, keys: impl IntoIterator<Item = (u64, u32)>) -> Fold {
-        self.duplicated = keys.into_iter().collect();
+    pub fn collapsing(mut self, keys: super::spill::Repeated) -> Fold {
+        self.duplicated = keys;
         self
     }
 
@@ -417,7 +417,7 @@ impl Fold {
             let part_keys = [batch.tool_keys[row], batch.repo_keys[row]];
             let session = batch.sessions[row].filter(|_| batch.seconds[row].is_some());
             let duplicate =
-                batch.requests_keys[row].and_then(|key| Some((key, *self.duplicated.get(&key)?)));
+                batch.requests_keys[row].and_then(|key| Some((key, self.duplicated.copies(key)?)));
             // A request whose last copy this row is, settled once the row's session is known.
             let mut settled = None;
             match duplicate {
@@ -784,6 +784,7 @@ impl<'a> Batch<'a> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::features::spill::Repeated;
     use crate::normalize::calendar;
 
     /// `frame` (at least `ts`, `agent`) with the fold's other columns filled with defaults.
@@ -958,7 +959,7 @@ pub(crate) mod tests {
             .unwrap();
         let fold = |copies: u32| {
             let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), snapshot, 10)
-                .collapsing([(request_hash("r1"), copies)]);
+                .collapsing(Repeated::from_pairs([(request_hash("r1"), copies)]));
             fold.add(&narrowed).unwrap();
             fold.finish().unwrap()
         };
@@ -1181,7 +1182,7 @@ pub(crate) mod tests {
             let narrowed = narrow(usage_frame(rows), true).collect().unwrap();
             let fold = |copies: u32| {
                 let mut fold = Fold::new(&Calendar::default(), &IdentityMap::default(), None, 10)
-                    .collapsing([(request_hash("r1"), copies)]);
+                    .collapsing(Repeated::from_pairs([(request_hash("r1"), copies)]));
                 fold.add(&narrowed).unwrap();
                 fold.finish().unwrap()
             };

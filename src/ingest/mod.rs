@@ -242,7 +242,7 @@ pub struct Scan {
     pub skipped: std::collections::BTreeMap<&'static str, u64>,
     /// The SHA-256 of files the adapter hashed from the bytes it read, by file index (see
     /// [`Adapter::scan_many`]), so that the report's hashes need not read them again.
-    pub hashes: Vec<(u32, String)>,
+    pub hashes: Vec<(u32, Sha256)>,
     /// Bytes of rows `frame` holds in memory (parsed by the adapter); 0 for a file scan.
     pub held_bytes: usize,
 }
@@ -387,7 +387,7 @@ pub fn read_together<A: Adapter + ?Sized>(
 pub struct Part {
     pub frame: DataFrame,
     pub skipped: std::collections::BTreeMap<&'static str, u64>,
-    pub hashes: Vec<(u32, String)>,
+    pub hashes: Vec<(u32, Sha256)>,
 }
 
 impl Part {
@@ -432,10 +432,20 @@ pub fn stack(parts: Vec<Part>, files: &[(u32, &Path)]) -> Result<Part, (PathBuf,
 #[derive(Debug, Clone)]
 pub struct InputFile {
     pub path: PathBuf,
-    /// How the file is named in reports (the path as given, or a fixture name for `demo`).
-    pub display: String,
+    /// How the file is named in reports when that is not its path (a fixture name for `demo`).
+    /// A name per file, of hundreds of thousands, only where one is given.
+    pub named: Option<String>,
     pub table: Table,
     pub format: Format,
+}
+
+impl InputFile {
+    /// How the file is named in reports: its path as given, or the name it was given.
+    pub fn display(&self) -> String {
+        self.named
+            .clone()
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
 }
 
 /// Expands files, directories (recursively, known extensions only) and globs, in sorted order,
@@ -490,7 +500,7 @@ pub fn resolve_inputs(
             let tables: &[Table] = if holds.is_empty() { &[table] } else { holds };
             for (i, &table) in tables.iter().enumerate() {
                 let file = InputFile {
-                    display: path.display().to_string(),
+                    named: None,
                     path: path.clone(),
                     table,
                     format,
@@ -504,6 +514,8 @@ pub fn resolve_inputs(
         }
         files.append(&mut second_table);
     }
+    // Kept for the whole run: no room for growth beside hundreds of thousands of files.
+    files.shrink_to_fit();
     Ok(files)
 }
 
@@ -778,15 +790,39 @@ pub fn read_guarded<T>(read: impl FnOnce() -> PolarsResult<T>) -> PolarsResult<T
     })
 }
 
-/// The SHA-256 of bytes already read, as [`sha256_file`] gives it for their file.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    format!("{:x}", Sha256::digest(bytes))
+/// A SHA-256 digest: 32 bytes where its hex text takes 88 (a file's, of hundreds of thousands).
+pub type Sha256 = [u8; 32];
+
+/// The SHA-256 of bytes already read; [`hex`] gives it as [`sha256_file`] does for their file.
+pub fn sha256_bytes(bytes: &[u8]) -> Sha256 {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// A digest in lower-case hex, as reports show it.
+pub fn hex(digest: &Sha256) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(64);
+    for byte in digest {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 15)] as char);
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digest_of_bytes_read_is_the_files_hash_in_hex() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc.jsonl");
+        std::fs::write(&path, b"abc").unwrap();
+        let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(hex(&sha256_bytes(b"abc")), expected);
+        assert_eq!(sha256_file(&path).unwrap(), expected);
+    }
 
     #[test]
     fn a_walk_keeps_a_repository_whole_and_finds_the_logs_beside_it() {

@@ -368,6 +368,25 @@ fn ingest_orders_rows_without_request_ids_by_every_column() {
     assert_eq!(rows.column("request_id").unwrap().null_count(), 400);
 }
 
+/// Two overlapping exports read one after the other: every request's copies are a whole file
+/// apart. Past the budget (none here) the copies waiting go to disk and are collapsed range by
+/// range at the end; the bytes are those of the run that holds them, and of one export alone.
+#[test]
+fn ingest_of_an_export_given_twice_is_the_export_whatever_holds_the_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = &company().1;
+    let paths = [dir.path().join("a.parquet"), dir.path().join("b.parquet")];
+    write_parquet(&mut shuffled(frame, 5), &paths[0]);
+    write_parquet(&mut shuffled(frame, 9), &paths[1]);
+    let held = ingested_bytes(&paths, &[], dir.path());
+    let on_disk = ingested_bytes(&paths, &["--rows-in-memory-mb", "0"], dir.path());
+    assert!(held == on_disk, "the copies on disk changed the bytes");
+    assert!(
+        held == *ingested_original(),
+        "an export given twice is not the export"
+    );
+}
+
 /// `ingest --to` collapses copies as the rows stream and sorts a day at a time. Copies of the
 /// first and last requests far apart (in other files, read before and after the rest) and a
 /// budget of no rows in memory (every day through a temporary file) give the same bytes as
