@@ -189,7 +189,12 @@ fn priced(
         .iter()
         .map(|c| {
             if c.name == schema::COST_USD {
-                coalesce(&[col(schema::COST_USD), list_cost.clone()]).alias(schema::COST_USD)
+                // A cost of -0.0 is written 0.0: the sort holds the two equal, and two rows
+                // that differ only there would keep the order they were read in.
+                let cost = when(col(schema::COST_USD).eq(lit(0.0)))
+                    .then(lit(0.0))
+                    .otherwise(col(schema::COST_USD));
+                coalesce(&[cost, list_cost.clone()]).alias(schema::COST_USD)
             } else {
                 col(c.name)
             }

@@ -387,6 +387,42 @@ fn ingest_of_an_export_given_twice_is_the_export_whatever_holds_the_copies() {
     );
 }
 
+/// Two rows without a request id that differ only in the sign of a zero cost: written in
+/// either order, the same bytes (the sort holds -0.0 and 0.0 equal, so the file says 0.0).
+#[test]
+fn ingest_of_rows_tied_but_for_a_negative_zero_cost_is_the_same_bytes_in_any_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let row = company()
+        .1
+        .slice(0, 1)
+        .lazy()
+        .with_column(lit(NULL).cast(DataType::String).alias("request_id"));
+    let with_cost = |cost: f64| {
+        row.clone()
+            .with_column(lit(cost).alias("cost_usd"))
+            .collect()
+            .unwrap()
+    };
+    let (negative, positive) = (with_cost(-0.0), with_cost(0.0));
+    let mut ingested = Vec::new();
+    for (name, first, second) in [("a", &negative, &positive), ("b", &positive, &negative)] {
+        let path = dir.path().join(format!("{name}.parquet"));
+        write_parquet(&mut first.vstack(second).unwrap(), &path);
+        ingested.push(ingested_bytes(&[path], &[], dir.path()));
+    }
+    assert!(ingested[0] == ingested[1], "the order of the rows shows");
+    let costs = parquet_rows(ingested.remove(0));
+    let signs: Vec<bool> = costs
+        .column("cost_usd")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .map(|c| c.unwrap().is_sign_negative())
+        .collect();
+    assert_eq!(signs, [false, false]);
+}
+
 /// `ingest --to` collapses copies as the rows stream and sorts a day at a time. Copies of the
 /// first and last requests far apart (in other files, read before and after the rest) and a
 /// budget of no rows in memory (every day through a temporary file) give the same bytes as
