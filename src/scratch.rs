@@ -90,6 +90,69 @@ impl Scratch {
     }
 }
 
+/// A write to a temporary folder that failed (a full or missing disk), carried inside the
+/// engine's errors as an `io::Error`, so that a run that fails on it says so at once, rather
+/// than reading every input again for one that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("Cannot write temporary files in `{}`: {source}", dir.display())]
+pub struct WriteFailed {
+    pub dir: PathBuf,
+    pub source: io::Error,
+}
+
+/// The system's temporary folder, if it is a folder a file can be made in. A run past its
+/// memory budgets writes there, and polars' scans initialise a folder there and panic when
+/// they cannot (which named the input being scanned, not the folder).
+pub fn usable() -> Result<PathBuf, WriteFailed> {
+    let dir = std::env::temp_dir();
+    match tempfile::tempfile_in(&dir) {
+        Ok(_) => Ok(dir),
+        Err(source) => Err(WriteFailed { dir, source }),
+    }
+}
+
+/// Turns an error of writing in `dir` into one that [`write_failure`] finds.
+pub fn failed_in(dir: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
+    move |source| {
+        io::Error::new(
+            source.kind(),
+            WriteFailed {
+                dir: dir.to_path_buf(),
+                source,
+            },
+        )
+    }
+}
+
+/// The same for an engine error of writing in `dir` (an Arrow file's writer).
+pub fn polars_failed_in(dir: &Path) -> impl Fn(polars::error::PolarsError) -> io::Error + '_ {
+    move |err| {
+        let source = match err {
+            polars::error::PolarsError::IO { error, .. } => {
+                io::Error::new(error.kind(), error.to_string())
+            }
+            other => io::Error::other(other.to_string()),
+        };
+        failed_in(dir)(source)
+    }
+}
+
+/// The failed write to a temporary folder somewhere in `err`'s chain of causes, if any.
+pub fn write_failure<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a WriteFailed> {
+    let mut at = Some(err);
+    while let Some(err) = at {
+        if let Some(failed) = err.downcast_ref::<WriteFailed>() {
+            return Some(failed);
+        }
+        let inner = err.downcast_ref::<io::Error>().and_then(io::Error::get_ref);
+        if let Some(failed) = inner.and_then(|inner| inner.downcast_ref::<WriteFailed>()) {
+            return Some(failed);
+        }
+        at = err.source();
+    }
+    None
+}
+
 /// Removes the `tokenaudit-*` folders in `root`, and the hidden `.tokenaudit-*` ones being
 /// made, whose lock nobody holds (their process is gone); the folders removed. Folders without
 /// a lock file (made by an older version, or by `demo`, or by a run killed before its lock) are

@@ -66,6 +66,11 @@ pub enum AuditError {
     Review(crate::reviews::ReviewError),
     #[error(transparent)]
     Contract(#[from] crate::contract::ContractError),
+    /// Rows or keys past the memory budgets could not be written to a temporary folder.
+    #[error(
+        "{0}\n\nhint: set TMPDIR to a writable folder with room, or hold more in memory with --rows-in-memory-mb"
+    )]
+    Scratch(String),
     #[error("Outputs were given twice: `{}` holds outputs, and --outputs gives more\n\nhint: drop --outputs, or compute the stats without outputs", .0.display())]
     OutputsTwice(PathBuf),
 }

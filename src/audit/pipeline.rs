@@ -26,6 +26,7 @@ const FILES_TOGETHER: usize = 1_024;
 
 /// Resolves the input patterns, checks every file's columns and builds the lazy sources.
 pub fn sources(input: &InputSettings) -> Result<Sources, AuditError> {
+    crate::scratch::usable().map_err(|failed| AuditError::Scratch(failed.to_string()))?;
     let mut files = ingest::resolve_inputs(&input.usage, Table::Usage, input.usage_format)?;
     files.extend(ingest::resolve_inputs(
         &input.outputs,
@@ -202,7 +203,11 @@ pub fn over_files<T>(
 ) -> Result<T, AuditError> {
     let failed = match std::panic::catch_unwind(AssertUnwindSafe(work)) {
         Ok(Ok(done)) => return Ok(done),
-        Ok(Err(err)) => err.to_string(),
+        // Not an input's fault: no input is read again to find one.
+        Ok(Err(err)) => match crate::scratch::write_failure(&err) {
+            Some(failed) => return Err(AuditError::Scratch(failed.to_string())),
+            None => err.to_string(),
+        },
         Err(panic) => format!("it panicked: {}", ingest::panic_text(panic.as_ref())),
     };
     Err(unreadable(sources).unwrap_or(AuditError::Engine(failed)))
@@ -254,6 +259,39 @@ pub fn add_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed write to a temporary folder (a full disk) is said as such at once: no input is
+    /// read again to find one that cannot be read. Here the input is gone, which a read would
+    /// report instead; any other engine error still looks for it.
+    #[test]
+    fn a_failed_temporary_write_is_reported_without_reading_the_inputs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let usage = dir.path().join("usage.csv");
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/usage.csv");
+        std::fs::copy(fixture, &usage).unwrap();
+        let input = InputSettings {
+            usage: vec![usage.display().to_string()],
+            ..InputSettings::default()
+        };
+        let sources = sources(&input).unwrap();
+        std::fs::remove_file(&usage).unwrap();
+        let scratch = dir.path().join("scratch");
+        let full = || std::io::Error::other("No space left on device");
+        let err = over_files(&sources, || -> PolarsResult<()> {
+            Err(crate::scratch::failed_in(&scratch)(full()).into())
+        })
+        .unwrap_err();
+        assert!(matches!(err, AuditError::Scratch(_)), "{err}");
+        assert!(
+            err.to_string().contains(&*scratch.to_string_lossy()),
+            "{err}"
+        );
+        let err = over_files(&sources, || -> PolarsResult<()> {
+            Err(polars::error::PolarsError::ComputeError("failed".into()))
+        })
+        .unwrap_err();
+        assert!(matches!(err, AuditError::Ingest(_)), "{err}");
+    }
 
     /// The fold reads only its columns and leaves out the rows the checks rejected by row
     /// number: it must see exactly the valid rows, no more.

@@ -337,9 +337,14 @@ impl Buckets {
     /// Appends the rows held in memory to their buckets' files, one record batch a bucket.
     fn flush(&mut self) -> PolarsResult<()> {
         if self.dir.is_none() {
-            self.dir = Some(crate::scratch::Scratch::new(self.what)?);
+            let made = crate::scratch::Scratch::new(self.what);
+            self.dir = Some(made.map_err(crate::scratch::failed_in(&std::env::temp_dir()))?);
         }
         let dir = self.dir.as_ref().expect("a directory").path().to_path_buf();
+        let (failed, polars_failed) = (
+            crate::scratch::failed_in(&dir),
+            crate::scratch::polars_failed_in(&dir),
+        );
         let waiting: Vec<i64> = self
             .buckets
             .iter()
@@ -356,17 +361,18 @@ impl Buckets {
             } else {
                 self.files += 1;
                 let path = dir.join(format!("{bucket}-{}.arrow", self.files));
-                let writer = lz4_ipc_writer(File::create(&path)?, rows.schema())?;
+                let file = File::create(&path).map_err(&failed)?;
+                let writer = lz4_ipc_writer(file, rows.schema()).map_err(&polars_failed)?;
                 slot.open = Some((path, writer));
             }
             rows.rechunk_mut_par();
             let (_, writer) = slot.open.as_mut().expect("an open file");
-            writer.write_batch(&rows)?;
+            writer.write_batch(&rows).map_err(&polars_failed)?;
             self.open.push_back(bucket);
             while self.open.len() > self.max_open {
                 let oldest = self.open.pop_front().expect("an open bucket");
                 if let Some(slot) = self.buckets.get_mut(&oldest) {
-                    slot.finish_open()?;
+                    slot.finish_open().map_err(&polars_failed)?;
                 }
             }
         }
@@ -463,4 +469,24 @@ fn stacked(frames: Vec<DataFrame>) -> PolarsResult<Option<DataFrame>> {
         rows.vstack_mut_owned(more)?;
     }
     Ok(Some(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows that cannot be written to their bucket's file fail with the folder named, in the
+    /// error a run reports at once (see `pipeline::over_files`).
+    #[test]
+    fn a_bucket_that_cannot_be_written_names_its_folder() {
+        let mut buckets = Buckets::new("test", 0, 4);
+        let scratch = crate::scratch::Scratch::new("test").unwrap();
+        let gone = scratch.path().to_path_buf();
+        std::fs::remove_dir_all(&gone).unwrap();
+        buckets.dir = Some(scratch);
+        let rows = df!("ts" => [1i64]).unwrap();
+        let err = buckets.keep(0, rows).unwrap_err();
+        let failed = crate::scratch::write_failure(&err).expect("a failed write");
+        assert_eq!(failed.dir, gone);
+    }
 }

@@ -119,8 +119,11 @@ impl<K: Key> Spill<K> {
     /// Appends the buffer to the partition files.
     fn flush(&mut self) -> std::io::Result<()> {
         if self.dir.is_none() {
-            self.dir = Some(crate::scratch::Scratch::new("keys")?);
+            let made = crate::scratch::Scratch::new("keys");
+            self.dir = Some(made.map_err(crate::scratch::failed_in(&std::env::temp_dir()))?);
         }
+        let dir = self.dir.as_ref().expect("a directory").path().to_path_buf();
+        let failed = crate::scratch::failed_in(&dir);
         self.buffer.sort_unstable_by_key(|key| key.partition());
         let mut start = 0;
         let mut bytes = Vec::new();
@@ -136,8 +139,12 @@ impl<K: Key> Spill<K> {
                 key.write(&mut bytes);
             }
             let path = self.partition_path(partition).expect("a directory");
-            let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-            file.write_all(&bytes)?;
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(&failed)?;
+            file.write_all(&bytes).map_err(&failed)?;
             start = end;
         }
         self.spilled += self.buffer.len() as u64;

@@ -274,18 +274,52 @@ fn a_timestamp_no_calendar_holds_is_quarantined_not_a_crash() {
 }
 
 /// Rows past the memory budget go to a temporary file: when none can be written, the run stops
-/// with exit 2 and says which folder and what to do, not a read error.
+/// with exit 2 and says which folder and what to do, not a read error. A folder under a file
+/// is one nobody can make (a missing folder polars would make itself, as root); each command
+/// that reads inputs, and each kind of input, says the same.
 #[test]
 fn an_unwritable_temporary_folder_is_named_with_what_to_do() {
-    let output = tokenaudit()
-        .env("TMPDIR", "/nonexistent/tokenaudit-tmp")
-        .args(["spend", "-q", "--rows-in-memory-mb", "0", "--usage"])
-        .arg(crate::fixture("claude-code"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("Cannot write parsed rows"), "{stderr}");
-    assert!(stderr.contains("/nonexistent/tokenaudit-tmp"), "{stderr}");
-    assert!(stderr.contains("hint: set TMPDIR"), "{stderr}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let tmp = file.path().join("tokenaudit-tmp");
+    let demo_usage = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/usage.csv");
+    let claude_code = crate::fixture("claude-code");
+    let out = file.path().with_extension("parquet");
+    let out = out.to_string_lossy();
+    let runs = [
+        vec![
+            "spend",
+            "-q",
+            "--rows-in-memory-mb",
+            "0",
+            "--usage",
+            &claude_code,
+        ],
+        vec!["spend", "-q", "--usage", demo_usage],
+        vec![
+            "ingest",
+            "-q",
+            "--rows-in-memory-mb",
+            "0",
+            "--usage",
+            demo_usage,
+            "--to",
+            &out,
+        ],
+    ];
+    for args in runs {
+        let output = tokenaudit()
+            .env("TMPDIR", &tmp)
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("Cannot write temporary files in"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains(&*tmp.to_string_lossy()), "{stderr}");
+        assert!(stderr.contains("hint: set TMPDIR"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 }
