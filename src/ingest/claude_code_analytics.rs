@@ -54,8 +54,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::fields::Cents;
 use super::records::Records;
-use super::vendor_json::{self, Cents, Record};
+use super::vendor_json::{self, Record};
 use super::{Adapter, Scan};
 use crate::schema::{self, Table};
 

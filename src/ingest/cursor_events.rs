@@ -43,7 +43,7 @@ use memchr::memmem;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::fields::{iso_from_unix_millis, Count, Decimal, Epoch};
+use super::fields::{iso_from_unix_millis, Cents, Count, Epoch};
 use super::records::Records;
 use super::vendor_json;
 use super::{Adapter, Scan};
@@ -60,7 +60,7 @@ struct Event {
     model: Option<String>,
     kind: Option<String>,
     token_usage: Option<TokenUsage>,
-    charged_cents: Option<Decimal>,
+    charged_cents: Option<Cents>,
 }
 
 #[derive(Deserialize)]
@@ -189,7 +189,7 @@ fn read_event(records: &mut Records, index: u64, value: &Value) {
         model: event.model.as_deref(),
         kind: event.kind.as_deref(),
         tokens,
-        dollars: event.charged_cents.map(|c| c.0 / 100.0),
+        dollars: event.charged_cents.map(|c| c.dollars),
     };
     push_event(records, index, &cursor_event, raw.as_bytes());
 }

@@ -26,7 +26,8 @@ pub struct Decimal(pub f64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Epoch(pub i64);
 
-fn whole(value: f64) -> Option<u64> {
+/// A double that is a whole, non-negative count.
+pub fn whole(value: f64) -> Option<u64> {
     (value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < u64::MAX as f64)
         .then_some(value as u64)
 }
@@ -44,6 +45,53 @@ pub fn parse_decimal(text: &str) -> Option<f64> {
     let text = text.trim();
     let text = text.strip_prefix('$').unwrap_or(text);
     text.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// An amount in cents, as vendors write it: a decimal string (`"123.45"`, the Admin API cost
+/// report, Cursor's events) or a number (Claude Code Analytics, Cursor). Read as dollars:
+/// `"123.45"` is $1.2345.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cents {
+    pub dollars: f64,
+}
+
+/// Dollars of an amount in cents, rounded once: the point moved two places in the cents'
+/// shortest decimal text. "0.07" cents is the double nearest $0.0007, where 0.07 / 100 rounds
+/// twice and lands one ulp off.
+fn dollars_of_cents(cents: f64) -> f64 {
+    format!("{cents}e-2").parse().unwrap_or(cents / 100.0)
+}
+
+impl<'de> Deserialize<'de> for Cents {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Cents, D::Error> {
+        struct CentsVisitor;
+        impl Visitor<'_> for CentsVisitor {
+            type Value = Cents;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an amount in cents (a decimal number, or one as a string)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Cents, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Cents, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Cents, E> {
+                if !v.is_finite() {
+                    return Err(E::invalid_value(de::Unexpected::Float(v), &self));
+                }
+                Ok(Cents {
+                    dollars: dollars_of_cents(v),
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Cents, E> {
+                let cents = parse_decimal(v)
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))?;
+                self.visit_f64(cents)
+            }
+        }
+        deserializer.deserialize_any(CentsVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for Count {
@@ -355,6 +403,25 @@ pub fn csv_head_has(head: &[u8], names: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_in_cents_become_dollars() {
+        let value: serde_json::Value =
+            serde_json::from_str(r#"["123.45", 250, 99.5, "12 USD", "0.07", 0.07, "NaN"]"#)
+                .unwrap();
+        let items = value.as_array().unwrap();
+        // "123.45" cents = $1.2345; 250 cents = $2.50; 99.5 cents = $0.995.
+        assert_eq!(Cents::deserialize(&items[0]).unwrap().dollars, 1.2345);
+        assert_eq!(Cents::deserialize(&items[1]).unwrap().dollars, 2.5);
+        assert_eq!(Cents::deserialize(&items[2]).unwrap().dollars, 0.995);
+        assert!(Cents::deserialize(&items[3]).is_err());
+        // The nearest double to $0.0007, which 0.07 / 100 misses.
+        assert_eq!(Cents::deserialize(&items[4]).unwrap().dollars, 0.0007);
+        assert_ne!(0.07_f64 / 100.0, 0.0007);
+        // The same as a JSON number (Cursor's `chargedCents`, which divided by 100 before).
+        assert_eq!(Cents::deserialize(&items[5]).unwrap().dollars, 0.0007);
+        assert!(Cents::deserialize(&items[6]).is_err());
+    }
 
     #[test]
     fn a_vendor_csv_is_recognised_by_its_header_columns_however_written() {

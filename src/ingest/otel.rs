@@ -58,7 +58,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::fields::Count;
+use super::fields::{self, Count};
 use super::records::{line_chunks, numbered_lines, Records};
 use super::vendor_json::{self, Document, Record};
 use super::{Adapter, Scan};
@@ -85,6 +85,13 @@ impl<'de> Deserialize<'de> for Int {
                 i64::try_from(v)
                     .map(Int)
                     .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Int, E> {
+                // `12.0` from a lenient encoder: whole, in range.
+                let whole = v.fract() == 0.0 && v.abs() < 2f64.powi(63);
+                whole
+                    .then_some(Int(v as i64))
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Float(v), &self))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Int, E> {
                 v.trim()
@@ -210,26 +217,28 @@ fn shown(value: &AnyValue) -> String {
     }
 }
 
-/// A token count: `intValue`, a whole `doubleValue`, or digits in a `stringValue`.
+/// A token count: `intValue`, a whole `doubleValue`, or a count in a `stringValue`, read as
+/// every adapter reads counts ([`fields`]).
 fn count(value: &AnyValue) -> Option<u64> {
     if let Some(i) = value.int_value {
         return u64::try_from(i.0).ok();
     }
     if let Some(d) = value.double_value {
-        return (d.0 >= 0.0 && d.0.fract() == 0.0 && d.0 < 2f64.powi(63)).then_some(d.0 as u64);
+        return fields::whole(d.0);
     }
-    value.string_value.as_ref()?.trim().parse().ok()
+    fields::parse_count(value.string_value.as_ref()?)
 }
 
-/// A decimal amount: `doubleValue`, `intValue`, or a number in a `stringValue`.
+/// A decimal amount: `doubleValue` (finite: OTLP may write `"NaN"`, which is no amount),
+/// `intValue`, or a decimal in a `stringValue`, read as every adapter reads amounts.
 fn amount(value: &AnyValue) -> Option<f64> {
     if let Some(d) = value.double_value {
-        return Some(d.0);
+        return Some(d.0).filter(|d| d.is_finite());
     }
     if let Some(i) = value.int_value {
         return Some(i.0 as f64);
     }
-    value.string_value.as_ref()?.trim().parse().ok()
+    fields::parse_decimal(value.string_value.as_ref()?)
 }
 
 /// The attributes of a record and of its resource, looked up record first.
@@ -878,6 +887,28 @@ mod tests {
             errors[1].contains("smaller than its cached parts"),
             "{errors:?}"
         );
+    }
+
+    /// Counts and amounts are read as every adapter reads them (`fields`): a count in a string
+    /// may be written `1200.0`, a lenient encoder's `intValue` may be `12.0`, an amount may
+    /// carry a `$`, and `NaN` or an infinity is no amount.
+    #[test]
+    fn counts_and_amounts_read_as_every_adapter_reads_them() {
+        let count_of = |json: &str| count(&serde_json::from_str::<super::AnyValue>(json).unwrap());
+        let amount_of =
+            |json: &str| amount(&serde_json::from_str::<super::AnyValue>(json).unwrap());
+        assert_eq!(count_of(r#"{"stringValue":"1200.0"}"#), Some(1200));
+        assert_eq!(count_of(r#"{"intValue":12.0}"#), Some(12));
+        assert_eq!(count_of(r#"{"intValue":"12"}"#), Some(12));
+        assert_eq!(count_of(r#"{"doubleValue":12.5}"#), None);
+        assert_eq!(count_of(r#"{"intValue":"-3"}"#), None);
+        assert_eq!(count_of(r#"{"stringValue":"NaN"}"#), None);
+        assert_eq!(amount_of(r#"{"doubleValue":"NaN"}"#), None);
+        assert_eq!(amount_of(r#"{"doubleValue":"-Infinity"}"#), None);
+        assert_eq!(amount_of(r#"{"stringValue":"inf"}"#), None);
+        assert_eq!(amount_of(r#"{"stringValue":" $0.42 "}"#), Some(0.42));
+        assert_eq!(amount_of(r#"{"intValue":"7"}"#), Some(7.0));
+        assert_eq!(amount_of(r#"{"doubleValue":0.25}"#), Some(0.25));
     }
 
     #[test]

@@ -333,50 +333,6 @@ pub fn at_line(line: u64) -> String {
     }
 }
 
-/// An amount in cents, as vendors write it: a decimal string (`"123.45"`, the Admin API cost
-/// report) or a number (Claude Code Analytics). Read as dollars: `"123.45"` is $1.2345.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Cents {
-    pub dollars: f64,
-}
-
-impl<'de> Deserialize<'de> for Cents {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Cents, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Cents;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an amount in cents (a decimal number, or one as a string)")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Cents, E> {
-                Ok(Cents {
-                    dollars: v as f64 / 100.0,
-                })
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Cents, E> {
-                Ok(Cents {
-                    dollars: v as f64 / 100.0,
-                })
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Cents, E> {
-                Ok(Cents { dollars: v / 100.0 })
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Cents, E> {
-                let text = v.trim();
-                match text.parse::<f64>() {
-                    // Shifting the decimal point in the text rounds once: "0.07" cents gives
-                    // the double nearest $0.0007, where 0.07 / 100 rounds twice, one ulp off.
-                    Ok(cents) if cents.is_finite() => Ok(Cents {
-                        dollars: format!("{text}e-2").parse().unwrap_or(cents / 100.0),
-                    }),
-                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
-                }
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,21 +418,6 @@ mod tests {
             err.starts_with("`.data[3].tokens.input`: invalid type"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn amounts_in_cents_become_dollars() {
-        let value: Value =
-            serde_json::from_str(r#"["123.45", 250, 99.5, "12 USD", "0.07"]"#).unwrap();
-        let items = value.as_array().unwrap();
-        // "123.45" cents = $1.2345; 250 cents = $2.50; 99.5 cents = $0.995.
-        assert_eq!(Cents::deserialize(&items[0]).unwrap().dollars, 1.2345);
-        assert_eq!(Cents::deserialize(&items[1]).unwrap().dollars, 2.5);
-        assert_eq!(Cents::deserialize(&items[2]).unwrap().dollars, 0.995);
-        assert!(Cents::deserialize(&items[3]).is_err());
-        // The nearest double to $0.0007, which 0.07 / 100 misses.
-        assert_eq!(Cents::deserialize(&items[4]).unwrap().dollars, 0.0007);
-        assert_ne!(0.07_f64 / 100.0, 0.0007);
     }
 
     #[test]
