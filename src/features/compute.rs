@@ -318,7 +318,10 @@ pub fn compute(
     let folded = match sources.fold_usage(&rejected, calendar_settings) {
         Some(usage) => {
             let narrowed = fold::narrow(usage, !duplicates.is_empty());
-            let worker = Worker::new(narrowed, fold.collapsing(duplicates), Fold::add)?;
+            let fold = fold
+                .collapsing(duplicates)
+                .holding_duplicates(limits.bytes_in_memory / fold::DUPLICATE_BYTES);
+            let worker = Worker::new(narrowed, fold, Fold::add)?;
             let streamed = collect_all(vec![worker.plan.clone()]);
             let fold = worker.finish()?;
             streamed?;

@@ -168,6 +168,195 @@ struct Sighting {
     session: Option<WeekSession>,
 }
 
+/// What orders and merges the copies of a request: the names behind their keys.
+struct CopiesOf<'a> {
+    part_names: &'a Map<(u8, u64), String>,
+    weeks: &'a [(String, i32, Activity)],
+    days: &'a [DayUsage],
+}
+
+impl CopiesOf<'_> {
+    /// The order of copies: time, then the day group's names, then the session's name (none
+    /// last).
+    #[allow(clippy::type_complexity)]
+    fn order<'s>(
+        &'s self,
+        c: &Sighting,
+    ) -> (i64, &'s str, i32, &'s str, &'s str, bool, Option<&'s str>) {
+        let day = &self.days[c.slot.day as usize];
+        let session = c
+            .session
+            .map(|(week, key)| self.weeks[week as usize].2.session_name(key));
+        (
+            c.second,
+            &day.agent,
+            day.day,
+            &day.model,
+            &day.tier,
+            session.is_none(),
+            session.flatten(),
+        )
+    }
+
+    /// Adds `other`'s copies to `known`: the largest counts, the smallest tool and repository
+    /// names (the same rule as the SQL of `tokenaudit sql`), the earliest sighting.
+    fn merge(&self, known: &mut Duplicate, other: &Duplicate) {
+        known.counted.max(&other.counted);
+        for (dimension, (k, new)) in known.parts.iter_mut().zip(other.parts).enumerate() {
+            *k = smallest(*k, new, |key| {
+                self.part_names
+                    .get(&(dimension as u8, key))
+                    .map(String::as_str)
+            });
+        }
+        if self.order(&other.first) < self.order(&known.first) {
+            known.first = other.first;
+        }
+        known.seen += other.seen;
+    }
+}
+
+/// Bytes a request waiting for copies takes in memory, about: its entry in the map, with the
+/// map's room to grow.
+pub const DUPLICATE_BYTES: usize = 2 * std::mem::size_of::<(u64, Duplicate)>();
+
+/// Requests waiting for copies held in memory at most, unless the caller sets another number
+/// (the rows budget's worth).
+const DUPLICATES_IN_MEMORY: usize = crate::ingest::held::DEFAULT_BYTES_IN_MEMORY / DUPLICATE_BYTES;
+
+/// Bytes of a [`Packed`] duplicate.
+const PACKED: usize = 181;
+
+/// A request waiting for copies, as written to disk: its key first, big-endian, so that the
+/// bytes sort by key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Packed([u8; PACKED]);
+
+impl Packed {
+    fn of(key: u64, d: &Duplicate) -> Packed {
+        let mut out = Vec::with_capacity(PACKED);
+        out.extend_from_slice(&key.to_be_bytes());
+        let c = &d.counted;
+        for tokens in [&c.tokens, &c.trivial, &c.unbilled] {
+            for n in [
+                tokens.input,
+                tokens.output,
+                tokens.cache_read,
+                tokens.cache_write,
+            ] {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+        let optional = |out: &mut Vec<u8>, value: Option<u64>| {
+            out.push(u8::from(value.is_some()));
+            out.extend_from_slice(&value.unwrap_or(0).to_le_bytes());
+        };
+        optional(&mut out, c.billed_micro.map(|b| b as u64));
+        out.extend_from_slice(&c.requests.to_le_bytes());
+        out.extend_from_slice(&c.trivial_requests.to_le_bytes());
+        optional(&mut out, d.parts[0]);
+        optional(&mut out, d.parts[1]);
+        let first = &d.first;
+        out.extend_from_slice(&first.second.to_le_bytes());
+        out.extend_from_slice(&first.slot.day.to_le_bytes());
+        out.extend_from_slice(&first.slot.week.to_le_bytes());
+        out.push(u8::from(first.slot.in_window));
+        out.extend_from_slice(&first.session.map_or(0, |s| s.0).to_le_bytes());
+        optional(&mut out, first.session.map(|s| s.1));
+        out.extend_from_slice(&d.seen.to_le_bytes());
+        Packed(out.try_into().expect("a packed duplicate's size"))
+    }
+
+    fn key(&self) -> u64 {
+        u64::from_be_bytes(self.0[..8].try_into().expect("8 bytes"))
+    }
+
+    fn duplicate(&self) -> Duplicate {
+        let mut r = Reader {
+            bytes: &self.0,
+            at: 8,
+        };
+        let counted = Counted {
+            tokens: r.tokens(),
+            trivial: r.tokens(),
+            unbilled: r.tokens(),
+            billed_micro: r.optional().map(|b| b as i64),
+            requests: r.u64(),
+            trivial_requests: r.u64(),
+        };
+        let parts = [r.optional(), r.optional()];
+        let second = r.u64() as i64;
+        let slot = Slot {
+            day: r.u32(),
+            week: r.u32(),
+            in_window: r.flag(),
+        };
+        let session_week = r.u32();
+        let session = r.optional().map(|key| (session_week, key));
+        Duplicate {
+            counted,
+            parts,
+            first: Sighting {
+                second,
+                slot,
+                session,
+            },
+            seen: r.u32(),
+        }
+    }
+}
+
+/// Reads a [`Packed`] duplicate's fields in the order [`Packed::of`] wrote them.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let bytes = self.bytes[self.at..self.at + N]
+            .try_into()
+            .expect("a field within the record");
+        self.at += N;
+        bytes
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.take())
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.take())
+    }
+    fn flag(&mut self) -> bool {
+        self.take::<1>()[0] == 1
+    }
+    fn optional(&mut self) -> Option<u64> {
+        let present = self.flag();
+        let value = self.u64();
+        present.then_some(value)
+    }
+    fn tokens(&mut self) -> Tokens {
+        Tokens {
+            input: self.u64(),
+            output: self.u64(),
+            cache_read: self.u64(),
+            cache_write: self.u64(),
+        }
+    }
+}
+
+impl super::spill::Key for Packed {
+    const BYTES: usize = PACKED;
+    fn partition(&self) -> usize {
+        self.0[0] as usize % super::spill::PARTITIONS
+    }
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    fn read(bytes: &[u8]) -> Packed {
+        Packed(bytes.try_into().expect("a packed duplicate"))
+    }
+}
+
 /// What one row of a duplicated request adds, kept at the largest of its copies.
 #[derive(Debug, Clone, Copy, Default)]
 struct Counted {
@@ -278,6 +467,9 @@ pub struct Fold {
     duplicated: super::spill::Repeated,
     /// Request hash → what its copies add up to (see [`Duplicate`]).
     duplicates: Map<u64, Duplicate>,
+    /// Past this many, the requests waiting for copies go to disk ([`Fold::send_far`]).
+    duplicates_in_memory: usize,
+    far: Spill<Packed>,
     /// (day slot, part dimension, value key) → sums; the value of each key.
     parts: Map<(u32, u8, u64), Counted>,
     part_names: Map<(u8, u64), String>,
@@ -306,6 +498,8 @@ impl Fold {
             week_index: Map::default(),
             duplicated: Default::default(),
             duplicates: Map::default(),
+            duplicates_in_memory: DUPLICATES_IN_MEMORY,
+            far: Spill::all(DUPLICATES_IN_MEMORY),
             parts: Map::default(),
             part_names: Map::default(),
             prompts: Spill::distinct(keys_in_memory),
@@ -322,6 +516,24 @@ impl Fold {
     pub fn collapsing(mut self, keys: super::spill::Repeated) -> Fold {
         self.duplicated = keys;
         self
+    }
+
+    /// Holds at most `max` requests waiting for more copies in memory (the rest on disk).
+    pub fn holding_duplicates(mut self, max: usize) -> Fold {
+        self.duplicates_in_memory = max.max(1);
+        self.far = Spill::all(self.duplicates_in_memory);
+        self
+    }
+
+    /// Sends every request waiting for copies to disk. Copies far apart (two overlapping
+    /// exports, one read after the other) would otherwise each wait here until the other
+    /// export comes. A request's later copies start a new entry, which cannot settle early (the
+    /// copies on disk are not counted in it) and meets the rest at the end ([`Fold::finish`]).
+    fn send_far(&mut self) -> std::io::Result<()> {
+        for (key, duplicate) in self.duplicates.drain() {
+            self.far.push(Packed::of(key, &duplicate))?;
+        }
+        Ok(())
     }
 
     /// The slot of a group met for the first time: its strings read, its name mapped.
@@ -436,50 +648,29 @@ impl Fold {
                         slot,
                         session: in_session,
                     };
-                    let (part_names, weeks, days) = (&self.part_names, &self.weeks, &self.days);
-                    let part_name = |dimension: usize, key: u64| {
-                        part_names.get(&(dimension as u8, key)).map(String::as_str)
+                    let copy = Duplicate {
+                        counted,
+                        parts: part_keys,
+                        first: copy,
+                        seen: 1,
                     };
-                    // The order of copies: time, then the day group's names, then the
-                    // session's name (none last).
-                    let order = |c: &Sighting| {
-                        let day = &days[c.slot.day as usize];
-                        let session = c
-                            .session
-                            .map(|(week, key)| weeks[week as usize].2.session_name(key));
-                        (
-                            c.second,
-                            &day.agent,
-                            day.day,
-                            &day.model,
-                            &day.tier,
-                            session.is_none(),
-                            session.flatten(),
-                        )
+                    let copies_of = CopiesOf {
+                        part_names: &self.part_names,
+                        weeks: &self.weeks,
+                        days: &self.days,
                     };
-                    let known = self
-                        .duplicates
-                        .entry(key)
-                        .and_modify(|known| {
-                            known.counted.max(&counted);
-                            for (dimension, (k, new)) in
-                                known.parts.iter_mut().zip(part_keys).enumerate()
-                            {
-                                *k = smallest(*k, new, |key| part_name(dimension, key));
-                            }
-                            if order(&copy) < order(&known.first) {
-                                known.first = copy;
-                            }
-                        })
-                        .or_insert(Duplicate {
-                            counted,
-                            parts: part_keys,
-                            first: copy,
-                            seen: 0,
-                        });
-                    known.seen += 1;
+                    let known = match self.duplicates.entry(key) {
+                        std::collections::hash_map::Entry::Occupied(known) => {
+                            let known = known.into_mut();
+                            copies_of.merge(known, &copy);
+                            known
+                        }
+                        std::collections::hash_map::Entry::Vacant(new) => new.insert(copy),
+                    };
                     if known.seen >= copies {
                         settled = self.duplicates.remove(&key);
+                    } else if self.duplicates.len() > self.duplicates_in_memory {
+                        self.send_far()?;
                     }
                 }
                 None => {
@@ -565,8 +756,34 @@ impl Fold {
     /// The usage stats; weeks sorted by (agent, week), days in the order they were met
     /// ([`super::Stats::sort`] puts them in the contract's order).
     pub fn finish(mut self) -> PolarsResult<Folded> {
-        // A request whose copies were not all met (a copy quarantined) settles now.
-        for (_, duplicate) in std::mem::take(&mut self.duplicates) {
+        // The requests sent to disk, with the copies of each met since; then those whose
+        // copies were not all met (a copy quarantined).
+        // One partition of the disk's requests in memory at a time.
+        let far = std::mem::replace(&mut self.far, Spill::all(1));
+        let mut waiting = std::mem::take(&mut self.duplicates);
+        far.finish(|run| {
+            let mut settled = Vec::new();
+            let copies_of = CopiesOf {
+                part_names: &self.part_names,
+                weeks: &self.weeks,
+                days: &self.days,
+            };
+            for parts in run.chunk_by(|a, b| a.key() == b.key()) {
+                let key = parts[0].key();
+                let (mut merged, rest) = match waiting.remove(&key) {
+                    Some(known) => (known, parts),
+                    None => (parts[0].duplicate(), &parts[1..]),
+                };
+                for part in rest {
+                    copies_of.merge(&mut merged, &part.duplicate());
+                }
+                settled.push(merged);
+            }
+            for duplicate in settled {
+                self.settle(duplicate);
+            }
+        })?;
+        for duplicate in waiting.into_values() {
             self.settle(duplicate);
         }
         let mut folded = Folded {
@@ -1201,6 +1418,115 @@ pub(crate) mod tests {
                 "in the order {order:?}"
             );
             assert_eq!(folded.rows_deduplicated, 2);
+        }
+    }
+
+    /// Copies far apart (one export, then an overlapping one): requests sent to disk past the
+    /// budget and merged with their later copies at the end give the stats of holding them all,
+    /// copies disagreeing on tools, sessions and counts included.
+    #[test]
+    fn requests_waiting_on_disk_give_the_stats_of_requests_held() {
+        let n = 60usize;
+        let start = 1_789_775_000i64;
+        let seconds: Vec<i64> = (0..2 * n)
+            .map(|i| start + (i % n) as i64 * 97 + if i < n { 0 } else { 5_000 })
+            .collect();
+        let ts = Series::new(
+            schema::TS.into(),
+            seconds.iter().map(|s| s * 1_000_000).collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+        .unwrap();
+        let ids: Vec<String> = (0..2 * n).map(|i| format!("r{}", i % n)).collect();
+        let tools: Vec<&str> = (0..2 * n)
+            .map(|i| if (i < n) == (i % 2 == 0) { "a" } else { "b" })
+            .collect();
+        let sessions: Vec<String> = (0..2 * n).map(|i| format!("s{}", i % 7)).collect();
+        let outputs: Vec<u64> = (0..2 * n as u64).map(|i| 100 + (i * 37) % 500).collect();
+        let mut frame = df![
+            schema::AGENT => (0..2 * n).map(|i| ["a", "b", "c"][i % n % 3]).collect::<Vec<_>>(),
+            schema::REQUEST_ID => ids,
+            schema::TOOL => tools,
+            schema::SESSION_ID => sessions,
+            schema::OUTPUT_TOKENS => outputs,
+        ]
+        .unwrap();
+        frame.with_column(Column::from(ts)).unwrap();
+        let narrowed = narrow(usage_frame(frame), true).collect().unwrap();
+        let copies = Repeated::from_pairs((0..n).map(|i| (request_hash(&format!("r{i}")), 2)));
+        let snapshot = Snapshot::parse("fri 17:00", 12).unwrap();
+        let fold = |held: Option<usize>| {
+            let mut fold = Fold::new(
+                &Calendar::default(),
+                &IdentityMap::default(),
+                Some(snapshot),
+                10,
+            )
+            .collapsing(Repeated::from_pairs(
+                (0..n).map(|i| (request_hash(&format!("r{i}")), 2)),
+            ));
+            if let Some(held) = held {
+                fold = fold.holding_duplicates(held);
+            }
+            // In batches, as a plan hands them over.
+            for at in (0..narrowed.height()).step_by(16) {
+                fold.add(&narrowed.slice(at as i64, 16)).unwrap();
+            }
+            fold.finish().unwrap()
+        };
+        assert_eq!(copies.len(), n);
+        let held = format!("{:?}", fold(None));
+        assert_eq!(format!("{:?}", fold(Some(1))), held);
+        assert_eq!(format!("{:?}", fold(Some(7))), held);
+    }
+
+    #[test]
+    fn a_packed_duplicate_reads_back_as_written() {
+        let tokens = |k: u64| Tokens {
+            input: k,
+            output: k + 1,
+            cache_read: u64::MAX - k,
+            cache_write: 0,
+        };
+        for (billed, parts, session, in_window) in [
+            (
+                Some(-5i64),
+                [Some(3u64), None],
+                Some((4u32, u64::MAX)),
+                true,
+            ),
+            (None, [None, Some(9)], None, false),
+        ] {
+            let duplicate = Duplicate {
+                counted: Counted {
+                    tokens: tokens(1),
+                    trivial: tokens(2),
+                    unbilled: tokens(3),
+                    billed_micro: billed,
+                    requests: 7,
+                    trivial_requests: 2,
+                },
+                parts,
+                first: Sighting {
+                    second: -12,
+                    slot: Slot {
+                        day: 5,
+                        week: 6,
+                        in_window,
+                    },
+                    session,
+                },
+                seen: 3,
+            };
+            let packed = Packed::of(0xfeed_0000_0000_beef, &duplicate);
+            assert_eq!(packed.key(), 0xfeed_0000_0000_beef);
+            assert_eq!(
+                format!("{:?}", packed.duplicate()),
+                format!("{duplicate:?}")
+            );
         }
     }
 }

@@ -370,7 +370,8 @@ fn ingest_orders_rows_without_request_ids_by_every_column() {
 
 /// Two overlapping exports read one after the other: every request's copies are a whole file
 /// apart. Past the budget (none here) the copies waiting go to disk and are collapsed range by
-/// range at the end; the bytes are those of the run that holds them, and of one export alone.
+/// range at the end (`ingest --to`) or merged at the end (`spend`'s fold); the bytes are those
+/// of the run that holds them, and of one export alone.
 #[test]
 fn ingest_of_an_export_given_twice_is_the_export_whatever_holds_the_copies() {
     let dir = tempfile::tempdir().unwrap();
@@ -385,6 +386,20 @@ fn ingest_of_an_export_given_twice_is_the_export_whatever_holds_the_copies() {
         held == *ingested_original(),
         "an export given twice is not the export"
     );
+    // The audit's fold, too: requests sent to disk meet their later copies at the end.
+    let spend = |usage: &[PathBuf], more: &[&str]| {
+        let mut command = crate::tokenaudit();
+        command.args(["spend", "-q", "--by", "week", "--format", "csv"]);
+        for path in usage {
+            command.arg("--usage").arg(path);
+        }
+        let output = command.args(more).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    };
+    let alone = spend(&[company().0.path().join("usage.parquet")], &[]);
+    assert_eq!(spend(&paths, &[]), alone);
+    assert_eq!(spend(&paths, &["--rows-in-memory-mb", "0"]), alone);
 }
 
 /// Two rows without a request id that differ only in the sign of a zero cost: written in
