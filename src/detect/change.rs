@@ -22,8 +22,14 @@
 //! shrunk with the agent's own, measured around each alternative so that a change does not
 //! inflate the noise it is judged against.
 //!
-//! For the message and the dollars, r = ln(weekly cost) − ln(weekly output index)/β is the log of
-//! actual spend over what the curve says the output needs. A one-sided CUSUM (Page 1954;
+//! Spend, for the tests, is what a week *used*: its tokens weighed by the ratios of list prices
+//! between token classes, scaled so that the weeks add up to what the agent spent ([`used`]). A
+//! company that moves its people to a model five times the price raises every later week's
+//! dollars at the same tokens and output, which is no change in how the agent works; tokens
+//! burnt raise both. The messages and the excess report dollars as spent.
+//!
+//! For the message and the dollars, r = ln(weekly use) − ln(weekly output index)/β is the log of
+//! spend over what the curve says the output needs. A one-sided CUSUM (Page 1954;
 //! reference value k = 0.5σ, σ from the agent's successive differences of r shrunk towards its
 //! kind) over r against the agent's first weeks dates a drift's onset: the week after its last
 //! return to zero before its peak.
@@ -57,12 +63,12 @@ pub const CODES: [CodeDoc; 2] = [
         code: STEP,
         title: "Spend jumped while output did not",
         lens: "change",
-        what_it_means: "From the onset week on, the agent spent several times what it spent in its own earlier weeks for the same output. Spend is adjusted for output with the cohort's elasticity, so weeks that delivered more may cost more: the lens asks whether the weeks after the onset delivered less than their spend predicts, reading output as counts (a quasi-Poisson score test) against the week-to-week noise of agents of its kind at its output level.",
+        what_it_means: "From the onset week on, the agent spent several times what it spent in its own earlier weeks for the same output. Spend is read as the week's tokens at the agent's own average price (a move to a dearer model is not a step) and adjusted for output with the cohort's elasticity, so weeks that delivered more may cost more: the lens asks whether the weeks after the onset delivered less than their spend predicts, reading output as counts (a quasi-Poisson score test) against the week-to-week noise of agents of its kind at its output level.",
         why_it_matters: "Inflation that starts mid-period hides inside a cohort: averaged over the period the agent can still look like its peers. Against its own history the jump is plain, and the onset week says when to look.",
         benign_explanations: &[
             "A new project, migration or codebase whose output lands after the period.",
             "On-call or incident weeks (investigation is token-heavy and leaves few artifacts).",
-            "A switch to a costlier model or tool for a real reason.",
+            "A switch to a tool or workflow that reads more context, for a real reason (a dearer model alone is not a step: the lens weighs tokens at the agent's own average price).",
             "Output moved to an identity the identity map does not link yet.",
         ],
         example: "from the week of 2026-10-05 spend averaged $410 a week against $52 before (7.9x) while output went from 14.2 to 13.8 index points: arc elasticity -0.02",
@@ -85,9 +91,41 @@ pub const CODES: [CodeDoc; 2] = [
 /// One week of an agent's series.
 struct Point {
     week: NaiveDate,
+    /// What the week cost, dollars: what the messages and the excess report.
     cost: f64,
+    /// What the week used, at the agent's own average price ([`used`]): what the tests read.
+    used: f64,
     output: f64,
     r: f64,
+}
+
+/// Dollars per million tokens of each class (input, output, cache read, cache write) that a
+/// week's tokens are weighed by: the ratios of most list prices (output five times input,
+/// cache reads a tenth, cache writes a quarter more). Only the ratios matter.
+const REFERENCE_PRICES: [f64; 4] = [3.0, 15.0, 0.3, 3.75];
+
+fn at_reference_prices(week: &AgentWeek) -> f64 {
+    let t = &week.tokens;
+    [t.input, t.output, t.cache_read, t.cache_write]
+        .iter()
+        .zip(REFERENCE_PRICES)
+        .map(|(&n, price)| n as f64 * price / 1e6)
+        .sum()
+}
+
+/// Each week's use of tokens, in dollars at the agent's own average price over the series: a
+/// change of model or of price list (a company moving its people to a model five times the
+/// price) moves the dollars of every week after it, and is not the agent's doing; tokens burnt
+/// move both. Where some week has cost without tokens (a cost report), the dollars as they are.
+fn used(weeks: &[&AgentWeek]) -> Vec<f64> {
+    let reference: Vec<f64> = weeks.iter().map(|w| at_reference_prices(w)).collect();
+    let cost: f64 = weeks.iter().map(|w| w.cost_usd).sum();
+    let total: f64 = reference.iter().sum();
+    if reference.iter().any(|r| *r <= 0.0) || total <= 0.0 {
+        return weeks.iter().map(|w| w.cost_usd).collect();
+    }
+    let price = cost / total;
+    reference.into_iter().map(|r| r * price).collect()
 }
 
 /// Elasticity below which output cannot say what spend it needs; the lens uses this instead.
@@ -97,14 +135,20 @@ const MIN_STEP_RATIO: f64 = 2.0;
 
 fn series(weeks: &[&AgentWeek], elasticity: f64) -> Vec<Point> {
     let elasticity = elasticity.max(MIN_ELASTICITY);
-    weeks
+    let weeks: Vec<&AgentWeek> = weeks
         .iter()
         .filter(|w| w.requests > 0 && w.cost_usd > 0.0)
-        .map(|w| Point {
+        .copied()
+        .collect();
+    weeks
+        .iter()
+        .zip(used(&weeks))
+        .map(|(w, used)| Point {
             week: w.week,
             cost: w.cost_usd,
+            used,
             output: w.output_index,
-            r: w.cost_usd.ln() - w.output_index.max(OUTPUT_FLOOR).ln() / elasticity,
+            r: used.ln() - w.output_index.max(OUTPUT_FLOOR).ln() / elasticity,
         })
         .collect()
 }
@@ -168,7 +212,7 @@ fn counts(points: &[Point], elasticity: f64) -> Option<Counts> {
     if points.iter().map(|p| p.output).sum::<f64>() <= 0.0 {
         return None;
     }
-    let shape = points.iter().map(|p| p.cost.powf(elasticity)).collect();
+    let shape = points.iter().map(|p| p.used.powf(elasticity)).collect();
     let expected = delivered_along(points, shape);
     let trend = trend_fit(points, &expected, &week_offsets(points));
     Some(Counts {
@@ -302,7 +346,7 @@ pub struct Readings<T> {
 fn spend_growth(points: &[Point], weeks: &[f64]) -> f64 {
     let log_cost: Vec<f64> = points
         .iter()
-        .map(|p| p.cost.max(f64::MIN_POSITIVE).ln())
+        .map(|p| p.used.max(f64::MIN_POSITIVE).ln())
         .collect();
     let t_mean = mean(weeks.iter().copied());
     let c_mean = mean(log_cost.iter().copied());
@@ -344,8 +388,8 @@ fn test(
     let (mut z_step, mut split) = (f64::NEG_INFINITY, 2);
     let mut split_p = Vec::new();
     for k in 2..=n - 2 {
-        let spend_before = mean(points[..k].iter().map(|p| p.cost));
-        let spend_after = mean(points[k..].iter().map(|p| p.cost));
+        let spend_before = mean(points[..k].iter().map(|p| p.used));
+        let spend_after = mean(points[k..].iter().map(|p| p.used));
         if spend_after < MIN_STEP_RATIO * spend_before {
             continue;
         }
@@ -675,6 +719,7 @@ mod tests {
                 week: NaiveDate::from_ymd_opt(2026, 9, 7).unwrap()
                     + chrono::Duration::weeks(i as i64),
                 cost: r.exp(),
+                used: r.exp(),
                 output: 1.0,
                 r: *r,
             })
@@ -693,6 +738,7 @@ mod tests {
                 week: NaiveDate::from_ymd_opt(2026, 9, 7).unwrap()
                     + chrono::Duration::weeks(i as i64),
                 cost: *cost,
+                used: *cost,
                 output: *output,
                 r: cost.ln() - output.max(OUTPUT_FLOOR).ln() / BETA,
             })
@@ -717,6 +763,61 @@ mod tests {
         assert!(tested.step_wins);
         assert_eq!(tested.onset, 6);
         assert!(tested.p_value < 1e-4, "{}", tested.p_value);
+    }
+
+    /// A company that moves its people to a model five times the price: every week after the
+    /// move costs five times as much for the same tokens and output, which is no step. Five
+    /// times the tokens at the same price is one.
+    #[test]
+    fn a_dearer_model_is_no_step_and_more_tokens_are() {
+        let week = |i: usize, tokens: u64, cost: f64| AgentWeek {
+            agent: "a".into(),
+            team: "t".into(),
+            kind: AgentKind::Human,
+            week: NaiveDate::from_ymd_opt(2026, 9, 7).unwrap() + chrono::Duration::weeks(i as i64),
+            tokens: crate::normalize::pricing::Tokens {
+                input: tokens,
+                output: tokens / 20,
+                cache_read: tokens * 10,
+                cache_write: tokens / 4,
+            },
+            requests: 100,
+            sessions: 10,
+            active_days: 5,
+            cost_usd: cost,
+            billed_cost_usd: 0.0,
+            unpriced_tokens: 0,
+            outputs: BTreeMap::new(),
+            output_index: [10.0, 12.0, 9.0, 11.0][i % 4],
+            trivial_requests: 0,
+            trivial_cost_usd: 0.0,
+        };
+        let jitter = |i: usize| 1.0 + 0.05 * ((i * 7 % 5) as f64 - 2.0);
+        let dearer: Vec<AgentWeek> = (0..12)
+            .map(|i| {
+                let price = if i < 6 { 1.0 } else { 5.0 };
+                week(i, (1e6 * jitter(i)) as u64, 20.0 * price * jitter(i))
+            })
+            .collect();
+        let burnt: Vec<AgentWeek> = (0..12)
+            .map(|i| {
+                let volume = if i < 6 { 1.0 } else { 5.0 };
+                week(
+                    i,
+                    (1e6 * volume * jitter(i)) as u64,
+                    20.0 * volume * jitter(i),
+                )
+            })
+            .collect();
+        let tested = |weeks: &[AgentWeek]| {
+            let weeks: Vec<&AgentWeek> = weeks.iter().collect();
+            run(&series(&weeks, BETA))
+        };
+        let dearer = tested(&dearer);
+        assert!(dearer.p_value > 0.1, "{dearer:?}");
+        let burnt = tested(&burnt);
+        assert!(burnt.step_wins && burnt.p_value < 1e-3, "{burnt:?}");
+        assert_eq!(burnt.onset, 6);
     }
 
     #[test]
