@@ -337,16 +337,11 @@ mod tests {
         // Two requests in one bin at Friday 16:05 UTC (the last hour before a Friday 17:00
         // snapshot) and one on Saturday 17:30 (hour 24 after it).
         let friday = 1_789_747_200i64; // 2026-09-18T16:00:00Z
-        let ts: Vec<i64> = vec![friday + 300, friday + 310, friday + 25 * 3_600 + 1_800];
-        let ts = Series::new(
-            schema::TS.into(),
-            ts.iter().map(|s| s * 1_000_000).collect::<Vec<_>>(),
-        )
-        .cast(&DataType::Datetime(
-            TimeUnit::Microseconds,
-            Some(TimeZone::UTC),
-        ))
-        .unwrap();
+        let ts = crate::features::fold::tests::utc_times(&[
+            friday + 300,
+            friday + 310,
+            friday + 25 * 3_600 + 1_800,
+        ]);
         let frame = DataFrame::new_infer_height(vec![
             Column::from(ts),
             Column::new(schema::AGENT.into(), ["a", "a", "a"]),
@@ -401,18 +396,8 @@ mod tests {
     /// Usage rows at `seconds` after 2026-09-18T16:00:00Z, all in week 0.
     fn rows(agents: &[&str], seconds: &[i64], prompts: &[Option<&str>]) -> DataFrame {
         let friday = 1_789_747_200i64;
-        let ts = Series::new(
-            schema::TS.into(),
-            seconds
-                .iter()
-                .map(|s| (friday + s) * 1_000_000)
-                .collect::<Vec<_>>(),
-        )
-        .cast(&DataType::Datetime(
-            TimeUnit::Microseconds,
-            Some(TimeZone::UTC),
-        ))
-        .unwrap();
+        let seconds: Vec<i64> = seconds.iter().map(|s| friday + s).collect();
+        let ts = crate::features::fold::tests::utc_times(&seconds);
         let n = agents.len();
         DataFrame::new_infer_height(vec![
             Column::from(ts),

@@ -1002,6 +1002,19 @@ impl<'a> Batch<'a> {
 pub(crate) mod tests {
     use super::*;
     use crate::features::spill::Repeated;
+
+    /// A `ts` column of the canonical type from Unix seconds.
+    pub(crate) fn utc_times(seconds: &[i64]) -> Series {
+        Series::new(
+            schema::TS.into(),
+            seconds.iter().map(|s| s * 1_000_000).collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))
+        .unwrap()
+    }
     use crate::normalize::calendar;
 
     /// `frame` (at least `ts`, `agent`) with the fold's other columns filled with defaults.
@@ -1051,18 +1064,8 @@ pub(crate) mod tests {
     }
 
     fn seconds_frame(agents: &[&str], seconds: &[i64], prompts: &[String]) -> DataFrame {
-        let ts = Series::new(
-            schema::TS.into(),
-            seconds
-                .iter()
-                .map(|s| (1_789_747_200 + s) * 1_000_000)
-                .collect::<Vec<_>>(),
-        )
-        .cast(&DataType::Datetime(
-            TimeUnit::Microseconds,
-            Some(TimeZone::UTC),
-        ))
-        .unwrap();
+        let seconds: Vec<i64> = seconds.iter().map(|s| 1_789_747_200 + s).collect();
+        let ts = utc_times(&seconds);
         DataFrame::new_infer_height(vec![
             Column::from(ts),
             Column::new(schema::AGENT.into(), agents),
@@ -1127,15 +1130,7 @@ pub(crate) mod tests {
 
     /// `frame` with every row at one instant.
     fn at_one_instant(mut frame: DataFrame) -> DataFrame {
-        let ts = Series::new(
-            schema::TS.into(),
-            vec![1_789_747_200_000_000i64; frame.height()],
-        )
-        .cast(&DataType::Datetime(
-            TimeUnit::Microseconds,
-            Some(TimeZone::UTC),
-        ))
-        .unwrap();
+        let ts = utc_times(&vec![1_789_747_200i64; frame.height()]);
         frame.with_column(Column::from(ts)).unwrap();
         frame
     }
@@ -1376,15 +1371,7 @@ pub(crate) mod tests {
         // A streamed message: its first chunk at 23:59:58 UTC, the final one two seconds
         // later, the next day; and a request of its own on the second day.
         let seconds = [1_789_775_998i64, 1_789_776_000, 1_789_776_100];
-        let ts = Series::new(
-            schema::TS.into(),
-            seconds.iter().map(|s| s * 1_000_000).collect::<Vec<_>>(),
-        )
-        .cast(&DataType::Datetime(
-            TimeUnit::Microseconds,
-            Some(TimeZone::UTC),
-        ))
-        .unwrap();
+        let ts = utc_times(&seconds);
         let mut frame = df![
             schema::AGENT => ["a", "a", "a"],
             schema::REQUEST_ID => ["r1", "r1", "r2"],
@@ -1431,15 +1418,7 @@ pub(crate) mod tests {
         let seconds: Vec<i64> = (0..2 * n)
             .map(|i| start + (i % n) as i64 * 97 + if i < n { 0 } else { 5_000 })
             .collect();
-        let ts = Series::new(
-            schema::TS.into(),
-            seconds.iter().map(|s| s * 1_000_000).collect::<Vec<_>>(),
-        )
-        .cast(&DataType::Datetime(
-            TimeUnit::Microseconds,
-            Some(TimeZone::UTC),
-        ))
-        .unwrap();
+        let ts = utc_times(&seconds);
         let ids: Vec<String> = (0..2 * n).map(|i| format!("r{}", i % n)).collect();
         let tools: Vec<&str> = (0..2 * n)
             .map(|i| if (i < n) == (i % 2 == 0) { "a" } else { "b" })
