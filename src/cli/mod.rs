@@ -331,7 +331,9 @@ pub struct GenerateArgs {
     /// worktree sessions), ci-accounts (3% CI service accounts on a fixed cadence, with
     /// output), review-heavy (few tickets, many reviews), squads (teams named as squads of
     /// 2-8), shared-repos (research and platform in one repository, a third of commits in a
-    /// monorepo), all (every world but hourly, no-sessions, squads and shared-repos). Default:
+    /// monorepo), model-prices (tokens, not dollars, buy work: Opus users pay 5x for the same
+    /// output), model-migration (everyone on Opus from the middle week), all (every world but
+    /// hourly, no-sessions, squads, shared-repos and the two model worlds). Default:
     /// none, the standard company. hourly and no-sessions exclude session-labels. truth.json
     /// records the worlds.
     #[arg(

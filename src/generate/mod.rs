@@ -18,6 +18,9 @@
 //! - `power-users`: ~5% honest power users, 3–6 parallel worktree sessions, output on the curve.
 //! - `ci-accounts`: ~3% CI service accounts on a fixed cadence, with real output.
 //! - `review-heavy`: few tickets, fewer PRs, many reviews; the same weighted index.
+//! - `squads`, `shared-repos`: squads for teams; teams sharing repositories.
+//! - `model-prices`: output follows the work's tokens, not the dollars paid for them.
+//! - `model-migration`: every request on Opus from the middle week.
 //! - `all`: all of the above but `hourly` and `no-sessions`, which exclude `session-labels`
 //!   (combining those is refused).
 //!

@@ -26,6 +26,9 @@ pub const MODELS: [(&str, &str); 5] = [
     ("claude-haiku-4-5-20251001", "cursor"),
 ];
 
+/// Index into [`MODELS`] of Opus, the model world `model-migration` moves everyone to.
+const OPUS: usize = 2;
+
 /// Output index points a week for $1 of productive spend, before diminishing returns
 /// (calibrated so a typical agent at ~$30 a week delivers ~15 points: six commits, a merged
 /// PR or two, a ticket and a couple of reviews).
@@ -750,6 +753,11 @@ pub fn write_all(
     let semantics = settings.worlds.session_semantics();
     let review_heavy = settings.worlds.contains(World::ReviewHeavy);
     let shared_repos = settings.worlds.contains(World::SharedRepos);
+    let model_prices = settings.worlds.contains(World::ModelPrices);
+    let migrated_from = settings
+        .worlds
+        .contains(World::ModelMigration)
+        .then_some(settings.weeks / 2);
     for profile in profiles {
         let repos = Repos::new(profile, shared_repos);
         let mut rng = agent_rng(settings.seed, profile.index as u64, 1);
@@ -802,9 +810,12 @@ pub fn write_all(
             // What the work cost at the context it needed: a context stuffer's padding buys
             // nothing.
             let padding = profile.context / needed_context(profile);
+            // World `model-prices`: the work's tokens at the workhorse's rates, whatever was paid.
             let productive_cost: f64 = week_requests
                 .iter()
-                .map(|r| rates[r.model].cost_micro(&r.tokens) as f64 / 1e6)
+                .map(|r| {
+                    rates[if model_prices { 0 } else { r.model }].cost_micro(&r.tokens) as f64 / 1e6
+                })
                 .sum::<f64>()
                 / padding;
             let burn = match profile.archetype {
@@ -860,6 +871,11 @@ pub fn write_all(
                 );
             }
             week_requests.sort_by_key(|r| r.ts);
+            if migrated_from.is_some_and(|from| week >= from) {
+                for request in &mut week_requests {
+                    request.model = OPUS;
+                }
+            }
             requests_written += week_requests.len() as u64;
             emit_usage(
                 &mut usage,

@@ -45,6 +45,13 @@ pub enum World {
     /// repository, and about a third of every team's commits go to a monorepo: teams that
     /// share repositories without sharing a level.
     SharedRepos,
+    /// Tokens, not dollars, buy work: output follows what a week's requests would have cost on
+    /// the workhorse model, so an agent whose preferred model is Opus pays about five times a
+    /// Sonnet user's dollars for the same output, and one on Haiku a third.
+    ModelPrices,
+    /// From the middle week on, every request is logged (and priced) as Opus: a company moving
+    /// its people to a dearer model. The work, and so the output, is what it was.
+    ModelMigration,
 }
 
 /// What `all` stands for: every world except `hourly` and `no-sessions`, which rule out
@@ -59,7 +66,7 @@ pub const ALL_WORLDS: [World; 6] = [
 ];
 
 /// Every world, in the order `truth.json` lists them.
-pub const WORLDS: [World; 10] = [
+pub const WORLDS: [World; 12] = [
     World::SessionLabels,
     World::NoSessions,
     World::Hourly,
@@ -70,10 +77,12 @@ pub const WORLDS: [World; 10] = [
     World::ReviewHeavy,
     World::Squads,
     World::SharedRepos,
+    World::ModelPrices,
+    World::ModelMigration,
 ];
 
 /// The names `--world` accepts: every world, and `all`.
-pub const WORLD_NAMES: [&str; 11] = [
+pub const WORLD_NAMES: [&str; 13] = [
     "session-labels",
     "no-sessions",
     "hourly",
@@ -84,6 +93,8 @@ pub const WORLD_NAMES: [&str; 11] = [
     "review-heavy",
     "squads",
     "shared-repos",
+    "model-prices",
+    "model-migration",
     "all",
 ];
 
@@ -119,6 +130,8 @@ impl World {
             World::ReviewHeavy => "review-heavy",
             World::Squads => "squads",
             World::SharedRepos => "shared-repos",
+            World::ModelPrices => "model-prices",
+            World::ModelMigration => "model-migration",
         }
     }
 
@@ -135,6 +148,8 @@ impl World {
             World::ReviewHeavy => "outputs are mostly reviews (57% of the index), few PRs (15%) and rare closed tickets (3%); the weighted index per week is unchanged",
             World::Squads => "identities.csv names squads of 2-8 people (payments-1, payments-2, ...) instead of teams; a squad keeps its team's output level, repositories and tickets, and the usage and outputs are unchanged",
             World::SharedRepos => "research and platform deliver to one repository (shared-service) instead of one each, and every team's commits whose hash starts with 0-4 go to monorepo; the artifacts and their amounts are unchanged",
+            World::ModelPrices => "output follows what the work's tokens would cost on the workhorse model (Sonnet), not the dollars paid: an agent on Opus pays about 5x a Sonnet user for the same output, one on Haiku about a third",
+            World::ModelMigration => "from the middle week on every request is logged and priced as Opus (claude-opus-4-1); the tokens and the output are what they were",
         }
     }
 
