@@ -263,6 +263,7 @@ mod tests {
             active_output: 0.0,
             active_output_squares: 0.0,
             area: team.into(),
+            judged_cost_usd: 0.0,
         }
     }
 

@@ -1243,6 +1243,7 @@ mod tests {
             active_output: 80.0,
             active_output_squares: 4.0 * 20.0 * 20.0,
             area: "payments".into(),
+            judged_cost_usd: 400.0,
         }
     }
 
@@ -1277,6 +1278,7 @@ mod tests {
             agents,
             behavior: &behavior,
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
+            reading: Default::default(),
         };
         assess(
             &population,

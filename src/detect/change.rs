@@ -99,26 +99,15 @@ struct Point {
     r: f64,
 }
 
-/// Dollars per million tokens of each class (input, output, cache read, cache write) that a
-/// week's tokens are weighed by: the ratios of most list prices (output five times input,
-/// cache reads a tenth, cache writes a quarter more). Only the ratios matter.
-const REFERENCE_PRICES: [f64; 4] = [3.0, 15.0, 0.3, 3.75];
-
-fn at_reference_prices(week: &AgentWeek) -> f64 {
-    let t = &week.tokens;
-    [t.input, t.output, t.cache_read, t.cache_write]
-        .iter()
-        .zip(REFERENCE_PRICES)
-        .map(|(&n, price)| n as f64 * price / 1e6)
-        .sum()
-}
-
 /// Each week's use of tokens, in dollars at the agent's own average price over the series: a
 /// change of model or of price list (a company moving its people to a model five times the
 /// price) moves the dollars of every week after it, and is not the agent's doing; tokens burnt
 /// move both. Where some week has cost without tokens (a cost report), the dollars as they are.
 fn used(weeks: &[&AgentWeek]) -> Vec<f64> {
-    let reference: Vec<f64> = weeks.iter().map(|w| at_reference_prices(w)).collect();
+    let reference: Vec<f64> = weeks
+        .iter()
+        .map(|w| super::population::at_reference_prices(&w.tokens))
+        .collect();
     let cost: f64 = weeks.iter().map(|w| w.cost_usd).sum();
     let total: f64 = reference.iter().sum();
     if reference.iter().any(|r| *r <= 0.0) || total <= 0.0 {

@@ -126,7 +126,7 @@ pub const OUTPUT_FLOOR: f64 = 0.5;
 /// small outputs light users have, and the bend reads as light users being inefficient.
 fn point(agent: &AgentSummary) -> (f64, f64) {
     (
-        agent.mean_weekly_cost().ln(),
+        agent.mean_weekly_judged_cost().ln(),
         agent.mean_weekly_output().max(OUTPUT_FLOOR).ln(),
     )
 }
@@ -934,6 +934,88 @@ fn refit<'a>(fitted: Vec<Fitted<'a>>, config: &DetectConfig) -> Vec<Fitted<'a>> 
     fit_once(trimmed, None, config)
 }
 
+/// What the peer comparison reads as an agent's spend. Dollars, unless peers at the same output
+/// agree on tokens rather than on dollars: where tokens buy the work and an agent's model sets
+/// what they cost, an honest agent on a model five times the price spends five times its
+/// peers' dollars for their output, and a company that moves its people to a dearer model
+/// widens the dollars' spread by each agent's old price, so that inflators hide. Tokens are
+/// then weighed at the ratios of list prices ([`super::population::at_reference_prices`]) and
+/// scaled to the company's dollars; the dollars at stake are still each agent's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reading {
+    #[default]
+    Dollars,
+    Tokens,
+}
+
+/// How much narrower the peers' spread must be on tokens than on dollars for the comparison
+/// to read tokens: where every agent runs one model the two readings are the same but for
+/// noise, and dollars are what finance pays.
+const TOKENS_NARROWER: f64 = 0.9;
+
+/// Sets each agent's [`AgentSummary::judged_cost_usd`] as `reading` reads it. Under
+/// [`Reading::Tokens`], tokens at reference prices times the company's average price per
+/// reference dollar; agents without tokens (a cost report) keep their dollars.
+pub fn read_as(agents: &mut [AgentSummary], reading: Reading) {
+    let price = match reading {
+        Reading::Dollars => None,
+        Reading::Tokens => {
+            let (cost, reference) =
+                agents
+                    .iter()
+                    .filter(|a| a.eligible)
+                    .fold((0.0, 0.0), |(c, r), a| {
+                        (
+                            c + a.cost_usd,
+                            r + super::population::at_reference_prices(&a.tokens),
+                        )
+                    });
+            (reference > 0.0).then(|| cost / reference)
+        }
+    };
+    for agent in agents {
+        let reference = super::population::at_reference_prices(&agent.tokens);
+        agent.judged_cost_usd = match price {
+            Some(price) if reference > 0.0 => reference * price,
+            _ => agent.cost_usd,
+        };
+    }
+}
+
+/// The reading under which peers at the same output agree most: the peer curves fitted on
+/// dollars and on tokens, side by side, with `suspects` left out, and tokens chosen where the
+/// spread of agents around their curves, averaged over the judged agents, is under
+/// [`TOKENS_NARROWER`] of the dollars'. One fit each, without the refits that trim unusual
+/// peers: both readings keep the same peers, and the comparison is between them. Dollars where
+/// some eligible agent has no tokens (a cost report).
+pub fn choose_reading(
+    agents: &[AgentSummary],
+    suspects: &BTreeSet<String>,
+    config: &DetectConfig,
+) -> Reading {
+    let eligible = || agents.iter().filter(|a| a.eligible);
+    if eligible().next().is_none()
+        || eligible().any(|a| super::population::at_reference_prices(&a.tokens) <= 0.0)
+    {
+        return Reading::Dollars;
+    }
+    let mean_spread = |agents: &[AgentSummary]| {
+        let fitted = fit_once(cohorts(agents, suspects, config), None, config);
+        let spread = spread(&fitted);
+        let (sum, n) = fitted.iter().fold((0.0, 0usize), |(sum, n), f| {
+            let k = f.cohort.assessed.len();
+            (sum + k as f64 * spread[&f.cohort.spread_key()], n + k)
+        });
+        (n > 0).then(|| sum / n as f64)
+    };
+    let mut on_tokens = agents.to_vec();
+    read_as(&mut on_tokens, Reading::Tokens);
+    match rayon::join(|| mean_spread(agents), || mean_spread(&on_tokens)) {
+        (Some(dollars), Some(tokens)) if tokens < TOKENS_NARROWER * dollars => Reading::Tokens,
+        _ => Reading::Dollars,
+    }
+}
+
 /// The whole period's peer curves: fitted once per pass of `detect::run`, without the agents
 /// under suspicion, and passed to whoever needs them (this lens judges on them, the change lens
 /// reads their elasticities, the report draws them).
@@ -999,6 +1081,7 @@ pub fn assess(
         repositories: &Default::default(),
     };
     let mut recent_population = Population::new(&recent_weeks, evidence, config);
+    recent_population.read_as(population.reading);
     // The whole period's areas: the recent weeks are judged in the same cohorts.
     let areas: BTreeMap<&str, &str> = population
         .agents
@@ -1193,6 +1276,7 @@ mod tests {
             active_output: weekly_output * 8.0,
             active_output_squares: 8.0 * weekly_output * weekly_output,
             area: team.into(),
+            judged_cost_usd: weekly_cost * 8.0,
         }
     }
 
@@ -1223,6 +1307,7 @@ mod tests {
             agents,
             behavior: &[],
             snapshot: crate::detect::DEFAULT_SNAPSHOT,
+            reading: Default::default(),
         }
     }
 
@@ -1242,6 +1327,87 @@ mod tests {
     fn fitted_elasticity(agents: Vec<AgentSummary>, suspects: &[&str]) -> f64 {
         fit_curves(&agents, &names(suspects), &DetectConfig::default()).elasticities()
             [&AgentKind::Human]
+    }
+
+    /// Twenty honest people on the curve, every fourth on a model at five times the price.
+    /// Where tokens buy the work, the dearer model's output is that of its tokens and its
+    /// dollars are five times theirs; where dollars buy it, its tokens are a fifth.
+    fn on_two_models(tokens_buy_work: bool) -> Vec<AgentSummary> {
+        (0..20)
+            .map(|i| {
+                let work = 40.0 * 1.2f64.powi(i);
+                let mut agent = honest(i as usize, "payments", work);
+                let (cost, reference) = match (i % 4 == 1, tokens_buy_work) {
+                    (false, _) => (work, work),
+                    (true, true) => (5.0 * work, work),
+                    (true, false) => (work, work / 5.0),
+                };
+                agent.cost_usd = cost * 8.0;
+                agent.judged_cost_usd = agent.cost_usd;
+                // Input tokens at $3 a million, the reference price of input.
+                agent.tokens = Tokens {
+                    input: (reference * 8.0 / 3.0 * 1e6).round() as u64,
+                    ..Tokens::default()
+                };
+                agent
+            })
+            .collect()
+    }
+
+    fn p_of(assessments: &[Assessment], agent: &str) -> f64 {
+        assessments
+            .iter()
+            .find(|a| a.agent == agent)
+            .unwrap()
+            .p_value
+    }
+
+    #[test]
+    fn peers_are_compared_on_tokens_where_tokens_and_not_dollars_buy_the_work() {
+        let (config, none) = (DetectConfig::default(), BTreeSet::new());
+        let tokens_world = on_two_models(true);
+        assert_eq!(
+            choose_reading(&tokens_world, &none, &config),
+            Reading::Tokens
+        );
+        assert_eq!(
+            choose_reading(&on_two_models(false), &none, &config),
+            Reading::Dollars
+        );
+        // On dollars, the honest people on the dearer model spend five times their peers.
+        let on_dollars = judge_all(tokens_world.clone());
+        assert!(p_of(&on_dollars, "payments-1") < 0.01);
+        let mut read = tokens_world.clone();
+        read_as(&mut read, Reading::Tokens);
+        let on_tokens = judge_all(read.clone());
+        assert!(p_of(&on_tokens, "payments-1") > 0.2);
+        // Read on tokens, the judged spend is in the company's dollars, and a burner's excess
+        // is counted in its own: three times the tokens its work needs on the dearer model.
+        let total: f64 = tokens_world.iter().map(|a| a.cost_usd).sum();
+        let judged: f64 = read.iter().map(|a| a.judged_cost_usd).sum();
+        assert!((judged / total - 1.0).abs() < 1e-9);
+        let mut burner = honest(1, "payments", 100.0);
+        burner.agent = "burner".into();
+        burner.cost_usd = 3.0 * 5.0 * 100.0 * 8.0;
+        burner.tokens.input = (3.0 * 100.0 * 8.0 / 3.0 * 1e6) as u64;
+        let mut with_burner = tokens_world.clone();
+        with_burner.push(burner);
+        read_as(&mut with_burner, Reading::Tokens);
+        let assessed = judge_all(with_burner);
+        let burner = assessed.iter().find(|a| a.agent == "burner").unwrap();
+        assert!(burner.p_value < 0.01);
+        assert!(
+            (2.0..4.0).contains(&burner.excess_factor),
+            "{}",
+            burner.excess_factor
+        );
+        // Dollars where some agent has none of its tokens (a cost report).
+        let mut cost_report = tokens_world;
+        cost_report[3].tokens = Tokens::default();
+        assert_eq!(
+            choose_reading(&cost_report, &none, &config),
+            Reading::Dollars
+        );
     }
 
     /// Twelve honest people whose output per dollar differs by ±30% (skill), and five burners

@@ -119,7 +119,7 @@ pub fn run(
     join: quality::OutputJoin,
     config: &DetectConfig,
 ) -> Detection {
-    let population = Population::new(weeks, evidence, config);
+    let mut population = Population::new(weeks, evidence, config);
     let kinds = if join.identity_map {
         behavior::Kinds::Mapped
     } else {
@@ -140,6 +140,14 @@ pub fn run(
         .filter(|a| a.p_value <= efficiency::SUSPECT_P)
         .map(|a| a.agent.clone())
         .collect();
+    // Dollars or tokens: whichever peers at the same output agree on ([`efficiency::Reading`]).
+    if has_outputs && config.runs(codes::EFFICIENCY) {
+        population.read_as(efficiency::choose_reading(
+            &population.agents,
+            &suspects,
+            config,
+        ));
+    }
     let judge = |suspects: &BTreeSet<String>, behavior: Option<&behavior::Judgement>| {
         let curves = efficiency::fit_curves(&population.agents, suspects, config);
         let pass = assess(
@@ -481,6 +489,13 @@ fn lens_notes(
                     "{} no request-level usage rows",
                     eligible_agents_have(missing)
                 ))
+            };
+            let note = match (population.reading, *lens == codes::EFFICIENCY && judged > 0) {
+                (efficiency::Reading::Tokens, true) => {
+                    let read = "spend was compared as tokens, weighed at the ratios of list prices: peers at the same output agree on tokens more than on dollars, so the models' prices differ more than the work does; the dollars at stake are each agent's own";
+                    Some(note.map_or(read.to_string(), |note| format!("{note}; {read}")))
+                }
+                _ => note,
             };
             quality::LensNote {
                 lens,

@@ -41,11 +41,20 @@ pub struct AgentSummary {
     /// for an agent with no team, the repository most of its work is in, when there is one
     /// ([`super::areas::repository_areas`]).
     pub area: String,
+    /// The spend the peer comparison reads: `cost_usd`, or the tokens at reference prices
+    /// where peers at the same output agree on tokens rather than dollars
+    /// ([`super::efficiency::Reading`]).
+    pub judged_cost_usd: f64,
 }
 
 impl AgentSummary {
     pub fn mean_weekly_cost(&self) -> f64 {
         self.cost_usd / f64::from(self.weeks_active.max(1))
+    }
+
+    /// [`Self::judged_cost_usd`] a week with usage.
+    pub fn mean_weekly_judged_cost(&self) -> f64 {
+        self.judged_cost_usd / f64::from(self.weeks_active.max(1))
     }
 
     pub fn mean_weekly_output(&self) -> f64 {
@@ -110,6 +119,8 @@ pub struct Population<'a> {
     pub agents: Vec<AgentSummary>,
     pub behavior: &'a [BehaviorWeek],
     pub snapshot: Snapshot,
+    /// What the peer comparison reads as the agents' spend ([`Population::read_as`]).
+    pub reading: efficiency::Reading,
 }
 
 impl<'a> Population<'a> {
@@ -137,6 +148,7 @@ impl<'a> Population<'a> {
                 active_output: 0.0,
                 active_output_squares: 0.0,
                 area: week.team.clone(),
+                judged_cost_usd: 0.0,
             });
             summary.trivial_requests += week.trivial_requests;
             summary.trivial_cost_usd += week.trivial_cost_usd;
@@ -158,6 +170,7 @@ impl<'a> Population<'a> {
                     && summary.requests >= config.min_requests
                     && summary.active_days >= config.min_active_days
                     && summary.cost_usd > 0.0;
+                summary.judged_cost_usd = summary.cost_usd;
                 summary
             })
             .collect();
@@ -184,8 +197,35 @@ impl<'a> Population<'a> {
             agents,
             behavior: evidence.behavior,
             snapshot: config.snapshot().unwrap_or(DEFAULT_SNAPSHOT),
+            reading: efficiency::Reading::Dollars,
         }
     }
+
+    /// Reads every agent's spend as `reading` ([`efficiency::read_as`]).
+    pub fn read_as(&mut self, reading: efficiency::Reading) {
+        efficiency::read_as(&mut self.agents, reading);
+        self.reading = reading;
+    }
+}
+
+/// Dollars per million tokens of each class (input, output, cache read, cache write) that
+/// tokens are weighed by where a lens reads tokens rather than dollars: the ratios of most list
+/// prices (output five times input, cache reads a tenth, cache writes a quarter more). Only
+/// the ratios matter.
+const REFERENCE_PRICES: [f64; 4] = [3.0, 15.0, 0.3, 3.75];
+
+/// `tokens` at [`REFERENCE_PRICES`]: what they would cost on one model, whichever they ran on.
+pub fn at_reference_prices(tokens: &Tokens) -> f64 {
+    [
+        tokens.input,
+        tokens.output,
+        tokens.cache_read,
+        tokens.cache_write,
+    ]
+    .iter()
+    .zip(REFERENCE_PRICES)
+    .map(|(&n, price)| n as f64 * price / 1e6)
+    .sum()
 }
 
 /// Friday 17:00 UTC, 12 hours: used when the setting cannot be parsed (settings are checked

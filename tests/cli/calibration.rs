@@ -141,6 +141,30 @@ fn an_honest_company_reads_as_calibrated() {
     assert_ne!(check(&report, "TA306")["status"], "discounted");
 }
 
+/// The efficiency lens's line of the data-quality section.
+fn efficiency_note(report: &serde_json::Value) -> String {
+    let lenses = report["data_quality"]["lenses"].as_array().unwrap();
+    let lens = lenses.iter().find(|l| l["lens"] == "efficiency").unwrap();
+    lens["note"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_report_says_when_spend_was_compared_as_tokens() {
+    // Where tokens buy the work, an honest person on Opus spends five times a peer's dollars
+    // for the same output: the peers agree on tokens, and the report says it read them.
+    let (tokens, dollars) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    generate(
+        tokens.path(),
+        &["--no-inflators", "--seed", "5", "--world", "model-prices"],
+    );
+    generate(dollars.path(), &["--no-inflators", "--seed", "5"]);
+    let note = efficiency_note(&audit(tokens.path()));
+    assert!(note.contains("spend was compared as tokens"), "{note}");
+    // In the default company dollars buy the work (an Opus user's tokens are a fifth).
+    let note = efficiency_note(&audit(dollars.path()));
+    assert!(!note.contains("tokens"), "{note}");
+}
+
 #[test]
 fn a_source_that_breaks_a_model_is_judged_against_the_population() {
     // A gateway that labels each agent's requests with one of five labels it rotates every day:

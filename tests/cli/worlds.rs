@@ -185,6 +185,33 @@ fn detection_holds_with_squads_of_teams_that_share_repositories() {
 }
 
 #[test]
+fn detection_holds_when_a_dearer_model_costs_more_for_the_same_work() {
+    // Tokens, not dollars, buy the work: the people on Opus pay five times a Sonnet user for
+    // the same output. Read in dollars they widened the peers' spread (and were accused): 18 of
+    // 20 honest seeds clean, precision 0.87 (26/30), recall 0.62 (26/42). Peers now agree more
+    // on tokens than on dollars, so the comparison reads tokens: 19 of 20, 0.95 (38/40), 0.90
+    // (38/42).
+    holds_in("model-prices");
+}
+
+#[test]
+fn detection_holds_when_the_company_moves_to_a_dearer_model() {
+    // Where tokens buy the work, everyone on Opus from the middle week. Measured: 20 of 20
+    // honest seeds clean, precision 0.93 (37/40), recall 0.88 (37/42).
+    holds_in("model-prices,model-migration");
+}
+
+#[test]
+fn a_move_to_a_dearer_model_in_a_company_where_dollars_bought_the_work_costs_recall() {
+    // Short of the target, and held at its measure so that it gets no worse: until the move
+    // dollars bought the work, after it tokens do, so each person's spend rises by the ratio
+    // of Opus to its old model and neither reading fits the period. Measured: 20 of 20 honest
+    // seeds clean, precision 0.94 (32/34), recall 0.76 (32/42); over seeds 1-40, 0.95 and
+    // 0.84 (234/280).
+    holds_at("model-migration", 19, PRECISION, 0.75);
+}
+
+#[test]
 fn detection_holds_in_every_world_at_once() {
     // Measured: 19 of 20 honest seeds clean, precision 0.90 (37/41), recall 0.88 (37/42). Before
     // small teams were judged near their own level and the history lens's trend asked for
