@@ -304,6 +304,9 @@ pub struct Curve {
     /// Where the curve pools small teams, the level (intercept) of each, drawn from the pooled
     /// level towards the team's own ([`TeamLevels`]).
     pub team_intercepts: BTreeMap<String, f64>,
+    /// Where spend is read as tokens ([`Reading::Tokens`]), each judged agent's own dollars per
+    /// dollar of the spend the curve reads; empty where it is read as dollars.
+    pub prices: BTreeMap<String, f64>,
 }
 
 impl Curve {
@@ -325,6 +328,11 @@ impl Curve {
             return self.median_log_cost;
         }
         (log_output - intercept) / self.elasticity
+    }
+
+    /// `agent`'s own dollars per dollar of the spend this curve reads (1 where it reads dollars).
+    pub fn price_of(&self, agent: &str) -> f64 {
+        self.prices.get(agent).copied().unwrap_or(1.0)
     }
 
     /// Weekly spend expected for a weekly output index (floored as the fit floors it).
@@ -791,7 +799,7 @@ fn fit_once<'a>(
             let costs: Vec<f64> = cohort
                 .reference
                 .iter()
-                .map(|a| a.mean_weekly_cost())
+                .map(|a| a.mean_weekly_judged_cost())
                 .collect();
             let outputs: Vec<f64> = cohort
                 .reference
@@ -823,6 +831,15 @@ fn fit_once<'a>(
                     median_log_cost: median(&log_cost)?,
                     min_log_cost: log_cost.iter().copied().fold(f64::INFINITY, f64::min),
                     agents: cohort.assessed.iter().map(|a| a.agent.clone()).collect(),
+                    prices: cohort
+                        .assessed
+                        .iter()
+                        .filter(|a| {
+                            a.judged_cost_usd > 0.0
+                                && a.judged_cost_usd.to_bits() != a.cost_usd.to_bits()
+                        })
+                        .map(|a| (a.agent.clone(), a.cost_usd / a.judged_cost_usd))
+                        .collect(),
                 },
                 median_cost: median(&costs)?,
                 median_output: median(&outputs)?,
@@ -987,16 +1004,30 @@ pub fn read_as(agents: &mut [AgentSummary], reading: Reading) {
 /// spread of agents around their curves, averaged over the judged agents, is under
 /// [`TOKENS_NARROWER`] of the dollars'. One fit each, without the refits that trim unusual
 /// peers: both readings keep the same peers, and the comparison is between them. Dollars where
-/// some eligible agent has no tokens (a cost report).
+/// an eligible agent, or a week of one, has dollars without tokens (a cost report).
 pub fn choose_reading(
     agents: &[AgentSummary],
+    weeks: &[crate::features::AgentWeek],
     suspects: &BTreeSet<String>,
     config: &DetectConfig,
 ) -> Reading {
-    let eligible = || agents.iter().filter(|a| a.eligible);
-    if eligible().next().is_none()
-        || eligible().any(|a| super::population::at_reference_prices(&a.tokens) <= 0.0)
-    {
+    let eligible: BTreeSet<&str> = agents
+        .iter()
+        .filter(|a| a.eligible)
+        .map(|a| a.agent.as_str())
+        .collect();
+    // An agent, or a week, with dollars and no tokens (a cost report's lines, web search billed
+    // apart) would count as nothing on tokens, over the period or in the recent window.
+    let cost_without_tokens = agents
+        .iter()
+        .filter(|a| a.eligible)
+        .any(|a| super::population::at_reference_prices(&a.tokens) <= 0.0)
+        || weeks.iter().any(|w| {
+            w.cost_usd > 0.0
+                && super::population::at_reference_prices(&w.tokens) <= 0.0
+                && eligible.contains(w.agent.as_str())
+        });
+    if eligible.is_empty() || cost_without_tokens {
         return Reading::Dollars;
     }
     let mean_spread = |agents: &[AgentSummary]| {
@@ -1210,10 +1241,16 @@ fn reasons(
         }
         _ => fitted.cohort.label.clone(),
     };
+    // Read as tokens, what peers used for the same output is priced at the agent's own prices.
+    let peers_spent = if fitted.curve.prices.contains_key(&agent.agent) {
+        "used tokens that at its prices cost about"
+    } else {
+        "spent about"
+    };
     let mut reasons = vec![Reason {
         code: EXCESS_SPEND,
         message: format!(
-            "spent {} over {weeks} weeks; {peers} with the same output spent about {} ({}); excess {}",
+            "spent {} over {weeks} weeks; {peers} with the same output {peers_spent} {} ({}); excess {}",
             usd(agent.cost_usd),
             usd(expected),
             factor(excess_factor),
@@ -1222,7 +1259,8 @@ fn reasons(
         observed: crate::units::round_to(agent.cost_usd, 2),
         expected: crate::units::round_to(expected, 2),
     }];
-    let cost_ratio = agent.mean_weekly_cost() / fitted.median_cost;
+    // In the units the curve reads, as its elasticity is.
+    let cost_ratio = agent.mean_weekly_judged_cost() / fitted.median_cost;
     if agent.output_index <= 0.0 {
         reasons.push(Reason {
             code: NO_OUTPUT,
@@ -1367,11 +1405,11 @@ mod tests {
         let (config, none) = (DetectConfig::default(), BTreeSet::new());
         let tokens_world = on_two_models(true);
         assert_eq!(
-            choose_reading(&tokens_world, &none, &config),
+            choose_reading(&tokens_world, &[], &none, &config),
             Reading::Tokens
         );
         assert_eq!(
-            choose_reading(&on_two_models(false), &none, &config),
+            choose_reading(&on_two_models(false), &[], &none, &config),
             Reading::Dollars
         );
         // On dollars, the honest people on the dearer model spend five times their peers.
@@ -1401,11 +1439,33 @@ mod tests {
             "{}",
             burner.excess_factor
         );
-        // Dollars where some agent has none of its tokens (a cost report).
+        // Dollars where a week of an eligible agent has dollars without tokens (web search
+        // billed apart, a cost report's lines), or an agent has no tokens at all.
+        let web_search = crate::features::AgentWeek {
+            agent: "payments-3".into(),
+            team: "payments".into(),
+            kind: AgentKind::Human,
+            week: chrono::NaiveDate::from_ymd_opt(2026, 9, 7).unwrap(),
+            tokens: Tokens::default(),
+            requests: 0,
+            sessions: 0,
+            active_days: 0,
+            cost_usd: 12.0,
+            billed_cost_usd: 0.0,
+            unpriced_tokens: 0,
+            outputs: BTreeMap::new(),
+            output_index: 0.0,
+            trivial_requests: 0,
+            trivial_cost_usd: 0.0,
+        };
+        assert_eq!(
+            choose_reading(&tokens_world, &[web_search], &none, &config),
+            Reading::Dollars
+        );
         let mut cost_report = tokens_world;
         cost_report[3].tokens = Tokens::default();
         assert_eq!(
-            choose_reading(&cost_report, &none, &config),
+            choose_reading(&cost_report, &[], &none, &config),
             Reading::Dollars
         );
     }

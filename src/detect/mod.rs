@@ -144,6 +144,7 @@ pub fn run(
     if has_outputs && config.runs(codes::EFFICIENCY) {
         population.read_as(efficiency::choose_reading(
             &population.agents,
+            population.weeks,
             &suspects,
             config,
         ));

@@ -22,7 +22,8 @@
 //! - `model-prices`: output follows the work's tokens, not the dollars paid for them.
 //! - `model-migration`: every request on Opus from the middle week.
 //! - `all`: all of the above but `hourly` and `no-sessions`, which exclude `session-labels`
-//!   (combining those is refused).
+//!   (combining those is refused), and the squads, shared repositories and model worlds, added
+//!   after it and measured beside it.
 //!
 //! `truth.json` then records `worlds`, a `world_notes` sentence for each and the
 //! `session_semantics` of the usage (`contiguous`, `labels`, `absent` or `bucketed`).

@@ -49,13 +49,15 @@ pub enum World {
     /// the workhorse model, so an agent whose preferred model is Opus pays about five times a
     /// Sonnet user's dollars for the same output, and one on Haiku a third.
     ModelPrices,
-    /// From the middle week on, every request is logged (and priced) as Opus: a company moving
-    /// its people to a dearer model. The work, and so the output, is what it was.
+    /// From the middle week on, every request is logged (and priced) as Opus, in Claude Code: a
+    /// company moving its people to a dearer model. The work, and so the output, is what it was.
     ModelMigration,
 }
 
 /// What `all` stands for: every world except `hourly` and `no-sessions`, which rule out
-/// `session-labels` (hourly buckets and sessionless exports carry no session ids to label).
+/// `session-labels` (hourly buckets and sessionless exports carry no session ids to label),
+/// and the worlds added after it (`squads`, `shared-repos`, `model-prices`,
+/// `model-migration`), which are measured beside it so that its figures keep their companies.
 pub const ALL_WORLDS: [World; 6] = [
     World::SessionLabels,
     World::GlobalTimeZones,
@@ -149,7 +151,7 @@ impl World {
             World::Squads => "identities.csv names squads of 2-8 people (payments-1, payments-2, ...) instead of teams; a squad keeps its team's output level, repositories and tickets, and the usage and outputs are unchanged",
             World::SharedRepos => "research and platform deliver to one repository (shared-service) instead of one each, and every team's commits whose hash starts with 0-4 go to monorepo; the artifacts and their amounts are unchanged",
             World::ModelPrices => "output follows what the work's tokens would cost on the workhorse model (Sonnet), not the dollars paid: an agent on Opus pays about 5x a Sonnet user for the same output, one on Haiku about a third",
-            World::ModelMigration => "from the middle week on every request is logged and priced as Opus (claude-opus-4-1); the tokens and the output are what they were",
+            World::ModelMigration => "from the middle week on every request is logged and priced as Opus (claude-opus-4-1, tool claude-code); the tokens and the output are what they were",
         }
     }
 

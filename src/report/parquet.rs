@@ -199,7 +199,9 @@ pub fn agent_weeks_frame(report: &AuditReport) -> PolarsResult<DataFrame> {
             .iter()
             .map(|w| {
                 let curve = cohorts.get(w.agent.as_str())?;
-                Some(curve.expected_weekly_cost_in(&w.team, mean_output(&w.agent)?))
+                // In the agent's own dollars, as the excess is counted.
+                let expected = curve.expected_weekly_cost_in(&w.team, mean_output(&w.agent)?);
+                Some(expected * curve.price_of(&w.agent))
             })
             .collect::<Vec<_>>(),
     ));

@@ -28,18 +28,21 @@ fn generate(dir: &Path, extra: &[&str]) {
 }
 
 fn audit(dir: &Path) -> serde_json::Value {
+    json(&audit_as(dir, "json"))
+}
+
+/// The audit of the company in `dir`, as `format`.
+fn audit_as(dir: &Path, format: &str) -> std::process::Output {
     let path = |name: &str| dir.join(name).display().to_string();
-    json(
-        &tokenaudit()
-            .args(["audit", "-q", "--format", "json", "--usage"])
-            .arg(path("usage.csv"))
-            .arg("--outputs")
-            .arg(path("outputs.csv"))
-            .arg("--identities")
-            .arg(path("identities.csv"))
-            .output()
-            .unwrap(),
-    )
+    tokenaudit()
+        .args(["audit", "-q", "--format", format, "--usage"])
+        .arg(path("usage.csv"))
+        .arg("--outputs")
+        .arg(path("outputs.csv"))
+        .arg("--identities")
+        .arg(path("identities.csv"))
+        .output()
+        .unwrap()
 }
 
 fn codes(report: &serde_json::Value) -> Vec<String> {
@@ -163,6 +166,11 @@ fn the_report_says_when_spend_was_compared_as_tokens() {
     // In the default company dollars buy the work (an Opus user's tokens are a fifth).
     let note = efficiency_note(&audit(dollars.path()));
     assert!(!note.contains("tokens"), "{note}");
+    // The chart plots what the curve reads, and says so where that is tokens.
+    let html = |dir: &Path| String::from_utf8(audit_as(dir, "html").stdout).unwrap();
+    let caption = "Spend is read here as the peer comparison read it";
+    assert!(html(tokens.path()).contains(caption));
+    assert!(!html(dollars.path()).contains(caption));
 }
 
 #[test]
