@@ -28,11 +28,11 @@ fn generate(dir: &Path, extra: &[&str]) {
 }
 
 fn audit(dir: &Path) -> serde_json::Value {
-    json(&audit_as(dir, "json"))
+    json(&audit_as(dir, "json", &[]))
 }
 
-/// The audit of the company in `dir`, as `format`.
-fn audit_as(dir: &Path, format: &str) -> std::process::Output {
+/// The audit of the company in `dir`, as `format`, with `extra` arguments.
+fn audit_as(dir: &Path, format: &str, extra: &[&str]) -> std::process::Output {
     let path = |name: &str| dir.join(name).display().to_string();
     tokenaudit()
         .args(["audit", "-q", "--format", format, "--usage"])
@@ -41,6 +41,7 @@ fn audit_as(dir: &Path, format: &str) -> std::process::Output {
         .arg(path("outputs.csv"))
         .arg("--identities")
         .arg(path("identities.csv"))
+        .args(extra)
         .output()
         .unwrap()
 }
@@ -167,10 +168,86 @@ fn the_report_says_when_spend_was_compared_as_tokens() {
     let note = efficiency_note(&audit(dollars.path()));
     assert!(!note.contains("tokens"), "{note}");
     // The chart plots what the curve reads, and says so where that is tokens.
-    let html = |dir: &Path| String::from_utf8(audit_as(dir, "html").stdout).unwrap();
+    let html = |dir: &Path| String::from_utf8(audit_as(dir, "html", &[]).stdout).unwrap();
     let caption = "Spend is read here as the peer comparison read it";
     assert!(html(tokens.path()).contains(caption));
     assert!(!html(dollars.path()).contains(caption));
+}
+
+#[test]
+fn read_as_tokens_the_parquet_expectation_is_in_each_agents_own_dollars() {
+    use polars::prelude::DataType;
+    // The Parquet report's expected weekly spend sits beside the agent's dollars: where the
+    // curve reads tokens, it must be priced at the agent's own prices, or every agent on a
+    // dearer model would seem to spend five times what is expected of it.
+    let tmp = tempfile::tempdir().unwrap();
+    generate(
+        tmp.path(),
+        &["--no-inflators", "--seed", "5", "--world", "model-prices"],
+    );
+    let out = tmp.path().join("audit-out");
+    let parquet = format!("parquet={}", out.display());
+    let status = audit_as(tmp.path(), "json", &["--out", &parquet]);
+    assert!(status.status.success());
+    let (weeks, _) = super::outputs::read_parquet(&out.join("agent_weeks.parquet"));
+    let column = |name: &str| -> Vec<Option<f64>> {
+        let values = weeks
+            .column(name)
+            .unwrap()
+            .cast(&DataType::Float64)
+            .unwrap();
+        let values = values.f64().unwrap();
+        (0..values.len()).map(|i| values.get(i)).collect()
+    };
+    let agent = weeks.column("agent").unwrap().str().unwrap().clone();
+    let agents: Vec<String> = (0..agent.len())
+        .map(|i| agent.get(i).unwrap().to_string())
+        .collect();
+    let (cost, requests, expected) = (
+        column("cost_usd"),
+        column("requests"),
+        column("expected_weekly_cost_usd"),
+    );
+    let prices = [
+        ("input_tokens", 3.0),
+        ("output_tokens", 15.0),
+        ("cache_read_tokens", 0.3),
+        ("cache_write_tokens", 3.75),
+    ]
+    .map(|(name, price)| (column(name), price));
+    // Per agent: dollars, weeks with usage, tokens at list-price ratios, the expectation.
+    let mut by_agent: std::collections::BTreeMap<&str, (f64, f64, f64, Option<f64>)> =
+        Default::default();
+    for (i, agent) in agents.iter().enumerate() {
+        let entry = by_agent.entry(agent).or_default();
+        entry.0 += cost[i].unwrap_or(0.0);
+        entry.1 += f64::from(u8::from(requests[i].unwrap_or(0.0) > 0.0));
+        entry.2 += prices
+            .iter()
+            .map(|(tokens, price)| tokens[i].unwrap_or(0.0) * price)
+            .sum::<f64>();
+        entry.3 = entry.3.or(expected[i]);
+    }
+    let judged: Vec<(f64, f64)> = by_agent
+        .values()
+        .filter_map(|(cost, weeks, reference, expected)| {
+            Some((cost / reference, (*expected)? / (cost / weeks)))
+        })
+        .collect();
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let typical_price = median(judged.iter().map(|(price, _)| *price).collect());
+    let (dear, rest): (Vec<_>, Vec<_>) = judged
+        .iter()
+        .partition(|(price, _)| *price > 2.0 * typical_price);
+    assert!(dear.len() >= 3, "{judged:?}");
+    // Honest agents: expected about what they spend, on the dearer model as on the others.
+    for group in [dear, rest] {
+        let ratio = median(group.iter().map(|(_, ratio)| *ratio).collect());
+        assert!((0.6..1.6).contains(&ratio), "{ratio}: {judged:?}");
+    }
 }
 
 #[test]

@@ -177,7 +177,7 @@ fn focus_export_has_the_specification_columns_and_the_same_dollars() {
     );
 }
 
-fn read_parquet(path: &Path) -> (DataFrame, std::collections::BTreeMap<String, String>) {
+pub(super) fn read_parquet(path: &Path) -> (DataFrame, std::collections::BTreeMap<String, String>) {
     let mut reader = ParquetReader::new(std::fs::File::open(path).unwrap());
     let metadata = reader
         .get_metadata()
