@@ -14,7 +14,7 @@ BIN="${1:-target/release/tokenaudit}"
 shift || true
 WORLDS=("$@")
 if [ ${#WORLDS[@]} -eq 0 ]; then
-  WORLDS=(default session-labels no-sessions hourly global-time-zones diverse-elasticity power-users ci-accounts review-heavy squads shared-repos squads,shared-repos all model-prices model-prices,model-migration model-migration)
+  WORLDS=(default session-labels no-sessions hourly global-time-zones diverse-elasticity power-users ci-accounts review-heavy squads shared-repos squads,shared-repos all model-prices model-prices,model-migration model-migration holiday-week output-lag holiday-week,output-lag)
 fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

@@ -332,9 +332,10 @@ pub struct GenerateArgs {
     /// output), review-heavy (few tickets, many reviews), squads (teams named as squads of
     /// 2-8), shared-repos (research and platform in one repository, a third of commits in a
     /// monorepo), model-prices (tokens, not dollars, buy work: Opus users pay 5x for the same
-    /// output), model-migration (everyone on Opus from the middle week), all (every world but
-    /// hourly, no-sessions, squads, shared-repos and the two model worlds). Default:
-    /// none, the standard company. hourly and no-sessions exclude session-labels. truth.json
+    /// output), model-migration (everyone on Opus from the middle week), holiday-week (a week
+    /// of two working days under a change freeze), output-lag (artifacts land 1-9 days after
+    /// the work), all (every world but hourly, no-sessions, squads, shared-repos, the two
+    /// model worlds, holiday-week and output-lag). Default: none, the standard company. hourly and no-sessions exclude session-labels. truth.json
     /// records the worlds.
     #[arg(
         long = "world",

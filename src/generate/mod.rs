@@ -447,6 +447,123 @@ mod tests {
         assert!(sizes.len() > team_count, "{sizes:?}");
     }
 
+    /// Seconds since the epoch of the Monday that starts 0-based `week` of the generated period.
+    fn week_start(week: i64) -> i64 {
+        let start = GenerateSettings::default().start;
+        start.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() + week * 7 * 86_400
+    }
+
+    #[test]
+    fn a_holiday_week_is_two_days_of_work_under_a_change_freeze() {
+        let (default, holiday) = (company(&[], true), company(&["holiday-week"], true));
+        // Four weeks: the holiday is week 2, and its freeze ends on the Monday of week 3.
+        let (monday, wednesday, thaw, end) = (
+            week_start(2),
+            week_start(2) + 2 * 86_400,
+            week_start(3),
+            week_start(4),
+        );
+        let in_week = |row: &BTreeMap<String, String>, from: i64, to: i64| {
+            (from..to).contains(&seconds(&row["ts"]))
+        };
+        // Every week but the holiday (and, for outputs, the Monday what it held back lands
+        // on) is the default company's, row for row.
+        for (file, until) in [("usage.csv", thaw), ("outputs.csv", end)] {
+            let outside = |dir| -> Vec<BTreeMap<String, String>> {
+                rows(dir, file)
+                    .into_iter()
+                    .filter(|r| !in_week(r, monday, until))
+                    .collect()
+            };
+            assert_eq!(outside(&default), outside(&holiday), "{file}");
+        }
+        let truth = truth(&holiday);
+        let services: BTreeSet<String> = planted(&truth, "service");
+        let usage = rows(&holiday, "usage.csv");
+        let (mut worked, mut off) = (0, 0);
+        for row in usage.iter().filter(|r| in_week(r, monday, thaw)) {
+            if services.contains(&row["agent"]) {
+                continue;
+            }
+            if in_week(row, monday, wednesday) {
+                worked += 1;
+            } else {
+                off += 1;
+            }
+        }
+        assert!(
+            worked > 100 && off == 0,
+            "{worked} requests Monday-Tuesday, {off} after"
+        );
+        // Nothing merges or closes in the holiday week; the Monday after holds more than the
+        // default company's.
+        let merges = |dir, from: i64, to: i64| {
+            rows(dir, "outputs.csv")
+                .iter()
+                .filter(|r| matches!(r["kind"].as_str(), "pr_merged" | "ticket_closed"))
+                .filter(|r| in_week(r, from, to))
+                .count()
+        };
+        assert_eq!(merges(&holiday, monday, thaw), 0);
+        assert!(merges(&default, monday, thaw) > 0);
+        assert!(merges(&holiday, thaw, thaw + 86_400) > merges(&default, thaw, thaw + 86_400));
+        assert_eq!(truth["worlds"], serde_json::json!(["holiday-week"]));
+    }
+
+    #[test]
+    fn output_lag_lands_every_artifact_days_after_its_work() {
+        let (default, lagged) = (company(&[], true), company(&["output-lag"], true));
+        assert_eq!(
+            std::fs::read(default.path().join("usage.csv")).unwrap(),
+            std::fs::read(lagged.path().join("usage.csv")).unwrap()
+        );
+        // Commits are named by their hash, drawn as in the default company.
+        let commits = |dir| -> BTreeMap<String, Vec<i64>> {
+            let mut by_sha: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+            for row in rows(dir, "outputs.csv") {
+                if row["kind"] == "commit" {
+                    by_sha
+                        .entry(row["ref"].clone())
+                        .or_default()
+                        .push(seconds(&row["ts"]));
+                }
+            }
+            by_sha
+        };
+        let (before, after) = (commits(&default), commits(&lagged));
+        let (start, end) = (week_start(0), week_start(4));
+        let (mut moved, mut lost, mut earlier) = (0, 0, 0);
+        for (sha, times) in &before {
+            match after.get(sha) {
+                Some(landed) => {
+                    let delay = landed[0] - times[0];
+                    assert!((86_400..=9 * 86_400).contains(&delay), "{sha}: {delay} s");
+                    moved += 1;
+                }
+                // Only work of the last nine days can land after the export's end.
+                None => {
+                    assert!(times[0] >= end - 9 * 86_400, "{sha} lost");
+                    lost += 1;
+                }
+            }
+        }
+        for (sha, landed) in &after {
+            assert!(
+                (start..end).contains(&landed[0]),
+                "{sha} outside the period"
+            );
+            if !before.contains_key(sha) {
+                // Work of the week before the period, landing in its first nine days.
+                assert!(landed[0] < start + 9 * 86_400, "{sha}");
+                earlier += 1;
+            }
+        }
+        assert!(
+            moved > 100 && lost > 10 && earlier > 10,
+            "{moved} {lost} {earlier}"
+        );
+    }
+
     #[test]
     fn session_labels_recur_across_days_interleaved_and_change_nothing_else() {
         let (default, labelled) = (company(&[], true), company(&["session-labels"], true));

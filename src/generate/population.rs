@@ -274,6 +274,10 @@ pub mod purpose {
     pub const OUTPUT_MIX: u64 = 16;
     /// How each team is cut into squads (`squads`; agent `u64::MAX`).
     pub const SQUADS: u64 = 17;
+    /// Whether and when each artifact lands (`output-lag`, `holiday-week`).
+    pub const LANDING: u64 = 18;
+    /// The artifacts of the work before the period (`output-lag`).
+    pub const EARLIER_WORK: u64 = 19;
 }
 
 /// Squad sizes of the world `squads`.

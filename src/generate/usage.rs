@@ -87,6 +87,56 @@ pub fn onset_week(weeks: u32) -> u32 {
     weeks / 2
 }
 
+/// World `holiday-week`: the holiday week (0-based).
+pub fn holiday_week(weeks: u32) -> u32 {
+    weeks * 2 / 3
+}
+
+/// World `holiday-week`: the days people work in the holiday week, from its Monday (UTC).
+const HOLIDAY_WORKDAYS: i64 = 2;
+
+/// World `holiday-week`: when what the freeze held back merges, seconds after it ends (the
+/// Monday's working hours, UTC).
+const FREEZE_THAW: std::ops::Range<i64> = 8 * 3_600..18 * 3_600;
+
+/// World `output-lag`: how long after the work an artifact lands, seconds (1–9 days).
+const LAG_SECONDS: std::ops::RangeInclusive<i64> = 86_400..=9 * 86_400;
+
+/// Worlds `output-lag` and `holiday-week`: whether and when each of an agent's artifacts
+/// lands, drawn from a stream of its own so that the default company's draws stay as they are.
+struct Landing {
+    rng: ChaCha8Rng,
+    /// The share of the week's artifacts whose work was done (`holiday-week`): a Poisson
+    /// count thinned with this probability is the count of the work done.
+    kept: f64,
+    /// The export's period, when artifacts land days after the work (`output-lag`): those
+    /// landing outside it are not in the export.
+    lagged: Option<std::ops::Range<i64>>,
+    /// The end of a change freeze (`holiday-week`): nothing merges or closes before it, and
+    /// what would have lands on the working day after it.
+    frozen_until: Option<i64>,
+}
+
+impl Landing {
+    /// When an artifact of work at `ts` lands; `None` when it is not in the export.
+    fn land(&mut self, ts: i64, merges: bool) -> Option<i64> {
+        if self.kept < 1.0 && !self.rng.gen_bool(self.kept) {
+            return None;
+        }
+        let ts = match self.frozen_until {
+            Some(until) if merges && ts < until => until + self.rng.gen_range(FREEZE_THAW),
+            _ => ts,
+        };
+        match &self.lagged {
+            Some(period) => {
+                let landed = ts + self.rng.gen_range(LAG_SECONDS);
+                period.contains(&landed).then_some(landed)
+            }
+            None => Some(ts),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Request {
     /// Seconds since the epoch, UTC.
@@ -758,8 +808,20 @@ pub fn write_all(
         .worlds
         .contains(World::ModelMigration)
         .then_some(settings.weeks / 2);
+    let holiday = settings
+        .worlds
+        .contains(World::HolidayWeek)
+        .then(|| holiday_week(settings.weeks));
+    let period = epoch_start..epoch_start + i64::from(settings.weeks) * 7 * 86_400;
     for profile in profiles {
         let repos = Repos::new(profile, shared_repos);
+        let lagged = settings.worlds.contains(World::OutputLag);
+        let mut landing = (lagged || holiday.is_some()).then(|| Landing {
+            rng: agent_rng(settings.seed, profile.index as u64, purpose::LANDING),
+            kept: 1.0,
+            lagged: lagged.then(|| period.clone()),
+            frozen_until: None,
+        });
         let mut rng = agent_rng(settings.seed, profile.index as u64, 1);
         // A world's output mix is drawn from a stream of its own.
         let mut own_mix = review_heavy.then(|| {
@@ -876,6 +938,22 @@ pub fn write_all(
                     request.model = OPUS;
                 }
             }
+            // World `holiday-week`: the days off hold no work, and deliver nothing. Their
+            // requests are drawn and dropped (their copies too, below), and the week's
+            // artifacts thinned to the share of its requests kept ([`Landing`]), so the weeks
+            // after it are the default company's, seed for seed.
+            let mut dropped = 0;
+            if holiday == Some(week) && !profile.archetype.is_service() {
+                let planned = week_requests.len();
+                let days_off = week_start + HOLIDAY_WORKDAYS * 86_400;
+                week_requests.retain(|r| r.ts < days_off);
+                dropped = planned - week_requests.len();
+            }
+            if let Some(landing) = landing.as_mut() {
+                landing.kept =
+                    week_requests.len() as f64 / (week_requests.len() + dropped).max(1) as f64;
+                landing.frozen_until = (holiday == Some(week)).then_some(week_start + 7 * 86_400);
+            }
             requests_written += week_requests.len() as u64;
             emit_usage(
                 &mut usage,
@@ -887,6 +965,10 @@ pub fn write_all(
                 &mut rng,
                 labels.as_mut(),
             )?;
+            for _ in 0..dropped {
+                seq += 1;
+                rng.gen_bool(DUPLICATE_SHARE);
+            }
 
             let delivers = profile.archetype != Archetype::LoopBot;
             let mean_index = if delivers && productive_cost > 0.0 {
@@ -916,6 +998,7 @@ pub fn write_all(
                         DEFAULT_MIX,
                         &repos,
                         &mut pr_dropped,
+                        None,
                     )?;
                     (*mix, stream)
                 }
@@ -931,7 +1014,28 @@ pub fn write_all(
                 mix,
                 &repos,
                 &mut pr_number,
+                landing.as_mut(),
             )?;
+            // World `output-lag`: the work of the week before the period, at the first week's
+            // level, lands in its first days.
+            if let (0, true, Some(landing)) = (week, lagged, landing.as_mut()) {
+                landing.kept = 1.0;
+                landing.frozen_until = None;
+                let mut earlier =
+                    agent_rng(settings.seed, profile.index as u64, purpose::EARLIER_WORK);
+                output_rows += emit_outputs(
+                    &mut outputs,
+                    &outputs_path,
+                    &mut earlier,
+                    profile,
+                    week_start - 7 * 86_400,
+                    mean_index,
+                    mix,
+                    &repos,
+                    &mut pr_number,
+                    Some(landing),
+                )?;
+            }
         }
     }
     outputs.flush().map_err(io(outputs_path))?;
@@ -1063,7 +1167,8 @@ impl Repos {
 }
 
 /// Artifacts whose weighted sum has mean `mean_index` (commit 1, PR 4, ticket 3, review 1), in
-/// the shares of `mix`.
+/// the shares of `mix`, each at the time of its work or, with a `landing`, when it lands (and
+/// left out when that is outside the export).
 #[allow(clippy::too_many_arguments)]
 fn emit_outputs(
     out: &mut impl Write,
@@ -1075,6 +1180,7 @@ fn emit_outputs(
     mix: OutputMix,
     repos: &Repos,
     pr_number: &mut u64,
+    mut landing: Option<&mut Landing>,
 ) -> Result<u64, GenerateError> {
     let io = |source| GenerateError::Io {
         path: path.to_path_buf(),
@@ -1082,16 +1188,25 @@ fn emit_outputs(
     };
     let repo = &repos.team;
     let mut rows = 0u64;
-    let when =
+    let worked =
         |rng: &mut ChaCha8Rng| session_start(rng, profile, week_start) + rng.gen_range(0..7_200);
+    // `merges`: a merged pull request or a closed ticket, which a change freeze holds back.
+    let mut when = |rng: &mut ChaCha8Rng, merges: bool| {
+        let ts = worked(rng);
+        match landing.as_mut() {
+            Some(landing) => landing.land(ts, merges),
+            None => Some(ts),
+        }
+    };
     for _ in 0..poisson(rng, mix.commit * mean_index) {
         let sha: String = (0..5)
             .map(|_| format!("{:08x}", rng.gen::<u32>()))
             .collect();
-        let ts = when(rng);
+        let ts = when(rng, false);
         let lines = lognormal(rng, 60.0, 0.8).round();
         let copies = if rng.gen_bool(0.01) { 2 } else { 1 };
         let repo = repos.of_commit(&sha);
+        let Some(ts) = ts else { continue };
         for _ in 0..copies {
             writeln!(
                 out,
@@ -1116,10 +1231,11 @@ fn emit_outputs(
             "https://git.corp.example/{repo}/pull/{}{:04}",
             profile.index, pr_number
         );
+        let Some(ts) = when(rng, true) else { continue };
         writeln!(
             out,
             "{},{},pr_merged,1,{url},{repo}",
-            iso(when(rng)),
+            iso(ts),
             profile.output_name
         )
         .map_err(io)?;
@@ -1133,10 +1249,11 @@ fn emit_outputs(
             profile.index,
             pr_number
         );
+        let Some(ts) = when(rng, true) else { continue };
         writeln!(
             out,
             "{},{},ticket_closed,1,{key},{repo}",
-            iso(when(rng)),
+            iso(ts),
             profile.output_name
         )
         .map_err(io)?;
@@ -1144,10 +1261,11 @@ fn emit_outputs(
     }
     for _ in 0..poisson(rng, mix.review * mean_index) {
         let reference = format!("review-{}-{}", profile.index, rng.gen::<u32>());
+        let Some(ts) = when(rng, false) else { continue };
         writeln!(
             out,
             "{},{},review,1,{reference},{repo}",
-            iso(when(rng)),
+            iso(ts),
             profile.output_name
         )
         .map_err(io)?;

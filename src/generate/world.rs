@@ -52,12 +52,22 @@ pub enum World {
     /// From the middle week on, every request is logged (and priced) as Opus, in Claude Code: a
     /// company moving its people to a dearer model. The work, and so the output, is what it was.
     ModelMigration,
+    /// One week, two thirds of the way through, in which people work Monday and Tuesday only
+    /// (their usage on the other days is not there, and they deliver in proportion to the
+    /// work they did) under a change freeze: no pull request merges and no ticket closes
+    /// until the Monday after, when what was held back lands. Service accounts run as ever.
+    HolidayWeek,
+    /// Artifacts land 1–9 days after the work that made them (a pull request merges after
+    /// review, a ticket closes after deploy): those that land after the export's last day are
+    /// not in it, and the first days hold artifacts of work done before the period.
+    OutputLag,
 }
 
 /// What `all` stands for: every world except `hourly` and `no-sessions`, which rule out
 /// `session-labels` (hourly buckets and sessionless exports carry no session ids to label),
 /// and the worlds added after it (`squads`, `shared-repos`, `model-prices`,
-/// `model-migration`), which are measured beside it so that its figures keep their companies.
+/// `model-migration`, `holiday-week`, `output-lag`), which are measured beside it so that its
+/// figures keep their companies.
 pub const ALL_WORLDS: [World; 6] = [
     World::SessionLabels,
     World::GlobalTimeZones,
@@ -68,7 +78,7 @@ pub const ALL_WORLDS: [World; 6] = [
 ];
 
 /// Every world, in the order `truth.json` lists them.
-pub const WORLDS: [World; 12] = [
+pub const WORLDS: [World; 14] = [
     World::SessionLabels,
     World::NoSessions,
     World::Hourly,
@@ -81,10 +91,12 @@ pub const WORLDS: [World; 12] = [
     World::SharedRepos,
     World::ModelPrices,
     World::ModelMigration,
+    World::HolidayWeek,
+    World::OutputLag,
 ];
 
 /// The names `--world` accepts: every world, and `all`.
-pub const WORLD_NAMES: [&str; 13] = [
+pub const WORLD_NAMES: [&str; 15] = [
     "session-labels",
     "no-sessions",
     "hourly",
@@ -97,6 +109,8 @@ pub const WORLD_NAMES: [&str; 13] = [
     "shared-repos",
     "model-prices",
     "model-migration",
+    "holiday-week",
+    "output-lag",
     "all",
 ];
 
@@ -134,6 +148,8 @@ impl World {
             World::SharedRepos => "shared-repos",
             World::ModelPrices => "model-prices",
             World::ModelMigration => "model-migration",
+            World::HolidayWeek => "holiday-week",
+            World::OutputLag => "output-lag",
         }
     }
 
@@ -152,6 +168,8 @@ impl World {
             World::SharedRepos => "research and platform deliver to one repository (shared-service) instead of one each, and every team's commits whose hash starts with 0-4 go to monorepo; the artifacts and their amounts are unchanged",
             World::ModelPrices => "output follows what the work's tokens would cost on the workhorse model (Sonnet), not the dollars paid: an agent on Opus pays about 5x a Sonnet user for the same output, one on Haiku about a third",
             World::ModelMigration => "from the middle week on every request is logged and priced as Opus (claude-opus-4-1, tool claude-code); the tokens and the output are what they were",
+            World::HolidayWeek => "in the week two thirds of the way through (0-based week weeks*2/3) people work Monday and Tuesday (UTC) only: their requests of the other days are dropped and their artifacts thinned to the share of requests kept; a change freeze holds every merged PR and closed ticket of that week (service accounts' too) to the Monday after, 08:00-18:00 UTC; every other week is the default company's",
+            World::OutputLag => "every artifact lands 1-9 days after the work (uniform, to the second); artifacts landing after the period's end are not in outputs.csv, and the first days hold artifacts of the week before the period, drawn at each agent's first-week level",
         }
     }
 
