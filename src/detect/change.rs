@@ -22,6 +22,13 @@
 //! shrunk with the agent's own, measured around each alternative so that a change does not
 //! inflate the noise it is judged against.
 //!
+//! Weeks differ for the whole company at once: a holiday week, the first weeks of an export
+//! whose artifacts land days after the work, a merge freeze. Each week's expectation is scaled
+//! by the company's week effect ([`week_effects`]): how much that week delivered against its
+//! spend, over the agents of the kind whose spend held steady (a two-way model, agent level
+//! times week, in the manner of a fixed-effects panel). An agent is judged against its own
+//! earlier weeks as the company's weeks went, not as if every week were an ordinary one.
+//!
 //! Spend, for the tests, is what a week *used*: its tokens weighed by the ratios of list prices
 //! between token classes, scaled so that the weeks add up to what the agent spent ([`used`]). A
 //! company that moves its people to a model five times the price raises every later week's
@@ -44,7 +51,7 @@ use chrono::NaiveDate;
 
 use super::codes::{CodeDoc, DRIFT, STEP};
 use super::efficiency::OUTPUT_FLOOR;
-use super::stats::{median, normal_sf, theil_sen, weighted_cauchy_combination};
+use super::stats::{median, normal_sf, theil_sen, weighted_cauchy_combination, weighted_median};
 use super::{AgentSummary, Assessment, DetectConfig, Population, Reason, PRIOR_WEEKS};
 use crate::features::AgentWeek;
 use crate::normalize::identities::AgentKind;
@@ -185,8 +192,7 @@ fn delivered_along(points: &[Point], shape: Vec<f64>) -> Vec<f64> {
 
 /// What an agent's output counts say before any test is run.
 struct Counts {
-    /// Each week's output expected if the agent were honest all along: output ∝ spend^β, at
-    /// the agent's own level (its total output spread over its weeks in proportion to spend^β).
+    /// Each week's output expected if the agent were honest all along ([`expected`]).
     expected: Vec<f64>,
     /// The mean of `expected`: the output level the kind's dispersion is read at.
     level: f64,
@@ -194,21 +200,76 @@ struct Counts {
     trend_dispersion: Option<f64>,
 }
 
-/// The agent's [`Counts`]; `None` when nothing was delivered: then output cannot say whether
-/// spend outgrew it.
-fn counts(points: &[Point], elasticity: f64) -> Option<Counts> {
+/// Each week's output expected if the agent were honest all along: output ∝ spend^β at the
+/// agent's own level (its total output spread over its weeks in proportion to spend^β), each
+/// week scaled by the company's `week_effect` for it; `None` when nothing was delivered: then
+/// output cannot say whether spend outgrew it.
+fn expected(
+    points: &[Point],
+    elasticity: f64,
+    week_effect: impl Fn(NaiveDate) -> f64,
+) -> Option<Vec<f64>> {
     let elasticity = elasticity.max(MIN_ELASTICITY);
     if points.iter().map(|p| p.output).sum::<f64>() <= 0.0 {
         return None;
     }
-    let shape = points.iter().map(|p| p.used.powf(elasticity)).collect();
-    let expected = delivered_along(points, shape);
+    let shape = points
+        .iter()
+        .map(|p| p.used.powf(elasticity) * week_effect(p.week))
+        .collect();
+    Some(delivered_along(points, shape))
+}
+
+/// The agent's [`Counts`] from its [`expected`] output.
+fn counts(points: &[Point], expected: Vec<f64>) -> Counts {
     let trend = trend_fit(points, &expected, &week_offsets(points));
-    Some(Counts {
+    Counts {
         level: mean(expected.iter().copied()),
         trend_dispersion: pearson_dispersion(points, &trend),
         expected,
-    })
+    }
+}
+
+/// How much each calendar week delivered, company-wide, against what its spend predicts: for
+/// each kind of agent and week, the median over the kind's [`steady`] agents of output over
+/// expected output, each agent weighed by its expectation (an agent expecting half an
+/// artifact says little). 1 is an ordinary week.
+///
+/// Weeks differ for everyone at once, and not by the agent's doing: a holiday week in which
+/// people work two days delivers a fraction of what its spend buys on the curve (days off cut
+/// output in proportion, spend only along the curve); the first weeks of an export whose
+/// artifacts land days after the work miss the artifacts of work before the export; a release
+/// freeze holds every merge back. Read against the agent's own earlier weeks, such a week
+/// moved the step and trend tests of every agent, and the dispersion they are judged against.
+///
+/// Only steady agents say how a week went: an agent whose spend doubled is what the tests are
+/// looking for, and many burners starting in one week (a usage target announced on a Monday)
+/// would otherwise pull that week's effect down and hide themselves in it. Weeks that fewer
+/// than [`MIN_WEEK_AGENTS`] steady agents of a kind worked keep no effect.
+fn week_effects(
+    judged: &[(&AgentSummary, Vec<Point>)],
+    expected: &[Option<Vec<f64>>],
+) -> BTreeMap<(AgentKind, NaiveDate), f64> {
+    let mut ratios: BTreeMap<(AgentKind, NaiveDate), Vec<(f64, f64)>> = BTreeMap::new();
+    for ((agent, points), expected) in judged.iter().zip(expected) {
+        let Some(expected) = expected.as_ref().filter(|_| steady(points)) else {
+            continue;
+        };
+        for (p, expected) in points.iter().zip(expected) {
+            if *expected > MIN_EXPECTED {
+                ratios
+                    .entry((agent.kind, p.week))
+                    .or_default()
+                    .push((p.output / expected, *expected));
+            }
+        }
+    }
+    ratios
+        .into_iter()
+        .filter(|(_, pairs)| pairs.len() >= MIN_WEEK_AGENTS)
+        .filter_map(|(key, pairs)| Some((key, weighted_median(pairs)?)))
+        .filter(|(_, effect)| *effect > 0.0)
+        .collect()
 }
 
 /// Pearson's estimate of dispersion (variance of a week's output over its expectation) around
@@ -353,6 +414,28 @@ fn spend_growth(points: &[Point], weeks: &[f64]) -> f64 {
     (slope * span).exp()
 }
 
+/// Weeks in which fewer steady agents of a kind than this delivered keep no week effect: a
+/// median of a handful says little about the company's week.
+const MIN_WEEK_AGENTS: usize = 6;
+
+/// The splits a step is tested at: at least two weeks on each side, and spend after the split
+/// at least [`MIN_STEP_RATIO`] times what it was before.
+fn step_splits(points: &[Point]) -> impl Iterator<Item = usize> + '_ {
+    (2..=points.len().saturating_sub(2)).filter(|k| {
+        let spend_before = mean(points[..*k].iter().map(|p| p.used));
+        let spend_after = mean(points[*k..].iter().map(|p| p.used));
+        spend_after >= MIN_STEP_RATIO * spend_before
+    })
+}
+
+/// Whether no reported test can judge the series: no split a step is tested at, and spend
+/// that did not grow enough for the trend to be reported ([`Readings`]). Such an agent's
+/// output says how the company's weeks went ([`week_effects`]), whatever its own level.
+fn steady(points: &[Point]) -> bool {
+    step_splits(points).next().is_none()
+        && spend_growth(points, &week_offsets(points)) < MIN_STEP_RATIO
+}
+
 /// The two tests on an agent's series. The p-value comes from output counts against what spend
 /// predicts ([`Counts`]), with a dispersion measured around each alternative and shrunk
 /// towards `prior_dispersion`; the CUSUM that dates a drift reads r in units of `sigma`.
@@ -376,12 +459,7 @@ fn test(
     // Step: the best split with at least two weeks on each side, where spend at least doubled.
     let (mut z_step, mut split) = (f64::NEG_INFINITY, 2);
     let mut split_p = Vec::new();
-    for k in 2..=n - 2 {
-        let spend_before = mean(points[..k].iter().map(|p| p.used));
-        let spend_after = mean(points[k..].iter().map(|p| p.used));
-        if spend_after < MIN_STEP_RATIO * spend_before {
-            continue;
-        }
+    for k in step_splits(points) {
         let after: Vec<f64> = (0..n).map(|t| f64::from(u8::from(t >= k))).collect();
         let z = counts.map_or(f64::NEG_INFINITY, |c| {
             let fit = step_fit(points, &c.expected, k);
@@ -532,6 +610,25 @@ pub fn assess(
             (points.len() >= config.min_change_weeks as usize).then_some((agent, points))
         })
         .collect();
+    let beta = |agent: &AgentSummary| elasticity.get(&agent.kind).copied().unwrap_or(0.0);
+    let ordinary: Vec<Option<Vec<f64>>> = judged
+        .iter()
+        .map(|(agent, points)| expected(points, beta(agent), |_| 1.0))
+        .collect();
+    // Each agent's weeks against the company's weeks ([`week_effects`]): the expectations,
+    // and r for the CUSUM, as if every week were an ordinary one.
+    let effects = week_effects(&judged, &ordinary);
+    let effect = |kind: AgentKind, week: NaiveDate| effects.get(&(kind, week)).copied();
+    let judged: Vec<(&AgentSummary, Vec<Point>)> = judged
+        .into_iter()
+        .map(|(agent, mut points)| {
+            let beta = beta(agent).max(MIN_ELASTICITY);
+            for p in &mut points {
+                p.r += effect(agent.kind, p.week).map_or(0.0, f64::ln) / beta;
+            }
+            (agent, points)
+        })
+        .collect();
     // Two parts to a week's noise: the count noise of its output, larger the less an
     // agent delivers (a week with nothing counted moves r by ln(m / floor) / β), and the
     // rest, typical of the kind. Each agent's own σ is shrunk towards the sum at its level.
@@ -562,7 +659,12 @@ pub fn assess(
     // output, and week-to-week variation in productivity that grows with the level).
     let counted: Vec<Option<Counts>> = judged
         .iter()
-        .map(|(agent, points)| counts(points, elasticity.get(&agent.kind).copied().unwrap_or(0.0)))
+        .map(|(agent, points)| {
+            let expected = expected(points, beta(agent), |week| {
+                effect(agent.kind, week).unwrap_or(1.0)
+            })?;
+            Some(counts(points, expected))
+        })
         .collect();
     let mut levels: BTreeMap<Option<AgentKind>, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for ((agent, _), c) in judged.iter().zip(&counted) {
@@ -735,7 +837,15 @@ mod tests {
     }
 
     fn run(points: &[Point]) -> Tested {
-        test(points, 1.0, counts(points, BETA).as_ref(), 2.0).reported
+        test(
+            points,
+            1.0,
+            expected(points, BETA, |_| 1.0)
+                .map(|e| counts(points, e))
+                .as_ref(),
+            2.0,
+        )
+        .reported
     }
 
     #[test]
@@ -885,7 +995,7 @@ mod tests {
             &[20.0, 20.0, 20.0, 20.0, 160.0, 160.0, 160.0, 160.0],
             &[10.0, 11.0, 9.0, 10.0, 10.0, 9.0, 11.0, 10.0],
         );
-        let expected = counts(&series, BETA).unwrap().expected;
+        let expected = expected(&series, BETA, |_| 1.0).unwrap();
         let under_null = pearson_dispersion(&series, &expected).unwrap();
         let around_step = pearson_dispersion(&series, &step_fit(&series, &expected, 4)).unwrap();
         assert!(under_null > 3.0, "{under_null}");
@@ -915,7 +1025,7 @@ mod tests {
             &[20.0, 22.0, 19.0, 21.0, 30.0, 35.0, 40.0, 52.0, 60.0, 75.0],
             &[10.0, 11.0, 9.0, 10.0, 12.0, 9.0, 10.0, 11.0, 10.0, 9.0],
         );
-        let expected = counts(&series, BETA).unwrap().expected;
+        let expected = expected(&series, BETA, |_| 1.0).unwrap();
         let weeks = week_offsets(&series);
         let z_trend = score_z(&series, &expected, &weeks, 1.0);
         assert!(z_trend > 0.0, "output fell behind spend: {z_trend}");
@@ -981,6 +1091,78 @@ mod tests {
             }
         }
         weeks
+    }
+
+    /// The p-values [`assess`] gives `weeks`, by agent.
+    fn assessed(weeks: &[AgentWeek]) -> BTreeMap<String, f64> {
+        let config = DetectConfig::default();
+        let (empty, none) = (BTreeMap::new(), Default::default());
+        let evidence = super::super::Evidence {
+            behavior: &[],
+            primary_models: &empty,
+            repositories: &none,
+        };
+        let population = Population::new(weeks, evidence, &config);
+        let curves =
+            super::super::efficiency::fit_curves(&population.agents, &Default::default(), &config);
+        assess(&population, &curves.elasticities(), &config)
+            .reported
+            .into_iter()
+            .map(|a| (a.agent, a.p_value))
+            .collect()
+    }
+
+    #[test]
+    fn a_week_the_whole_company_took_off_hides_no_burner() {
+        // Ten of the sixty burn four times their spend from week 5 with output unchanged. In
+        // week 4 everyone works a day or two: spend at 30%, output at 15% (days off and a
+        // merge freeze cut output more than the curve, 30%^0.45 = 58%, would). Read against
+        // the curve alone, that week delivered less than its spend predicts for every agent,
+        // on the side before the burners' step, and hid them. Measured over twenty seeds,
+        // burners at p < 0.01: without a week effect 117 of 200 without the holiday and 103
+        // with it; with the week effect 115 and 114. Honest agents at p < 0.01: 0 of 1,000.
+        let burn = |weeks: &mut Vec<AgentWeek>| {
+            for w in weeks.iter_mut() {
+                let agent: usize = w.agent[6..].parse().unwrap();
+                let week = (w.week - NaiveDate::from_ymd_opt(2026, 9, 7).unwrap()).num_weeks();
+                if agent.is_multiple_of(6) && week >= 5 {
+                    w.cost_usd *= 4.0;
+                }
+            }
+        };
+        let (mut found, mut found_before, mut honest_small, mut burners) = (0, 0, 0, 0);
+        for seed in 1..=20 {
+            let mut ordinary = honest_weeks(seed);
+            burn(&mut ordinary);
+            let mut holiday = ordinary.clone();
+            for w in &mut holiday {
+                if w.week == NaiveDate::from_ymd_opt(2026, 10, 5).unwrap() {
+                    w.cost_usd *= 0.3;
+                    w.output_index = (w.output_index * 0.15).round();
+                    w.outputs.insert("commit".into(), w.output_index);
+                }
+            }
+            let (before, after) = (assessed(&ordinary), assessed(&holiday));
+            for (agent, p) in &after {
+                let burner = agent[6..].parse::<usize>().unwrap().is_multiple_of(6);
+                if burner {
+                    burners += 1;
+                    found += usize::from(*p < 0.01);
+                    found_before += usize::from(before[agent] < 0.01);
+                } else {
+                    honest_small += usize::from(*p < 0.01);
+                }
+            }
+        }
+        assert_eq!(burners, 200);
+        assert!(
+            found + 3 >= found_before,
+            "burners at p < 0.01: {found} of 200 with a holiday week, {found_before} without"
+        );
+        assert!(
+            honest_small <= 10,
+            "{honest_small}/1000 honest agents at p < 0.01"
+        );
     }
 
     #[test]
