@@ -965,6 +965,16 @@ pub enum Reading {
     Tokens,
 }
 
+impl Reading {
+    /// The reading as the JSON report's `data_quality.spend_compared_as` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reading::Dollars => "dollars",
+            Reading::Tokens => "tokens",
+        }
+    }
+}
+
 /// How much narrower the peers' spread must be on tokens than on dollars for the comparison
 /// to read tokens: where every agent runs one model the two readings are the same but for
 /// noise, and dollars are what finance pays.

@@ -238,8 +238,12 @@ pub fn run(
     quality::caveat(&mut found, &join, &by_repository);
     findings::sort(&mut found);
     let agents = findings::statuses(&population.agents, &found, by_agent);
+    let lenses = lens_notes(&population, by_agent, has_outputs, config);
+    let peers_judged = lenses
+        .iter()
+        .any(|l| l.lens == codes::EFFICIENCY && l.judged > 0);
     let quality = quality::DataQuality {
-        lenses: lens_notes(&population, by_agent, has_outputs, config),
+        lenses,
         skipped,
         unmatched_outputs: join.unmatched,
         linked_by_email: join.linked_by_email,
@@ -247,6 +251,7 @@ pub fn run(
         agents_without_team: eligible_without_team(&population.agents),
         agents_by_repository: by_repository.len(),
         agents_eligible: population.agents.iter().filter(|a| a.eligible).count(),
+        spend_compared_as: peers_judged.then(|| population.reading.name()),
     };
     Detection {
         agents,
@@ -490,13 +495,6 @@ fn lens_notes(
                     "{} no request-level usage rows",
                     eligible_agents_have(missing)
                 ))
-            };
-            let note = match (population.reading, *lens == codes::EFFICIENCY && judged > 0) {
-                (efficiency::Reading::Tokens, true) => {
-                    let read = "spend was compared as tokens, weighed at the ratios of list prices: peers at the same output agree on tokens more than on dollars, so the models' prices differ more than the work does; the dollars at stake are each agent's own";
-                    Some(note.map_or(read.to_string(), |note| format!("{note}; {read}")))
-                }
-                _ => note,
             };
             quality::LensNote {
                 lens,

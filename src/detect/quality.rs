@@ -113,6 +113,10 @@ pub struct DataQuality {
     pub agents_by_repository: usize,
     /// Eligible agents.
     pub agents_eligible: usize,
+    /// What the peer comparison read as each agent's spend: `dollars`, or `tokens` where peers
+    /// at the same output agree on tokens more than on dollars
+    /// ([`super::efficiency::Reading`]); `None` when it judged no one.
+    pub spend_compared_as: Option<&'static str>,
 }
 
 /// How the finaliser joined usage and outputs, for the report and for the findings it caps.

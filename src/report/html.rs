@@ -174,10 +174,14 @@ fn summary(report: &AuditReport, html: &mut String) {
 /// What the audit could not see and how far its p-values can be trusted on this data: before
 /// the findings, so that an empty list is never read as "nothing to find".
 fn quality(report: &AuditReport, html: &mut String) {
-    if report.calibration.is_empty() && report.limits().is_empty() {
+    let reading = report.reading_line();
+    if report.calibration.is_empty() && report.limits().is_empty() && reading.is_none() {
         return;
     }
     html.push_str("<section id=\"quality\">\n<h2>What this audit could and could not see</h2>\n");
+    if let Some(line) = reading {
+        html.push_str(&format!("<p id=\"reading\">{}</p>\n", esc(&line)));
+    }
     let limits = report.limits();
     if limits.is_empty() {
         html.push_str("<p class=\"muted\">Every lens judged every eligible agent, and every fingerprint read its columns.</p>\n");

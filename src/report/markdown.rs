@@ -36,6 +36,9 @@ impl Reporter for MarkdownReporter {
         if let Some(line) = report.unpriced_line() {
             writeln!(out, "> **Warning:** {}\n", cell(&line))?;
         }
+        if let Some(line) = report.reading_line() {
+            writeln!(out, "{}\n", cell(&line))?;
+        }
         let limits = report.limits();
         if !limits.is_empty() {
             writeln!(out, "**What this audit could not see**\n")?;

@@ -36,6 +36,10 @@ impl Reporter for TableReporter {
         if let Some(line) = report.unpriced_line() {
             writeln!(out, "{line}")?;
         }
+        if let Some(line) = report.reading_line() {
+            writeln!(out)?;
+            writeln!(out, "{line}")?;
+        }
         let limits = report.limits();
         if !limits.is_empty() {
             writeln!(out)?;

@@ -162,11 +162,24 @@ fn the_report_says_when_spend_was_compared_as_tokens() {
         &["--no-inflators", "--seed", "5", "--world", "model-prices"],
     );
     generate(dollars.path(), &["--no-inflators", "--seed", "5"]);
-    let note = efficiency_note(&audit(tokens.path()));
-    assert!(note.contains("spend was compared as tokens"), "{note}");
+    let compared = |report: &serde_json::Value| {
+        assert!(!efficiency_note(report).contains("tokens"), "{report}");
+        report["data_quality"]["spend_compared_as"].clone()
+    };
+    assert_eq!(compared(&audit(tokens.path())), "tokens");
     // In the default company dollars buy the work (an Opus user's tokens are a fifth).
-    let note = efficiency_note(&audit(dollars.path()));
-    assert!(!note.contains("tokens"), "{note}");
+    assert_eq!(compared(&audit(dollars.path())), "dollars");
+    // The Markdown report says it on a line of its own, not among what the audit could not
+    // see: it is how the audit judged.
+    let markdown = String::from_utf8(audit_as(tokens.path(), "markdown", &[]).stdout).unwrap();
+    let line = "The peer comparison read spend as tokens";
+    let (before, after) = markdown
+        .split_once("What this audit could not see")
+        .unwrap_or((&markdown, ""));
+    assert!(before.contains(line), "{markdown}");
+    assert!(!after.contains("tokens"), "{markdown}");
+    let markdown = String::from_utf8(audit_as(dollars.path(), "markdown", &[]).stdout).unwrap();
+    assert!(!markdown.contains(line), "{markdown}");
     // The chart plots what the curve reads, and says so where that is tokens.
     let html = |dir: &Path| String::from_utf8(audit_as(dir, "html", &[]).stdout).unwrap();
     let caption = "Spend is read here as the peer comparison read it";
