@@ -457,34 +457,52 @@ mod tests {
     fn a_holiday_week_is_two_days_of_work_under_a_change_freeze() {
         let (default, holiday) = (company(&[], true), company(&["holiday-week"], true));
         // Four weeks: the holiday is week 2, and its freeze ends on the Monday of week 3.
-        let (monday, wednesday, thaw, end) = (
-            week_start(2),
-            week_start(2) + 2 * 86_400,
-            week_start(3),
-            week_start(4),
-        );
+        let (monday, wednesday, thaw) = (week_start(2), week_start(2) + 2 * 86_400, week_start(3));
         let in_week = |row: &BTreeMap<String, String>, from: i64, to: i64| {
             (from..to).contains(&seconds(&row["ts"]))
         };
-        // Every week but the holiday (and, for outputs, the Monday what it held back lands
-        // on) is the default company's, row for row.
-        for (file, until) in [("usage.csv", thaw), ("outputs.csv", end)] {
-            let outside = |dir| -> Vec<BTreeMap<String, String>> {
-                rows(dir, file)
-                    .into_iter()
-                    .filter(|r| !in_week(r, monday, until))
-                    .collect()
-            };
-            assert_eq!(outside(&default), outside(&holiday), "{file}");
+        let merges = |row: &BTreeMap<String, String>| {
+            matches!(row["kind"].as_str(), "pr_merged" | "ticket_closed")
+        };
+        // Every week but the holiday is the default company's, row for row, but for what the
+        // freeze held back, which lands in the working hours of the Monday after.
+        let outside = |dir, file| -> Vec<BTreeMap<String, String>> {
+            let mut rows: Vec<_> = rows(dir, file)
+                .into_iter()
+                .filter(|r| !in_week(r, monday, thaw))
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(
+            outside(&default, "usage.csv"),
+            outside(&holiday, "usage.csv")
+        );
+        let before = outside(&default, "outputs.csv");
+        let mut held = 0;
+        for row in outside(&holiday, "outputs.csv") {
+            if !before.contains(&row) {
+                assert!(merges(&row), "{row:?}");
+                assert!(
+                    in_week(&row, thaw + 8 * 3_600, thaw + 18 * 3_600),
+                    "{row:?}"
+                );
+                held += 1;
+            }
         }
+        assert_eq!(
+            before.len() + held,
+            outside(&holiday, "outputs.csv").len(),
+            "a default row is missing"
+        );
+        // People work Monday and Tuesday; only service accounts work, and deliver, after.
         let truth = truth(&holiday);
         let services: BTreeSet<String> = planted(&truth, "service");
-        let usage = rows(&holiday, "usage.csv");
         let (mut worked, mut off) = (0, 0);
-        for row in usage.iter().filter(|r| in_week(r, monday, thaw)) {
-            if services.contains(&row["agent"]) {
-                continue;
-            }
+        for row in rows(&holiday, "usage.csv")
+            .iter()
+            .filter(|r| in_week(r, monday, thaw) && !services.contains(&r["agent"]))
+        {
             if in_week(row, monday, wednesday) {
                 worked += 1;
             } else {
@@ -495,19 +513,34 @@ mod tests {
             worked > 100 && off == 0,
             "{worked} requests Monday-Tuesday, {off} after"
         );
-        // Nothing merges or closes in the holiday week; the Monday after holds more than the
-        // default company's.
-        let merges = |dir, from: i64, to: i64| {
+        for row in rows(&holiday, "outputs.csv") {
+            if in_week(&row, wednesday, thaw) {
+                assert!(services.contains(&row["agent"]) && !merges(&row), "{row:?}");
+            }
+        }
+        // Nothing merges or closes in the holiday week.
+        let merged = |dir| {
             rows(dir, "outputs.csv")
                 .iter()
-                .filter(|r| matches!(r["kind"].as_str(), "pr_merged" | "ticket_closed"))
-                .filter(|r| in_week(r, from, to))
+                .filter(|r| merges(r) && in_week(r, monday, thaw))
                 .count()
         };
-        assert_eq!(merges(&holiday, monday, thaw), 0);
-        assert!(merges(&default, monday, thaw) > 0);
-        assert!(merges(&holiday, thaw, thaw + 86_400) > merges(&default, thaw, thaw + 86_400));
+        assert_eq!(merged(&holiday), 0);
+        assert!(merged(&default) > 0 && held > 0);
         assert_eq!(truth["worlds"], serde_json::json!(["holiday-week"]));
+        // With session labels, too, the weeks after are the default's: the days off draw
+        // their labels.
+        let (labelled, both) = (
+            company(&["session-labels"], true),
+            company(&["session-labels", "holiday-week"], true),
+        );
+        let after = |dir| -> Vec<BTreeMap<String, String>> {
+            rows(dir, "usage.csv")
+                .into_iter()
+                .filter(|r| seconds(&r["ts"]) >= thaw)
+                .collect()
+        };
+        assert_eq!(after(&labelled), after(&both));
     }
 
     #[test]

@@ -99,6 +99,9 @@ const HOLIDAY_WORKDAYS: i64 = 2;
 /// Monday's working hours, UTC).
 const FREEZE_THAW: std::ops::Range<i64> = 8 * 3_600..18 * 3_600;
 
+/// World `output-lag`: the first pull request and ticket number of the work before the period.
+const EARLIER_NUMBERS: u64 = 9_000;
+
 /// World `output-lag`: how long after the work an artifact lands, seconds (1–9 days).
 const LAG_SECONDS: std::ops::RangeInclusive<i64> = 86_400..=9 * 86_400;
 
@@ -106,34 +109,33 @@ const LAG_SECONDS: std::ops::RangeInclusive<i64> = 86_400..=9 * 86_400;
 /// lands, drawn from a stream of its own so that the default company's draws stay as they are.
 struct Landing {
     rng: ChaCha8Rng,
-    /// The share of the week's artifacts whose work was done (`holiday-week`): a Poisson
-    /// count thinned with this probability is the count of the work done.
-    kept: f64,
-    /// The export's period, when artifacts land days after the work (`output-lag`): those
-    /// landing outside it are not in the export.
-    lagged: Option<std::ops::Range<i64>>,
+    /// The export's period: an artifact moved past its end (by lag or a freeze) is not in it.
+    period: std::ops::Range<i64>,
+    /// Artifacts land 1–9 days after their work (`output-lag`).
+    lagged: bool,
+    /// The first day off (`holiday-week`): work from it on was not done, and its artifacts do
+    /// not exist.
+    worked_until: Option<i64>,
     /// The end of a change freeze (`holiday-week`): nothing merges or closes before it, and
     /// what would have lands on the working day after it.
     frozen_until: Option<i64>,
 }
 
 impl Landing {
-    /// When an artifact of work at `ts` lands; `None` when it is not in the export.
+    /// When an artifact of work at `ts` lands; `None` when its work was not done or it is
+    /// not in the export.
     fn land(&mut self, ts: i64, merges: bool) -> Option<i64> {
-        if self.kept < 1.0 && !self.rng.gen_bool(self.kept) {
+        if self.worked_until.is_some_and(|day_off| ts >= day_off) {
             return None;
         }
-        let ts = match self.frozen_until {
+        let mut landed = match self.frozen_until {
             Some(until) if merges && ts < until => until + self.rng.gen_range(FREEZE_THAW),
             _ => ts,
         };
-        match &self.lagged {
-            Some(period) => {
-                let landed = ts + self.rng.gen_range(LAG_SECONDS);
-                period.contains(&landed).then_some(landed)
-            }
-            None => Some(ts),
+        if self.lagged {
+            landed += self.rng.gen_range(LAG_SECONDS);
         }
+        (landed == ts || self.period.contains(&landed)).then_some(landed)
     }
 }
 
@@ -818,8 +820,9 @@ pub fn write_all(
         let lagged = settings.worlds.contains(World::OutputLag);
         let mut landing = (lagged || holiday.is_some()).then(|| Landing {
             rng: agent_rng(settings.seed, profile.index as u64, purpose::LANDING),
-            kept: 1.0,
-            lagged: lagged.then(|| period.clone()),
+            period: period.clone(),
+            lagged,
+            worked_until: None,
             frozen_until: None,
         });
         let mut rng = agent_rng(settings.seed, profile.index as u64, 1);
@@ -939,20 +942,21 @@ pub fn write_all(
                 }
             }
             // World `holiday-week`: the days off hold no work, and deliver nothing. Their
-            // requests are drawn and dropped (their copies too, below), and the week's
-            // artifacts thinned to the share of its requests kept ([`Landing`]), so the weeks
-            // after it are the default company's, seed for seed.
+            // requests are drawn and dropped (their copies and session labels too, below), and
+            // the artifacts of their work left out ([`Landing`]), so the weeks after it are the
+            // default company's, seed for seed.
             let mut dropped = 0;
-            if holiday == Some(week) && !profile.archetype.is_service() {
+            let on_holiday = holiday == Some(week);
+            let days_off = week_start + HOLIDAY_WORKDAYS * 86_400;
+            let takes_holiday = on_holiday && !profile.archetype.is_service();
+            if takes_holiday {
                 let planned = week_requests.len();
-                let days_off = week_start + HOLIDAY_WORKDAYS * 86_400;
                 week_requests.retain(|r| r.ts < days_off);
                 dropped = planned - week_requests.len();
             }
             if let Some(landing) = landing.as_mut() {
-                landing.kept =
-                    week_requests.len() as f64 / (week_requests.len() + dropped).max(1) as f64;
-                landing.frozen_until = (holiday == Some(week)).then_some(week_start + 7 * 86_400);
+                landing.worked_until = takes_holiday.then_some(days_off);
+                landing.frozen_until = on_holiday.then_some(week_start + 7 * 86_400);
             }
             requests_written += week_requests.len() as u64;
             emit_usage(
@@ -967,6 +971,9 @@ pub fn write_all(
             )?;
             for _ in 0..dropped {
                 seq += 1;
+                if let Some(labels) = labels.as_mut() {
+                    labels.draw();
+                }
                 rng.gen_bool(DUPLICATE_SHARE);
             }
 
@@ -1018,11 +1025,14 @@ pub fn write_all(
             )?;
             // World `output-lag`: the work of the week before the period, at the first week's
             // level, lands in its first days.
+            // Numbered apart (an agent's own numbers stay under 9000), so that every later
+            // pull request and ticket keeps the default company's number.
             if let (0, true, Some(landing)) = (week, lagged, landing.as_mut()) {
-                landing.kept = 1.0;
+                landing.worked_until = None;
                 landing.frozen_until = None;
                 let mut earlier =
                     agent_rng(settings.seed, profile.index as u64, purpose::EARLIER_WORK);
+                let mut earlier_numbers = EARLIER_NUMBERS;
                 output_rows += emit_outputs(
                     &mut outputs,
                     &outputs_path,
@@ -1032,7 +1042,7 @@ pub fn write_all(
                     mean_index,
                     mix,
                     &repos,
-                    &mut pr_number,
+                    &mut earlier_numbers,
                     Some(landing),
                 )?;
             }

@@ -53,9 +53,9 @@ pub enum World {
     /// company moving its people to a dearer model. The work, and so the output, is what it was.
     ModelMigration,
     /// One week, two thirds of the way through, in which people work Monday and Tuesday only
-    /// (their usage on the other days is not there, and they deliver in proportion to the
-    /// work they did) under a change freeze: no pull request merges and no ticket closes
-    /// until the Monday after, when what was held back lands. Service accounts run as ever.
+    /// (their usage and the artifacts of their work on the other days are not there) under a
+    /// change freeze: no pull request merges and no ticket closes until the Monday after, when
+    /// what was held back lands. Service accounts run as ever.
     HolidayWeek,
     /// Artifacts land 1–9 days after the work that made them (a pull request merges after
     /// review, a ticket closes after deploy): those that land after the export's last day are
@@ -168,7 +168,7 @@ impl World {
             World::SharedRepos => "research and platform deliver to one repository (shared-service) instead of one each, and every team's commits whose hash starts with 0-4 go to monorepo; the artifacts and their amounts are unchanged",
             World::ModelPrices => "output follows what the work's tokens would cost on the workhorse model (Sonnet), not the dollars paid: an agent on Opus pays about 5x a Sonnet user for the same output, one on Haiku about a third",
             World::ModelMigration => "from the middle week on every request is logged and priced as Opus (claude-opus-4-1, tool claude-code); the tokens and the output are what they were",
-            World::HolidayWeek => "in the week two thirds of the way through (0-based week weeks*2/3) people work Monday and Tuesday (UTC) only: their requests of the other days are dropped and their artifacts thinned to the share of requests kept; a change freeze holds every merged PR and closed ticket of that week (service accounts' too) to the Monday after, 08:00-18:00 UTC; every other week is the default company's",
+            World::HolidayWeek => "in the week two thirds of the way through (0-based week weeks*2/3) people work Monday and Tuesday (UTC) only: their requests of the other days are dropped, and the artifacts of work on those days; a change freeze holds every merged PR and closed ticket of that week (service accounts' too) to the Monday after, 08:00-18:00 UTC (dropped when that is after the period); every other week is the default company's",
             World::OutputLag => "every artifact lands 1-9 days after the work (uniform, to the second); artifacts landing after the period's end are not in outputs.csv, and the first days hold artifacts of the week before the period, drawn at each agent's first-week level",
         }
     }
