@@ -22,12 +22,13 @@
 //! shrunk with the agent's own, measured around each alternative so that a change does not
 //! inflate the noise it is judged against.
 //!
-//! Weeks differ for the whole company at once: a holiday week, the first weeks of an export
-//! whose artifacts land days after the work, a merge freeze. Each week's expectation is scaled
-//! by the company's week effect ([`week_effects`]): how much that week delivered against its
-//! spend, over the agents of the kind whose spend held steady (a two-way model, agent level
-//! times week, in the manner of a fixed-effects panel). An agent is judged against its own
-//! earlier weeks as the company's weeks went, not as if every week were an ordinary one.
+//! Weeks differ for the whole company at once: a holiday week, a merge freeze, the first or
+//! last week of an export cut mid-week. Each week's expectation is scaled by the company's
+//! week effect ([`week_effects`]): how much that week delivered against its spend, over the
+//! agents of the kind whose spend held steady, where that is beyond chance (agent level times
+//! week, as in a two-way model, estimated once from the levels without it). An agent is judged
+//! against its own earlier weeks as the company's weeks went, not as if every week were an
+//! ordinary one.
 //!
 //! Spend, for the tests, is what a week *used*: its tokens weighed by the ratios of list prices
 //! between token classes, scaled so that the weeks add up to what the agent spent ([`used`]). A
@@ -51,7 +52,7 @@ use chrono::NaiveDate;
 
 use super::codes::{CodeDoc, DRIFT, STEP};
 use super::efficiency::OUTPUT_FLOOR;
-use super::stats::{median, normal_sf, theil_sen, weighted_cauchy_combination, weighted_median};
+use super::stats::{median, normal_sf, theil_sen, weighted_cauchy_combination};
 use super::{AgentSummary, Assessment, DetectConfig, Population, Reason, PRIOR_WEEKS};
 use crate::features::AgentWeek;
 use crate::normalize::identities::AgentKind;
@@ -231,44 +232,61 @@ fn counts(points: &[Point], expected: Vec<f64>) -> Counts {
 }
 
 /// How much each calendar week delivered, company-wide, against what its spend predicts: for
-/// each kind of agent and week, the median over the kind's [`steady`] agents of output over
-/// expected output, each agent weighed by its expectation (an agent expecting half an
-/// artifact says little). 1 is an ordinary week.
+/// each kind of agent and week, what the kind's [`steady`] agents delivered over what they
+/// were expected to, where that is beyond chance ([`WEEK_EFFECT_Z`]). A week left out is an
+/// ordinary one (1).
 ///
 /// Weeks differ for everyone at once, and not by the agent's doing: a holiday week in which
 /// people work two days delivers a fraction of what its spend buys on the curve (days off cut
-/// output in proportion, spend only along the curve); the first weeks of an export whose
-/// artifacts land days after the work miss the artifacts of work before the export; a release
-/// freeze holds every merge back. Read against the agent's own earlier weeks, such a week
-/// moved the step and trend tests of every agent, and the dispersion they are judged against.
+/// output in proportion, spend only along the curve); a release freeze holds every merge back
+/// and releases it the week after; an export cut mid-week holds part of a week's spend and
+/// less of its output. Read against the agent's own earlier weeks, such a week moved the step
+/// and trend tests of every agent, and the dispersion they are judged against.
 ///
 /// Only steady agents say how a week went: an agent whose spend doubled is what the tests are
-/// looking for, and many burners starting in one week (a usage target announced on a Monday)
-/// would otherwise pull that week's effect down and hide themselves in it. Weeks that fewer
-/// than [`MIN_WEEK_AGENTS`] steady agents of a kind worked keep no effect.
+/// looking for, and burners who double their spend in one week (a usage target announced on a
+/// Monday) would otherwise pull that week's effect down and hide themselves in it. "Steady" is
+/// about spend, not honesty: many people who raise their spend by less than double from the
+/// same week are read as the company's week, and so are their shortfalls. Weeks that fewer
+/// than [`MIN_WEEK_AGENTS`] steady agents of a kind worked keep no effect; a week in which they
+/// delivered nothing at all (a freeze where only merges are counted) takes
+/// [`MIN_WEEK_EFFECT`].
 fn week_effects(
     judged: &[(&AgentSummary, Vec<Point>)],
     expected: &[Option<Vec<f64>>],
 ) -> BTreeMap<(AgentKind, NaiveDate), f64> {
-    let mut ratios: BTreeMap<(AgentKind, NaiveDate), Vec<(f64, f64)>> = BTreeMap::new();
+    // Per kind and week: (output, expected) of each steady agent with usage that week.
+    let mut weeks: BTreeMap<(AgentKind, NaiveDate), Vec<(f64, f64)>> = BTreeMap::new();
     for ((agent, points), expected) in judged.iter().zip(expected) {
         let Some(expected) = expected.as_ref().filter(|_| steady(points)) else {
             continue;
         };
         for (p, expected) in points.iter().zip(expected) {
-            if *expected > MIN_EXPECTED {
-                ratios
-                    .entry((agent.kind, p.week))
-                    .or_default()
-                    .push((p.output / expected, *expected));
-            }
+            weeks
+                .entry((agent.kind, p.week))
+                .or_default()
+                .push((p.output, *expected));
         }
     }
-    ratios
+    weeks
         .into_iter()
         .filter(|(_, pairs)| pairs.len() >= MIN_WEEK_AGENTS)
-        .filter_map(|(key, pairs)| Some((key, weighted_median(pairs)?)))
-        .filter(|(_, effect)| *effect > 0.0)
+        .filter_map(|(key, pairs)| {
+            let delivered: f64 = pairs.iter().map(|(o, _)| o).sum();
+            let expected: f64 = pairs.iter().map(|(_, e)| e).sum();
+            if expected <= MIN_EXPECTED {
+                return None;
+            }
+            if delivered <= 0.0 {
+                return Some((key, MIN_WEEK_EFFECT));
+            }
+            let effect = delivered / expected;
+            // The ratio's standard error on the log scale, from the agents' own deviations (a
+            // sandwich estimate: whatever the agents' noise, not a Poisson model of it).
+            let deviations: f64 = pairs.iter().map(|(o, e)| (o - effect * e).powi(2)).sum();
+            let se = deviations.sqrt() / delivered;
+            (effect.ln().abs() >= WEEK_EFFECT_Z * se).then_some((key, effect))
+        })
         .collect()
 }
 
@@ -414,9 +432,19 @@ fn spend_growth(points: &[Point], weeks: &[f64]) -> f64 {
     (slope * span).exp()
 }
 
-/// Weeks in which fewer steady agents of a kind than this delivered keep no week effect: a
-/// median of a handful says little about the company's week.
+/// Weeks in which fewer steady agents of a kind than this worked keep no week effect: a
+/// handful says little about the company's week.
 const MIN_WEEK_AGENTS: usize = 6;
+
+/// The week effect of a week in which the steady agents delivered nothing: the week expects
+/// next to nothing, and an agent's output in it counts for its level (its log stays finite).
+const MIN_WEEK_EFFECT: f64 = 0.01;
+
+/// How many standard errors from an ordinary week a week's effect must be to count. In a
+/// company without holidays the weeks' ratios scatter around 1 by chance (0.84 to 1.32 in a
+/// default company of sixty, seed 3), and applying that scatter would add noise to every
+/// agent's test; a holiday week is fifteen standard errors away.
+const WEEK_EFFECT_Z: f64 = 3.0;
 
 /// The splits a step is tested at: at least two weeks on each side, and spend after the split
 /// at least [`MIN_STEP_RATIO`] times what it was before.
@@ -1120,7 +1148,7 @@ mod tests {
         // the curve alone, that week delivered less than its spend predicts for every agent,
         // on the side before the burners' step, and hid them. Measured over twenty seeds,
         // burners at p < 0.01: without a week effect 117 of 200 without the holiday and 103
-        // with it; with the week effect 115 and 114. Honest agents at p < 0.01: 0 of 1,000.
+        // with it; with the week effect 117 and 114. Honest agents at p < 0.01: 0 of 1,000.
         let burn = |weeks: &mut Vec<AgentWeek>| {
             for w in weeks.iter_mut() {
                 let agent: usize = w.agent[6..].parse().unwrap();

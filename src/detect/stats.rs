@@ -26,25 +26,6 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-/// Weighted median of `(value, weight)` pairs with positive weights: the smallest value at
-/// which the weights at or below it reach half the total; `None` when empty or weightless.
-pub fn weighted_median(mut pairs: Vec<(f64, f64)>) -> Option<f64> {
-    pairs.retain(|(v, w)| v.is_finite() && *w > 0.0);
-    let total: f64 = pairs.iter().map(|(_, w)| w).sum();
-    if total <= 0.0 {
-        return None;
-    }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut below = 0.0;
-    for (value, weight) in &pairs {
-        below += weight;
-        if below >= total / 2.0 {
-            return Some(*value);
-        }
-    }
-    pairs.last().map(|(v, _)| *v)
-}
-
 /// Scale factor that makes the MAD a consistent estimator of σ under normality
 /// (1/Φ⁻¹(3/4); Iglewicz & Hoaglin 1993, §3.3).
 pub const MAD_TO_SIGMA: f64 = 1.4826;
@@ -342,26 +323,6 @@ pub fn seeded_shuffle<T>(items: &mut [T], seed: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_weighted_median_is_where_half_the_weight_lies() {
-        assert_eq!(
-            weighted_median(vec![(1.0, 1.0), (2.0, 1.0), (3.0, 1.0)]),
-            Some(2.0)
-        );
-        // Heavy weight on the largest value moves the median to it.
-        assert_eq!(
-            weighted_median(vec![(1.0, 1.0), (2.0, 1.0), (3.0, 5.0)]),
-            Some(3.0)
-        );
-        // Order of the input does not matter; weightless and non-finite pairs are dropped.
-        assert_eq!(
-            weighted_median(vec![(3.0, 1.0), (f64::NAN, 9.0), (1.0, 2.0), (2.0, 0.0)]),
-            Some(1.0)
-        );
-        assert_eq!(weighted_median(vec![(1.0, 0.0)]), None);
-        assert_eq!(weighted_median(Vec::new()), None);
-    }
 
     #[test]
     fn median_by_selection_matches_the_sorted_middle() {

@@ -439,7 +439,7 @@ fn efficiency_charts(
     ordered.sort_by_key(|c| !has_flag(c));
     html.push_str("<p class=\"muted\">Each dot is an agent's mean weekly spend against its mean weekly delivered output, on log scales. The line is the spend the cohort's robust fit expects for each output; agents far above it spend more than their peers for what they deliver.</p>\n");
     if curves.iter().any(|c| !c.prices.is_empty()) {
-        html.push_str("<p class=\"muted\">Spend is read here as the peer comparison read it: each agent's tokens at the ratios of list prices, in the company's dollars, because peers at the same output agreed on tokens more than on dollars (see what this audit could not see). An agent's own dollars are in its findings.</p>\n");
+        html.push_str("<p class=\"muted\">Spend is read here as the peer comparison read it: each agent's tokens at the ratios of list prices, in the company's dollars, because peers at the same output agreed on tokens more than on dollars (see what this audit could and could not see). An agent's own dollars are in its findings.</p>\n");
     }
     html.push_str("<div class=\"charts\">\n");
     for curve in ordered.iter().take(MAX_COHORT_CHARTS) {

@@ -753,7 +753,8 @@ impl AuditReport {
     /// How the peer comparison read spend, where that was not dollars: a line of its own, for
     /// it is how the audit judged, not something it could not see.
     pub fn reading_line(&self) -> Option<String> {
-        (self.data_quality.spend_compared_as == Some("tokens")).then(|| {
+        let tokens = crate::detect::efficiency::Reading::Tokens.name();
+        (self.data_quality.spend_compared_as == Some(tokens)).then(|| {
             "The peer comparison read spend as tokens, weighed at the ratios of list prices: \
              peers at the same output agreed on tokens more than on dollars, so the models' \
              prices differ more than the work does. The dollars at stake are each agent's own."
