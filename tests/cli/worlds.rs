@@ -197,8 +197,7 @@ fn detection_holds_when_a_dearer_model_costs_more_for_the_same_work() {
 #[test]
 fn detection_holds_when_the_company_moves_to_a_dearer_model() {
     // Where tokens buy the work, everyone on Opus from the middle week. Measured: 20 of 20
-    // honest seeds clean, precision 0.90 (38/42), recall 0.90 (38/42); 0.93 (37/40) and 0.88
-    // (37/42) before the history lens's week effect.
+    // honest seeds clean, precision 0.93 (37/40), recall 0.88 (37/42).
     holds_in("model-prices,model-migration");
 }
 
@@ -207,10 +206,9 @@ fn a_move_to_a_dearer_model_in_a_company_where_dollars_bought_the_work_costs_rec
     // Short of the target, and held at its measure so that it gets no worse: until the move
     // dollars bought the work, after it tokens do, so each person's spend rises by the ratio
     // of Opus to its old model and neither reading fits the period. Measured: 20 of 20 honest
-    // seeds clean, precision 0.94 (34/36), recall 0.81 (34/42); 0.94 (32/34) and 0.76 (32/42)
-    // before the history lens read each week against the company's week (one more onset
-    // inflater and one more drifter found).
-    holds_at("model-migration", 19, PRECISION, 0.80);
+    // seeds clean, precision 0.94 (32/34), recall 0.76 (32/42); over seeds 1-40, 0.95 and
+    // 0.84 (234/280).
+    holds_at("model-migration", 19, PRECISION, 0.75);
 }
 
 #[test]
@@ -218,30 +216,28 @@ fn detection_holds_when_artifacts_land_days_after_the_work() {
     // Pull requests merge and tickets close one to nine days after the work: a week's output
     // is mostly the week before's work, the first week holds work from before the period, and
     // the last week's work is not in the export. Measured: 20 of 20 honest seeds clean,
-    // precision 0.95 (38/40), recall 0.90 (38/42); 0.86 (36/42) before the history lens read
-    // each week against the company's week.
+    // precision 0.95 (36/38), recall 0.86 (36/42), with and without the history lens's week
+    // effect (lag blurs each week's pairing of spend and output; no week stands out).
     holds_in("output-lag");
 }
 
 #[test]
-fn a_holiday_week_under_a_change_freeze_hides_no_onset() {
+fn detection_holds_through_a_holiday_week_under_a_change_freeze() {
     // People work two days of the week, and nothing merges until the Monday after: a week in
-    // which everyone delivered a fraction of what their spend buys on the curve. Read as an
-    // ordinary week, it hid onset inflaters and drifters from the history lens: recall 0.83
-    // (35/42). Against the company's week (the history lens's week effect), 0.90 (38/42). Precision is short
-    // of the target and held at its measure, 0.88 (38/43): in the recent window the holiday
-    // makes every agent's weekly output noisier, and the peer comparison's spread between
-    // agents narrower, and an honest Opus user of seed 4 is accused (high). 20 of 20 honest
-    // seeds clean.
-    holds_at("holiday-week", 19, 0.85, RECALL);
+    // which everyone delivered a fraction of what their spend buys on the curve. Measured: 20
+    // of 20 honest seeds clean, precision 0.90 (38/42), recall 0.90 (38/42); read as an
+    // ordinary week by the history lens (before its week effect), 0.90 (37/41) and 0.88
+    // (37/42). One honest Opus user (seed 4) is accused, medium: in the peer comparison's
+    // recent window the holiday makes every agent's weekly output noisier and the spread
+    // between agents narrower (README, "What it cannot see").
+    holds_in("holiday-week");
 }
 
 #[test]
 fn detection_holds_in_every_world_at_once() {
-    // Measured: 19 of 20 honest seeds clean, precision 0.90 (38/42), recall 0.90 (38/42);
-    // 0.90 (37/41) and 0.88 (37/42) before the history lens's week effect. Before small teams
-    // were judged near their own level and the history lens's trend asked for spend that grew,
-    // 0.897 and 0.83.
+    // Measured: 19 of 20 honest seeds clean, precision 0.90 (37/41), recall 0.88 (37/42). Before
+    // small teams were judged near their own level and the history lens's trend asked for
+    // spend that grew, 0.897 and 0.83.
     holds_in("all");
 }
 
