@@ -456,6 +456,17 @@ fn step_splits(points: &[Point]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
+/// The split at which a series' spend stepped up most, where it at least doubled.
+fn step_week(points: &[Point]) -> Option<usize> {
+    step_splits(points).max_by(|a, b| spend_ratio(points, *a).total_cmp(&spend_ratio(points, *b)))
+}
+
+/// Mean spend after split `k` over mean spend before it.
+fn spend_ratio(points: &[Point], k: usize) -> f64 {
+    mean(points[k..].iter().map(|p| p.used))
+        / mean(points[..k].iter().map(|p| p.used)).max(f64::MIN_POSITIVE)
+}
+
 /// Whether no reported test can judge the series: no split a step is tested at, and spend
 /// that did not grow enough for the trend to be reported ([`Readings`]). Such an agent's
 /// output says how the company's weeks went ([`week_effects`]), whatever its own level.
@@ -617,13 +628,18 @@ fn combined(
     }
 }
 
-/// Judges every eligible agent with enough weeks against its own history, adjusting spend for
-/// output with the `elasticity` of its kind (the peer curves'), in both [`Readings`].
-pub fn assess(
-    population: &Population,
+/// Every eligible agent with enough weeks, its series read against the company's weeks
+/// ([`week_effects`]: r for the CUSUM shifted as if every week were an ordinary one), and the
+/// week effects by kind and week.
+#[allow(clippy::type_complexity)]
+fn judged_series<'a>(
+    population: &'a Population,
     elasticity: &BTreeMap<AgentKind, f64>,
     config: &DetectConfig,
-) -> Readings<Vec<Assessment>> {
+) -> (
+    Vec<(&'a AgentSummary, Vec<Point>)>,
+    BTreeMap<(AgentKind, NaiveDate), f64>,
+) {
     let mut by_agent: BTreeMap<&str, Vec<&AgentWeek>> = BTreeMap::new();
     for week in population.weeks {
         by_agent.entry(&week.agent).or_default().push(week);
@@ -657,6 +673,120 @@ pub fn assess(
             (agent, points)
         })
         .collect();
+    (judged, effects)
+}
+
+/// Agents of one kind who at least doubled their spend from the same week, and together
+/// delivered less for it than the company's steady agents did across that week.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SharedStep {
+    /// The first week of the doubled spend.
+    pub week: NaiveDate,
+    pub agents: Vec<String>,
+    /// How far the group's mean step score sits above the steady agents' at that week, in
+    /// standard errors of the difference (one-sided).
+    pub z: f64,
+}
+
+/// Agents a shared step needs: fewer are judged one by one well enough.
+const MIN_SHARED_STEP_AGENTS: usize = 5;
+
+/// Standard errors a shared step must sit above the steady agents to be reported.
+const SHARED_STEP_Z: f64 = 3.0;
+
+/// Shared steps: the agents of a kind whose spend stepped up most at the same week (the split
+/// with the largest ratio of spend after to before, where it at least doubled),
+/// grouped, their step scores at that week against the steady agents' scores at it.
+///
+/// A usage target answered by a quarter of a company at once is what the per-agent tests read
+/// worst: the burners pull the peers' elasticity down, so each expects less output from more
+/// spend; each has a handful of artifacts a week to show a shortfall in; and the empirical
+/// null, fitted over a population a quarter of which stepped up together, reads their steps
+/// as the company's norm. Together they are plain. Each agent's score is the quasi-Poisson
+/// score test of [`score_z`] at the split (dispersion from its own fit, at least Poisson);
+/// the reference is the same score at the same week for the agents whose spend held steady
+/// ([`steady`]), who share the company's week and its model, so that a model the data break
+/// moves both alike. The group's mean is compared with theirs by a two-sample z on the steady
+/// agents' spread.
+pub fn shared_steps(
+    population: &Population,
+    elasticity: &BTreeMap<AgentKind, f64>,
+    config: &DetectConfig,
+) -> Vec<SharedStep> {
+    let (judged, effects) = judged_series(population, elasticity, config);
+    let beta = |agent: &AgentSummary| elasticity.get(&agent.kind).copied().unwrap_or(0.0);
+    // The step score of one series at split `k`.
+    let score_at = |points: &[Point], expected: &[f64], k: usize| {
+        let after: Vec<f64> = (0..points.len())
+            .map(|t| f64::from(u8::from(t >= k)))
+            .collect();
+        let fit = step_fit(points, expected, k);
+        let dispersion = pearson_dispersion(points, &fit).unwrap_or(1.0).max(1.0);
+        score_z(points, expected, &after, dispersion)
+    };
+    let mut stepped: BTreeMap<(AgentKind, NaiveDate), Vec<(&str, f64)>> = BTreeMap::new();
+    let mut steady_series: Vec<(AgentKind, &[Point], Vec<f64>)> = Vec::new();
+    for (agent, points) in &judged {
+        let Some(expected) = expected(points, beta(agent), |week| {
+            effects.get(&(agent.kind, week)).copied().unwrap_or(1.0)
+        }) else {
+            continue;
+        };
+        if steady(points) {
+            steady_series.push((agent.kind, points, expected));
+        } else if let Some(k) = step_week(points) {
+            let z = score_at(points, &expected, k);
+            if z.is_finite() {
+                stepped
+                    .entry((agent.kind, points[k].week))
+                    .or_default()
+                    .push((agent.agent.as_str(), z));
+            }
+        }
+    }
+    stepped
+        .into_iter()
+        .filter(|(_, group)| group.len() >= MIN_SHARED_STEP_AGENTS)
+        .filter_map(|((kind, week), group)| {
+            let reference: Vec<f64> = steady_series
+                .iter()
+                .filter(|(k, _, _)| *k == kind)
+                .filter_map(|(_, points, expected)| {
+                    let k = points.iter().position(|p| p.week == week)?;
+                    (k >= 2 && k + 2 <= points.len())
+                        .then(|| score_at(points, expected, k))
+                        .filter(|z| z.is_finite())
+                })
+                .collect();
+            if reference.len() < MIN_WEEK_AGENTS {
+                return None;
+            }
+            let (n_g, n_s) = (group.len() as f64, reference.len() as f64);
+            let mean_g = group.iter().map(|(_, z)| z).sum::<f64>() / n_g;
+            let mean_s = reference.iter().sum::<f64>() / n_s;
+            let sd_s = (reference.iter().map(|z| (z - mean_s).powi(2)).sum::<f64>() / (n_s - 1.0))
+                .sqrt()
+                .max(1.0);
+            let z = (mean_g - mean_s) / (sd_s * (1.0 / n_g + 1.0 / n_s).sqrt());
+            (z >= SHARED_STEP_Z).then(|| SharedStep {
+                week,
+                agents: group.iter().map(|(a, _)| a.to_string()).collect(),
+                z: round_to(z, 2),
+            })
+        })
+        .collect()
+}
+
+/// Judges every eligible agent with enough weeks against its own history, adjusting spend for
+/// output with the `elasticity` of its kind (the peer curves'), in both [`Readings`].
+pub fn assess(
+    population: &Population,
+    elasticity: &BTreeMap<AgentKind, f64>,
+    config: &DetectConfig,
+) -> Readings<Vec<Assessment>> {
+    let (judged, effects) = judged_series(population, elasticity, config);
+    let beta = |agent: &AgentSummary| elasticity.get(&agent.kind).copied().unwrap_or(0.0);
+    let effect = |kind: AgentKind, week: NaiveDate| effects.get(&(kind, week)).copied();
     // Two parts to a week's noise: the count noise of its output, larger the less an
     // agent delivers (a week with nothing counted moves r by ln(m / floor) / β), and the
     // rest, typical of the kind. Each agent's own σ is shrunk towards the sum at its level.
@@ -1191,6 +1321,46 @@ mod tests {
             honest_small <= 10,
             "{honest_small}/1000 honest agents at p < 0.01"
         );
+    }
+
+    /// The shared steps of `weeks`, with the refit the run gives them.
+    fn shared(weeks: &[AgentWeek]) -> Vec<SharedStep> {
+        let config = DetectConfig::default();
+        let (empty, none) = (BTreeMap::new(), Default::default());
+        let evidence = super::super::Evidence {
+            behavior: &[],
+            primary_models: &empty,
+            repositories: &none,
+        };
+        let population = Population::new(weeks, evidence, &config);
+        let curves =
+            super::super::efficiency::fit_curves(&population.agents, &Default::default(), &config);
+        shared_steps(&population, &curves.elasticities(), &config)
+    }
+
+    #[test]
+    fn a_quarter_of_the_company_stepping_up_together_is_one_shared_step() {
+        // Fifteen of sixty quadruple their spend from week 5 with output unchanged. One by
+        // one the history lens finds few of them; together they are one group, named, and
+        // an honest company has none. Measured over five seeds: every group found, holding
+        // only the fifteen.
+        for seed in 1..=5 {
+            let honest = honest_weeks(seed);
+            assert_eq!(shared(&honest), Vec::new(), "seed {seed}");
+            let mut burning = honest.clone();
+            let start = NaiveDate::from_ymd_opt(2026, 9, 7).unwrap();
+            let burner = |agent: &str| agent[6..].parse::<usize>().unwrap() % 4 == 1;
+            for w in &mut burning {
+                if burner(&w.agent) && (w.week - start).num_weeks() >= 5 {
+                    w.cost_usd *= 4.0;
+                }
+            }
+            let steps = shared(&burning);
+            assert_eq!(steps.len(), 1, "seed {seed}: {steps:?}");
+            assert_eq!(steps[0].week, start + chrono::Duration::weeks(5));
+            assert!(steps[0].agents.iter().all(|a| burner(a)), "{steps:?}");
+            assert!(steps[0].agents.len() >= 12, "{steps:?}");
+        }
     }
 
     #[test]

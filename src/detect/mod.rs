@@ -252,6 +252,11 @@ pub fn run(
         agents_by_repository: by_repository.len(),
         agents_eligible: population.agents.iter().filter(|a| a.eligible).count(),
         spend_compared_as: peers_judged.then(|| population.reading.name()),
+        shared_steps: if config.runs(codes::CHANGE) && has_outputs {
+            change::shared_steps(&population, &curves.elasticities(), config)
+        } else {
+            Vec::new()
+        },
     };
     Detection {
         agents,

@@ -117,6 +117,10 @@ pub struct DataQuality {
     /// at the same output agree on tokens more than on dollars
     /// ([`super::efficiency::Reading`]); `None` when it judged no one.
     pub spend_compared_as: Option<&'static str>,
+    /// Agents who at least doubled their spend from the same week and together delivered
+    /// less for it than the steady agents did ([`super::change::shared_steps`]): what the
+    /// per-agent tests read as the company's norm.
+    pub shared_steps: Vec<super::change::SharedStep>,
 }
 
 /// How the finaliser joined usage and outputs, for the report and for the findings it caps.

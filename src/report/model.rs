@@ -577,6 +577,22 @@ impl AuditReport {
         if let Some(unmatched) = &self.data_quality.unmatched_outputs {
             lines.push(unmatched_outputs_line(unmatched));
         }
+        for step in &self.data_quality.shared_steps {
+            const NAMED: usize = 8;
+            let mut names = step.agents[..step.agents.len().min(NAMED)].join(", ");
+            if step.agents.len() > NAMED {
+                names.push_str(&format!(" and {} more", step.agents.len() - NAMED));
+            }
+            lines.push(format!(
+                "{} agents at least doubled their spend from the week of {} and together \
+                 delivered less for it than the agents whose spend held steady ({:.1} standard \
+                 errors): one by one each may be within chance, and a step this many share reads \
+                 as the company's norm to the per-agent comparison. Look at them together: {names}.",
+                step.agents.len(),
+                step.week,
+                step.z
+            ));
+        }
         for team in &self.data_quality.teams_without_output {
             lines.push(format!(
                 "None of the {} agents of team {} has any output in the period: its outputs are \
