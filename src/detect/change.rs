@@ -1251,8 +1251,11 @@ mod tests {
         weeks
     }
 
-    /// The p-values [`assess`] gives `weeks`, by agent.
-    fn assessed(weeks: &[AgentWeek]) -> BTreeMap<String, f64> {
+    /// `judge` given the population of `weeks` and its peers' elasticities, as the run has them.
+    fn judged<R>(
+        weeks: &[AgentWeek],
+        judge: impl FnOnce(&Population, &BTreeMap<AgentKind, f64>, &DetectConfig) -> R,
+    ) -> R {
         let config = DetectConfig::default();
         let (empty, none) = (BTreeMap::new(), Default::default());
         let evidence = super::super::Evidence {
@@ -1263,7 +1266,12 @@ mod tests {
         let population = Population::new(weeks, evidence, &config);
         let curves =
             super::super::efficiency::fit_curves(&population.agents, &Default::default(), &config);
-        assess(&population, &curves.elasticities(), &config)
+        judge(&population, &curves.elasticities(), &config)
+    }
+
+    /// The p-values [`assess`] gives `weeks`, by agent.
+    fn assessed(weeks: &[AgentWeek]) -> BTreeMap<String, f64> {
+        judged(weeks, assess)
             .reported
             .into_iter()
             .map(|a| (a.agent, a.p_value))
@@ -1323,19 +1331,9 @@ mod tests {
         );
     }
 
-    /// The shared steps of `weeks`, with the refit the run gives them.
+    /// The shared steps of `weeks`.
     fn shared(weeks: &[AgentWeek]) -> Vec<SharedStep> {
-        let config = DetectConfig::default();
-        let (empty, none) = (BTreeMap::new(), Default::default());
-        let evidence = super::super::Evidence {
-            behavior: &[],
-            primary_models: &empty,
-            repositories: &none,
-        };
-        let population = Population::new(weeks, evidence, &config);
-        let curves =
-            super::super::efficiency::fit_curves(&population.agents, &Default::default(), &config);
-        shared_steps(&population, &curves.elasticities(), &config)
+        judged(weeks, shared_steps)
     }
 
     #[test]
