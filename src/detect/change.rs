@@ -708,13 +708,12 @@ const SHARED_STEP_Z: f64 = 3.0;
 /// ([`steady`]), who share the company's week and its model, so that a model the data break
 /// moves both alike. The group's mean is compared with theirs by a two-sample z on the steady
 /// agents' spread.
-pub fn shared_steps(
-    population: &Population,
-    elasticity: &BTreeMap<AgentKind, f64>,
-    config: &DetectConfig,
+///
+/// `expected` is each judged series' [`expected`] output, read against the company's weeks.
+fn shared_steps(
+    judged: &[(&AgentSummary, Vec<Point>)],
+    expected: &[Option<Vec<f64>>],
 ) -> Vec<SharedStep> {
-    let (judged, effects) = judged_series(population, elasticity, config);
-    let beta = |agent: &AgentSummary| elasticity.get(&agent.kind).copied().unwrap_or(0.0);
     // The step score of one series at split `k`.
     let score_at = |points: &[Point], expected: &[f64], k: usize| {
         let after: Vec<f64> = (0..points.len())
@@ -725,17 +724,15 @@ pub fn shared_steps(
         score_z(points, expected, &after, dispersion)
     };
     let mut stepped: BTreeMap<(AgentKind, NaiveDate), Vec<(&str, f64)>> = BTreeMap::new();
-    let mut steady_series: Vec<(AgentKind, &[Point], Vec<f64>)> = Vec::new();
-    for (agent, points) in &judged {
-        let Some(expected) = expected(points, beta(agent), |week| {
-            effects.get(&(agent.kind, week)).copied().unwrap_or(1.0)
-        }) else {
+    let mut steady_series: Vec<(AgentKind, &[Point], &[f64])> = Vec::new();
+    for ((agent, points), expected) in judged.iter().zip(expected) {
+        let Some(expected) = expected else {
             continue;
         };
         if steady(points) {
             steady_series.push((agent.kind, points, expected));
         } else if let Some(k) = step_week(points) {
-            let z = score_at(points, &expected, k);
+            let z = score_at(points, expected, k);
             if z.is_finite() {
                 stepped
                     .entry((agent.kind, points[k].week))
@@ -777,13 +774,22 @@ pub fn shared_steps(
         .collect()
 }
 
+/// The history lens's judgement of a population: every agent in both [`Readings`], and the
+/// [`SharedStep`]s among them.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub readings: Readings<Vec<Assessment>>,
+    pub shared_steps: Vec<SharedStep>,
+}
+
 /// Judges every eligible agent with enough weeks against its own history, adjusting spend for
-/// output with the `elasticity` of its kind (the peer curves'), in both [`Readings`].
+/// output with the `elasticity` of its kind (the peer curves'), in both [`Readings`], and
+/// finds the steps agents took together.
 pub fn assess(
     population: &Population,
     elasticity: &BTreeMap<AgentKind, f64>,
     config: &DetectConfig,
-) -> Readings<Vec<Assessment>> {
+) -> Judgement {
     let (judged, effects) = judged_series(population, elasticity, config);
     let beta = |agent: &AgentSummary| elasticity.get(&agent.kind).copied().unwrap_or(0.0);
     let effect = |kind: AgentKind, week: NaiveDate| effects.get(&(kind, week)).copied();
@@ -815,14 +821,19 @@ pub fn assess(
     // Output counts: each agent's weeks as expected if honest, its own dispersion, and the
     // kind's dispersion by output level, d = φ + κ·μ (Poisson counts weighted by kind of
     // output, and week-to-week variation in productivity that grows with the level).
-    let counted: Vec<Option<Counts>> = judged
+    let expectations: Vec<Option<Vec<f64>>> = judged
         .iter()
         .map(|(agent, points)| {
-            let expected = expected(points, beta(agent), |week| {
+            expected(points, beta(agent), |week| {
                 effect(agent.kind, week).unwrap_or(1.0)
-            })?;
-            Some(counts(points, expected))
+            })
         })
+        .collect();
+    let shared_steps = shared_steps(&judged, &expectations);
+    let counted: Vec<Option<Counts>> = judged
+        .iter()
+        .zip(expectations)
+        .map(|((_, points), expected)| Some(counts(points, expected?)))
         .collect();
     let mut levels: BTreeMap<Option<AgentKind>, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for ((agent, _), c) in judged.iter().zip(&counted) {
@@ -884,9 +895,12 @@ pub fn assess(
             )
         })
         .unzip();
-    Readings {
-        with_dips,
-        reported,
+    Judgement {
+        readings: Readings {
+            with_dips,
+            reported,
+        },
+        shared_steps,
     }
 }
 
@@ -1272,6 +1286,7 @@ mod tests {
     /// The p-values [`assess`] gives `weeks`, by agent.
     fn assessed(weeks: &[AgentWeek]) -> BTreeMap<String, f64> {
         judged(weeks, assess)
+            .readings
             .reported
             .into_iter()
             .map(|a| (a.agent, a.p_value))
@@ -1333,7 +1348,7 @@ mod tests {
 
     /// The shared steps of `weeks`.
     fn shared(weeks: &[AgentWeek]) -> Vec<SharedStep> {
-        judged(weeks, shared_steps)
+        judged(weeks, assess).shared_steps
     }
 
     #[test]
@@ -1383,7 +1398,8 @@ mod tests {
                 &Default::default(),
                 &config,
             );
-            for assessment in assess(&population, &curves.elasticities(), &config).with_dips {
+            let judgement = assess(&population, &curves.elasticities(), &config);
+            for assessment in judgement.readings.with_dips {
                 tested += 1;
                 small += usize::from(assessment.p_value < 0.01);
             }

@@ -215,6 +215,7 @@ pub fn run(
             (combined, q_values) = combine::family(&pass.by_agent);
         }
     }
+    let shared_steps = std::mem::take(&mut pass.shared_steps);
     let by_agent = &pass.by_agent;
     let verdicts = findings::verdicts(by_agent, &q_values);
     let weekly = combine::weekly_q_values(weeks, by_agent);
@@ -239,9 +240,7 @@ pub fn run(
     findings::sort(&mut found);
     let agents = findings::statuses(&population.agents, &found, by_agent);
     let lenses = lens_notes(&population, by_agent, has_outputs, config);
-    let peers_judged = lenses
-        .iter()
-        .any(|l| l.lens == codes::EFFICIENCY && l.judged > 0);
+    let peers_judged = quality::peers_judged(&lenses);
     let quality = quality::DataQuality {
         lenses,
         skipped,
@@ -252,11 +251,7 @@ pub fn run(
         agents_by_repository: by_repository.len(),
         agents_eligible: population.agents.iter().filter(|a| a.eligible).count(),
         spend_compared_as: peers_judged.then(|| population.reading.name()),
-        shared_steps: if config.runs(codes::CHANGE) && has_outputs {
-            change::shared_steps(&population, &curves.elasticities(), config)
-        } else {
-            Vec::new()
-        },
+        shared_steps,
     };
     Detection {
         agents,
@@ -282,6 +277,8 @@ struct Pass {
     /// the one in `by_agent` once the passes are done ([`change::Readings`]), with the nulls
     /// of the reading with dips: those are the ones checked and applied to it.
     reported_change: Option<(Vec<Assessment>, KindNulls)>,
+    /// The steps agents took together, as the history lens found them ([`change::SharedStep`]).
+    shared_steps: Vec<change::SharedStep>,
 }
 
 /// Every lens's assessments by agent, in lens order, with the behaviour lens's taken as
@@ -318,10 +315,11 @@ fn assess(
         },
         || {
             (config.runs(codes::CHANGE) && has_outputs).then(|| {
-                let readings = change::assess(population, &curves.elasticities(), config);
+                let judgement = change::assess(population, &curves.elasticities(), config);
+                let readings = judgement.readings;
                 let nulls = kind_nulls(&readings.with_dips, &agent_kinds(population));
                 let judged = adjusted(codes::CHANGE, readings.with_dips, &nulls, population);
-                (judged, (readings.reported, nulls))
+                (judged, (readings.reported, nulls), judgement.shared_steps)
             })
         },
     );
@@ -329,16 +327,18 @@ fn assess(
         checks.push(check);
         add(codes::EFFICIENCY, assessments);
     }
-    let mut reported_change = None;
-    if let Some(((assessments, check), reported)) = history {
+    let (mut reported_change, mut shared_steps) = (None, Vec::new());
+    if let Some(((assessments, check), reported, shared)) = history {
         checks.push(check);
         add(codes::CHANGE, assessments);
         reported_change = Some(reported);
+        shared_steps = shared;
     }
     let mut pass = Pass {
         by_agent,
         checks,
         reported_change,
+        shared_steps,
     };
     if let Some(behavior) = behavior {
         pass.set_behavior(behavior);

@@ -118,9 +118,17 @@ pub struct DataQuality {
     /// ([`super::efficiency::Reading`]); `None` when it judged no one.
     pub spend_compared_as: Option<&'static str>,
     /// Agents who at least doubled their spend from the same week and together delivered
-    /// less for it than the steady agents did ([`super::change::shared_steps`]): what the
+    /// less for it than the steady agents did ([`super::change::SharedStep`]): what the
     /// per-agent tests read as the company's norm.
     pub shared_steps: Vec<super::change::SharedStep>,
+}
+
+/// Whether the peer comparison judged anyone: what the report says of teams and of how spend
+/// was read holds only then.
+pub fn peers_judged(lenses: &[LensNote]) -> bool {
+    lenses
+        .iter()
+        .any(|l| l.lens == super::codes::EFFICIENCY && l.judged > 0)
 }
 
 /// How the finaliser joined usage and outputs, for the report and for the findings it caps.

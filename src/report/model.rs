@@ -602,11 +602,8 @@ impl AuditReport {
             ));
         }
         let quality = &self.data_quality;
-        let peers_judged = quality
-            .lenses
-            .iter()
-            .any(|l| l.lens == crate::detect::codes::EFFICIENCY && l.judged > 0);
-        if peers_judged && quality.agents_without_team > 0 {
+        if crate::detect::quality::peers_judged(&quality.lenses) && quality.agents_without_team > 0
+        {
             let by_repository = quality.agents_by_repository;
             lines.push(if quality.agents_without_team == quality.agents_eligible {
                 if by_repository > 0 {
