@@ -97,12 +97,16 @@ pub const CODES: [CodeDoc; 2] = [
 ];
 
 /// One week of an agent's series.
+#[derive(Clone)]
 struct Point {
     week: NaiveDate,
     /// What the week cost, dollars: what the messages and the excess report.
     cost: f64,
     /// What the week used, at the agent's own average price ([`used`]): what the tests read.
     used: f64,
+    /// The spend the week's output is the work of: `used`, or where output lands after the
+    /// work ([`lag`]), this week's and last week's mixed on the curve.
+    paid: f64,
     output: f64,
     r: f64,
 }
@@ -144,6 +148,7 @@ fn series(weeks: &[&AgentWeek], elasticity: f64) -> Vec<Point> {
             week: w.week,
             cost: w.cost_usd,
             used,
+            paid: used,
             output: w.output_index,
             r: used.ln() - w.output_index.max(OUTPUT_FLOOR).ln() / elasticity,
         })
@@ -216,7 +221,7 @@ fn expected(
     }
     let shape = points
         .iter()
-        .map(|p| p.used.powf(elasticity) * week_effect(p.week))
+        .map(|p| p.paid.powf(elasticity) * week_effect(p.week))
         .collect();
     Some(delivered_along(points, shape))
 }
@@ -229,6 +234,107 @@ fn counts(points: &[Point], expected: Vec<f64>) -> Counts {
         trend_dispersion: pearson_dispersion(points, &trend),
         expected,
     }
+}
+
+/// The shares of a week's output that may be last week's work, tried by [`lag`].
+const LAGS: [f64; 9] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+
+/// `points` with each week's output read as the work of this week's spend and, for a share
+/// `lag` of it, last week's: `paid` the two mixed on the curve, (1 − lag)·u_t^β + lag·u_{t−1}^β
+/// to the power 1/β, and r from it. A week without usage the week before paid for nothing
+/// then; the first week of a series is taken to follow one like it.
+fn lagged(mut points: Vec<Point>, elasticity: f64, lag: f64) -> Vec<Point> {
+    if lag == 0.0 {
+        return points;
+    }
+    let beta = elasticity.max(MIN_ELASTICITY);
+    let before: Vec<f64> = (0..points.len())
+        .map(|i| match i.checked_sub(1) {
+            None => points[i].used,
+            Some(j) if (points[i].week - points[j].week).num_days() == 7 => points[j].used,
+            Some(_) => 0.0,
+        })
+        .collect();
+    for (p, before) in points.iter_mut().zip(before) {
+        let mixed = (1.0 - lag) * p.used.powf(beta) + lag * before.powf(beta);
+        p.paid = mixed.powf(1.0 / beta);
+        p.r = p.paid.ln() - p.output.max(OUTPUT_FLOOR).ln() / beta;
+    }
+    points
+}
+
+/// How far, in χ² with one degree of freedom, a lag must fit better than none to be read
+/// (p 0.001): a company whose output follows its own week's spend reads none, not the lag
+/// chance favours (0.1 in one of five seeds of the unit test without this).
+const LAG_CHI2: f64 = 10.83;
+
+/// The share of a week's output that is last week's work, for each kind of agent: the one of
+/// [`LAGS`] under which the kind's [`steady`] agents' weekly output fits their spend best (the
+/// Poisson deviance of their counts, each at its own level, scaled by its dispersion), where
+/// that fits better than none beyond chance ([`LAG_CHI2`]). Kinds with fewer than
+/// [`MIN_WEEK_AGENTS`] steady agents take none.
+///
+/// Artifacts land after the work that made them: a PR merges days after the code was written,
+/// a ticket closes after review. Where most land the week after, a week's output is mostly the
+/// week before's spend, and read against its own week's spend an honest agent's weeks scatter
+/// more, and a burner's step shows a week late and blurred. The company says how much: the lag
+/// under which output follows spend most closely.
+fn lags(
+    judged: &[(&AgentSummary, Vec<Point>)],
+    elasticity: impl Fn(AgentKind) -> f64,
+) -> BTreeMap<AgentKind, f64> {
+    let mut by_kind: BTreeMap<AgentKind, Vec<&[Point]>> = BTreeMap::new();
+    for (agent, points) in judged {
+        if steady(points) {
+            by_kind.entry(agent.kind).or_default().push(points);
+        }
+    }
+    by_kind
+        .into_iter()
+        .filter(|(_, series)| series.len() >= MIN_WEEK_AGENTS)
+        .map(|(kind, series)| {
+            let beta = elasticity(kind);
+            let deviance = |lag: f64| -> f64 {
+                series
+                    .iter()
+                    .filter_map(|points| {
+                        let points = lagged(points.to_vec(), beta, lag);
+                        let expected = expected(&points, beta, |_| 1.0)?;
+                        Some(poisson_deviance(&points, &expected))
+                    })
+                    .sum()
+            };
+            let none = deviance(0.0);
+            let (best, least) = LAGS
+                .iter()
+                .map(|lag| (*lag, deviance(*lag)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap_or((0.0, none));
+            // Each series fits its own level: the rest of its weeks are the deviance's
+            // degrees of freedom, and the counts' dispersion is at least Poisson.
+            let weeks: usize = series.iter().map(|points| points.len()).sum();
+            let dispersion = (none / (weeks - series.len()).max(1) as f64).max(1.0);
+            let lag = if (none - least) / dispersion >= LAG_CHI2 {
+                best
+            } else {
+                0.0
+            };
+            (kind, lag)
+        })
+        .collect()
+}
+
+/// Twice the Poisson log-likelihood ratio of `points`' output against `expected`.
+fn poisson_deviance(points: &[Point], expected: &[f64]) -> f64 {
+    points
+        .iter()
+        .zip(expected)
+        .map(|(p, e)| {
+            let e = e.max(MIN_EXPECTED);
+            let o = p.output;
+            2.0 * (if o > 0.0 { o * (o / e).ln() } else { 0.0 } - (o - e))
+        })
+        .sum()
 }
 
 /// How much each calendar week delivered, company-wide, against what its spend predicts: for
@@ -628,6 +734,28 @@ fn combined(
     }
 }
 
+/// Every eligible agent with enough weeks, and its series as logged.
+fn eligible_series<'a>(
+    population: &'a Population,
+    elasticity: &BTreeMap<AgentKind, f64>,
+    config: &DetectConfig,
+) -> Vec<(&'a AgentSummary, Vec<Point>)> {
+    let mut by_agent: BTreeMap<&str, Vec<&AgentWeek>> = BTreeMap::new();
+    for week in population.weeks {
+        by_agent.entry(&week.agent).or_default().push(week);
+    }
+    population
+        .agents
+        .iter()
+        .filter(|a| a.eligible)
+        .filter_map(|agent| {
+            let beta = elasticity.get(&agent.kind).copied().unwrap_or(0.0);
+            let points = series(by_agent.get(agent.agent.as_str())?, beta);
+            (points.len() >= config.min_change_weeks as usize).then_some((agent, points))
+        })
+        .collect()
+}
+
 /// Every eligible agent with enough weeks, its series read against the company's weeks
 /// ([`week_effects`]: r for the CUSUM shifted as if every week were an ordinary one), and the
 /// week effects by kind and week.
@@ -639,22 +767,20 @@ fn judged_series<'a>(
 ) -> (
     Vec<(&'a AgentSummary, Vec<Point>)>,
     BTreeMap<(AgentKind, NaiveDate), f64>,
+    Vec<OutputLag>,
 ) {
-    let mut by_agent: BTreeMap<&str, Vec<&AgentWeek>> = BTreeMap::new();
-    for week in population.weeks {
-        by_agent.entry(&week.agent).or_default().push(week);
-    }
-    let judged: Vec<(&AgentSummary, Vec<Point>)> = population
-        .agents
-        .iter()
-        .filter(|a| a.eligible)
-        .filter_map(|agent| {
-            let beta = elasticity.get(&agent.kind).copied().unwrap_or(0.0);
-            let points = series(by_agent.get(agent.agent.as_str())?, beta);
-            (points.len() >= config.min_change_weeks as usize).then_some((agent, points))
+    let judged = eligible_series(population, elasticity, config);
+    let beta = |agent: &AgentSummary| elasticity.get(&agent.kind).copied().unwrap_or(0.0);
+    let lags = lags(&judged, |kind| {
+        elasticity.get(&kind).copied().unwrap_or(0.0)
+    });
+    let judged: Vec<(&AgentSummary, Vec<Point>)> = judged
+        .into_iter()
+        .map(|(agent, points)| {
+            let lag = lags.get(&agent.kind).copied().unwrap_or(0.0);
+            (agent, lagged(points, beta(agent), lag))
         })
         .collect();
-    let beta = |agent: &AgentSummary| elasticity.get(&agent.kind).copied().unwrap_or(0.0);
     let ordinary: Vec<Option<Vec<f64>>> = judged
         .iter()
         .map(|(agent, points)| expected(points, beta(agent), |_| 1.0))
@@ -673,7 +799,12 @@ fn judged_series<'a>(
             (agent, points)
         })
         .collect();
-    (judged, effects)
+    let lags = lags
+        .into_iter()
+        .filter(|(_, share)| *share > 0.0)
+        .map(|(kind, share)| OutputLag { kind, share })
+        .collect();
+    (judged, effects, lags)
 }
 
 /// Agents of one kind who at least doubled their spend from the same week, and together
@@ -774,12 +905,21 @@ fn shared_steps(
         .collect()
 }
 
-/// The history lens's judgement of a population: every agent in both [`Readings`], and the
-/// [`SharedStep`]s among them.
+/// The history lens's judgement of a population: every agent in both [`Readings`], the
+/// [`SharedStep`]s among them, and the [`OutputLag`]s their weeks were read under.
 #[derive(Debug, Clone)]
 pub struct Judgement {
     pub readings: Readings<Vec<Assessment>>,
     pub shared_steps: Vec<SharedStep>,
+    pub output_lags: Vec<OutputLag>,
+}
+
+/// The share of a kind's weekly output the history lens read as the work of the week before
+/// ([`lags`]), where it read any.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutputLag {
+    pub kind: AgentKind,
+    pub share: f64,
 }
 
 /// Judges every eligible agent with enough weeks against its own history, adjusting spend for
@@ -790,7 +930,7 @@ pub fn assess(
     elasticity: &BTreeMap<AgentKind, f64>,
     config: &DetectConfig,
 ) -> Judgement {
-    let (judged, effects) = judged_series(population, elasticity, config);
+    let (judged, effects, output_lags) = judged_series(population, elasticity, config);
     let beta = |agent: &AgentSummary| elasticity.get(&agent.kind).copied().unwrap_or(0.0);
     let effect = |kind: AgentKind, week: NaiveDate| effects.get(&(kind, week)).copied();
     // Two parts to a week's noise: the count noise of its output, larger the less an
@@ -901,6 +1041,7 @@ pub fn assess(
             reported,
         },
         shared_steps,
+        output_lags,
     }
 }
 
@@ -983,6 +1124,7 @@ mod tests {
                     + chrono::Duration::weeks(i as i64),
                 cost: r.exp(),
                 used: r.exp(),
+                paid: r.exp(),
                 output: 1.0,
                 r: *r,
             })
@@ -1002,6 +1144,7 @@ mod tests {
                     + chrono::Duration::weeks(i as i64),
                 cost: *cost,
                 used: *cost,
+                paid: *cost,
                 output: *output,
                 r: cost.ln() - output.max(OUTPUT_FLOOR).ln() / BETA,
             })
@@ -1291,6 +1434,79 @@ mod tests {
             .into_iter()
             .map(|a| (a.agent, a.p_value))
             .collect()
+    }
+
+    /// Sixty agents of twelve weeks whose spend varies from week to week and whose output
+    /// follows it on the curve (β 0.45), a share `lag` of each week's output the work of the
+    /// week before; every sixth quadruples its spend from week 5 for the same output.
+    fn following_weeks(seed: u64, lag: f64) -> Vec<AgentWeek> {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, LogNormal, Poisson};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let start = NaiveDate::from_ymd_opt(2026, 9, 7).unwrap();
+        let mut weeks = Vec::new();
+        for agent in 0..60 {
+            let level = 2.0 + 18.0 * f64::from(agent) / 59.0;
+            let typical = (level / 2.0).powf(1.0 / 0.45);
+            let mut last: f64 = 1.0;
+            for week in 0..12 {
+                let work: f64 = LogNormal::new(0.0, 0.5).unwrap().sample(&mut rng);
+                let mean = level * ((1.0 - lag) * work.powf(0.45) + lag * last.powf(0.45));
+                last = work;
+                let output: f64 = Poisson::new(mean).unwrap().sample(&mut rng);
+                let burn = if agent % 6 == 0 && week >= 5 {
+                    4.0
+                } else {
+                    1.0
+                };
+                let mut honest = honest_weeks(seed)[0].clone();
+                honest.agent = format!("agent-{agent:02}");
+                honest.week = start + chrono::Duration::weeks(week);
+                honest.cost_usd = typical * work * burn;
+                honest.outputs = BTreeMap::from([("commit".to_string(), output)]);
+                honest.output_index = output;
+                weeks.push(honest);
+            }
+        }
+        weeks
+    }
+
+    /// The lag [`lags`] reads from `weeks`' people.
+    fn lag_read(weeks: &[AgentWeek]) -> f64 {
+        judged(weeks, |population, elasticity, config| {
+            let series = eligible_series(population, elasticity, config);
+            lags(&series, |kind| elasticity[&kind])[&AgentKind::Human]
+        })
+    }
+
+    #[test]
+    fn output_that_lands_the_week_after_is_read_against_the_work() {
+        // Output that is mostly last week's work: read against its own week, a burner's step
+        // shows a week late and every honest week scatters more. The lag is read from the
+        // steady agents, none where there is none, and the burners are found under it.
+        // Measured over five seeds, with a lag of 0.7: 37 of the 50 burners at p < 0.01 read
+        // under the lag, 27 read against their own week; 3 and 2 of the 250 honest agents.
+        let (mut burners, mut found, mut honest_small) = (0, 0, 0);
+        for seed in 1..=5 {
+            assert_eq!(lag_read(&following_weeks(seed, 0.0)), 0.0, "seed {seed}");
+            let lagging = following_weeks(seed, 0.7);
+            let read = lag_read(&lagging);
+            assert!((0.5..=0.8).contains(&read), "seed {seed}: lag read {read}");
+            for (agent, p) in assessed(&lagging) {
+                if agent[6..].parse::<usize>().unwrap().is_multiple_of(6) {
+                    burners += 1;
+                    found += usize::from(p < 0.01);
+                } else {
+                    honest_small += usize::from(p < 0.01);
+                }
+            }
+        }
+        assert_eq!(burners, 50);
+        assert!(found >= 34, "burners at p < 0.01: {found} of 50");
+        assert!(
+            honest_small <= 6,
+            "{honest_small}/250 honest agents at p < 0.01"
+        );
     }
 
     #[test]

@@ -216,6 +216,7 @@ pub fn run(
         }
     }
     let shared_steps = std::mem::take(&mut pass.shared_steps);
+    let output_lag = std::mem::take(&mut pass.output_lags);
     let by_agent = &pass.by_agent;
     let verdicts = findings::verdicts(by_agent, &q_values);
     let weekly = combine::weekly_q_values(weeks, by_agent);
@@ -252,6 +253,7 @@ pub fn run(
         agents_eligible: population.agents.iter().filter(|a| a.eligible).count(),
         spend_compared_as: peers_judged.then(|| population.reading.name()),
         shared_steps,
+        output_lag,
     };
     Detection {
         agents,
@@ -279,6 +281,8 @@ struct Pass {
     reported_change: Option<(Vec<Assessment>, KindNulls)>,
     /// The steps agents took together, as the history lens found them ([`change::SharedStep`]).
     shared_steps: Vec<change::SharedStep>,
+    /// The lags of output behind the work the history lens read ([`change::OutputLag`]).
+    output_lags: Vec<change::OutputLag>,
 }
 
 /// Every lens's assessments by agent, in lens order, with the behaviour lens's taken as
@@ -319,7 +323,8 @@ fn assess(
                 let readings = judgement.readings;
                 let nulls = kind_nulls(&readings.with_dips, &agent_kinds(population));
                 let judged = adjusted(codes::CHANGE, readings.with_dips, &nulls, population);
-                (judged, (readings.reported, nulls), judgement.shared_steps)
+                let found = (judgement.shared_steps, judgement.output_lags);
+                (judged, (readings.reported, nulls), found)
             })
         },
     );
@@ -327,18 +332,19 @@ fn assess(
         checks.push(check);
         add(codes::EFFICIENCY, assessments);
     }
-    let (mut reported_change, mut shared_steps) = (None, Vec::new());
-    if let Some(((assessments, check), reported, shared)) = history {
+    let (mut reported_change, mut shared_steps, mut output_lags) = (None, Vec::new(), Vec::new());
+    if let Some(((assessments, check), reported, (shared, lags))) = history {
         checks.push(check);
         add(codes::CHANGE, assessments);
         reported_change = Some(reported);
-        shared_steps = shared;
+        (shared_steps, output_lags) = (shared, lags);
     }
     let mut pass = Pass {
         by_agent,
         checks,
         reported_change,
         shared_steps,
+        output_lags,
     };
     if let Some(behavior) = behavior {
         pass.set_behavior(behavior);

@@ -121,6 +121,10 @@ pub struct DataQuality {
     /// less for it than the steady agents did ([`super::change::SharedStep`]): what the
     /// per-agent tests read as the company's norm.
     pub shared_steps: Vec<super::change::SharedStep>,
+    /// The share of each kind's weekly output the history lens read as the week before's
+    /// work, where output followed last week's spend beyond chance
+    /// ([`super::change::OutputLag`]); empty where it read each week's output against its own.
+    pub output_lag: Vec<super::change::OutputLag>,
 }
 
 /// Whether the peer comparison judged anyone: what the report says of teams and of how spend

@@ -763,16 +763,35 @@ impl AuditReport {
         lines
     }
 
-    /// How the peer comparison read spend, where that was not dollars: a line of its own, for
-    /// it is how the audit judged, not something it could not see.
+    /// How the lenses read this data where it was not the plain reading: spend as tokens
+    /// rather than dollars, output as partly the week before's work. A line of its own, for it
+    /// is how the audit judged, not something it could not see.
     pub fn reading_line(&self) -> Option<String> {
         let tokens = crate::detect::efficiency::Reading::Tokens.name();
-        (self.data_quality.spend_compared_as == Some(tokens)).then(|| {
-            "The peer comparison read spend as tokens, weighed at the ratios of list prices: \
-             peers at the same output agreed on tokens more than on dollars, so the models' \
-             prices differ more than the work does. The dollars at stake are each agent's own."
-                .to_string()
-        })
+        let mut sentences = Vec::new();
+        if self.data_quality.spend_compared_as == Some(tokens) {
+            sentences.push(
+                "The peer comparison read spend as tokens, weighed at the ratios of list prices: \
+                 peers at the same output agreed on tokens more than on dollars, so the models' \
+                 prices differ more than the work does. The dollars at stake are each agent's own."
+                    .to_string(),
+            );
+        }
+        if !self.data_quality.output_lag.is_empty() {
+            let shares: Vec<String> = self
+                .data_quality
+                .output_lag
+                .iter()
+                .map(|lag| format!("{:.0}% for {} agents", lag.share * 100.0, lag.kind.name()))
+                .collect();
+            sentences.push(format!(
+                "The history lens read each week's output as partly the work of the week before \
+                 ({}): output followed last week's spend more closely than its own week's, as \
+                 where artifacts land days after the work.",
+                shares.join(", ")
+            ));
+        }
+        (!sentences.is_empty()).then(|| sentences.join(" "))
     }
 
     /// The calibration check in one line: per lens, the judged agents at p ≤ 0.01 and at
