@@ -188,6 +188,33 @@ fn the_report_says_when_spend_was_compared_as_tokens() {
 }
 
 #[test]
+fn the_report_says_when_output_was_read_as_the_week_befores_work() {
+    // Where artifacts land one to nine days after the work, output follows last week's spend
+    // more than its own week's: the history lens reads the lag, and the report says so, on the
+    // reading line. A company whose output lands with the work reads none. Measured, seeds 5
+    // and 6: 0.6 with the lag, none without.
+    let (lagging, prompt) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    generate(
+        lagging.path(),
+        &["--no-inflators", "--seed", "5", "--world", "output-lag"],
+    );
+    generate(prompt.path(), &["--no-inflators", "--seed", "5"]);
+    let lags = |dir: &Path| audit(dir)["data_quality"]["output_lag"].clone();
+    let read = lags(lagging.path());
+    assert_eq!(read.as_array().map(Vec::len), Some(1), "{read}");
+    assert_eq!(read[0]["kind"], "human");
+    let share = read[0]["share"].as_f64().unwrap();
+    assert!((0.4..=0.8).contains(&share), "{read}");
+    assert_eq!(lags(prompt.path()), serde_json::json!([]));
+    let line = "read each week's output as partly the work of the week before";
+    let table = |dir: &Path| String::from_utf8(audit_as(dir, "table", &[]).stdout).unwrap();
+    let report = table(lagging.path());
+    assert!(report.contains(line), "{report}");
+    assert!(report.contains(&format!("{:.0}% for human agents", share * 100.0)));
+    assert!(!table(prompt.path()).contains(line));
+}
+
+#[test]
 fn read_as_tokens_the_parquet_expectation_is_in_each_agents_own_dollars() {
     use polars::prelude::DataType;
     // The Parquet report's expected weekly spend sits beside the agent's dollars: where the
