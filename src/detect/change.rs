@@ -248,19 +248,25 @@ fn lagged(mut points: Vec<Point>, elasticity: f64, lag: f64) -> Vec<Point> {
         return points;
     }
     let beta = elasticity.max(MIN_ELASTICITY);
-    let before: Vec<f64> = (0..points.len())
-        .map(|i| match i.checked_sub(1) {
-            None => points[i].used,
-            Some(j) if (points[i].week - points[j].week).num_days() == 7 => points[j].used,
-            Some(_) => 0.0,
-        })
-        .collect();
-    for (p, before) in points.iter_mut().zip(before) {
-        let mixed = (1.0 - lag) * p.used.powf(beta) + lag * before.powf(beta);
-        p.paid = mixed.powf(1.0 / beta);
+    let (now, before) = on_curve(&points, beta);
+    for ((p, now), before) in points.iter_mut().zip(now).zip(before) {
+        p.paid = ((1.0 - lag) * now + lag * before).powf(1.0 / beta);
         p.r = p.paid.ln() - p.output.max(OUTPUT_FLOOR).ln() / beta;
     }
     points
+}
+
+/// Each week's spend and the week before's on the curve, u_t^β and u_{t−1}^β, for [`lagged`].
+fn on_curve(points: &[Point], beta: f64) -> (Vec<f64>, Vec<f64>) {
+    let now: Vec<f64> = points.iter().map(|p| p.used.powf(beta)).collect();
+    let before = (0..points.len())
+        .map(|i| match i.checked_sub(1) {
+            None => now[i],
+            Some(j) if (points[i].week - points[j].week).num_days() == 7 => now[j],
+            Some(_) => 0.0,
+        })
+        .collect();
+    (now, before)
 }
 
 /// How far, in χ² with one degree of freedom, a lag must fit better than none to be read
@@ -293,14 +299,27 @@ fn lags(
         .into_iter()
         .filter(|(_, series)| series.len() >= MIN_WEEK_AGENTS)
         .map(|(kind, series)| {
-            let beta = elasticity(kind);
+            let beta = elasticity(kind).max(MIN_ELASTICITY);
+            // What the deviance reads of each series that delivered anything ([`expected`]),
+            // worked out once for every lag tried.
+            let curves: Vec<(&[Point], Vec<f64>, Vec<f64>)> = series
+                .iter()
+                .filter(|points| points.iter().map(|p| p.output).sum::<f64>() > 0.0)
+                .map(|points| {
+                    let (now, before) = on_curve(points, beta);
+                    (*points, now, before)
+                })
+                .collect();
             let deviance = |lag: f64| -> f64 {
-                series
+                curves
                     .iter()
-                    .filter_map(|points| {
-                        let points = lagged(points.to_vec(), beta, lag);
-                        let expected = expected(&points, beta, |_| 1.0)?;
-                        Some(poisson_deviance(&points, &expected))
+                    .map(|(points, now, before)| {
+                        let shape = now
+                            .iter()
+                            .zip(before)
+                            .map(|(now, before)| (1.0 - lag) * now + lag * before)
+                            .collect();
+                        poisson_deviance(points, &delivered_along(points, shape))
                     })
                     .sum()
             };
